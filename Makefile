@@ -1,0 +1,41 @@
+# Quick start: `make demo` runs the main job, `make test` runs the test suite.
+# Both create .venv and install parawire into it on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch pinned here only for the local wheel cache of the build machines; pyproject asks torch>=2.4.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test test-all lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH_SPEC) || $(BIN)/pip install -q "torch>=2.4" torchvision
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/parawire demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -n auto
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test-all: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m ""
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

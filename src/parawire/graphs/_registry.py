@@ -1,0 +1,75 @@
+"""Registry of graph generators by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable
+from typing import Any, get_type_hints
+
+from parawire.errors import ConfigError
+from parawire.graphs._base import GraphGenerator
+
+_GENERATORS: dict[str, type[GraphGenerator]] = {}
+
+
+def register_generator(name: str) -> Callable[[type[GraphGenerator]], type[GraphGenerator]]:
+    """Class decorator adding a generator to the registry under ``name``."""
+
+    def deco(cls: type[GraphGenerator]) -> type[GraphGenerator]:
+        if name in _GENERATORS:
+            raise ValueError(f"generator {name!r} registered twice")
+        cls.name = name
+        _GENERATORS[name] = cls
+        return cls
+
+    return deco
+
+
+def list_generators(pattern: str = "*") -> list[str]:
+    """Registered generator names matching a glob pattern, sorted."""
+    return sorted(n for n in _GENERATORS if fnmatch.fnmatch(n, pattern))
+
+
+def generator_class(name: str) -> type[GraphGenerator]:
+    """The class registered as ``name``."""
+    try:
+        return _GENERATORS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown generator {name!r}; choose one of {', '.join(list_generators())}"
+        ) from None
+
+
+def create_generator(name: str, **params: Any) -> GraphGenerator:
+    """Instantiate a generator; string values (from the CLI) are converted to field types."""
+    cls = generator_class(name)
+    hints = get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in params.items():
+        if key not in fields:
+            raise ConfigError(
+                f"generator {name!r} has no parameter {key!r}; its parameters are "
+                f"{', '.join(sorted(fields))}"
+            )
+        kwargs[key] = _coerce(name, key, value, hints[key])
+    return cls(**kwargs)
+
+
+def _coerce(generator: str, key: str, value: Any, typ: Any) -> Any:
+    target = {int: int, float: float, "int": int, "float": float}.get(typ, typ)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"generator {generator!r}: parameter {key}={value!r} is not a number")
+    try:
+        if target is int:
+            as_float = float(value)
+            if not as_float.is_integer():
+                raise ValueError
+            return int(as_float)
+        return float(value)
+    except ValueError:
+        kind = "an integer" if target is int else "a number"
+        raise ConfigError(
+            f"generator {generator!r}: parameter {key} must be {kind}, got {value!r}"
+        ) from None

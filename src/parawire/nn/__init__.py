@@ -1,0 +1,18 @@
+"""Spec -> PyTorch modules, and the hand-made baselines."""
+
+from parawire.nn.baselines import CifarNet, CifarResNet, create_baseline, list_baselines
+from parawire.nn.blocks import VertexBlock
+from parawire.nn.model import ArchNet, build_head, build_model, build_vertex, count_parameters
+
+__all__ = [
+    "ArchNet",
+    "CifarNet",
+    "CifarResNet",
+    "VertexBlock",
+    "build_head",
+    "build_model",
+    "build_vertex",
+    "count_parameters",
+    "create_baseline",
+    "list_baselines",
+]
