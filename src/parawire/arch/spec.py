@@ -424,6 +424,14 @@ def _validate_stages(spec: ArchSpec) -> None:
     if missing:
         raise SpecError(f"node {missing[0]} belongs to no stage; add it to a stage's nodes")
 
+    reach = nx.descendants(g, spec.input_node) | {spec.input_node}
+    coreach = nx.ancestors(g, spec.output_node) | {spec.output_node}
+    for n in spec.nodes:
+        if n.id not in reach or n.id not in coreach:
+            raise SpecError(
+                f"node {n.id} is not on any input-to-output path; connect it or remove it"
+            )
+
     inputs = [n.id for n in spec.nodes if n.op == "input"]
     if len(inputs) != 1 or inputs[0] != spec.input_node:
         raise SpecError(
@@ -454,11 +462,10 @@ def _validate_stages(spec: ArchSpec) -> None:
                         f"edge {p}->{v} enters stage {st.index} at node {v}, not at its input "
                         f"{st.input}; route it through the stage input"
                     )
-
-    reach = nx.descendants(g, spec.input_node) | {spec.input_node}
-    coreach = nx.ancestors(g, spec.output_node) | {spec.output_node}
-    for n in spec.nodes:
-        if n.id not in reach or n.id not in coreach:
-            raise SpecError(
-                f"node {n.id} is not on any input-to-output path; connect it or remove it"
-            )
+            for q in g.successors(v):
+                if q not in members and v != st.output:
+                    raise SpecError(
+                        f"stage {st.index} has more than one output node (edge {v}->{q} leaves "
+                        f"the stage from node {v}, not from its output {st.output}); "
+                        "route it through the stage output"
+                    )

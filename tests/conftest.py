@@ -1,0 +1,41 @@
+"""Shared fixtures: small, fast specs for every generator and staging mode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import parawire
+
+torch.set_num_threads(1)
+
+GENERATORS = ["er", "ba", "ws", "dp", "chain", "lanes"]
+STAGINGS = ["probabilistic", "greedy", "uniform", "fb"]
+SMALL_PARAMS: dict[str, dict[str, int]] = {
+    "er": {"n": 12},
+    "ba": {"n": 12, "m": 2},
+    "ws": {"n": 12},
+    "dp": {"n": 12},
+    "chain": {"n": 9},
+    "lanes": {"n": 12, "width": 3},
+}
+
+
+def small_spec(
+    generator: str, staging: str = "probabilistic", seed: int = 0, size: int = 32
+) -> parawire.ArchSpec:
+    """A fast spec (12 vertices, 8 channels) of any generator and staging mode."""
+    cfg = parawire.StagingConfig(name=staging, channels=8, c_max=32, min_size=2, fb_stages=2)
+    return parawire.generate(
+        generator,
+        seed=seed,
+        staging=cfg,
+        input_shape=(3, size, size),
+        **SMALL_PARAMS[generator],
+    )
+
+
+@pytest.fixture(params=GENERATORS)
+def generator_name(request: pytest.FixtureRequest) -> str:
+    """Every registered reference generator."""
+    return request.param

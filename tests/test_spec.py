@@ -1,0 +1,211 @@
+"""The architecture spec: JSON round trip and one test per validation rule."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from conftest import GENERATORS, STAGINGS, small_spec
+
+import parawire
+from parawire.arch import MAX_NODES, ArchSpec, Edge, Node, Stage, load_spec
+from parawire.errors import SpecError
+
+
+def tiny() -> ArchSpec:
+    """input 0 -> {1, 2} -> mean 3, all at 8 channels, scale 1."""
+    return ArchSpec(
+        input_shape=(3, 16, 16),
+        num_classes=4,
+        stem=parawire.arch.Stem(channels=8),
+        nodes=(
+            Node(0, "input", 8, 1),
+            Node(1, "sepconv3x3", 8, 1),
+            Node(2, "sepconv3x3", 8, 1),
+            Node(3, "mean", 8, 1),
+        ),
+        edges=(Edge(0, 1), Edge(0, 2), Edge(1, 3), Edge(2, 3)),
+        stages=(Stage(0, 0, 3, (0, 1, 2, 3)),),
+    )
+
+
+def replace(spec: ArchSpec, **changes) -> ArchSpec:
+    return dataclasses.replace(spec, **changes)
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+@pytest.mark.parametrize("staging", STAGINGS)
+def test_json_round_trip_is_exact(generator: str, staging: str, tmp_path: Path) -> None:
+    spec = small_spec(generator, staging, seed=3)
+    path = spec.save(tmp_path / "a.json")
+    again = load_spec(path)
+    assert again == spec
+    assert again.to_json() == spec.to_json()
+    assert ArchSpec.from_dict(json.loads(spec.to_json())) == spec
+
+
+def test_spec_exposes_shapes_and_provenance() -> None:
+    spec = parawire.generate("dp", seed=4, input_shape=(3, 32, 32), num_classes=7)
+    assert spec.input_shape == (3, 32, 32)
+    assert spec.num_classes == 7
+    assert spec.provenance.generator == "dp"
+    assert spec.provenance.seed == 4
+    assert spec.provenance.params["n"] == 40
+    assert spec.provenance.staging["name"] == "probabilistic"
+    assert spec.provenance.parawire_version == parawire.__version__
+    assert len(spec.nodes) == 42 and spec.stages[0].nodes[0] == spec.input_node
+
+
+def test_tiny_is_valid() -> None:
+    tiny().validate()
+
+
+def test_rejects_cycle() -> None:
+    spec = replace(tiny(), edges=(*tiny().edges, Edge(2, 1), Edge(1, 2)))
+    with pytest.raises(SpecError, match="cycle"):
+        spec.validate()
+
+
+def test_rejects_edge_to_unknown_node() -> None:
+    spec = replace(tiny(), edges=(*tiny().edges, Edge(1, 9)))
+    with pytest.raises(SpecError, match="unknown node 9"):
+        spec.validate()
+
+
+def test_rejects_node_not_on_input_output_path() -> None:
+    t = tiny()
+    spec = replace(
+        t,
+        nodes=(*t.nodes, Node(4, "sepconv3x3", 8, 1)),
+        edges=(*t.edges, Edge(1, 4)),
+        stages=(Stage(0, 0, 3, (0, 1, 2, 3, 4)),),
+    )
+    with pytest.raises(SpecError, match="node 4 is not on any input-to-output path"):
+        spec.validate()
+
+
+def two_stages(extra_edges: tuple[Edge, ...] = ()) -> ArchSpec:
+    """tiny() followed by a second stage 4 -> 5 -> 6 (mean), entered at 4 from node 3."""
+    t = tiny()
+    return replace(
+        t,
+        nodes=(
+            *t.nodes,
+            Node(4, "sepconv3x3", 8, 1),
+            Node(5, "sepconv3x3", 8, 1),
+            Node(6, "mean", 8, 1),
+        ),
+        edges=(*t.edges, Edge(3, 4), Edge(4, 5), Edge(5, 6), *extra_edges),
+        stages=(*t.stages, Stage(1, 4, 6, (4, 5, 6))),
+    )
+
+
+def test_two_stage_spec_is_valid() -> None:
+    two_stages().validate()
+
+
+def test_rejects_second_input_node_in_a_stage() -> None:
+    # node 5 is also fed from stage 0 directly, so it is a second entry of stage 1
+    spec = replace(
+        two_stages(), edges=(*tiny().edges, Edge(3, 4), Edge(3, 5), Edge(5, 6), Edge(4, 6))
+    )
+    with pytest.raises(SpecError, match="stage 1 has more than one input node.*node 5"):
+        spec.validate()
+
+
+def test_rejects_second_output_node_in_a_stage() -> None:
+    # node 1 feeds stage 1 directly: stage 0 is left from a vertex that is not its output
+    with pytest.raises(SpecError, match="stage 0 has more than one output node.*edge 1->5"):
+        two_stages((Edge(1, 5),)).validate()
+
+
+def test_rejects_channel_mismatch_without_projection() -> None:
+    t = tiny()
+    nodes = (*t.nodes[:2], Node(2, "sepconv3x3", 16, 1), Node(3, "mean", 16, 1))
+    spec = replace(t, nodes=nodes)
+    with pytest.raises(SpecError, match=r"edge 0->2: channels do not agree.*project=true"):
+        spec.validate()
+    fixed = (Edge(0, 1), Edge(0, 2, project=True), Edge(1, 3, project=True), Edge(2, 3))
+    replace(t, nodes=nodes, edges=fixed).validate()
+
+
+def test_rejects_scale_mismatch_without_pooling() -> None:
+    t = tiny()
+    nodes = (*t.nodes[:2], Node(2, "sepconv3x3", 16, 2, stage=True), Node(3, "mean", 16, 2))
+    edges = (Edge(0, 1), Edge(0, 2), Edge(1, 3, project=True), Edge(2, 3))
+    with pytest.raises(SpecError, match=r"edge 1->3: scales do not agree.*pool"):
+        replace(t, nodes=nodes, edges=edges).validate()
+    edges = (Edge(0, 1), Edge(0, 2), Edge(1, 3, pool=2, project=True), Edge(2, 3))
+    replace(t, nodes=nodes, edges=edges).validate()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"num_classes": 0}, "num_classes must be a positive integer"),
+        ({"input_shape": (3, 0, 16)}, r"input_shape\[1\] must be a positive integer"),
+        ({"stem": parawire.arch.Stem(channels=-2)}, "stem.channels must be a positive"),
+    ],
+)
+def test_rejects_non_positive_sizes(change: dict, match: str) -> None:
+    with pytest.raises(SpecError, match=match):
+        replace(tiny(), **change).validate()
+
+
+def test_rejects_non_positive_node_channels() -> None:
+    t = tiny()
+    spec = replace(t, nodes=(t.nodes[0], Node(1, "sepconv3x3", 0, 1), *t.nodes[2:]))
+    with pytest.raises(SpecError, match="node 1: channels must be a positive integer"):
+        spec.validate()
+
+
+def test_rejects_unknown_operation() -> None:
+    t = tiny()
+    spec = replace(t, nodes=(t.nodes[0], Node(1, "conv7x7", 8, 1), *t.nodes[2:]))
+    with pytest.raises(SpecError, match="node 1: unknown operation 'conv7x7'"):
+        spec.validate()
+
+
+def test_rejects_unknown_schema_version() -> None:
+    data = tiny().to_dict()
+    data["schema_version"] = 99
+    with pytest.raises(SpecError, match="unknown schema_version 99"):
+        ArchSpec.from_dict(data)
+    with pytest.raises(SpecError, match="unknown schema_version 99"):
+        replace(tiny(), schema_version=99).validate()
+
+
+def test_rejects_spec_over_size_limit() -> None:
+    n = MAX_NODES + 1
+    nodes = (
+        Node(0, "input", 8, 1),
+        *(Node(i, "sepconv3x3", 8, 1) for i in range(1, n - 1)),
+        Node(n - 1, "mean", 8, 1),
+    )
+    spec = replace(tiny(), nodes=nodes, edges=(), stages=(Stage(0, 0, n - 1, (0, n - 1)),))
+    with pytest.raises(SpecError, match=f"over the limit of {MAX_NODES}"):
+        spec.validate()
+
+
+def test_rejects_non_spec_documents(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    for text, match in [
+        ("[1, 2]", "expected a JSON object"),
+        ("{not json", "invalid JSON"),
+        ('{"schema_version": 1}', "missing field"),
+        ("{}", "no 'schema_version'"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(SpecError, match=match):
+            load_spec(bad)
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "missing.json")
+
+
+def test_digest_ignores_provenance_but_not_structure() -> None:
+    t = tiny()
+    other = replace(t, provenance=parawire.arch.Provenance(generator="x", seed=5))
+    assert t.digest() == other.digest()
+    assert t.digest() != replace(t, num_classes=5).digest()
