@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
 from parawire.errors import ConfigError
 from parawire.graphs._base import GraphGenerator
+from parawire.registry import Registry
 
-_GENERATORS: dict[str, type[GraphGenerator]] = {}
+_GENERATORS: Registry[type[GraphGenerator]] = Registry("generator")
 
 
 def register_generator(name: str) -> Callable[[type[GraphGenerator]], type[GraphGenerator]]:
     """Class decorator adding a generator to the registry under ``name``."""
 
     def deco(cls: type[GraphGenerator]) -> type[GraphGenerator]:
-        if name in _GENERATORS:
-            raise ValueError(f"generator {name!r} registered twice")
         cls.name = name
-        _GENERATORS[name] = cls
-        return cls
+        return _GENERATORS.register(name)(cls)
 
     return deco
 
 
 def list_generators(pattern: str = "*") -> list[str]:
     """Registered generator names matching a glob pattern, sorted."""
-    return sorted(n for n in _GENERATORS if fnmatch.fnmatch(n, pattern))
+    return _GENERATORS.names(pattern)
 
 
 def generator_class(name: str) -> type[GraphGenerator]:
     """The class registered as ``name``."""
-    try:
-        return _GENERATORS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown generator {name!r}; choose one of {', '.join(list_generators())}"
-        ) from None
+    return _GENERATORS.get(name)
 
 
 def create_generator(name: str, **params: Any) -> GraphGenerator:

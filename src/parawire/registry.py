@@ -1,0 +1,51 @@
+"""A registry by name, shared by every pluggable family (generators, partitioners, datasets...).
+
+Each family keeps one ``Registry`` instance and exposes ``register_x`` / ``list_x`` /
+``create_x`` on top of it, so that names, glob listing and the "unknown name" error read the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from parawire.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Name -> entry (a class or a factory) for one family, with helpful errors."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # what the entries are, for messages: "generator", "dataset", ...
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator adding an entry under ``name`` (a duplicate name is a bug)."""
+
+        def deco(entry: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} registered twice")
+            self._entries[name] = entry
+            return entry
+
+        return deco
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names matching a glob pattern, sorted."""
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def get(self, name: str) -> T:
+        """The entry registered as ``name``; ``ConfigError`` listing the choices otherwise."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
