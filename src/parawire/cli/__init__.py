@@ -24,9 +24,23 @@ def app(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from parawire.cli import arch_commands
+    from parawire.cli import (
+        analysis_commands,
+        arch_commands,
+        calibrate_commands,
+        runtime_commands,
+        study_commands,
+        train_commands,
+    )
 
-    for module in (arch_commands,):
+    for module in (
+        arch_commands,
+        train_commands,
+        study_commands,
+        runtime_commands,
+        analysis_commands,
+        calibrate_commands,
+    ):
         for command in module.COMMANDS:
             app.add_command(command)
 

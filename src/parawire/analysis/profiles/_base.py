@@ -1,0 +1,97 @@
+"""Contract of a device profile: how long one vertex computes and one tensor travels.
+
+A ``Profile`` is plain data: a ``DeviceProfile`` (effective FLOP/s, optionally per operation
+kind, plus a fixed per-vertex overhead) and a ``LinkProfile`` (bandwidth and latency of the link
+between two devices of that kind). Every profile, built in, loaded from TOML or registered at
+run time, must satisfy the same contract, checked in ``__post_init__`` and by the contract test
+suite over the registry (``tests/test_profiles.py``):
+
+* every rate is finite and positive, every latency and overhead finite and non-negative;
+* ``DeviceProfile.seconds(vertex)`` = ``overhead_s + 2 * macs / rate(op)``: non-negative and
+  non-decreasing in the vertex's MACs (1 MAC = 2 FLOPs, as ``torch.utils.flop_counter``);
+* ``LinkProfile.seconds(nbytes)`` = ``latency_s + nbytes / bandwidth``: non-decreasing in bytes;
+* a profile written to TOML and read back is equal to itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from parawire.analysis.graph import Vertex
+from parawire.errors import ConfigError
+
+
+def _check_rate(owner: str, key: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{owner}: {key} must be a finite number > 0, got {value!r}")
+
+
+def _check_delay(owner: str, key: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{owner}: {key} must be a finite number >= 0 seconds, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """Compute speed of one device, as seen by one inference."""
+
+    name: str  # label of the device kind, e.g. "rpi4"
+    flops_per_s: float  # effective FLOP/s (1 MAC = 2 FLOPs) for ops without their own rate
+    op_flops_per_s: Mapping[str, float] = field(default_factory=dict)  # Vertex.op -> FLOP/s
+    overhead_s: float = 0.0  # fixed cost of running any vertex (dispatch, memory-bound layers)
+
+    def __post_init__(self) -> None:
+        owner = f"device profile {self.name!r}"
+        _check_rate(owner, "flops_per_s", self.flops_per_s)
+        for op, rate in self.op_flops_per_s.items():
+            _check_rate(owner, f"op_flops_per_s.{op}", rate)
+        _check_delay(owner, "overhead_s", self.overhead_s)
+        object.__setattr__(self, "op_flops_per_s", MappingProxyType(dict(self.op_flops_per_s)))
+
+    def __hash__(self) -> int:
+        ops = tuple(sorted(self.op_flops_per_s.items()))
+        return hash((self.name, self.flops_per_s, ops, self.overhead_s))
+
+    def rate(self, op: str) -> float:
+        """FLOP/s for vertices of operation kind ``op``."""
+        return self.op_flops_per_s.get(op, self.flops_per_s)
+
+    def seconds(self, vertex: Vertex) -> float:
+        """Compute time of one ``CostGraph`` vertex on this device."""
+        return self.overhead_s + 2.0 * vertex.macs / self.rate(vertex.op)
+
+
+@dataclass(frozen=True)
+class LinkProfile:
+    """The network between two devices: one transfer costs latency + bytes / bandwidth."""
+
+    name: str  # label of the link kind, e.g. "wifi"
+    bandwidth_bytes_per_s: float  # sustained payload throughput of one transfer
+    latency_s: float  # fixed cost of one transfer (one-way delay plus software overhead)
+
+    def __post_init__(self) -> None:
+        owner = f"link profile {self.name!r}"
+        _check_rate(owner, "bandwidth_bytes_per_s", self.bandwidth_bytes_per_s)
+        _check_delay(owner, "latency_s", self.latency_s)
+
+    def seconds(self, nbytes: int) -> float:
+        """Time to move one tensor of ``nbytes`` bytes to another device."""
+        return self.latency_s + nbytes / self.bandwidth_bytes_per_s
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A kind of device plus the link between devices of that kind (a homogeneous cluster)."""
+
+    name: str  # registry name, e.g. "rpi4-wifi"
+    device: DeviceProfile
+    link: LinkProfile
+    description: str = ""  # one line for `list_profiles` tables
+    source: str = ""  # where the figures come from (publications, measurements)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"a profile needs a non-empty name, got {self.name!r}")

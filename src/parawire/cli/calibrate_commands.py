@@ -1,0 +1,53 @@
+"""`parawire calibrate`: measure this machine and write a device profile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from parawire.analysis.calibrate import calibrate
+from parawire.analysis.profiles import save_profile, user_profile_file
+
+
+@click.command("calibrate")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--name", default="local-cpu", show_default=True, help="Name of the profile.")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Timed runs per micro-benchmark (fewer: faster, noisier).",
+)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def calibrate_cmd(
+    out: Path | None, threads: int, name: str, repeats: int, timeout: float, as_json: bool
+) -> None:
+    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu)."""
+    result = calibrate(threads=threads, repeats=repeats, timeout=timeout)
+    path = save_profile(result.to_profile(name), out)
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "profile": name, "file": str(path)}))
+        return
+    click.echo(f"compute ({threads} thread(s)):")
+    click.echo(f"  dense 3x3 conv       {result.flops_per_s / 1e9:8.2f} GFLOP/s  (default rate)")
+    for op, rate in sorted(result.op_flops_per_s.items()):
+        click.echo(f"  {op:<20} {rate / 1e9:8.2f} GFLOP/s")
+    click.echo(f"  per-vertex overhead  {result.overhead_s * 1e6:8.1f} us")
+    click.echo("link (gloo send/recv, 127.0.0.1):")
+    click.echo(f"  latency              {result.latency_s * 1e6:8.1f} us")
+    click.echo(f"  bandwidth            {result.bandwidth_bytes_per_s / 1e9:8.2f} GB/s")
+    note = " (the user profile file: get_profile finds it)" if path == user_profile_file() else ""
+    click.echo(f"wrote profile {name!r} to {path}{note}")
+
+
+COMMANDS = [calibrate_cmd]

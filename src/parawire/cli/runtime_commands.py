@@ -1,0 +1,164 @@
+"""`parawire plan`, `run`, `worker`: split one inference across ranks and measure it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from parawire.arch import load_spec
+from parawire.runtime.group import StoreHost, parse_address
+from parawire.runtime.launch import RunOptions, percentile, run_local, run_rank
+from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan
+
+_timeout = click.option(
+    "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
+)
+_link = click.option("--link", default=None, help="Emulate this link profile (e.g. rpi4-wifi).")
+_threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
+_runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
+_warmup = click.option("--warmup", type=int, default=3, show_default=True)
+_batch = click.option("--batch", type=int, default=1, show_default=True, help="Images per run.")
+
+
+def _options(
+    runs: int, warmup: int, batch: int, threads: int, timeout: float, link: str | None
+) -> RunOptions:
+    """Checked run options (one clear error for a bad value)."""
+    from parawire.errors import ConfigError
+
+    for name, value, low in (("runs", runs, 1), ("warmup", warmup, 0), ("batch", batch, 1)):
+        if value < low:
+            raise ConfigError(f"--{name} must be >= {low}, got {value}")
+    if threads < 1 or timeout <= 0:
+        raise ConfigError("--threads must be >= 1 and --timeout > 0")
+    return RunOptions(runs, warmup, batch, threads, timeout, link)
+
+
+@click.command("plan")
+@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.option("--devices", type=int, required=True, help="Number of ranks K.")
+@click.option("--partitioner", default="kahypar", show_default=True)
+@click.option("--profile", default=None, help="Profile the partitioner uses (default local-cpu).")
+@click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Plan folder.")
+def plan_cmd(
+    spec_path: Path,
+    devices: int,
+    partitioner: str,
+    profile: str | None,
+    weights: Path | None,
+    seed: int,
+    out: Path,
+) -> None:
+    """Place ARCH_JSON on K ranks and write the plan folder to copy to every device."""
+    spec = load_spec(spec_path)
+    plan = make_plan(
+        spec, devices, partitioner=partitioner, weights=weights, profile=profile, seed=seed
+    )
+    plan.save(out)
+    counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
+    click.echo(f"wrote {out} ({devices} ranks, vertices per rank {counts})", err=True)
+
+
+@click.command("run")
+@click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
+@click.option("--devices", type=int, default=None, help="Ranks K (needed for a spec).")
+@click.option("--partitioner", default="kahypar", show_default=True)
+@click.option("--profile", default=None, help="Profile for the simulated makespan (local-cpu).")
+@_threads
+@_runs
+@_warmup
+@_batch
+@_link
+@_timeout
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def run_cmd(
+    path: Path,
+    devices: int | None,
+    partitioner: str,
+    profile: str | None,
+    threads: int,
+    runs: int,
+    warmup: int,
+    batch: int,
+    link: str | None,
+    timeout: float,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Run PLAN_OR_SPEC on K local processes; compare with one process and the simulation."""
+    options = _options(runs, warmup, batch, threads, timeout, link)
+    plan = load_plan_or_spec(path, devices, partitioner=partitioner, seed=seed)
+    report = run_local(plan, options, profile=profile)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    ms = 1e3
+    click.echo(
+        f"{plan.world} ranks x {threads} threads, {runs} runs (batch {batch}"
+        f"{', link ' + link if link else ''}):\n"
+        f"  distributed  p50 {report.p50_s * ms:.3f} ms  p95 {report.p95_s * ms:.3f} ms  "
+        f"mean {report.mean_s * ms:.3f} ms\n"
+        f"  one process  p50 {report.single_process_p50_s * ms:.3f} ms  "
+        f"speedup {report.speedup:.2f}x  max |diff| {report.max_abs_diff:.2e}\n"
+        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
+        f"  measured/simulated {report.measured_over_simulated:.2f}"
+    )
+
+
+@click.command("worker")
+@click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("--rank", type=int, required=True)
+@click.option("--world", type=int, required=True)
+@click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
+@click.option("--bind", default=None, help="Address rank 0 listens on (default: master host).")
+@_threads
+@_runs
+@_warmup
+@_batch
+@_link
+@_timeout
+@click.option("--json", "as_json", is_flag=True, help="Rank 0: print one JSON object.")
+def worker_cmd(
+    path: Path,
+    rank: int,
+    world: int,
+    master: str,
+    bind: str | None,
+    threads: int,
+    runs: int,
+    warmup: int,
+    batch: int,
+    link: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
+    from parawire.errors import ConfigError
+
+    options = _options(runs, warmup, batch, threads, timeout, link)
+    plan = Plan.load(path)
+    if world != plan.world or not 0 <= rank < world:
+        raise ConfigError(f"the plan is for --world {plan.world} (ranks 0..{plan.world - 1})")
+    host, port = parse_address(master)
+    server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
+    try:
+        store = server.store if server is not None else None
+        latencies, _, _ = run_rank(plan, rank, host, port, options, store=store)
+    finally:
+        if server is not None:
+            server.close()
+    if rank != 0:
+        return
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    if as_json:
+        click.echo(json.dumps({"world": world, "p50_s": p50, "p95_s": p95, "runs": runs}))
+    else:
+        click.echo(f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs)")
+
+
+COMMANDS = [plan_cmd, run_cmd, worker_cmd]

@@ -1,0 +1,86 @@
+"""`parawire study` and `parawire demo`: compare generators and baselines, trained and analysed."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import click
+import torch
+from rich.console import Console
+
+from parawire.data import list_datasets
+from parawire.report import to_rich
+from parawire.study import BASELINE_GROUPS, GENERATOR_GROUPS, StudyConfig, demo_config, run_study
+from parawire.study.runner import StudyOutcome
+from parawire.train import list_recipes
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def _report(outcome: StudyOutcome, out: Path) -> None:
+    console = Console()
+    for table in outcome.tables:
+        console.print(to_rich(table))
+    console.print(
+        f"{len(outcome.rows)} networks ({outcome.trained} trained now) in "
+        f"{outcome.seconds:.0f}s; tables in {out / 'tables.md'}, rows in {out / 'results.csv'}"
+    )
+
+
+@click.command("study")
+@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 JPEG archive).")
+@click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--generators", default=",".join(GENERATOR_GROUPS), show_default=True)
+@click.option("--baselines", default=",".join(BASELINE_GROUPS), show_default=True)
+@click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
+@click.option(
+    "--large-size", type=int, default=64, show_default=True, help="Table I input (0: off)."
+)
+@click.option("--uniform-samples", type=int, default=3, show_default=True)
+@click.option("--large-baseline/--no-large-baseline", default=True, show_default=True)
+@click.option("--devices", type=int, default=4, show_default=True)
+@click.option("--profile", default="rpi4-wifi", show_default=True)
+@click.option("--partitioner", default="kahypar", show_default=True)
+@click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--vertices", type=int, default=40, show_default=True)
+@click.option("--channels", type=int, default=32, show_default=True)
+@click.option("--c-max", type=int, default=256, show_default=True)
+@click.option("--stem-stride", type=int, default=None, help="Stem downsampling (default: auto).")
+@click.option("--param-samples", type=int, default=1000, show_default=True, help="Table IV.")
+@click.option("--device", default=None, help="torch device (default: cuda if available).")
+def study_cmd(out: Path, generators: str, baselines: str, staging_generators: str, **kw) -> None:
+    """Sample, train, evaluate and analyse architectures per generator; write the tables."""
+    cfg = StudyConfig(
+        generators=_names(generators),
+        baselines=_names(baselines),
+        staging_generators=_names(staging_generators),
+        **kw,
+    )
+    _report(run_study(cfg, out, log=click.echo), out)
+
+
+@click.command("demo")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"))
+@click.option("--epochs", type=int, default=None, help="Override the demo's epochs.")
+def demo_cmd(out: Path, epochs: int | None) -> None:
+    """A small study on the embedded digits data (every generator, 2 samples, small nets)."""
+    torch.set_num_threads(1)  # tiny networks: per-op overhead dominates, threads only contend
+    cfg = demo_config()
+    if epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=epochs)
+    t0 = time.perf_counter()
+    _report(run_study(cfg, out, log=click.echo), out)
+    click.echo(f"demo finished in {time.perf_counter() - t0:.0f}s")
+
+
+COMMANDS = [study_cmd, demo_cmd]

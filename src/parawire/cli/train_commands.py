@@ -1,0 +1,105 @@
+"""`parawire train` and `parawire eval`: train a spec or a baseline on a data set, evaluate it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from parawire.data import list_datasets, load_dataset, make_batches
+from parawire.errors import ConfigError
+from parawire.nn import list_baselines
+from parawire.train import (
+    ModelSource,
+    evaluate,
+    get_recipe,
+    list_recipes,
+    load_weights,
+    pick_device,
+    resolve_model,
+    train_model,
+)
+from parawire.train.checkpoint import CHECKPOINT
+from parawire.train.loop import METRICS
+
+
+@click.command("train")
+@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@click.option("--epochs", type=int, default=None, help="Epochs (default: the recipe's).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
+@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default=None, help="torch device (default: cuda if available).")
+def train_cmd(
+    model: str,
+    dataset: str,
+    data: Path | None,
+    epochs: int | None,
+    out: Path,
+    recipe: str,
+    resume: bool,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    device: str | None,
+) -> None:
+    """Train SPEC_OR_BASELINE (a spec JSON or one of the baselines) and write checkpoints."""
+    if not resume and (out / CHECKPOINT).is_file():
+        raise ConfigError(
+            f"{out} already holds a checkpoint; pass --resume or choose another --out"
+        )
+    splits = load_dataset(dataset, root=data)
+    source = resolve_model(model, splits.input_shape, splits.num_classes)
+    console = Console(stderr=True)
+    result = train_model(
+        source,
+        splits,
+        get_recipe(recipe, batch_size=batch_size, lr=lr),
+        epochs=epochs,
+        seed=seed,
+        out=out,
+        resume=resume,
+        device=device,
+        progress=console.is_terminal,
+        log=click.echo,
+    )
+    click.echo(
+        f"{source.label}: {result.test_acc:.2f}% top-1 on {dataset} test after "
+        f"{result.epochs} epochs ({result.params:,} parameters); wrote {out / METRICS}"
+    )
+
+
+@click.command("eval")
+@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.option("--weights", type=click.Path(path_type=Path), required=True)
+@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@click.option("--device", default=None, help="torch device (default: cuda if available).")
+def eval_cmd(
+    model: str, weights: Path, dataset: str, data: Path | None, device: str | None
+) -> None:
+    """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS."""
+    splits = load_dataset(dataset, root=data)
+    source: ModelSource = resolve_model(model, splits.input_shape, splits.num_classes)
+    state, _ = load_weights(weights)
+    dev = pick_device(device)
+    net = source.build()
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"{weights} does not fit {source.label} ({str(exc).splitlines()[0]}); "
+            f"give the spec or baseline ({', '.join(list_baselines())}) it was trained as"
+        ) from None
+    _, test = make_batches(splits, batch_size=256, device=dev)
+    loss, acc = evaluate(net.to(dev), test, dev)
+    click.echo(f"{source.label} on {dataset} test: {acc:.2f}% top-1 (loss {loss:.4f})")
+
+
+COMMANDS = [train_cmd, eval_cmd]

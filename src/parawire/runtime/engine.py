@@ -1,0 +1,167 @@
+"""One rank's share of a split inference: its vertices, their inputs and outputs.
+
+Per inference, a rank (1) pre-posts one ``irecv`` per remote input it needs, into buffers whose
+shapes come from the spec, (2) runs its vertices in the plan's priority order, waiting (bounded)
+only for the inputs of the vertex at hand, (3) sends each output once to every other rank that
+consumes it (``isend``: computation goes on while data moves), and (4) waits for its sends at the
+end. There is no barrier: ranks other than the driver are paced by their inputs. Messages are
+tagged by producer vertex and inference parity; gloo keeps messages of one (pair, tag) in order.
+
+Rank 0 is the driver: it holds the image and gets the logits. The image goes to the input
+vertex's rank and the logits come back from the output vertex's rank when those are not 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from parawire.errors import ConfigError, RuntimeTimeoutError
+from parawire.nn import build_head, build_vertex
+from parawire.runtime.link import LinkModel, Outbox, _first_line
+from parawire.runtime.plan import Plan
+
+IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
+LOGITS_TAG = 2
+
+
+def vertex_tag(vertex: int, step: int) -> int:
+    """The gloo tag of ``vertex``'s output in inference ``step`` (two alternating tags)."""
+    return 4 + 2 * vertex + step % 2
+
+
+@dataclass(frozen=True)
+class RemoteInput:
+    """An output of another rank that this rank needs once per inference."""
+
+    vertex: int  # producer vertex id
+    src: int  # rank that computes it
+    shape: tuple[int, ...]  # (B, C, H, W), known in advance from the spec
+
+
+class RankEngine:
+    """The modules, receive list and send list of one rank; ``infer`` runs one inference."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        rank: int,
+        *,
+        batch: int = 1,
+        timeout: float = 60.0,
+        link: LinkModel | None = None,
+    ) -> None:
+        if batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {batch}")
+        spec, where = plan.spec, plan.placement
+        self.plan, self.rank, self.batch, self.timeout = plan, rank, batch, timeout
+        self.mine = plan.vertices_of(rank)
+        self.input_rank = where[spec.input_node]
+        self.output_rank = where[spec.output_node]
+        self.inputs = {v: [e.src for e in spec.in_edges[v]] for v in self.mine}
+        self.modules = nn.ModuleDict({str(v): build_vertex(spec, v) for v in self.mine})
+        self.head = build_head(spec) if self.output_rank == rank else None
+        self._load(plan.state_dict(rank))
+        needed = {u for v in self.mine for u in self.inputs[v] if where[u] != rank}
+        self.remote = [
+            RemoteInput(u, where[u], (batch, *spec.output_shape(u)))
+            for u in plan.order
+            if u in needed
+        ]
+        self.sends = {v: sorted({where[w] for w in spec.successors[v]} - {rank}) for v in self.mine}
+        c, h, w = spec.input_shape
+        self.image_shape = (batch, c, h, w)
+        self.outbox = Outbox(rank, timeout, link)
+        self.step = 0
+
+    def _load(self, state: dict[str, torch.Tensor]) -> None:
+        """Load this rank's slice of the state dict (keys ``vertices.<id>.*``, ``head.*``)."""
+        holder = nn.Module()
+        holder.vertices = self.modules
+        if self.head is not None:
+            holder.head = self.head
+        holder.load_state_dict(state, strict=True)
+        holder.eval()
+
+    def infer(self, image: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Run one inference; rank 0 passes the image and gets the logits, others get None."""
+        step, self.step = self.step, self.step + 1
+        if self.rank == 0 and (image is None or tuple(image.shape) != self.image_shape):
+            got = None if image is None else tuple(image.shape)
+            raise ConfigError(f"rank 0 needs an image of shape {self.image_shape}, got {got}")
+        pending = {
+            r.vertex: (buf, dist.irecv(buf, r.src, tag=vertex_tag(r.vertex, step)))
+            for r in self.remote
+            for buf in [torch.empty(r.shape)]
+        }
+        logits_recv = None
+        if self.rank == 0 and self.output_rank != 0:
+            buf = torch.empty(self.batch, self.plan.spec.num_classes)
+            logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=LOGITS_TAG + step % 2))
+        image = self._image(image, step)
+        outputs: dict[int, torch.Tensor] = {}
+        with torch.inference_mode():
+            for v in self.mine:
+                args = [self._input(u, outputs, pending) for u in self.inputs[v]] or [image]
+                out = self.modules[str(v)](args)
+                outputs[v] = out
+                for dst in self.sends[v]:
+                    self.outbox.send(out, dst, vertex_tag(v, step), f"the output of vertex {v}")
+            logits = None
+            if self.head is not None:
+                logits = self.head(outputs[self.plan.spec.output_node])
+                if self.rank != 0:
+                    self.outbox.send(logits, 0, LOGITS_TAG + step % 2, "the logits")
+        if logits_recv is not None:
+            logits = self._wait(*logits_recv, self.output_rank, "the logits")
+        self.outbox.drain()
+        return logits if self.rank == 0 else None
+
+    def _image(self, image: torch.Tensor | None, step: int) -> torch.Tensor | None:
+        """The image on the input vertex's rank (sent there by rank 0 when it is elsewhere)."""
+        if self.input_rank == 0:
+            return image
+        if self.rank == 0:
+            assert image is not None
+            self.outbox.send(image, self.input_rank, IMAGE_TAG + step % 2, "the image")
+            return None
+        if self.rank == self.input_rank:
+            buf = torch.empty(self.image_shape)
+            work = dist.irecv(buf, 0, tag=IMAGE_TAG + step % 2)
+            return self._wait(buf, work, 0, "the image")
+        return None
+
+    def _input(
+        self,
+        u: int,
+        outputs: dict[int, torch.Tensor],
+        pending: dict[int, tuple[torch.Tensor, dist.Work]],
+    ) -> torch.Tensor:
+        """Output of vertex ``u``: computed here, or received (waiting at most ``timeout``)."""
+        if u not in outputs:
+            buf, work = pending.pop(u)
+            src = self.plan.placement[u]
+            outputs[u] = self._wait(buf, work, src, f"the output of vertex {u}")
+        return outputs[u]
+
+    def _wait(self, buf: torch.Tensor, work: dist.Work, src: int, what: str) -> torch.Tensor:
+        """Wait for a receive; a dead or stuck sender becomes a ``RuntimeTimeoutError``."""
+        try:
+            work.wait(timeout=timedelta(seconds=self.timeout))
+        except RuntimeError as exc:
+            raise RuntimeTimeoutError(
+                f"rank {self.rank}: {what} from rank {src} did not arrive within "
+                f"{self.timeout:g}s: rank {src} died, hangs or never joined ({_first_line(exc)})"
+            ) from exc
+        return buf
+
+    def close(self) -> None:
+        """Finish outstanding sends and stop the link emulation thread."""
+        try:
+            self.outbox.drain()
+        finally:
+            self.outbox.close()

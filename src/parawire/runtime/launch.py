@@ -1,0 +1,366 @@
+"""Running a plan: K local worker processes (``run_local``) or one rank of a real deployment.
+
+    report = run_local(plan, RunOptions(threads=1, runs=50, warmup=5))
+    print(report.p50_s, report.speedup, report.max_abs_diff)
+
+``run_local`` hosts the rendezvous on 127.0.0.1 (a free port), spawns one process per rank
+(``torch.multiprocessing``, start method ``spawn``), each with ``threads`` torch threads; rank 0
+drives warm-up plus measured inferences and records the latency of each, each followed (with
+``paired``, the default) by one inference of the whole model in rank 0's process while the other
+ranks wait idle: the single-process baseline, measured under the same machine load. This process
+then computes the reference logits (and, without ``paired``, the baseline latencies). Every
+wait is bounded by ``timeout``; failed or stuck workers are terminated, never left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+from parawire.errors import ParawireError, RuntimeTimeoutError
+from parawire.runtime.engine import RankEngine
+from parawire.runtime.group import (
+    StoreHost,
+    abandon_group,
+    connect_store,
+    is_loopback,
+    join_group,
+    leave_group,
+    use_loopback_for_gloo,
+)
+from parawire.runtime.link import LinkModel
+from parawire.runtime.plan import WEIGHTS_FILE, Plan, save_weights, seeded_state_dict
+
+LOGITS_FILE = "logits.safetensors"
+RESULT_FILE = "result.json"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is driven (the same on every rank)."""
+
+    runs: int = 20  # measured inferences
+    warmup: int = 3  # inferences before measuring
+    batch: int = 1  # images per inference
+    threads: int = 1  # torch threads per rank
+    timeout: float = 60.0  # seconds any single wait may last
+    link: str | None = None  # link profile to emulate (e.g. "rpi4-wifi"); None: free link
+    seed: int = 0  # the input image
+    paired: bool = True  # rank 0 times the whole model after each distributed inference
+
+
+@dataclass
+class RunReport:
+    """Latencies of a distributed run against one process, plus the simulated makespan."""
+
+    devices: int
+    latencies_s: list[float]
+    single_latencies_s: list[float] = field(default_factory=list)
+    max_abs_diff: float = math.nan
+    simulated_makespan_s: float = math.nan
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def p50_s(self) -> float:
+        """Median latency of one distributed inference."""
+        return statistics.median(self.latencies_s)
+
+    @property
+    def p95_s(self) -> float:
+        """95th-percentile latency (nearest rank)."""
+        return percentile(self.latencies_s, 95)
+
+    @property
+    def mean_s(self) -> float:
+        """Mean latency."""
+        return statistics.fmean(self.latencies_s)
+
+    @property
+    def single_process_p50_s(self) -> float:
+        """Median latency of the same spec in one process with the same threads."""
+        return statistics.median(self.single_latencies_s) if self.single_latencies_s else math.nan
+
+    @property
+    def speedup(self) -> float:
+        """Single-process median over distributed median."""
+        return self.single_process_p50_s / self.p50_s
+
+    @property
+    def measured_over_simulated(self) -> float:
+        """Measured median over the simulated makespan (1.0: the simulation is exact)."""
+        return self.p50_s / self.simulated_makespan_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``parawire run --json`` prints."""
+        return {
+            "devices": self.devices,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "mean_s": self.mean_s,
+            "single_process_p50_s": self.single_process_p50_s,
+            "speedup": self.speedup,
+            "max_abs_diff": self.max_abs_diff,
+            "simulated_makespan_s": self.simulated_makespan_s,
+            "measured_over_simulated": self.measured_over_simulated,
+            "runs": len(self.latencies_s),
+            **self.options,
+        }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def make_image(spec_shape: tuple[int, int, int], batch: int, seed: int) -> torch.Tensor:
+    """The seeded input batch every run uses, (B, C, H, W)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn((batch, *spec_shape), generator=gen)
+
+
+def resolve_link(name: str | None) -> LinkModel | None:
+    """The link profile ``name`` (e.g. ``rpi4-wifi``), or None for a free link."""
+    if name is None:
+        return None
+    from parawire.analysis.profiles import available_profiles, get_profile
+
+    profiles = available_profiles()
+    if name in profiles:
+        return profiles[name].link
+    return get_profile(name).link  # a TOML file path, or a clear error
+
+
+Timings = tuple[list[float], list[float], torch.Tensor | None]
+
+
+def full_model(plan: Plan) -> torch.nn.Module:
+    """The whole network with the plan's weights, for the single-process baseline."""
+    from parawire.nn import build_model
+
+    model = build_model(plan.spec)
+    if plan.weights is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(plan.weights)))
+    else:
+        model.load_state_dict(seeded_state_dict(plan.spec, plan.seed))
+    return model.eval()
+
+
+def drive(engine: RankEngine, options: RunOptions) -> Timings:
+    """Warm-up plus measured inferences: (distributed latencies, single-process latencies,
+    last logits) on rank 0; empty lists and None elsewhere.
+
+    With ``options.paired`` rank 0 follows every distributed inference with one of the whole
+    model in its own process (the other ranks then sit blocked on their receives), so both are
+    measured under the same machine load: a fair speedup on a shared machine.
+    """
+    image, model = None, None
+    if engine.rank == 0:
+        image = make_image(engine.plan.spec.input_shape, options.batch, options.seed)
+        model = full_model(engine.plan) if options.paired else None
+    latencies: list[float] = []
+    single: list[float] = []
+    logits = None
+    for i in range(options.warmup + options.runs):
+        start = time.perf_counter()
+        logits = engine.infer(image)
+        if i >= options.warmup:
+            latencies.append(time.perf_counter() - start)
+        if model is not None:
+            start = time.perf_counter()
+            with torch.inference_mode():
+                model(image)
+            if i >= options.warmup:
+                single.append(time.perf_counter() - start)
+    return latencies, single, logits
+
+
+def run_rank(
+    plan: Plan, rank: int, host: str, port: int, options: RunOptions, *, store: Any = None
+) -> Timings:
+    """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly."""
+    torch.set_num_threads(options.threads)
+    if is_loopback(host):
+        use_loopback_for_gloo()
+    if store is None:
+        store = connect_store(host, port, rank, options.timeout)
+    join_group(store, rank, plan.world, options.timeout)
+    try:
+        engine = RankEngine(
+            plan,
+            rank,
+            batch=options.batch,
+            timeout=options.timeout,
+            link=resolve_link(options.link),
+        )
+        result = drive(engine, options)
+        engine.close()
+    except BaseException:
+        abandon_group(options.timeout)  # peers may be dead: never wait on them unbounded
+        raise
+    leave_group()
+    return result
+
+
+def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
+    """Entry point of one spawned local worker: results and errors go to files in plan_dir."""
+    out = Path(plan_dir)
+    try:
+        plan = Plan.load(plan_dir)
+        latencies, single, logits = run_rank(plan, rank, "127.0.0.1", port, options)
+        if rank == 0:
+            from safetensors.torch import save_file
+
+            assert logits is not None
+            save_file({"logits": logits.contiguous()}, str(out / LOGITS_FILE))
+            timings = {"latencies_s": latencies, "single_latencies_s": single}
+            (out / RESULT_FILE).write_text(json.dumps(timings))
+    except ParawireError as exc:
+        (out / f"error-rank{rank}.txt").write_text(str(exc))
+        os._exit(1)  # the group may hold waits on dead peers: leave without destructors
+
+
+def spawn_ranks(plan_dir: Path, world: int, port: int, options: RunOptions) -> None:
+    """Start ``world`` worker processes and wait for all; raise the workers' errors.
+
+    When a worker fails, the others get ``timeout`` seconds to notice and exit with their own
+    message (naming the rank they miss); then any still running is terminated.
+    """
+    context = mp.start_processes(
+        _worker,
+        args=(str(plan_dir), port, options),
+        nprocs=world,
+        join=False,
+        start_method="spawn",
+    )
+    processes = context.processes
+    deadline = None
+    try:
+        while any(p.is_alive() for p in processes):
+            for p in processes:
+                p.join(timeout=0.05)
+            if deadline is None and any(p.exitcode not in (None, 0) for p in processes):
+                deadline = time.monotonic() + options.timeout + 5
+            if deadline is not None and time.monotonic() > deadline:
+                break
+    finally:
+        for p in processes:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    failed = [(rank, p.exitcode) for rank, p in enumerate(processes) if p.exitcode != 0]
+    if failed:
+        messages = [
+            file.read_text() if (file := plan_dir / f"error-rank{rank}.txt").exists()
+            else f"rank {rank} exited with code {code}"
+            for rank, code in failed
+        ]  # fmt: skip
+        raise RuntimeTimeoutError("distributed run failed: " + "; ".join(messages))
+
+
+def single_process(
+    plan: Plan, state: dict[str, torch.Tensor], options: RunOptions
+) -> tuple[list[float], torch.Tensor]:
+    """Latencies and logits of the whole model in this process with ``options.threads``."""
+    from parawire.nn import build_model
+
+    model = build_model(plan.spec)
+    model.load_state_dict(state)
+    model.eval()
+    image = make_image(plan.spec.input_shape, options.batch, options.seed)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    latencies: list[float] = []
+    try:
+        with torch.inference_mode():
+            for i in range(options.warmup + options.runs):
+                start = time.perf_counter()
+                logits = model(image)
+                if i >= options.warmup:
+                    latencies.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return latencies, logits
+
+
+def simulated_makespan(
+    plan: Plan, profile: str | None, batch: int, link: str | None = None
+) -> tuple[float, str]:
+    """The schedule simulation's makespan for the plan's placement, and the profile used.
+
+    Compute comes from ``profile`` (default ``local-cpu``: this machine); when a link is
+    emulated, the simulation uses that same link, so measured and simulated runs match.
+    """
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.profiles import Profile, get_profile
+    from parawire.analysis.simulate import simulate
+
+    base = get_profile(profile or "local-cpu")
+    if link is not None:
+        emulated = resolve_link(link)
+        assert emulated is not None
+        base = Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
+    schedule = simulate(spec_costs(plan.spec, batch=batch), plan.placement, base, plan.world)
+    return schedule.makespan_s, base.name
+
+
+def run_local(
+    plan: Plan,
+    options: RunOptions | None = None,
+    *,
+    profile: str | None = None,
+    baseline: bool = True,
+) -> RunReport:
+    """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation."""
+    options = options or RunOptions()
+    with tempfile.TemporaryDirectory(prefix="parawire-run-") as tmp:
+        work = Path(tmp)
+        if plan.weights is not None:
+            from safetensors.torch import load_file
+
+            state = load_file(str(plan.weights))
+        else:
+            state = seeded_state_dict(plan.spec, plan.seed)
+        save_weights(state, work / WEIGHTS_FILE)
+        Plan(plan.spec, plan.placement, plan.world, work / WEIGHTS_FILE, plan.seed, plan.info).save(
+            work
+        )
+        host = StoreHost("127.0.0.1", 0, plan.world, options.timeout)
+        try:
+            spawn_ranks(work, plan.world, host.port, options)
+        finally:
+            host.close()
+        from safetensors.torch import load_file
+
+        timings = json.loads((work / RESULT_FILE).read_text())
+        logits = load_file(str(work / LOGITS_FILE))["logits"]
+    report = RunReport(
+        devices=plan.world,
+        latencies_s=timings["latencies_s"],
+        single_latencies_s=timings["single_latencies_s"],
+        options={k: v for k, v in asdict(options).items() if k != "seed"},
+    )
+    if baseline:
+        reference_options = replace(options, runs=1, warmup=0) if options.paired else options
+        single, reference = single_process(plan, state, reference_options)
+        report.single_latencies_s = report.single_latencies_s or single
+        report.max_abs_diff = float((logits - reference).abs().max())
+    report.simulated_makespan_s, report.options["profile"] = simulated_makespan(
+        plan, profile, options.batch, options.link
+    )
+    return report

@@ -1,0 +1,270 @@
+"""The execution plan: a spec, where each vertex runs, and (optionally) the trained weights.
+
+A plan is a folder holding ``plan.json`` (the spec, the placement vertex -> rank, the world
+size, a seed) and, when weights are given, ``weights.safetensors`` (the full state dict of
+``build_model(spec)``: keys ``vertices.<id>.*`` and ``head.*``). The same folder is copied to
+every device; each rank reads only the tensors of its own vertices from the weights file.
+
+    plan = make_plan(spec, devices=2, partitioner="kahypar")
+    plan.save("plan/")            # plan/plan.json (+ plan/weights.safetensors)
+    plan = Plan.load("plan/")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import torch
+
+from parawire.analysis.costs import spec_costs
+from parawire.arch.spec import ArchSpec, load_spec
+from parawire.errors import ConfigError, DataError, SpecError
+
+PLAN_FILE = "plan.json"
+WEIGHTS_FILE = "weights.safetensors"
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a rank needs to run its part of one inference."""
+
+    spec: ArchSpec
+    placement: dict[int, int]  # vertex id -> rank in 0..world-1
+    world: int  # number of ranks (devices)
+    weights: Path | None = None  # safetensors file of the full state dict; None: seeded init
+    seed: int = 0  # initialises the weights when there is no weights file
+    info: dict[str, Any] = field(default_factory=dict)  # partitioner, eps... (JSON-ready)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` unless every vertex is placed on a rank in 0..world-1."""
+        if self.world < 1:
+            raise ConfigError(f"a plan needs at least one rank, got world={self.world}")
+        ids = {n.id for n in self.spec.nodes}
+        missing = sorted(ids - set(self.placement))
+        if missing:
+            raise ConfigError(
+                f"vertex {missing[0]} has no rank in the plan's placement; place every vertex"
+            )
+        extra = sorted(set(self.placement) - ids)
+        if extra:
+            raise ConfigError(f"the placement names vertex {extra[0]}, which the spec lacks")
+        bad = {v: r for v, r in self.placement.items() if not 0 <= r < self.world}
+        if bad:
+            v, r = next(iter(sorted(bad.items())))
+            raise ConfigError(
+                f"vertex {v} is placed on rank {r}, outside 0..{self.world - 1}; "
+                f"use --devices {r + 1} or fix the placement"
+            )
+
+    # --- derived views ---------------------------------------------------------------------
+
+    @cached_property
+    def order(self) -> tuple[int, ...]:
+        """Deterministic topological priority order: critical-path (bottom level) first.
+
+        Among the vertices whose producers are all done, the one with the most MACs on its
+        longest path to the output goes first (ties: smaller id), as in list scheduling.
+        Each rank runs its own vertices in this order.
+        """
+        macs = {v.id: v.macs + 1 for v in spec_costs(self.spec).vertices}
+        level: dict[int, int] = {}
+        for v in reversed(self.spec.topological_order):
+            level[v] = macs[v] + max((level[w] for w in self.spec.successors[v]), default=0)
+        return tuple(
+            nx.lexicographical_topological_sort(self.spec.graph, key=lambda v: (-level[v], v))
+        )
+
+    def vertices_of(self, rank: int) -> tuple[int, ...]:
+        """The vertices ``rank`` runs, in execution order."""
+        return tuple(v for v in self.order if self.placement[v] == rank)
+
+    def state_dict(self, rank: int) -> dict[str, torch.Tensor]:
+        """The weights of ``rank``'s vertices (and of the head on the output vertex's rank).
+
+        From the weights file, only the keys of this rank are read; without one, the full model
+        is initialised from ``seed`` (identical on every rank) and sliced.
+        """
+        prefixes = tuple(f"vertices.{v}." for v in self.vertices_of(rank))
+        if self.placement[self.spec.output_node] == rank:
+            prefixes += ("head.",)
+        if not prefixes:
+            return {}
+        if self.weights is None:
+            full = seeded_state_dict(self.spec, self.seed)
+            return {k: t for k, t in full.items() if k.startswith(prefixes)}
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.weights), framework="pt") as f:
+                return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefixes)}  # noqa: SIM118
+        except (OSError, RuntimeError) as exc:
+            raise DataError(f"cannot read plan weights {self.weights}: {exc}") from exc
+
+    # --- serialization ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dictionary (the weights file is referenced by name, next to plan.json)."""
+        return {
+            "plan_version": PLAN_VERSION,
+            "world": self.world,
+            "seed": self.seed,
+            "weights": WEIGHTS_FILE if self.weights is not None else None,
+            "info": self.info,
+            "placement": {str(v): r for v, r in sorted(self.placement.items())},
+            "spec": self.spec.to_dict(),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``plan.json`` (and a copy of the weights) into ``directory``; returns it."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.weights is not None:
+            target = directory / WEIGHTS_FILE
+            if self.weights.resolve() != target.resolve():
+                target.write_bytes(self.weights.read_bytes())
+        (directory / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return directory
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], directory: Path) -> Plan:
+        """Inverse of :meth:`to_dict`; ``directory`` holds the weights file."""
+        if data.get("plan_version") != PLAN_VERSION:
+            raise DataError(
+                f"not a parawire plan (plan_version {data.get('plan_version')!r}, expected "
+                f"{PLAN_VERSION}); create one with `parawire plan SPEC --devices K -o DIR`"
+            )
+        try:
+            spec = ArchSpec.from_dict(data["spec"]).validate()
+            placement = {int(v): int(r) for v, r in data["placement"].items()}
+            weights = directory / data["weights"] if data.get("weights") else None
+            return cls(
+                spec=spec,
+                placement=placement,
+                world=int(data["world"]),
+                weights=weights,
+                seed=int(data.get("seed", 0)),
+                info=dict(data.get("info", {})),
+            )
+        except KeyError as exc:
+            raise DataError(f"plan is missing field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"malformed plan: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        """Read a plan folder (or its ``plan.json``)."""
+        path = Path(path)
+        file = path / PLAN_FILE if path.is_dir() else path
+        try:
+            data = json.loads(file.read_text())
+        except FileNotFoundError as exc:
+            raise DataError(f"plan not found: {file}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{file} is not a JSON plan: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DataError(f"{file} is not a plan: expected a JSON object")
+        plan = cls.from_dict(data, file.parent)
+        if plan.weights is not None and not plan.weights.exists():
+            raise DataError(f"plan weights not found: {plan.weights} (copy it next to plan.json)")
+        return plan
+
+
+def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:
+    """The state dict of ``build_model(spec)`` initialised from ``seed`` (same in any process)."""
+    from parawire.nn import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(spec).state_dict()
+
+
+def save_weights(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
+    """Write a state dict as safetensors (contiguous copies; no pickle)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: t.detach().contiguous().clone() for k, t in state.items()}, str(path))
+    return path
+
+
+def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
+    """Relabel ranks so that the input vertex is on rank 0 (the driver: no image transfer).
+
+    Rank labels are interchangeable; other ranks keep their relative order.
+    """
+    first = placement[spec.input_node]
+    ranks = [first, *sorted({r for r in placement.values()} - {first})]
+    rename = {r: i for i, r in enumerate(ranks)}
+    return {v: rename[r] for v, r in placement.items()}
+
+
+def make_plan(
+    spec: ArchSpec,
+    devices: int,
+    *,
+    partitioner: str = "kahypar",
+    weights: str | Path | None = None,
+    profile: str | None = None,
+    seed: int = 0,
+) -> Plan:
+    """Place ``spec`` on ``devices`` ranks with a registered partitioner and wrap it as a plan."""
+    from parawire.analysis.partitioners import create_partitioner
+    from parawire.analysis.profiles import get_profile
+
+    if devices < 1:
+        raise ConfigError(f"--devices must be >= 1, got {devices}")
+    if devices > len(spec.nodes):
+        raise ConfigError(
+            f"{devices} devices for {len(spec.nodes)} vertices: use at most {len(spec.nodes)}"
+        )
+    part = create_partitioner(partitioner)
+    prof = get_profile(profile or "local-cpu")
+    placement = part.partition(spec_costs(spec), devices, profile=prof, seed=seed)
+    return Plan(
+        spec=spec,
+        placement=input_first(placement.assignment, spec),
+        world=devices,
+        weights=Path(weights) if weights is not None else None,
+        seed=seed,
+        info={"partitioner": placement.partitioner, "eps": placement.eps},
+    )
+
+
+def load_plan_or_spec(
+    path: str | Path, devices: int | None, *, partitioner: str = "kahypar", seed: int = 0
+) -> Plan:
+    """A plan folder/file as is, or a spec JSON placed on ``devices`` ranks by ``partitioner``."""
+    path = Path(path)
+    file = path / PLAN_FILE if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError as exc:
+        raise DataError(f"no plan or spec at {path}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{file} is neither a plan nor a spec (not JSON): {exc}") from exc
+    if isinstance(data, dict) and "plan_version" in data:
+        plan = Plan.load(path)
+        if devices is not None and devices != plan.world:
+            raise ConfigError(
+                f"the plan is for {plan.world} devices, not {devices}; drop --devices or "
+                "make a new plan"
+            )
+        return plan
+    if devices is None:
+        raise ConfigError("a spec needs --devices K (or pass a plan made by `parawire plan`)")
+    try:
+        spec = load_spec(file)
+    except SpecError as exc:
+        raise DataError(f"{file} is neither a plan nor a valid spec: {exc}") from exc
+    return make_plan(spec, devices, partitioner=partitioner, seed=seed)

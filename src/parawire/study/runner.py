@@ -1,0 +1,236 @@
+"""Running a study: train every planned job not yet in the store, analyse, tabulate, write.
+
+Outputs in the study folder: ``study.sqlite`` (the results store), ``runs/<job>/`` (each
+network's checkpoints, weights and metrics), ``results.csv`` / ``results.json`` (one row per
+network, with its spec digest), ``tables.md``, ``tables.json`` and ``tables/<name>.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from parawire.analysis.costs import spec_costs
+from parawire.arch import StagingConfig, generate
+from parawire.data import ImageSplits, load_dataset, resize_splits
+from parawire.report.tables import Table, to_csv, to_markdown
+from parawire.study.analysis_step import analyze_for_study
+from parawire.study.config import StudyConfig
+from parawire.study.jobs import Job, job_source, plan_jobs
+from parawire.study.store import StudyStore
+from parawire.study.tables import (
+    STABILITY_GENERATORS,
+    STABILITY_STAGINGS,
+    acc_per_mparam,
+    generators_table,
+    stability_table,
+    staging_table,
+    uniform_table,
+)
+from parawire.train.checkpoint import CHECKPOINT, write_json
+from parawire.train.loop import train_model
+from parawire.train.recipes import get_recipe
+
+Log = Callable[[str], None]
+RESULT_COLUMNS = (
+    "job", "kind", "group", "staging", "size", "sample", "digest", "params", "macs",
+    "test_acc", "acc_per_mparam", "train_seconds", "speedup", "comm_bytes", "eta", "cs",
+)  # fmt: skip
+
+
+@dataclass
+class StudyOutcome:
+    """What a study run produced."""
+
+    rows: list[dict[str, Any]]  # one per network, in the planned order
+    tables: list[Table]
+    trained: int  # networks trained in this run (the rest came from the store)
+    seconds: float  # wall time of this run
+
+
+def run_job(
+    job: Job, cfg: StudyConfig, splits: ImageSplits, folder: Path, log: Log | None
+) -> dict[str, Any]:
+    """Train and evaluate one job (resuming its checkpoint if a previous run was cut off)."""
+    c, _, _ = splits.input_shape
+    source = job_source(job, cfg, c, splits.num_classes)
+    recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
+    run_dir = folder / "runs" / job.slug
+    result = train_model(
+        source,
+        splits,
+        recipe,
+        epochs=cfg.epochs,
+        seed=cfg.seed,
+        out=run_dir,
+        resume=(run_dir / CHECKPOINT).is_file(),
+        device=cfg.device,
+    )
+    spec = source.spec
+    row: dict[str, Any] = {
+        "job": job.id,
+        "kind": job.kind,
+        "group": job.group,
+        "staging": job.staging,
+        "size": job.size,
+        "sample": job.sample,
+        "digest": source.digest,
+        "params": result.params,
+        "macs": spec_costs(spec).total_macs if spec is not None else None,
+        "test_acc": result.test_acc,
+        "train_seconds": result.train_seconds,
+        "spec": spec.to_dict() if spec is not None else None,
+        "analysis": None,
+    }
+    row["acc_per_mparam"] = acc_per_mparam(row)
+    return add_analysis(row, cfg)
+
+
+def add_analysis(row: dict[str, Any], cfg: StudyConfig) -> dict[str, Any]:
+    """Fill a generated network's speedup, communication, eta and CS (if not done yet)."""
+    if row.get("spec") is not None and row.get("analysis") is None:
+        from parawire.arch.spec import ArchSpec
+
+        row["analysis"] = analyze_for_study(ArchSpec.from_dict(row["spec"]), cfg)
+    analysis = row.get("analysis") or {}
+    for key in ("speedup", "comm_bytes", "eta", "cs"):
+        row[key] = analysis.get(key)
+    return row
+
+
+def param_stability(
+    generator: str, staging: str, cfg: StudyConfig, input_shape: tuple[int, int, int], classes: int
+) -> dict[str, Any]:
+    """Mean and std of the parameter count of ``param_samples`` sampled architectures."""
+    counts = [
+        spec_costs(
+            generate(
+                generator,
+                seed=s,
+                staging=StagingConfig(staging, channels=cfg.channels, c_max=cfg.c_max),
+                input_shape=input_shape,
+                num_classes=classes,
+                n=cfg.param_vertices,
+                stem_stride=cfg.stem_stride,
+            )
+        ).total_params
+        for s in range(cfg.param_samples)
+    ]
+    return {
+        "generator": generator,
+        "staging": staging,
+        "count": len(counts),
+        "mean": statistics.fmean(counts),
+        "std": statistics.pstdev(counts),
+        "vertices": cfg.param_vertices,
+        "channels": cfg.channels,
+        "c_max": cfg.c_max,
+    }
+
+
+def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> StudyOutcome:
+    """Run (or extend) the study in ``folder``; see the module docstring for the outputs."""
+    t0 = time.perf_counter()
+    cfg.check()
+    store = StudyStore(folder)
+    store.check_settings(cfg.training_key())
+    splits = load_dataset(cfg.dataset, root=cfg.data)
+    native = splits.input_shape[1]
+    jobs = plan_jobs(cfg, native)
+    done = store.done()
+    sized: dict[int, ImageSplits] = {native: splits}
+    todo = [j for j in jobs if j.id not in done]
+    if log:
+        log(f"study {folder}: {len(jobs)} networks, {len(jobs) - len(todo)} already done")
+    for i, job in enumerate(todo, 1):
+        if job.size not in sized:
+            sized[job.size] = resize_splits(splits, job.size)
+        row = run_job(job, cfg, sized[job.size], folder, log)
+        store.put(job.id, row)
+        if log:
+            speed = "-" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+            log(
+                f"[{i}/{len(todo)}] {job.id}: {row['test_acc']:.2f}% top-1, "
+                f"{row['params'] / 1e6:.3f}M params, speedup {speed}"
+            )
+    planned = {j.id: i for i, j in enumerate(jobs)}
+    rows = []
+    for row in store.rows():
+        if row["job"] in planned:
+            if row.get("spec") is not None and row.get("analysis") is None:
+                row = add_analysis(row, cfg)
+                store.put(row["job"], row)
+            rows.append(row)
+    rows.sort(key=lambda r: planned[r["job"]])  # the order of --generators and --baselines
+    cells = stability_cells(cfg, store, splits.input_shape, splits.num_classes, log)
+    tables = build_tables(rows, cells, cfg, native)
+    write_outputs(folder, cfg, rows, tables)
+    return StudyOutcome(rows, tables, len(todo), time.perf_counter() - t0)
+
+
+def stability_cells(
+    cfg: StudyConfig,
+    store: StudyStore,
+    input_shape: tuple[int, int, int],
+    classes: int,
+    log: Log | None,
+) -> dict[str, dict[str, Any]]:
+    """Table IV cells, computed once per setting and kept in the store."""
+    stored = store.stability()
+    cells: dict[str, dict[str, Any]] = {}
+    if cfg.param_samples == 0:
+        return cells
+    for gen in STABILITY_GENERATORS:
+        for staging in STABILITY_STAGINGS:
+            key = (
+                f"{gen}/{staging}/n{cfg.param_vertices}/c{cfg.channels}/m{cfg.c_max}/"
+                f"{'x'.join(map(str, input_shape))}/k{classes}/s{cfg.param_samples}/"
+                f"t{cfg.stem_stride}"
+            )
+            if key not in stored:
+                if log:
+                    log(f"parameter stability: {cfg.param_samples} {gen} {staging} architectures")
+                store.put_stability(key, param_stability(gen, staging, cfg, input_shape, classes))
+                stored = store.stability()
+            cells[f"{gen}/{staging}"] = stored[key]
+    return cells
+
+
+def build_tables(
+    rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]], cfg: StudyConfig, native: int
+) -> list[Table]:
+    """Every table of the study, from its rows and Table IV cells."""
+    tables = [generators_table(rows, native, cfg.devices), staging_table(rows, native)]
+    if cfg.uniform_generator:
+        tables.append(uniform_table(rows, native, cfg.uniform_generator))
+    if cells:
+        tables.append(stability_table(cells))
+    return tables
+
+
+def write_outputs(
+    folder: Path, cfg: StudyConfig, rows: list[dict[str, Any]], tables: list[Table]
+) -> None:
+    """results.csv/json, tables.md/json and tables/<name>.csv in ``folder``."""
+    with (folder / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_json(folder / "results.json", {"config": cfg.to_dict(), "rows": rows})
+    write_json(folder / "tables.json", [t.to_dict() for t in tables])
+    (folder / "tables").mkdir(exist_ok=True)
+    for t in tables:
+        (folder / "tables" / f"{t.name}.csv").write_text(to_csv(t))
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    head = (
+        f"# Study: {cfg.dataset}, {cfg.samples} samples per generator, {cfg.epochs} epochs, "
+        f"recipe {cfg.recipe}\n\nDevice: {device}; configuration in results.json.\n\n"
+    )
+    (folder / "tables.md").write_text(head + "\n".join(to_markdown(t) for t in tables))

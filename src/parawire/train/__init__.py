@@ -1,0 +1,52 @@
+"""Training and evaluation: named recipes, a seeded resumable loop, safetensors checkpoints.
+
+Python API::
+
+    from parawire.data import load_dataset
+    from parawire.train import ModelSource, get_recipe, train_model
+    splits = load_dataset("digits")
+    spec = parawire.generate("dp", seed=0)
+    result = train_model(ModelSource.from_spec(spec), splits, get_recipe("modern"), epochs=5,
+                         out=Path("runs/dp0"))
+"""
+
+from parawire.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
+from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, train_model
+from parawire.train.models import ModelSource, count_params, pick_device, resolve_model
+from parawire.train.recipes import (
+    RECIPES,
+    Recipe,
+    get_recipe,
+    list_recipes,
+    make_optimizer,
+    schedule_at,
+)
+
+__all__ = [
+    "RECIPES",
+    "Checkpoint",
+    "EpochRecord",
+    "ModelSource",
+    "Recipe",
+    "TrainResult",
+    "Trainer",
+    "count_params",
+    "evaluate",
+    "get_recipe",
+    "list_recipes",
+    "load_checkpoint",
+    "load_weights",
+    "make_optimizer",
+    "pick_device",
+    "resolve_model",
+    "save_checkpoint",
+    "save_weights",
+    "schedule_at",
+    "train_model",
+]

@@ -1,0 +1,172 @@
+"""Training checkpoints: one safetensors file per run folder, replaced atomically each epoch.
+
+``checkpoint.safetensors`` holds the model's state (``model/<key>``) and the optimiser's tensors
+(``optim/<index>/<name>``); its metadata holds, as JSON, everything else needed to continue
+exactly (model source, recipe, seed, epochs, completed epoch, history, the optimiser's
+parameter groups and non-tensor state) and a SHA-256 over the tensor bytes, checked on load so
+that a damaged file is reported instead of silently resumed. ``checkpoint.json`` is a readable
+copy of the metadata. Each file is written to a temporary name and renamed with ``os.replace``:
+an interrupted save leaves the previous checkpoint intact. Nothing is unpickled on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from parawire.errors import DataError
+
+CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT_JSON = "checkpoint.json"
+WEIGHTS = "weights.safetensors"
+FORMAT = 1  # bump when the layout changes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: metadata and the model and optimiser states."""
+
+    meta: dict[str, Any]  # JSON metadata (see the module docstring)
+    model_state: dict[str, torch.Tensor]  # the model's state_dict
+    optimizer_state: dict[str, Any]  # an optimizer state_dict, ready for load_state_dict
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+
+
+def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key]
+        h.update(key.encode())
+        h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        h.update(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu").contiguous().clone()
+
+
+def split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimizer state_dict -> (tensors by ``optim/<i>/<name>``, JSON-able rest)."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim/{index}/{name}"] = _cpu(value)
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def join_optimizer_state(tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> dict:
+    """Inverse of :func:`split_optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split("/", 2)
+        state.setdefault(int(index), {})[name] = value
+    for index, entries in rest["scalars"].items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = []
+    for group in rest["param_groups"]:
+        group = dict(group)
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    return {"state": state, "param_groups": groups}
+
+
+def save_checkpoint(
+    folder: Path, meta: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> Path:
+    """Write ``folder/checkpoint.safetensors`` (+ ``checkpoint.json``) atomically."""
+    tensors = {f"model/{k}": _cpu(v) for k, v in model.state_dict().items()}
+    optim_tensors, optim_rest = split_optimizer_state(optimizer.state_dict())
+    tensors.update(optim_tensors)
+    full = {**meta, "format": FORMAT, "optimizer": optim_rest, "sha256": _tensor_digest(tensors)}
+    text = json.dumps(full)
+    path = folder / CHECKPOINT
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"parawire": text}))
+    write_json(folder / CHECKPOINT_JSON, {k: v for k, v in full.items() if k != "optimizer"})
+    return path
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint file (or the one in a run folder); ``DataError`` if missing or corrupt."""
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise DataError(f"no checkpoint at {path}; train without --resume to start a new run")
+    fix = "delete it (and checkpoint.json) and train again without --resume"
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("parawire")
+        tensors = load_file(str(path))
+        if raw is None:
+            raise ValueError("no parawire metadata")
+        meta = json.loads(raw)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise DataError(
+            f"checkpoint {path} is corrupt or not a parawire checkpoint ({exc}); {fix}"
+        ) from exc
+    if meta.get("format") != FORMAT:
+        raise DataError(
+            f"checkpoint {path} has format {meta.get('format')!r}, expected {FORMAT}; {fix}"
+        )
+    if _tensor_digest(tensors) != meta.get("sha256"):
+        raise DataError(f"checkpoint {path} is corrupt (its tensors fail their SHA-256); {fix}")
+    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
+    optim_tensors = {k: v for k, v in tensors.items() if k.startswith("optim/")}
+    return Checkpoint(meta, model_state, join_optimizer_state(optim_tensors, meta["optimizer"]))
+
+
+def save_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
+    """Write the model's state alone (plain state_dict keys) with JSON metadata, atomically."""
+    tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
+    text = json.dumps(meta)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"parawire": text}))
+    return path
+
+
+def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state_dict, metadata) from a weights file or a checkpoint; ``DataError`` if unreadable."""
+    if path.is_dir():
+        path = path / WEIGHTS if (path / WEIGHTS).is_file() else path / CHECKPOINT
+    if not path.is_file():
+        raise DataError(f"no weights at {path}; give a weights.safetensors or checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("parawire", "{}")
+        tensors = load_file(str(path))
+        meta = json.loads(raw)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise DataError(f"weights file {path} is corrupt or not safetensors ({exc})") from exc
+    if any(k.startswith("model/") for k in tensors):  # a checkpoint: keep the model part
+        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
+    return tensors, meta

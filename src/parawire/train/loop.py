@@ -1,0 +1,312 @@
+"""The training loop: seeded, checkpointed every epoch, resumable exactly.
+
+Determinism: the model is initialised after ``torch.manual_seed(seed)``; each epoch reseeds
+torch's global RNG (dropout) and draws its shuffling and augmentation from a generator seeded
+with ``(seed, epoch)``; the learning rate is a pure function of the step. A run resumed from
+the checkpoint of epoch k therefore replays epochs k+1.. exactly as an uninterrupted run does
+(bit for bit on the CPU). On CUDA: bf16 autocast and channels_last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from parawire.data import ImageSplits, make_batches
+from parawire.data.batches import DeviceBatches
+from parawire.errors import ConfigError, DataError
+from parawire.train.checkpoint import (
+    WEIGHTS,
+    load_checkpoint,
+    save_checkpoint,
+    save_weights,
+    write_json,
+)
+from parawire.train.models import ModelSource, count_params, pick_device
+from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
+
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch measured."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean training loss (with label smoothing)
+    train_acc: float  # top-1 accuracy on the augmented training batches, in %
+    test_loss: float  # mean test cross-entropy (no smoothing)
+    test_acc: float  # top-1 test accuracy, in %
+    lr: float  # learning rate at the epoch's last step
+    seconds: float  # wall time of the epoch (training + evaluation)
+
+
+@dataclass
+class TrainResult:
+    """A finished (or resumed-and-finished) training run."""
+
+    model: str  # ModelSource.label
+    digest: str  # ModelSource.digest
+    dataset: str
+    recipe: dict[str, Any]
+    seed: int
+    epochs: int
+    params: int  # trainable parameters
+    history: list[EpochRecord] = field(default_factory=list)
+    device: str = "cpu"
+
+    @property
+    def test_acc(self) -> float:
+        """Final top-1 test accuracy in %."""
+        return self.history[-1].test_acc
+
+    @property
+    def train_seconds(self) -> float:
+        """Total wall time over all epochs (including those before a resume)."""
+        return sum(r.seconds for r in self.history)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON dictionary (what ``metrics.json`` holds)."""
+        return {
+            "model": self.model,
+            "digest": self.digest,
+            "dataset": self.dataset,
+            "recipe": self.recipe,
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "params": self.params,
+            "device": self.device,
+            "test_acc": self.test_acc,
+            "train_seconds": self.train_seconds,
+            "history": [asdict(r) for r in self.history],
+        }
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, 0x7A1]).generate_state(1)[0])
+
+
+def evaluate(model: nn.Module, batches: DeviceBatches, device: torch.device) -> tuple[float, float]:
+    """(mean cross-entropy, top-1 accuracy in %) over every batch, model in eval mode."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    n = 0
+    with torch.inference_mode(), _autocast(device):
+        for x, y in batches.epoch():
+            logits = model(x).float()
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
+            n += len(y)
+    return float(loss_sum) / n, 100.0 * float(correct) / n
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+class Trainer:
+    """Trains one model on one data set under one recipe (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        splits: ImageSplits,
+        recipe: Recipe,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        device: str | None = None,
+    ) -> None:
+        if tuple(source.input_shape) != splits.input_shape:
+            raise ConfigError(
+                f"{source.label} takes {source.input_shape} images, the data set has "
+                f"{splits.input_shape}"
+            )
+        if source.num_classes != splits.num_classes:
+            raise ConfigError(
+                f"{source.label} has {source.num_classes} classes, the data set "
+                f"{splits.num_classes}"
+            )
+        self.source, self.splits, self.recipe = source, splits, recipe.check()
+        self.epochs = epochs if epochs is not None else recipe.epochs
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        self.seed = seed
+        self.device = pick_device(device)
+        cuda = self.device.type == "cuda"
+        torch.manual_seed(seed)
+        self.model = source.build().to(self.device)
+        if cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model, recipe)
+        self.train_batches, self.test_batches = make_batches(
+            splits, batch_size=recipe.batch_size, device=self.device, channels_last=cuda
+        )
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.result = TrainResult(
+            source.label,
+            source.digest,
+            splits.name,
+            recipe.to_dict(),
+            seed,
+            self.epochs,
+            count_params(self.model),
+            device=str(self.device),
+        )
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "model": self.source.to_dict(),
+            "digest": self.source.digest,
+            "dataset": self.splits.name,
+            "recipe": self.recipe.to_dict(),
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "epoch": len(self.result.history),
+            "history": [asdict(r) for r in self.result.history],
+        }
+
+    def resume_from(self, folder: Path) -> int:
+        """Load ``folder``'s checkpoint; returns the number of epochs already done."""
+        ckpt = load_checkpoint(folder)
+        meta = ckpt.meta
+        mine = self._meta()
+        for key in ("digest", "dataset", "recipe", "seed", "epochs"):
+            if meta.get(key) != mine[key]:
+                raise DataError(
+                    f"the checkpoint in {folder} was written with {key}={meta.get(key)!r}, this "
+                    f"run has {key}={mine[key]!r}; resume with the same settings or use a new --out"
+                )
+        try:
+            self.model.load_state_dict(ckpt.model_state)
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise DataError(f"the checkpoint in {folder} does not fit this model ({exc})") from exc
+        self.result.history = [EpochRecord(**r) for r in meta["history"]]
+        return int(meta["epoch"])
+
+    # --- training --------------------------------------------------------------------------
+
+    def train_epoch(
+        self, epoch: int, progress: Progress | None = None
+    ) -> tuple[float, float, float]:
+        """One epoch (0-based); returns (mean loss, accuracy %, last learning rate)."""
+        self.model.train()
+        torch.manual_seed(_epoch_seed(self.seed, epoch))
+        steps = len(self.train_batches)
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        seen, lr = 0, 0.0
+        task = (
+            progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps) if progress else None
+        )
+        for i, (x, y) in enumerate(self.train_batches.epoch(self.seed, epoch)):
+            lr, momentum = schedule_at(self.recipe, epoch * steps + i, steps, self.epochs)
+            set_hyperparameters(self.optimizer, lr, momentum)
+            with _autocast(self.device):
+                logits = self.model(x)
+                loss = self.criterion(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+            if progress is not None and task is not None and (i % 10 == 9 or i == steps - 1):
+                progress.update(
+                    task,
+                    completed=i + 1,
+                    description=f"epoch {epoch + 1}/{self.epochs} "
+                    f"loss {float(loss_sum) / seen:.3f} acc {100.0 * float(correct) / seen:.1f}%",
+                )
+        if progress is not None and task is not None:
+            progress.remove_task(task)
+        return float(loss_sum) / seen, 100.0 * float(correct) / seen, lr
+
+    def fit(
+        self,
+        out: Path | None = None,
+        *,
+        resume: bool = False,
+        progress: bool = False,
+        log: Callable[[str], None] | None = None,
+        on_epoch_end: Callable[[EpochRecord], None] | None = None,
+    ) -> TrainResult:
+        """Train to ``epochs``; with ``out``, checkpoint every epoch and write the results."""
+        start = 0
+        if resume:
+            if out is None:
+                raise ConfigError("resume needs the run folder (--out) holding the checkpoint")
+            start = self.resume_from(out)
+            if log:
+                log(f"resumed {out} at epoch {start}/{self.epochs}")
+        bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+        )
+        with bar if progress else _nullcontext():
+            for epoch in range(start, self.epochs):
+                t0 = time.perf_counter()
+                loss, acc, lr = self.train_epoch(epoch, bar if progress else None)
+                test_loss, test_acc = evaluate(self.model, self.test_batches, self.device)
+                record = EpochRecord(
+                    epoch + 1, loss, acc, test_loss, test_acc, lr, time.perf_counter() - t0
+                )
+                self.result.history.append(record)
+                if out is not None:
+                    save_checkpoint(out, self._meta(), self.model, self.optimizer)
+                if log:
+                    log(
+                        f"epoch {record.epoch:>3}/{self.epochs}  loss {loss:.4f}  train "
+                        f"{acc:5.1f}%  test {test_acc:5.2f}%  lr {lr:.2e}  {record.seconds:.1f}s"
+                    )
+                if on_epoch_end is not None:
+                    on_epoch_end(record)
+        if out is not None:
+            self.write_results(out)
+        return self.result
+
+    def write_results(self, out: Path) -> None:
+        """Final ``weights.safetensors`` and ``metrics.json`` (plus ``spec.json`` for specs)."""
+        meta = {"model": self.source.to_dict(), "dataset": self.splits.name}
+        save_weights(out / WEIGHTS, self.model, meta)
+        write_json(out / METRICS, self.result.to_dict())
+        if self.source.spec is not None:
+            self.source.spec.save(out / "spec.json")
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def train_model(
+    source: ModelSource,
+    splits: ImageSplits,
+    recipe: Recipe,
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    on_epoch_end: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train ``source`` on ``splits``; see :class:`Trainer`."""
+    trainer = Trainer(source, splits, recipe, epochs=epochs, seed=seed, device=device)
+    return trainer.fit(out, resume=resume, progress=progress, log=log, on_epoch_end=on_epoch_end)

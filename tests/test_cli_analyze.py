@@ -1,0 +1,99 @@
+"""`parawire analyze`: tables, --json, --compare, --out, and one error line for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import parawire
+from parawire.analysis.partitioners import list_partitioners
+from parawire.cli import main
+
+
+@pytest.fixture(scope="module")
+def arch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved dp spec."""
+    path = tmp_path_factory.mktemp("cli") / "arch.json"
+    parawire.generate("dp", seed=0).save(path)
+    return path
+
+
+def test_analyze_prints_tables(arch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(arch), "--devices", "4", "--profile", "rpi4-ethernet"]) == 0
+    out = capsys.readouterr().out
+    assert "CS (lower is better)" in out and "eps sweep" in out and "speedup" in out
+
+
+def test_json_is_one_object_with_the_documented_fields(
+    arch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["analyze", str(arch), "-n", "3", "--partitioner", "groups", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("cs", "eta", "delta_w", "comm_bytes", "comm_norm", "entropy", "speedup"):
+        assert isinstance(data[key], float | int)
+    for key in ("makespan_s", "single_device_s", "t1_over_cp", "depth", "placement"):
+        assert key in data
+    assert data["partitioner"] == "groups" and data["devices"] == 3
+
+
+def test_compare_json_and_out_folder(
+    arch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    argv = ["analyze", str(arch), "--compare", "--json", "--out", str(out), "--eps", "0.03,0.3"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sorted(data["compare"]) == list_partitioners()
+    written = json.loads((out / "analysis.json").read_text())
+    assert [r["partitioner"] for r in written] == list_partitioners()
+    timelines = json.loads((out / "timeline.json").read_text())
+    kahypar = timelines["kahypar"]
+    assert {e["kind"] for e in kahypar} == {"compute", "transfer"}
+    assert max(e["end"] for e in kahypar) == pytest.approx(data["compare"]["kahypar"]["makespan_s"])
+
+
+def test_compare_table(arch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(arch), "--compare", "--profile", "ideal"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in list_partitioners())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--devices", "0"], "devices must be an integer >= 1"),
+        (["--devices", "1000"], "exceeds"),
+        (["--partitioner", "hmetis"], "unknown partitioner"),
+        (["--profile", "pi5-5g"], "unknown profile"),
+        (["--eps", "a,b"], "--eps takes"),
+    ],
+)
+def test_bad_input_gives_one_line(
+    arch: Path, args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analyze", str(arch), *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert expected in err and "\n" not in err and "Traceback" not in err
+
+
+def test_malformed_profile_file_and_unknown_target(
+    arch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[profiles.x\n")
+    assert main(["analyze", str(arch), "--profile", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "bad.toml" in err and "\n" not in err
+    assert main(["analyze", str(tmp_path / "missing.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "neither a spec file nor a model name" in err and "\n" not in err
+
+
+def test_model_name_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "baseline:cifarnet", "--devices", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name"] == "baseline:cifarnet"
+    assert data["t1_over_cp"] == pytest.approx(1.0)  # a single chain: nothing to overlap

@@ -1,0 +1,143 @@
+"""Plans: validation, JSON + safetensors round trip, per-rank weight slices, priority order,
+and the `parawire run` / `plan` commands end to end (one small 2-rank run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import small_spec
+from parawire.cli import app
+from parawire.errors import ConfigError, DataError
+from parawire.runtime import Plan, load_plan_or_spec, make_plan, seeded_state_dict
+from parawire.runtime.plan import input_first, save_weights
+
+
+def _plan(world: int = 2, **kw) -> Plan:  # type: ignore[no-untyped-def]
+    spec = small_spec("dp", size=16)
+    return Plan(spec, {v: i % world for i, v in enumerate(spec.topological_order)}, world, **kw)
+
+
+def test_every_vertex_must_be_placed_in_range() -> None:
+    plan = _plan()
+    missing = dict(plan.placement)
+    missing.pop(plan.spec.output_node)
+    with pytest.raises(ConfigError, match=f"vertex {plan.spec.output_node} has no rank"):
+        Plan(plan.spec, missing, 2)
+    with pytest.raises(ConfigError, match=r"outside 0\.\.1"):
+        Plan(plan.spec, {**plan.placement, plan.spec.input_node: 2}, 2)
+    with pytest.raises(ConfigError, match="lacks"):
+        Plan(plan.spec, {**plan.placement, 999: 0}, 2)
+
+
+def test_save_load_round_trip_with_weights(tmp_path: Path) -> None:
+    state = seeded_state_dict(_plan().spec, 5)
+    weights = save_weights(state, tmp_path / "w.safetensors")
+    plan = _plan(weights=weights, info={"partitioner": "hand"})
+    loaded = Plan.load(plan.save(tmp_path / "plan"))
+    assert loaded.placement == plan.placement and loaded.world == 2
+    assert loaded.spec.digest() == plan.spec.digest() and loaded.info == plan.info
+    assert (tmp_path / "plan" / "weights.safetensors").exists()
+    # each rank reads exactly its own vertices' tensors (and the head on the output's rank)
+    keys: set[str] = set()
+    for rank in range(2):
+        part = loaded.state_dict(rank)
+        ids = {int(k.split(".")[1]) for k in part if k.startswith("vertices.")}
+        assert ids <= set(loaded.vertices_of(rank))
+        assert ("head.4.weight" in part) == (loaded.placement[loaded.spec.output_node] == rank)
+        for k, t in part.items():
+            assert torch.equal(t, state[k])
+        keys |= set(part)
+    assert keys == set(state)
+
+
+def test_seeded_weights_are_the_same_for_a_seed_and_differ_for_another() -> None:
+    spec = _plan().spec
+    a, b, c = (seeded_state_dict(spec, s) for s in (1, 1, 2))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
+
+
+def test_order_is_topological_and_deterministic() -> None:
+    plan = _plan()
+    position = {v: i for i, v in enumerate(plan.order)}
+    assert sorted(plan.order) == sorted(n.id for n in plan.spec.nodes)
+    for e in plan.spec.edges:
+        assert position[e.src] < position[e.dst]
+    assert plan.order == _plan().order
+
+
+def test_input_first_puts_the_input_on_rank_zero() -> None:
+    plan = _plan(world=3)
+    moved = {v: (r + 1) % 3 for v, r in plan.placement.items()}
+    fixed = input_first(moved, plan.spec)
+    assert fixed[plan.spec.input_node] == 0
+    assert len(set(fixed.values())) == 3
+
+
+def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="plan not found"):
+        Plan.load(tmp_path)
+    (tmp_path / "x.json").write_text('{"plan_version": 99}')
+    with pytest.raises(DataError, match="plan_version"):
+        load_plan_or_spec(tmp_path / "x.json", None)
+    spec_file = _plan().spec.save(tmp_path / "spec.json")
+    with pytest.raises(ConfigError, match="needs --devices"):
+        load_plan_or_spec(spec_file, None)
+    with pytest.raises(ConfigError, match="at most"):
+        make_plan(_plan().spec, 500)
+
+
+def test_make_plan_uses_the_partitioner() -> None:
+    plan = make_plan(_plan().spec, 3, partitioner="contiguous")
+    assert plan.world == 3 and plan.info["partitioner"] == "contiguous"
+    assert plan.placement[plan.spec.input_node] == 0
+
+
+def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
+    spec_file = small_spec("lanes", size=16).save(tmp_path / "spec.json")
+    runner = CliRunner()
+    made = runner.invoke(app, ["plan", str(spec_file), "--devices", "2", "-o", str(tmp_path / "p")])
+    assert made.exit_code == 0, made.output
+    args = ["run", str(tmp_path / "p"), "--runs", "3", "--warmup", "1", "--timeout", "20"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    for key in ("p50_s", "p95_s", "mean_s", "single_process_p50_s", "speedup", "max_abs_diff"):
+        assert report[key] >= 0
+    assert report["max_abs_diff"] <= 1e-5
+    assert report["simulated_makespan_s"] > 0 and report["devices"] == 2
+
+
+def test_worker_command_two_ranks_on_loopback(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    spec = small_spec("lanes", size=16)
+    Plan(spec, {v: i % 2 for i, v in enumerate(spec.topological_order)}, 2).save(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("parawire"))
+    common = ["--world", "2", "--master", f"127.0.0.1:{port}", "--runs", "3", "--timeout", "30"]
+    rank0 = subprocess.Popen(
+        [exe, "worker", str(tmp_path), "--rank", "0", *common, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rank1 = subprocess.run(
+        [exe, "worker", str(tmp_path), "--rank", "1", *common],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out, err = rank0.communicate(timeout=120)
+    assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["world"] == 2 and report["p50_s"] > 0

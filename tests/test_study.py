@@ -1,0 +1,131 @@
+"""Study: tables from a known results file, the SQLite store, extending a study, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parawire.cli import main
+from parawire.errors import ConfigError, DataError
+from parawire.report import to_csv, to_markdown
+from parawire.study import (
+    StudyConfig,
+    StudyStore,
+    generators_table,
+    plan_jobs,
+    run_study,
+    stability_table,
+    staging_table,
+    uniform_table,
+)
+
+
+def row(kind, group, acc, params, *, size=32, sample=0, speedup=None, staging="probabilistic"):
+    return {"kind": kind, "group": group, "test_acc": acc, "params": params, "size": size,
+            "sample": sample, "speedup": speedup, "staging": staging}  # fmt: skip
+
+
+KNOWN = [
+    row("generator", "dp", 80.0, 500_000, sample=0, speedup=2.0),
+    row("generator", "dp", 90.0, 1_000_000, sample=1, speedup=3.0),
+    row("generator", "er", 70.0, 2_000_000, speedup=1.5),
+    row("baseline", "cifarnet", 75.0, 1_500_000, staging=""),
+    row("greedy", "dp", 60.0, 2_000_000, sample=0, staging="greedy"),
+    row("greedy", "dp", 50.0, 1_000_000, sample=1, staging="greedy"),
+    row("uniform", "dp", 85.0, 250_000, staging="uniform"),
+    row("uniform", "dp", 30.0, 250_000, size=64, staging="uniform"),
+    row("staged", "dp", 77.0, 600_000, size=64),
+    row("baseline", "resnet20", 66.0, 270_000, size=64, staging=""),
+]
+
+
+def test_generators_table_hand_checked() -> None:
+    t = generators_table(KNOWN, 32, 4)
+    rows = {r[0]: r for r in t.rows}
+    assert list(rows) == ["dp", "er", "cifarnet"]
+    # dp: n=2, params mean 0.75M, acc mean 85 best 90, acc/Mparam 160 and 90 -> mean 125 best 160
+    assert rows["dp"] == pytest.approx(("dp", 2, 0.75, 85.0, 90.0, 125.0, 160.0, 2.5))
+    assert rows["er"] == pytest.approx(("er", 1, 2.0, 70.0, 70.0, 35.0, 35.0, 1.5))
+    assert rows["cifarnet"][:7] == pytest.approx(("cifarnet", 1, 1.5, 75.0, 75.0, 50.0, 50.0))
+    assert rows["cifarnet"][7] is None
+    md = to_markdown(t)
+    assert "| dp | 2 | 0.750 | 85.00 | 90.00 | 125.00 | 160.00 | 2.50 |" in md
+    assert "| cifarnet | 1 | 1.50 | 75.00 | 75.00 | 50.00 | 50.00 | - |" in md
+    assert to_csv(t).splitlines()[1].startswith("dp,2,0.75,85.0,90.0,125.0,160.0,2.5")
+
+
+def test_staging_table_hand_checked() -> None:
+    t = staging_table(KNOWN, 32)
+    assert t.rows[0] == pytest.approx(("dp", "greedy", 2, 1.5, 55.0, 40.0))  # 30 and 50 /Mparam
+    assert t.rows[1] == pytest.approx(("dp", "probabilistic", 2, 0.75, 85.0, 125.0))
+
+
+def test_uniform_table_hand_checked() -> None:
+    t = uniform_table(KNOWN, 32, "dp")
+    assert t.rows[0] == pytest.approx(("32x32", 1, 0.25, 85.0, 0.5, 80.0, "cifarnet", 75.0))
+    assert t.rows[1] == pytest.approx(("64x64", 1, 0.25, 30.0, 0.6, 77.0, "resnet20", 66.0))
+
+
+def test_stability_table_layout() -> None:
+    cells = {
+        "dp/greedy": {"mean": 2e6, "std": 1e5, "count": 10, "vertices": 40},
+        "dp/probabilistic": {"mean": 1e6, "std": 3e5, "count": 10, "vertices": 40},
+    }
+    t = stability_table(cells)
+    greedy = dict(zip(t.columns, t.rows[0], strict=True))
+    assert greedy["dp mean (M)"] == 2.0 and greedy["dp std (M)"] == 0.1
+    assert greedy["er mean (M)"] is None and greedy["samples"] == 10
+
+
+def test_plan_and_config_checks() -> None:
+    cfg = StudyConfig(samples=2, generators=("dp", "fb"), baselines=("resnet",), large_size=224,
+                      uniform_samples=1)  # fmt: skip
+    ids = [j.id for j in plan_jobs(cfg, 32)]
+    assert ids[:4] == ["generator/dp/32/s000", "generator/dp/32/s001", "generator/fb/32/s000",
+                       "generator/fb/32/s001"]  # fmt: skip
+    assert "baseline/resnet20/32/s000" in ids and "baseline/resnet50/224/s000" in ids
+    assert "uniform/dp/224/s000" in ids and "uniform/dp/224/s001" not in ids
+    with pytest.raises(ConfigError, match="unknown generator"):
+        StudyConfig(generators=("xx",)).check()
+
+
+def tiny(**kw) -> StudyConfig:
+    base = dict(dataset="synthetic", samples=1, epochs=1, generators=("chain", "dp"),
+                baselines=(), staging_generators=(), uniform_generator="", vertices=4,
+                channels=4, c_max=8, param_samples=3, batch_size=128)  # fmt: skip
+    return StudyConfig(**{**base, **kw})
+
+
+def test_study_runs_extends_and_refuses_other_settings(tmp_path: Path) -> None:
+    first = run_study(tiny(), tmp_path)
+    assert first.trained == 2 and len(first.rows) == 2
+    assert {r["job"] for r in first.rows} == {"generator/chain/32/s000", "generator/dp/32/s000"}
+    assert all(len(r["digest"]) == 16 for r in first.rows)
+    more = run_study(tiny(samples=2), tmp_path)
+    assert more.trained == 2 and len(more.rows) == 4  # the first two came from the store
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert len(saved["rows"]) == 4
+    assert (tmp_path / "results.csv").read_text().startswith("job,kind,group")
+    assert (tmp_path / "tables" / "generators.csv").is_file()
+    assert "Parameter-size stability" in (tmp_path / "tables.md").read_text()
+    assert len(StudyStore(tmp_path).rows()) == 4
+    with pytest.raises(DataError, match="other settings"):
+        run_study(tiny(epochs=2), tmp_path)
+
+
+def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "s"
+    args = ["study", "--dataset", "synthetic", "--samples", "1", "--epochs", "1", "--out",
+            str(out), "--generators", "chain", "--baselines", "", "--staging-generators", "",
+            "--large-size", "0", "--vertices", "4", "--channels", "4", "--c-max", "8",
+            "--param-samples", "2"]  # fmt: skip
+    assert main(args) == 0
+    assert "Generators vs baselines" in capsys.readouterr().out
+    assert main([*args[:-2], "--param-samples", "2", "--generators", "xx"]) == 1
+    assert "unknown generator" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "study.sqlite").write_text("this is not sqlite at all, not even close")
+    assert main(["study", "--out", str(tmp_path / "bad"), "--samples", "0"]) == 1
+    assert "not a study database" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""Training: recipes, learning on digits, exact kill-and-resume, checkpoint errors, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import parawire
+from parawire.arch import StagingConfig
+from parawire.cli import main
+from parawire.data import load_dataset
+from parawire.errors import ConfigError, DataError
+from parawire.train import (
+    ModelSource,
+    Trainer,
+    get_recipe,
+    load_checkpoint,
+    load_weights,
+    schedule_at,
+    train_model,
+)
+from parawire.train.checkpoint import CHECKPOINT
+
+
+def tiny_spec(classes: int = 10, size: int = 16, n: int = 6) -> parawire.ArchSpec:
+    return parawire.generate(
+        "ws",
+        seed=1,
+        staging=StagingConfig("fb", channels=8, c_max=32, fb_stages=2),
+        input_shape=(3, size, size),
+        num_classes=classes,
+        n=n,
+        k=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return load_dataset("synthetic", num_train=48, num_test=16, image_size=16)
+
+
+def test_schedule_warmup_cosine_and_switch() -> None:
+    r = get_recipe("modern", warmup_epochs=1.0, lr=0.1)
+    assert schedule_at(r, 0, 10, 10)[0] == pytest.approx(0.01)  # first warm-up step
+    assert schedule_at(r, 9, 10, 10)[0] == pytest.approx(0.1)  # end of warm-up
+    assert schedule_at(r, 10, 10, 10)[0] == pytest.approx(0.1)  # cosine starts at the peak
+    assert schedule_at(r, 55, 10, 10)[0] == pytest.approx(0.05)  # half way down
+    paper = get_recipe("paper-flowers")
+    assert schedule_at(paper, 99 * 5, 5, 300) == (1e-3, 0.9)
+    assert schedule_at(paper, 100 * 5, 5, 300) == (5e-4, 0.95)
+    with pytest.raises(ConfigError, match="choose one of"):
+        get_recipe("fast")
+    with pytest.raises(ConfigError):
+        get_recipe("modern", optimizer="lamb")
+
+
+def test_training_learns_digits() -> None:
+    torch.set_num_threads(1)
+    splits = load_dataset("digits")
+    spec = parawire.generate(
+        "ws",
+        seed=0,
+        staging=StagingConfig("fb", channels=16, c_max=64, fb_stages=2),
+        n=8,
+        k=2,
+        stem_stride=2,
+    )
+    result = train_model(
+        ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=64, lr=0.2), epochs=3
+    )
+    losses = [r.train_loss for r in result.history]
+    assert losses[-1] < losses[0] - 0.3
+    assert result.test_acc > 40.0  # chance is 10%
+
+
+@pytest.mark.parametrize("recipe", ["modern", "modern-adamw"])
+def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, recipe: str) -> None:
+    spec = tiny_spec()
+    rec = get_recipe(recipe, batch_size=16)
+    full = Trainer(ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5)
+    full.fit(tmp_path / "full")
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(record) -> None:
+        if record.epoch == 2:
+            raise Killed
+
+    run = tmp_path / "cut"
+    with pytest.raises(Killed):
+        train_model(ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run,
+                    on_epoch_end=kill_after_two)  # fmt: skip
+    assert load_checkpoint(run).meta["epoch"] == 2
+    resumed = train_model(
+        ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run, resume=True
+    )
+    a, _ = load_weights(tmp_path / "full" / "weights.safetensors")
+    b, _ = load_weights(run / "weights.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h.test_acc for h in resumed.history] == [h.test_acc for h in full.result.history]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["history"]) == 3
+
+
+def test_resume_with_other_settings_is_refused(tmp_path: Path, tiny_data) -> None:
+    spec = tiny_spec()
+    train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+                epochs=1, out=tmp_path)  # fmt: skip
+    with pytest.raises(DataError, match="seed"):
+        train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+                    epochs=1, seed=9, out=tmp_path, resume=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "missing"])
+def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage: str) -> None:
+    spec = tiny_spec()
+    train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+                epochs=1, out=tmp_path)  # fmt: skip
+    path = tmp_path / CHECKPOINT
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[-100] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif damage == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint at all")
+    else:
+        path.unlink()
+    with pytest.raises(DataError, match=r"corrupt|no checkpoint"):
+        train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+                    epochs=2, out=tmp_path, resume=True)  # fmt: skip
+
+
+def test_source_must_match_data(tiny_data) -> None:
+    with pytest.raises(ConfigError, match="classes"):
+        Trainer(ModelSource.from_spec(tiny_spec(classes=5)), tiny_data, get_recipe("modern"))
+
+
+def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
+    spec_path = tiny_spec(size=32).save(tmp_path / "arch.json")
+    out = tmp_path / "run"
+    args = ["train", str(spec_path), "--dataset", "synthetic", "--epochs", "1", "--out", str(out),
+            "--batch-size", "64"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "epoch   1/1" in text and "top-1" in text
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
+    assert main(args) == 1  # a second run into the same folder without --resume
+    assert "--resume" in capsys.readouterr().err
+    w = str(out / "weights.safetensors")
+    assert main(["eval", str(spec_path), "--weights", w, "--dataset", "synthetic"]) == 0
+    assert "% top-1" in capsys.readouterr().out
+    assert main(["eval", "cifarnet", "--weights", w, "--dataset", "synthetic"]) == 1
+    assert "does not fit" in capsys.readouterr().err
+    assert main(["train", "cifarnet", "--dataset", "cifar10", "--data", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "r2")]) == 1  # fmt: skip
+    assert "Accepted layouts" in capsys.readouterr().err
+    assert main(["train", "nope.json", "--dataset", "digits", "--out", str(tmp_path / "r3")]) == 1
+    assert "neither a spec file nor a baseline" in capsys.readouterr().err
+    (tmp_path / "bad.safetensors").write_bytes(b"xx")
+    assert main(["eval", str(spec_path), "--weights", str(tmp_path / "bad.safetensors"),
+                 "--dataset", "synthetic"]) == 1  # fmt: skip
+    assert "corrupt" in capsys.readouterr().err
