@@ -108,7 +108,7 @@ def population(name: str, seeds: int) -> tuple[float, float]:
 FB_CS_XFAIL = pytest.mark.xfail(
     strict=True,
     reason=(
-        "measured: mean CS over 20 seeds, n=4, rpi4-ethernet: dp 3.19, FB 1.44. A staged chain "
+        "measured: mean CS over 20 seeds, n=4, rpi4-ethernet: dp 3.17, FB 1.75. A staged chain "
         "cut at its stage boundaries moves little data, and the paper's Eq. 4 weighs "
         "communication (b = 1.5) above eta (c = 1): FB's eta 3.0 vs dp's 1.1 does not make up "
         "for it. From n = 6 on dp's CS is the lower (benchmarks/paper_experiment.py)"

@@ -9,7 +9,7 @@ import click
 
 from parawire.arch import load_spec
 from parawire.runtime.group import StoreHost, parse_address
-from parawire.runtime.launch import RunOptions, percentile, run_local, run_rank
+from parawire.runtime.launch import RunOptions, percentile, resolve_link, run_local, run_rank
 from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan
 
 _timeout = click.option(
@@ -141,6 +141,7 @@ def worker_cmd(
     from parawire.errors import ConfigError
 
     options = _options(runs, warmup, batch, threads, timeout, link)
+    resolve_link(link)  # an unknown link profile fails before joining the others
     plan = Plan.load(path)
     if world != plan.world or not 0 <= rank < world:
         raise ConfigError(f"the plan is for --world {plan.world} (ranks 0..{plan.world - 1})")

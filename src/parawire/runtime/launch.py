@@ -270,7 +270,8 @@ def spawn_ranks(plan_dir: Path, world: int, port: int, options: RunOptions) -> N
             else f"rank {rank} exited with code {code}"
             for rank, code in failed
         ]  # fmt: skip
-        raise RuntimeTimeoutError("distributed run failed: " + "; ".join(messages))
+        unique = list(dict.fromkeys(messages))  # ranks failing for one reason say it once
+        raise RuntimeTimeoutError("distributed run failed: " + "; ".join(unique))
 
 
 def single_process(
@@ -328,6 +329,7 @@ def run_local(
 ) -> RunReport:
     """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation."""
     options = options or RunOptions()
+    resolve_link(options.link)  # an unknown link profile fails here, before any process starts
     with tempfile.TemporaryDirectory(prefix="parawire-run-") as tmp:
         work = Path(tmp)
         if plan.weights is not None:

@@ -110,7 +110,7 @@ class KaHyPar(Partitioner):
     """
 
     uses_eps = True
-    refine: str = "best"  # "none", "acyclic", or "best" (the faster of both; needs a profile)
+    refine: str = "none"  # "none", "acyclic", or "best" (the faster of both; needs a profile)
     seed_groups: bool = True  # also start from the component groups (see the class docstring)
 
     def __post_init__(self) -> None:
