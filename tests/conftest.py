@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
 import parawire
 
 torch.set_num_threads(1)
+# Hermetic: no user profile file (written by `parawire calibrate`) or data cache leaks into tests.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="parawire-test-cache-")
+os.environ.pop("PARAWIRE_PROFILES", None)
 
 GENERATORS = ["er", "ba", "ws", "dp", "chain", "lanes"]
 STAGINGS = ["probabilistic", "greedy", "uniform", "fb"]

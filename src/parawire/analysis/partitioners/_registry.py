@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from typing import Any
 
 from parawire.analysis.partitioners._base import Partitioner
 from parawire.errors import ConfigError
+from parawire.registry import Registry
 
-_PARTITIONERS: dict[str, type[Partitioner]] = {}
+_PARTITIONERS: Registry[type[Partitioner]] = Registry("partitioner")
 
 
 def register_partitioner(name: str) -> Callable[[type[Partitioner]], type[Partitioner]]:
     """Class decorator adding a partitioner to the registry under ``name``."""
 
     def deco(cls: type[Partitioner]) -> type[Partitioner]:
-        if name in _PARTITIONERS:
-            raise ValueError(f"partitioner {name!r} registered twice")
         cls.name = name
-        _PARTITIONERS[name] = cls
-        return cls
+        return _PARTITIONERS.register(name)(cls)
 
     return deco
 
 
 def list_partitioners(pattern: str = "*") -> list[str]:
     """Registered partitioner names matching a glob pattern, sorted."""
-    return sorted(n for n in _PARTITIONERS if fnmatch.fnmatch(n, pattern))
+    return _PARTITIONERS.names(pattern)
 
 
 def partitioner_class(name: str) -> type[Partitioner]:
     """The class registered as ``name``; ``ConfigError`` naming the choices otherwise."""
-    try:
-        return _PARTITIONERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown partitioner {name!r}; choose one of {', '.join(list_partitioners())}"
-        ) from None
+    return _PARTITIONERS.get(name)
 
 
 def create_partitioner(name: str, **options: Any) -> Partitioner:
