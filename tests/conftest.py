@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -13,6 +15,7 @@ import parawire
 torch.set_num_threads(1)
 # Hermetic: no user profile file (written by `parawire calibrate`) or data cache leaks into tests.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="parawire-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 os.environ.pop("PARAWIRE_PROFILES", None)
 
 GENERATORS = ["er", "ba", "ws", "dp", "chain", "lanes"]
