@@ -63,7 +63,7 @@ def test_generate_params_staging_and_stdout(capsys: pytest.CaptureFixture[str]) 
 def test_bad_input_gives_one_line_and_nonzero(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(args, capsys)
+    code, _, err = run(args, capsys)
     assert code != 0
     assert message in err
     assert len(err.strip().splitlines()) == 1

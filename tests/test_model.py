@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import GENERATORS, STAGINGS, small_spec
 from torch.utils.flop_counter import FlopCounterMode
 
 import parawire
+from conftest import GENERATORS, STAGINGS, small_spec
 from parawire.analysis import spec_costs
 from parawire.nn import build_head, build_model, build_vertex, count_parameters, create_baseline
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GENERATORS, STAGINGS, small_spec
 
 import parawire
+from conftest import GENERATORS, STAGINGS, small_spec
 from parawire.arch import MAX_NODES, ArchSpec, Edge, Node, Stage, load_spec
 from parawire.errors import SpecError
 
@@ -111,13 +111,13 @@ def test_rejects_second_input_node_in_a_stage() -> None:
     spec = replace(
         two_stages(), edges=(*tiny().edges, Edge(3, 4), Edge(3, 5), Edge(5, 6), Edge(4, 6))
     )
-    with pytest.raises(SpecError, match="stage 1 has more than one input node.*node 5"):
+    with pytest.raises(SpecError, match=r"stage 1 has more than one input node.*node 5"):
         spec.validate()
 
 
 def test_rejects_second_output_node_in_a_stage() -> None:
     # node 1 feeds stage 1 directly: stage 0 is left from a vertex that is not its output
-    with pytest.raises(SpecError, match="stage 0 has more than one output node.*edge 1->5"):
+    with pytest.raises(SpecError, match=r"stage 0 has more than one output node.*edge 1->5"):
         two_stages((Edge(1, 5),)).validate()
 
 
