@@ -35,7 +35,8 @@ class Outbox:
         self.rank = rank
         self.timeout = timeout
         self.link = link
-        self._works: list[tuple[dist.Work, int, str]] = []  # (work, dst rank, what)
+        # (work, dst rank, what, tensor): the tensor stays referenced until its send completes
+        self._works: list[tuple[dist.Work, int, str, torch.Tensor]] = []
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # sends queued but not yet issued
@@ -50,7 +51,7 @@ class Outbox:
         """Send ``tensor`` to rank ``dst`` (asynchronously); ``what`` names it in errors."""
         tensor = tensor.contiguous()
         if self._thread is None:
-            self._works.append((dist.isend(tensor, dst, tag=tag), dst, what))
+            self._works.append((dist.isend(tensor, dst, tag=tag), dst, what, tensor))
             return
         with self._lock:
             self._pending += 1
@@ -71,7 +72,7 @@ class Outbox:
                     self._idle.notify_all()
                 continue
             with self._lock:
-                self._works.append((work, dst, what))
+                self._works.append((work, dst, what, tensor))
                 self._pending -= 1
                 self._idle.notify_all()
 
@@ -90,7 +91,7 @@ class Outbox:
             if self._error is not None:
                 raise RuntimeTimeoutError(f"rank {self.rank}: a send failed: {self._error}")
             works, self._works = self._works, []
-        for work, dst, what in works:
+        for work, dst, what, _ in works:
             left = max(deadline - time.monotonic(), 0.001)
             try:
                 work.wait(timeout=timedelta(seconds=left))
