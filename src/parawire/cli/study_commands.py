@@ -23,6 +23,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 def _report(outcome: StudyOutcome, out: Path) -> None:
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough that no table cell is cut
+        console = Console(width=160)
     for table in outcome.tables:
         console.print(to_rich(table))
     console.print(
