@@ -24,11 +24,16 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator adding an entry under ``name`` (a duplicate name is a bug)."""
+        """Decorator adding an entry under ``name`` (a duplicate name is a bug).
+
+        A class entry also gets ``name`` as its ``name`` attribute, so instances know it.
+        """
 
         def deco(entry: T) -> T:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
+            if isinstance(entry, type):
+                entry.name = name  # type: ignore[attr-defined]
             self._entries[name] = entry
             return entry
 

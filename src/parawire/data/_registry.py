@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +10,8 @@ from parawire.errors import ConfigError
 from parawire.registry import Registry
 
 _DATASETS: Registry[type[ImageDataset]] = Registry("dataset")
-
-
-def register_dataset(name: str) -> Callable[[type[ImageDataset]], type[ImageDataset]]:
-    """Class decorator adding a data set to the registry under ``name``."""
-
-    def deco(cls: type[ImageDataset]) -> type[ImageDataset]:
-        cls.name = name
-        return _DATASETS.register(name)(cls)
-
-    return deco
-
-
-def list_datasets(pattern: str = "*") -> list[str]:
-    """Registered data set names matching a glob pattern, sorted."""
-    return _DATASETS.names(pattern)
+register_dataset = _DATASETS.register  # class decorator: @register_dataset("name")
+list_datasets = _DATASETS.names  # sorted names matching a glob pattern
 
 
 def create_dataset(

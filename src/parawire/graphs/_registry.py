@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, get_type_hints
 
 from parawire.errors import ConfigError
@@ -11,26 +10,9 @@ from parawire.graphs._base import GraphGenerator
 from parawire.registry import Registry
 
 _GENERATORS: Registry[type[GraphGenerator]] = Registry("generator")
-
-
-def register_generator(name: str) -> Callable[[type[GraphGenerator]], type[GraphGenerator]]:
-    """Class decorator adding a generator to the registry under ``name``."""
-
-    def deco(cls: type[GraphGenerator]) -> type[GraphGenerator]:
-        cls.name = name
-        return _GENERATORS.register(name)(cls)
-
-    return deco
-
-
-def list_generators(pattern: str = "*") -> list[str]:
-    """Registered generator names matching a glob pattern, sorted."""
-    return _GENERATORS.names(pattern)
-
-
-def generator_class(name: str) -> type[GraphGenerator]:
-    """The class registered as ``name``."""
-    return _GENERATORS.get(name)
+register_generator = _GENERATORS.register  # class decorator: @register_generator("name")
+list_generators = _GENERATORS.names  # sorted names matching a glob pattern
+generator_class = _GENERATORS.get  # the class registered as a name (ConfigError otherwise)
 
 
 def create_generator(name: str, **params: Any) -> GraphGenerator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from parawire.analysis.partitioners._base import Partitioner
@@ -10,26 +9,9 @@ from parawire.errors import ConfigError
 from parawire.registry import Registry
 
 _PARTITIONERS: Registry[type[Partitioner]] = Registry("partitioner")
-
-
-def register_partitioner(name: str) -> Callable[[type[Partitioner]], type[Partitioner]]:
-    """Class decorator adding a partitioner to the registry under ``name``."""
-
-    def deco(cls: type[Partitioner]) -> type[Partitioner]:
-        cls.name = name
-        return _PARTITIONERS.register(name)(cls)
-
-    return deco
-
-
-def list_partitioners(pattern: str = "*") -> list[str]:
-    """Registered partitioner names matching a glob pattern, sorted."""
-    return _PARTITIONERS.names(pattern)
-
-
-def partitioner_class(name: str) -> type[Partitioner]:
-    """The class registered as ``name``; ``ConfigError`` naming the choices otherwise."""
-    return _PARTITIONERS.get(name)
+register_partitioner = _PARTITIONERS.register  # class decorator: @register_partitioner("name")
+list_partitioners = _PARTITIONERS.names  # sorted names matching a glob pattern
+partitioner_class = _PARTITIONERS.get  # the class registered as a name (ConfigError otherwise)
 
 
 def create_partitioner(name: str, **options: Any) -> Partitioner:
