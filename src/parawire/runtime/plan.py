@@ -23,7 +23,7 @@ import networkx as nx
 import torch
 
 from parawire.analysis.costs import spec_costs
-from parawire.arch.spec import ArchSpec, load_spec
+from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 
 PLAN_FILE = "plan.json"
@@ -163,20 +163,34 @@ class Plan:
     @classmethod
     def load(cls, path: str | Path) -> Plan:
         """Read a plan folder (or its ``plan.json``)."""
-        path = Path(path)
-        file = path / PLAN_FILE if path.is_dir() else path
-        try:
-            data = json.loads(file.read_text())
-        except FileNotFoundError as exc:
-            raise DataError(f"plan not found: {file}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{file} is not a JSON plan: {exc}") from exc
+        file = _plan_file(Path(path))
+        data = _read_json(file, f"plan not found: {file}", f"{file} is not a JSON plan")
+        return cls.from_file_data(data, file)
+
+    @classmethod
+    def from_file_data(cls, data: Any, file: Path) -> Plan:
+        """A plan from the parsed JSON of ``file``, its weights file checked to exist."""
         if not isinstance(data, dict):
             raise DataError(f"{file} is not a plan: expected a JSON object")
         plan = cls.from_dict(data, file.parent)
         if plan.weights is not None and not plan.weights.exists():
             raise DataError(f"plan weights not found: {plan.weights} (copy it next to plan.json)")
         return plan
+
+
+def _plan_file(path: Path) -> Path:
+    """``plan.json`` inside a plan folder, or the path itself."""
+    return path / PLAN_FILE if path.is_dir() else path
+
+
+def _read_json(file: Path, missing: str, not_json: str) -> Any:
+    """Parsed JSON of ``file``; ``DataError`` with the given messages when absent or not JSON."""
+    try:
+        return json.loads(file.read_text())
+    except FileNotFoundError as exc:
+        raise DataError(missing) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{not_json}: {exc}") from exc
 
 
 def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:
@@ -245,16 +259,12 @@ def load_plan_or_spec(
     path: str | Path, devices: int | None, *, partitioner: str = "kahypar", seed: int = 0
 ) -> Plan:
     """A plan folder/file as is, or a spec JSON placed on ``devices`` ranks by ``partitioner``."""
-    path = Path(path)
-    file = path / PLAN_FILE if path.is_dir() else path
-    try:
-        data = json.loads(file.read_text())
-    except FileNotFoundError as exc:
-        raise DataError(f"no plan or spec at {path}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{file} is neither a plan nor a spec (not JSON): {exc}") from exc
+    file = _plan_file(Path(path))
+    data = _read_json(
+        file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
+    )
     if isinstance(data, dict) and "plan_version" in data:
-        plan = Plan.load(path)
+        plan = Plan.from_file_data(data, file)
         if devices is not None and devices != plan.world:
             raise ConfigError(
                 f"the plan is for {plan.world} devices, not {devices}; drop --devices or "
@@ -264,7 +274,7 @@ def load_plan_or_spec(
     if devices is None:
         raise ConfigError("a spec needs --devices K (or pass a plan made by `parawire plan`)")
     try:
-        spec = load_spec(file)
+        spec = ArchSpec.from_dict(data).validate()
     except SpecError as exc:
         raise DataError(f"{file} is neither a plan nor a valid spec: {exc}") from exc
     return make_plan(spec, devices, partitioner=partitioner, seed=seed)
