@@ -100,7 +100,7 @@ def diamond() -> CostGraph:
 
 def test_concurrency_score_by_hand() -> None:
     graph = diamond()
-    metrics = evaluate_placement(graph, {0: 0, 1: 0, 2: 1, 3: 0}, 2)
+    metrics = evaluate_placement(graph, {0: 0, 1: 0, 2: 1, 3: 0}, 2, u_c=100)
     # hyperedges: {0,1,2} 400 B cut in 2 parts, {1,3} 200 B uncut, {2,3} 100 B cut in 2 parts
     assert metrics.comm_bytes == 400 + 100
     assert metrics.comm_norm == pytest.approx(500 / (100 * 2))  # U_c = 100 B
@@ -117,7 +117,9 @@ def test_concurrency_score_by_hand() -> None:
 
 def test_score_exponents_are_configurable() -> None:
     graph = diamond()
-    metrics = evaluate_placement(graph, {0: 0, 1: 0, 2: 1, 3: 0}, 2, weights=ScoreWeights(1, 1, 1))
+    metrics = evaluate_placement(
+        graph, {0: 0, 1: 0, 2: 1, 3: 0}, 2, weights=ScoreWeights(1, 1, 1), u_c=100
+    )
     assert metrics.cs == pytest.approx((metrics.delta_w * 2.5 * 1.5) ** (1 / 3))
 
 

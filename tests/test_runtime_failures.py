@@ -84,7 +84,7 @@ def _dying_worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> N
 
         original = launch.drive
 
-        def die_after_one(engine, opts):  # type: ignore[no-untyped-def]
+        def die_after_one(engine, opts, images=None):  # type: ignore[no-untyped-def]
             engine.infer(None)
             os._exit(3)
 

@@ -93,7 +93,7 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
 
 
 def test_make_plan_uses_the_partitioner() -> None:
-    plan = make_plan(_plan().spec, 3, partitioner="contiguous")
+    plan = make_plan(_plan().spec, 3, partitioner="contiguous", select="makespan")
     assert plan.world == 3 and plan.info["partitioner"] == "contiguous"
     assert plan.placement[plan.spec.input_node] == 0
 

@@ -1,15 +1,16 @@
 """``analyze``: how well one inference of a network distributes over n devices, and where to run.
 
 One call resolves the network (a spec, a spec file, a cost graph, a PyTorch module or a model
-name such as ``torchvision:resnet50``) into a cost graph, partitions it (an eps sweep scored by
-the EDGE'23 concurrency score), simulates the chosen placement on a device/link profile and
-returns every figure in one :class:`AnalysisResult`::
+name such as ``torchvision:resnet50``) into a cost graph with the deployment's wire dtype and
+scatter mode, gathers candidate placements (``parawire.analysis.deployment``), simulates them on
+a device/link profile, keeps the one the selection asks for and returns every figure in one
+:class:`AnalysisResult`, with the paper's CS choice and a verdict beside it::
 
     import parawire
     result = parawire.analyze(parawire.generate("dp", seed=0), devices=4, profile="rpi4-wifi")
-    print(result.cs, result.speedup, result.placement)
+    print(result.speedup, result.devices_used, result.verdict.text)
 
-``compare`` runs every registered partitioner on the same graph, side by side.
+``compare`` runs each registered partitioner on the same graph, side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parawire.analysis.costs import spec_costs
+from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter, deploy, dtype_size, spec_costs
+from parawire.analysis.deployment import (
+    DEFAULT_SELECTION,
+    PAPER_PARTITIONER,
+    SELECTIONS,
+    Candidate,
+    Verdict,
+    candidates,
+    check_selection,
+    choose,
+    cs_choice,
+    partition_options,
+    verdict,
+)
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.metrics import (
     DEFAULT_WEIGHTS,
@@ -31,20 +45,13 @@ from parawire.analysis.metrics import (
     longest_path_vertices,
     t1_over_cp,
 )
-from parawire.analysis.partitioners import (
-    EPS_SWEEP,
-    PartitionOption,
-    create_partitioner,
-    list_partitioners,
-    sweep_eps,
-)
+from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
 from parawire.analysis.profiles import Profile, get_profile
-from parawire.analysis.simulate import Schedule, compute_seconds, simulate
+from parawire.analysis.simulate import Schedule, compute_seconds
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 
-SELECTIONS = ("cs", "makespan")  # how the placement is chosen among the eps-sweep options
-CS_DECIMALS = 3  # select="cs": scores equal to this many decimals count as a tie
+__all__ = ["SELECTIONS", "AnalysisResult", "analyze", "compare", "resolve_graph"]
 
 
 @dataclass(frozen=True)
@@ -52,18 +59,22 @@ class AnalysisResult:
     """Every figure of one analysis; ``to_dict()`` is the JSON the CLI prints."""
 
     name: str  # the network analysed
-    devices: int  # n
+    devices: int  # k: the devices available
     profile: str  # device/link profile name
-    partitioner: str  # registry name of the partitioner
+    partitioner: str  # registry name of the partitioner of the chosen placement
+    select: str  # how the placement was chosen (latency, cs, makespan)
+    wire_dtype: str  # dtype of the tensors sent between devices
+    scatter: str  # "image": devices run the stem from the image; "stem": they get its output
     vertices: int  # |V|, input and output vertices included
+    devices_used: int  # devices the chosen placement puts work on (<= devices)
     cs: float  # concurrency score of the chosen placement (lower is better)
-    eta: float  # longest path / (|V| / n)
+    eta: float  # longest path / (|V| / n) at the chosen placement's n
     delta_w: float  # max part weight / average part weight
     comm_bytes: int  # Lambda: bytes sent between devices
-    comm_norm: float  # Lambda' = Lambda / (U_c n), floored at U_c when nothing is cut
+    comm_norm: float  # Lambda' = Lambda / (U_c n), U_c one float32 input image
     entropy: float  # normalised Shannon entropy of the part weights (1 = perfect balance)
-    speedup: float  # S_n = T_1 / T_n by schedule simulation
-    makespan_s: float  # T_n: simulated latency of one inference on n devices
+    speedup: float  # S = T_1 / T by schedule simulation
+    makespan_s: float  # T: simulated latency of one inference with the chosen placement
     single_device_s: float  # T_1: the same network on one device of the profile
     t1_over_cp: float  # parallelism bound: total work / critical-path work (profile seconds)
     depth: int  # vertices on the longest input-to-output path
@@ -71,7 +82,10 @@ class AnalysisResult:
     placement: dict[int, int]  # vertex id -> device
     eps: float | None  # balance tolerance of the chosen option (None: not eps-driven)
     metrics: PlacementMetrics  # all placement metrics of the chosen option
-    options: tuple[dict[str, Any], ...]  # every eps-sweep option: metrics, makespan, speedup
+    options: tuple[dict[str, Any], ...]  # the chosen partitioner's options at the chosen n
+    paper: dict[str, Any]  # the paper's choice (kahypar, k devices, lowest CS): its figures
+    candidates: int  # placements simulated to choose
+    verdict: Verdict  # bound, break-even bandwidth, recommendation in words
     schedule: Schedule = field(repr=False)  # the simulated schedule (timeline included)
 
     def to_dict(self, *, timeline: bool = False) -> dict[str, Any]:
@@ -80,8 +94,12 @@ class AnalysisResult:
         return {
             "name": self.name,
             "devices": self.devices,
+            "devices_used": self.devices_used,
             "profile": self.profile,
             "partitioner": self.partitioner,
+            "select": self.select,
+            "wire_dtype": self.wire_dtype,
+            "scatter": self.scatter,
             "vertices": self.vertices,
             "cs": self.cs,
             "eta": self.eta,
@@ -99,6 +117,9 @@ class AnalysisResult:
             "placement": {str(v): d for v, d in sorted(self.placement.items())},
             "metrics": self.metrics.to_dict(),
             "options": list(self.options),
+            "paper": self.paper,
+            "candidates": self.candidates,
+            "verdict": self.verdict.to_dict(),
             "schedule": schedule,
         }
 
@@ -112,15 +133,29 @@ def resolve_graph(
     *,
     example_input: Any = None,
     batch: int = 1,
-    dtype: str = "float32",
+    wire_dtype: str | None = None,
+    scatter: str | None = None,
 ) -> CostGraph:
-    """A checked cost graph from a spec, spec path, cost graph, module or model name."""
+    """A checked cost graph from a spec, spec path, cost graph, module or model name.
+
+    ``wire_dtype`` and ``scatter`` default to float32 and image scatter for specs and models,
+    and leave a given ``CostGraph`` as it is.
+    """
+    if wire_dtype is not None:
+        dtype_size(wire_dtype)
+    if scatter is not None:
+        check_scatter(scatter)
     if isinstance(target, CostGraph):
-        return target.check()
+        return deploy(target.check(), wire_dtype=wire_dtype, scatter=scatter)
     if isinstance(target, ArchSpec):
-        return spec_costs(target, batch=batch, dtype=dtype).check()
+        return spec_costs(
+            target,
+            batch=batch,
+            wire_dtype=wire_dtype or "float32",
+            scatter=scatter or DEFAULT_SCATTER,
+        ).check()
     if isinstance(target, (str, Path)):
-        return _graph_from_name(str(target), batch=batch, dtype=dtype)
+        return _graph_from_name(str(target), batch=batch, wire_dtype=wire_dtype, scatter=scatter)
     import torch
 
     if isinstance(target, torch.nn.Module):
@@ -130,97 +165,114 @@ def resolve_graph(
             )
         from parawire.analysis.trace import from_module
 
-        return from_module(target, example_input).check()
+        graph = from_module(target, example_input).check()
+        return deploy(graph, wire_dtype=wire_dtype, scatter=scatter or DEFAULT_SCATTER)
     raise ConfigError(
         f"cannot analyze a {type(target).__name__}; pass an ArchSpec, a spec JSON path, a "
         "CostGraph, a torch.nn.Module with example_input, or a model name like torchvision:resnet50"
     )
 
 
-def _graph_from_name(text: str, *, batch: int, dtype: str) -> CostGraph:
+def _graph_from_name(
+    text: str, *, batch: int, wire_dtype: str | None, scatter: str | None
+) -> CostGraph:
     path = Path(text)
     if path.is_file():
         from parawire.arch import load_spec
 
-        return spec_costs(load_spec(path), batch=batch, dtype=dtype).check()
+        return resolve_graph(load_spec(path), batch=batch, wire_dtype=wire_dtype, scatter=scatter)
     if ":" in text and path.suffix != ".json":
         from parawire.analysis.trace import from_module, resolve_model
 
         module, example = resolve_model(text)
-        return from_module(module, example, name=text).check()
+        graph = from_module(module, example, name=text).check()
+        return deploy(graph, wire_dtype=wire_dtype, scatter=scatter or DEFAULT_SCATTER)
     raise ConfigError(
         f"{text!r} is neither a spec file nor a model name; give an existing arch.json or a "
         "name such as torchvision:resnet50 or baseline:cifarnet"
     )
 
 
-def _option_row(option: PartitionOption, schedule: Schedule) -> dict[str, Any]:
-    return {**option.to_dict(), "makespan_s": schedule.makespan_s, "speedup": schedule.speedup}
-
-
 def analyze(
     target: Any,
     devices: int = 4,
     profile: str | Profile = "rpi4-wifi",
-    partitioner: str = "kahypar",
+    partitioner: str | None = None,
     *,
+    select: str = DEFAULT_SELECTION,
+    wire_dtype: str | None = None,
+    scatter: str | None = None,
     example_input: Any = None,
     eps: Sequence[float] = EPS_SWEEP,
     seed: int = 0,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
-    select: str = "cs",
     partitioner_options: Mapping[str, Any] | None = None,
     batch: int = 1,
-    dtype: str = "float32",
 ) -> AnalysisResult:
-    """Partition ``target`` over ``devices``, score it, simulate it; see :class:`AnalysisResult`.
+    """Choose and simulate a deployment of ``target`` on up to ``devices``; see the module doc.
 
-    ``eps`` are the balance tolerances swept (eps-driven partitioners only); ``select`` picks the
-    option kept: "cs" (lowest concurrency score, the paper's choice) or "makespan" (fastest
-    simulated schedule).
+    ``select``: ``latency`` (default) keeps the fastest simulated placement among every
+    partitioner's options on 1..k devices (only ``partitioner``'s, and one device, when one is
+    named); ``cs`` the paper's choice (lowest concurrency score of ``partitioner``, default
+    kahypar, at exactly k); ``makespan`` the fastest option of ``partitioner`` at exactly k.
+    ``wire_dtype`` and ``scatter`` set what crosses the network (default float32, image).
     """
     check_devices(devices)
-    if select not in SELECTIONS:
-        raise ConfigError(f"unknown select {select!r}; choose one of {', '.join(SELECTIONS)}")
+    check_selection(select)
     prof = get_profile(profile)
-    part = create_partitioner(partitioner, **dict(partitioner_options or {}))
-    graph = resolve_graph(target, example_input=example_input, batch=batch, dtype=dtype)
-    return _analyze_graph(graph, devices, prof, part.name, part, eps, seed, weights, select)
+    graph = resolve_graph(
+        target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
+    )
+    check_devices(devices, graph)
+    if partitioner is not None:
+        names = [partitioner]
+    elif select == "latency":
+        names = list_partitioners()
+    else:
+        names = [PAPER_PARTITIONER]
+    common = {"eps": eps, "seed": seed, "weights": weights}
+    options = partitioner_options if partitioner is not None else None
+    if select == "latency":
+        pool = candidates(graph, devices, prof, names, partitioner_options=options, **common)
+    else:
+        pool = partition_options(
+            graph, devices, names[0], prof, partitioner_options=options, **common
+        )
+    chosen = choose(pool, select, devices)
+    paper_pool = [
+        c for c in pool if c.placement.partitioner == PAPER_PARTITIONER
+        and c.placement.devices == devices
+    ] or partition_options(graph, devices, PAPER_PARTITIONER, prof, **common)  # fmt: skip
+    paper = cs_choice(paper_pool)
+    return _result(graph, devices, prof, select, pool, chosen, paper)
 
 
-def _analyze_graph(
+def _result(
     graph: CostGraph,
     devices: int,
     prof: Profile,
-    name: str,
-    part: Any,
-    eps: Sequence[float],
-    seed: int,
-    weights: ScoreWeights,
     select: str,
+    pool: Sequence[Candidate],
+    chosen: Candidate,
+    paper: Candidate,
 ) -> AnalysisResult:
-    check_devices(devices, graph)
-    options = sweep_eps(
-        part, graph, devices, eps_values=eps, profile=prof, seed=seed, weights=weights
-    )
-    schedules = [simulate(graph, o.placement.assignment, prof, devices=devices) for o in options]
-    if select == "cs":
-        # Near-equal scores are common (uniform tensors tie km1; a weight-1 vertex moves):
-        # scores equal to CS_DECIMALS decimals are broken by the faster schedule.
-        best = min(
-            range(len(options)),
-            key=lambda i: (round(options[i].metrics.cs, CS_DECIMALS), schedules[i].makespan_s),
-        )
-    else:
-        best = min(range(len(options)), key=lambda i: schedules[i].makespan_s)
-    chosen, schedule = options[best], schedules[best]
-    m = chosen.metrics
+    m, schedule = chosen.metrics, chosen.schedule
+    siblings = [
+        c.summary()
+        for c in pool
+        if c.placement.partitioner == chosen.placement.partitioner
+        and c.placement.devices == chosen.placement.devices
+    ]
     return AnalysisResult(
         name=graph.name,
         devices=devices,
         profile=prof.name,
-        partitioner=name,
+        partitioner=chosen.placement.partitioner,
+        select=select,
+        wire_dtype=graph.wire_dtype,
+        scatter="image" if graph.replicate_source else "stem",
         vertices=len(graph.vertices),
+        devices_used=chosen.devices_used,
         cs=m.cs,
         eta=m.eta,
         delta_w=m.delta_w,
@@ -236,7 +288,10 @@ def _analyze_graph(
         placement=dict(chosen.placement.assignment),
         eps=chosen.placement.eps,
         metrics=m,
-        options=tuple(_option_row(o, s) for o, s in zip(options, schedules, strict=True)),
+        options=tuple(siblings),
+        paper=paper.summary(),
+        candidates=len(pool),
+        verdict=verdict(graph, pool, chosen, paper, prof, devices),
         schedule=schedule,
     )
 
@@ -247,22 +302,30 @@ def compare(
     profile: str | Profile = "rpi4-wifi",
     partitioners: Sequence[str] | None = None,
     *,
+    select: str = "makespan",
+    wire_dtype: str | None = None,
+    scatter: str | None = None,
     example_input: Any = None,
     eps: Sequence[float] = EPS_SWEEP,
     seed: int = 0,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
-    select: str = "cs",
     batch: int = 1,
-    dtype: str = "float32",
 ) -> list[AnalysisResult]:
-    """``analyze`` with every partitioner (all registered by default) on the same graph."""
+    """``analyze`` with each partitioner (all registered by default) on the same graph.
+
+    Each row is that partitioner at exactly k devices, its option chosen by ``select``
+    (``makespan`` by default; ``latency`` counts as ``makespan`` here, since a row is one
+    partitioner at k).
+    """
     check_devices(devices)
-    if select not in SELECTIONS:
-        raise ConfigError(f"unknown select {select!r}; choose one of {', '.join(SELECTIONS)}")
+    check_selection(select)
+    row_select = "makespan" if select == "latency" else select
     prof = get_profile(profile)
     names = list(partitioners) if partitioners is not None else list_partitioners()
-    parts = [create_partitioner(n) for n in names]
-    graph = resolve_graph(target, example_input=example_input, batch=batch, dtype=dtype)
+    graph = resolve_graph(
+        target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
+    )
     return [
-        _analyze_graph(graph, devices, prof, p.name, p, eps, seed, weights, select) for p in parts
+        analyze(graph, devices, prof, name, select=row_select, eps=eps, seed=seed, weights=weights)
+        for name in names
     ]

@@ -4,10 +4,16 @@ Counts follow what ``torch.utils.flop_counter`` counts (convolutions and linear 
 there is 2 MACs); batch norm, ReLU, pooling and the weighted sums are memory-bound and counted
 as zero MACs. Parameters are exact: they equal the built module's. The stem belongs to the input
 vertex, the classifier head to the output vertex (where the runtime executes them).
+
+What crosses the network is part of the cost graph (see ``CostGraph``): ``wire_dtype`` sets the
+bytes of every tensor sent (int8 carries one float32 scale per tensor), ``scatter`` whether the
+devices get the stem's output (``stem``, as EDGE'23 deploys) or the input image and run the stem
+themselves (``image``: the image is 10x smaller than a 32-channel stem output).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from parawire.analysis.graph import CostGraph, Vertex
@@ -15,6 +21,10 @@ from parawire.arch.spec import ArchSpec, Node
 from parawire.errors import ConfigError
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+WIRE_DTYPES = tuple(DTYPE_BYTES)  # dtypes a tensor may travel in between devices
+INT8_SCALE_BYTES = 4  # int8 on the wire: one float32 scale per tensor (symmetric, per tensor)
+SCATTERS = ("image", "stem")  # what the source vertex sends: the image, or the stem's output
+DEFAULT_SCATTER = "image"
 
 
 def dtype_size(dtype: str) -> int:
@@ -23,8 +33,52 @@ def dtype_size(dtype: str) -> int:
         return DTYPE_BYTES[dtype]
     except KeyError:
         raise ConfigError(
-            f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}"
+            f"unknown wire dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}"
         ) from None
+
+
+def wire_bytes(numel: int, dtype: str) -> int:
+    """Bytes of one tensor of ``numel`` elements sent as ``dtype`` (int8: plus its scale)."""
+    return numel * dtype_size(dtype) + (INT8_SCALE_BYTES if dtype == "int8" else 0)
+
+
+def check_scatter(scatter: str) -> str:
+    """``scatter`` itself, or ``ConfigError`` naming the choices."""
+    if scatter not in SCATTERS:
+        raise ConfigError(f"unknown scatter {scatter!r}; choose one of {', '.join(SCATTERS)}")
+    return scatter
+
+
+def deploy(
+    graph: CostGraph, *, wire_dtype: str | None = None, scatter: str | None = None
+) -> CostGraph:
+    """``graph`` with another wire dtype and/or scatter mode (bytes recomputed).
+
+    Works for any cost graph, traced ones included: a vertex's element count is its
+    ``out_bytes`` over the computed element size.
+    """
+    if scatter is not None:
+        check_scatter(scatter)
+    if wire_dtype is None or wire_dtype == graph.wire_dtype:
+        vertices, input_bytes = graph.vertices, graph.input_bytes
+    else:
+        old_extra = INT8_SCALE_BYTES if graph.wire_dtype == "int8" else 0
+        old_size = dtype_size(graph.wire_dtype)
+
+        def rescale(nbytes: int) -> int:
+            return wire_bytes(max(0, nbytes - old_extra) // old_size, wire_dtype)
+
+        vertices = tuple(
+            dataclasses.replace(v, out_bytes=rescale(v.out_bytes)) for v in graph.vertices
+        )
+        input_bytes = rescale(graph.input_bytes) if graph.input_bytes else 0
+    return dataclasses.replace(
+        graph,
+        vertices=vertices,
+        wire_dtype=wire_dtype or graph.wire_dtype,
+        input_bytes=input_bytes,
+        replicate_source=graph.replicate_source if scatter is None else scatter == "image",
+    )
 
 
 def _bn(c: int) -> int:
@@ -52,15 +106,24 @@ def vertex_costs(spec: ArchSpec, node: Node) -> tuple[int, int]:
         cin, cout = node.in_channels, node.channels
         macs += (cin * 9 + cin * cout) * h_in * w_in
         params += len(spec.in_edges[node.id]) + cin * 9 + cin * cout + _bn(cout)
+    if node.id in spec.pooled_vertices:  # ReLU, pool, 1x1 conv on the 1x1 map (with bias)
+        macs += node.channels * spec.head_width
+        params += node.channels * spec.head_width + spec.head_width
     if node.id == spec.output_node:
         macs += node.channels * spec.num_classes
         params += node.channels * spec.num_classes + spec.num_classes
     return macs, params
 
 
-def spec_costs(spec: ArchSpec, *, batch: int = 1, dtype: str = "float32") -> CostGraph:
-    """The ``CostGraph`` of a spec for a given batch size and activation dtype."""
-    nbytes = dtype_size(dtype)
+def spec_costs(
+    spec: ArchSpec,
+    *,
+    batch: int = 1,
+    wire_dtype: str = "float32",
+    scatter: str = DEFAULT_SCATTER,
+) -> CostGraph:
+    """The ``CostGraph`` of a spec for a batch size, a wire dtype and a scatter mode."""
+    check_scatter(scatter)
     vertices = []
     for n in spec.nodes:
         macs, params = vertex_costs(spec, n)
@@ -71,7 +134,7 @@ def spec_costs(spec: ArchSpec, *, batch: int = 1, dtype: str = "float32") -> Cos
                 op=n.op,
                 macs=macs * batch,
                 params=params,
-                out_bytes=math.prod(shape) * nbytes,
+                out_bytes=wire_bytes(math.prod(shape), wire_dtype),
                 out_shape=shape,
                 name=f"{n.op}:{n.id}",
             )
@@ -81,5 +144,8 @@ def spec_costs(spec: ArchSpec, *, batch: int = 1, dtype: str = "float32") -> Cos
         edges=tuple((e.src, e.dst) for e in spec.edges),
         name=f"{spec.provenance.generator}:{spec.provenance.seed}",
         batch=batch,
-        dtype_bytes=nbytes,
+        wire_dtype=wire_dtype,
+        input_shape=(batch, *spec.input_shape),
+        input_bytes=wire_bytes(batch * math.prod(spec.input_shape), wire_dtype),
+        replicate_source=scatter == "image",
     )

@@ -7,6 +7,7 @@ PyTorch model traced with torch.fx (``parawire.analysis.from_module``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,20 +24,31 @@ class Vertex:
     op: str  # operation kind, for per-operation device profiles (e.g. "sepconv3x3", "conv")
     macs: int  # multiply-accumulates of one inference at the graph's batch size
     params: int  # trainable parameters held by this vertex
-    out_bytes: int  # bytes of the output tensor sent to consumers on other devices
+    out_bytes: int  # bytes of the output tensor sent to consumers on other devices (wire dtype)
     out_shape: tuple[int, ...] = ()  # shape of that tensor, batch dimension included
     name: str = ""  # human-readable label (spec node id or fx node name)
 
 
 @dataclass(frozen=True)
 class CostGraph:
-    """Vertices plus data dependencies ``(src, dst)``; one source and one sink vertex."""
+    """Vertices plus data dependencies ``(src, dst)``; one source and one sink vertex.
+
+    Deployment choices that change what crosses the network are part of the graph, so that the
+    hypergraph, the concurrency score, the partitioners and the schedule simulation all see the
+    same bytes: ``wire_dtype`` (every ``out_bytes`` is in it) and ``replicate_source`` (image
+    scatter: every device that hosts a consumer of the source vertex runs the source itself,
+    from the input image sent to it, instead of receiving the source's output).
+    """
 
     vertices: tuple[Vertex, ...]
     edges: tuple[tuple[int, int], ...]
     name: str = ""
     batch: int = 1
-    dtype_bytes: int = 4
+    dtype_bytes: int = 4  # bytes per element of the tensors as computed (float32: 4)
+    wire_dtype: str = "float32"  # dtype of tensors sent between devices (``out_bytes``)
+    input_shape: tuple[int, ...] = ()  # the network input, batch included (() = unknown)
+    input_bytes: int = 0  # bytes of that input on the wire (0 = the source's out_bytes)
+    replicate_source: bool = False  # image scatter: consumers' devices run the source
 
     @cached_property
     def vertex_map(self) -> dict[int, Vertex]:
@@ -75,6 +87,30 @@ class CostGraph:
     def sink(self) -> int:
         """The vertex without consumers (the network output)."""
         return self.topological_order[-1]
+
+    @property
+    def image_bytes(self) -> int:
+        """Bytes the source vertex's devices receive: the input image (wire dtype)."""
+        return self.input_bytes or self.vertex_map[self.source].out_bytes
+
+    @property
+    def reference_bytes(self) -> int:
+        """One float32 input image: the shared unit of communication (U_c) of the score."""
+        if self.input_shape:
+            return 4 * math.prod(self.input_shape)
+        return max(1, self.vertex_map[self.source].out_bytes * 4 // self.dtype_bytes)
+
+    def source_bytes(self) -> int:
+        """Bytes that leave the source vertex's device per consumer device."""
+        if self.replicate_source:
+            return self.image_bytes
+        return self.vertex_map[self.source].out_bytes
+
+    def sent_bytes(self, vertex: int) -> int:
+        """Bytes sent once to each other device that consumes ``vertex``."""
+        if vertex == self.source:
+            return self.source_bytes()
+        return self.vertex_map[vertex].out_bytes
 
     @property
     def total_macs(self) -> int:

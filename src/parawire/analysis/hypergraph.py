@@ -5,7 +5,8 @@ Recognition at Edge", IEEE EDGE 2023, Section III-C: one hypergraph vertex per D
 weight proportional to its FLOPs; one hyperedge per vertex output, joining the producer and all
 of its consumers, with a cost lambda proportional to the bytes of that output. A hyperedge cut
 into gamma parts costs lambda * (gamma - 1): the producer sends its output once to every other
-device that reads it.
+device that reads it. With image scatter (``CostGraph.replicate_source``) the source vertex's
+hyperedge weighs the input image: that is what its device sends to the others.
 
 Mt-KaHyPar takes positive int32 weights, so the exact costs (MACs, bytes) are scaled to integers
 here, in one place (:func:`scale_weights`); the metrics use the exact bytes, the partitioner the
@@ -91,7 +92,7 @@ def build_hypergraph(graph: CostGraph, resolution: int = WEIGHT_RESOLUTION) -> H
         consumers = graph.consumers[v.id]
         if consumers:
             pins.append((index[v.id], *(index[c] for c in consumers)))
-            nbytes.append(int(v.out_bytes))
+            nbytes.append(int(graph.sent_bytes(v.id)))
     macs = tuple(int(v.macs) for v in graph.vertices)
     return Hypergraph(
         vertex_ids=ids,

@@ -11,7 +11,12 @@ Recognition at Edge", IEEE EDGE 2023, Section III-C, on n units:
   from the path and from |V| (a chain still gives n).
 * delta_W = max part weight / average part weight (1 = perfect balance), weights ~ FLOPs.
 * Lambda = sum over cut hyperedges of lambda_j * (gamma_j - 1) (Eq. 3), in bytes; normalised
-  Lambda' = Lambda / (U_c * n), U_c the smallest hyperedge communication of the graph.
+  Lambda' = Lambda / (U_c * n). The paper takes U_c as "the smallest edge communication in the
+  generator"; taken per graph, that unit differs between the architectures being compared (FB's
+  smallest tensor is 32 KiB, the other generators' 16 KiB, which halves FB's Lambda'). parawire
+  uses one stated reference for every architecture of the same input instead: U_c = the bytes
+  of one float32 input image (``CostGraph.reference_bytes``; 12 KiB at 3x32x32). ``u_c=``
+  overrides it.
 * CS = (delta_W^a * Lambda'^b * eta^c)^(1/3), a = c = 1, b = 1.5 (Eq. 4); lower is better.
 
 No cut (Lambda = 0, i.e. n = 1 or every vertex on one device) would make CS = 0, the best score,
@@ -190,17 +195,21 @@ def evaluate_placement(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     include_io: bool = True,
     eta_value: float | None = None,
+    u_c: int | None = None,
 ) -> PlacementMetrics:
     """Every placement metric of ``assignment`` (vertex id -> device in 0..n-1).
 
-    ``hypergraph`` and ``eta_value`` may be passed in when scoring many placements of one graph.
+    ``hypergraph`` and ``eta_value`` may be passed in when scoring many placements of one graph;
+    ``u_c`` (bytes) replaces the shared reference unit of communication (one float32 image).
     """
     check_devices(n)
     check_assignment(graph, assignment, n)
     hg = hypergraph or build_hypergraph(graph)
     parts = part_weights(hg, assignment, n)
     lam = communication_bytes(hg, assignment)
-    u_c = hg.min_edge_bytes
+    u_c = u_c if u_c is not None else graph.reference_bytes
+    if u_c < 1:
+        raise ConfigError(f"u_c must be a positive number of bytes, got {u_c}")
     comm_norm = max(lam, u_c) / (u_c * n)
     dw = load_variability(parts)
     if eta_value is None:

@@ -14,7 +14,13 @@ The model (assumptions in ``docs/simulation.md``):
   the runtime's ``isend``); receiving costs nothing;
 * among the ready vertices of an idle device the one with the highest upward rank (longest
   remaining path to the sink, compute plus this placement's transfers) runs first, ties to the
-  earlier vertex in topological order: the schedule is deterministic.
+  earlier vertex in topological order: the schedule is deterministic;
+* image scatter (``graph.replicate_source``): at time 0 the source's device sends the input
+  image to every other device that hosts a consumer of the source (most urgent first, FIFO),
+  and each such device runs its own copy of the source when the image arrives; the source's
+  device runs it only if it hosts a consumer itself;
+* the inference ends when the sink's output (the logits) is on the source's device, where the
+  image came from: a sink on another device sends it back (one more transfer).
 
 Usage::
 
@@ -150,16 +156,22 @@ def upward_ranks(
 ) -> dict[int, float]:
     """Longest time from a vertex's start to the sink's end, with this placement's transfers."""
     link = profile.link.seconds
-    out_bytes = {v.id: v.out_bytes for v in graph.vertices}
     consumers = graph.consumers
     rank: dict[int, float] = {}
     for v in reversed(graph.topological_order):
         dv = placement[v]
-        comm = link(out_bytes[v])
+        comm = link(graph.sent_bytes(v))
         rank[v] = cost[v] + max(
             (rank[w] + (comm if placement[w] != dv else 0.0) for w in consumers[v]), default=0.0
         )
     return rank
+
+
+def replica_devices(graph: CostGraph, placement: Mapping[int, int]) -> tuple[int, ...]:
+    """Devices that run the source vertex: its own alone, or (image scatter) its consumers'."""
+    if not graph.replicate_source:
+        return (placement[graph.source],)
+    return tuple(sorted({placement[w] for w in graph.consumers[graph.source]}))
 
 
 def simulate(
@@ -176,7 +188,9 @@ def simulate(
 class _Simulation:
     """State of one simulation run: ready queues, link queues and the event heap."""
 
-    _FINISH, _ARRIVE = 0, 1  # event kinds
+    # event kinds: a vertex finished; its output arrived; the input image arrived; the logits
+    # arrived back on the source's device
+    _FINISH, _ARRIVE, _IMAGE, _RESULT = 0, 1, 2, 3
 
     def __init__(
         self, graph: CostGraph, placement: Mapping[int, int], profile: Profile, n: int
@@ -186,7 +200,6 @@ class _Simulation:
         self.rank = upward_ranks(graph, placement, profile, self.cost)
         self.topo_index = {v: i for i, v in enumerate(graph.topological_order)}
         self.consumers = graph.consumers
-        self.out_bytes = {v.id: v.out_bytes for v in graph.vertices}
         self.link = profile.link.seconds
         # inputs not yet on the vertex's device
         self.waiting = {v: len(graph.producers[v]) for v in self.topo_index}
@@ -202,9 +215,7 @@ class _Simulation:
 
     def run(self) -> Schedule:
         """Process events until every vertex has run; return the schedule."""
-        for v, count in self.waiting.items():
-            if count == 0:
-                self._make_ready(v)
+        self._start_source()
         now = 0.0
         while True:
             self._dispatch(now)
@@ -215,6 +226,10 @@ class _Simulation:
                 _, _, kind, v, d = heapq.heappop(self.events)
                 if kind == self._ARRIVE:
                     self._deliver(v, d)
+                elif kind == self._IMAGE:
+                    self._make_ready(v, d)
+                elif kind == self._RESULT:
+                    self.makespan = max(self.makespan, now)
                 else:
                     self._finish(v, d, now)
         if any(self.waiting.values()):  # unreachable for a DAG; guards a malformed graph
@@ -236,8 +251,43 @@ class _Simulation:
         heapq.heappush(self.events, (time, self.seq, kind, v, device))
         self.seq += 1
 
-    def _make_ready(self, v: int) -> None:
-        heapq.heappush(self.ready[self.placement[v]], (-self.rank[v], self.topo_index[v], v))
+    def _make_ready(self, v: int, device: int | None = None) -> None:
+        d = self.placement[v] if device is None else device
+        heapq.heappush(self.ready[d], (-self.rank[v], self.topo_index[v], v))
+
+    def _start_source(self) -> None:
+        """Time 0: the source is ready on its device, or (image scatter) the image goes out."""
+        source = self.graph.source
+        home = self.placement[source]
+        replicas = replica_devices(self.graph, self.placement)
+        if home in replicas:
+            self._make_ready(source)
+        if replicas == (home,):
+            return
+        urgency = self._urgency(source, home)
+        self._send(source, home, sorted(urgency, key=lambda e: (-urgency[e], e)), 0.0, self._IMAGE)
+
+    def _urgency(self, v: int, d: int) -> dict[int, float]:
+        """Receiving device -> upward rank of its most urgent consumer of ``v`` (not on ``d``)."""
+        urgency: dict[int, float] = {}
+        for w in self.consumers[v]:
+            e = self.placement[w]
+            if e != d:
+                urgency[e] = max(urgency.get(e, -math.inf), self.rank[w])
+        return urgency
+
+    def _send(self, v: int, d: int, targets: list[int], now: float, kind: int) -> None:
+        """Queue ``v``'s outgoing data on ``d``'s link to each target device, in order."""
+        nbytes = self.graph.sent_bytes(v)
+        for e in targets:
+            start = max(now, self.link_free[d])  # one send at a time per device (FIFO)
+            end = start + self.link(nbytes)
+            self.link_free[d] = end
+            self.timeline.append(TimelineEvent("transfer", v, d, start, end, e, nbytes))
+            self._push(end, kind, v, e)
+            self.transfers += 1
+            self.bytes_moved += nbytes
+            self.comm_s += end - start
 
     def _dispatch(self, now: float) -> None:
         """Start the highest-priority ready vertex on every idle device."""
@@ -263,18 +313,11 @@ class _Simulation:
         self.running[d] = None
         self.makespan = max(self.makespan, now)
         self._deliver(v, d)
-        urgency: dict[int, float] = {}  # receiving device -> rank of its most urgent consumer
-        for w in self.consumers[v]:
-            e = self.placement[w]
-            if e != d:
-                urgency[e] = max(urgency.get(e, -math.inf), self.rank[w])
-        nbytes = self.out_bytes[v]
-        for e in sorted(urgency, key=lambda e: (-urgency[e], e)):
-            start = max(now, self.link_free[d])  # one send at a time per device (FIFO)
-            end = start + self.link(nbytes)
-            self.link_free[d] = end
-            self.timeline.append(TimelineEvent("transfer", v, d, start, end, e, nbytes))
-            self._push(end, self._ARRIVE, v, e)
-            self.transfers += 1
-            self.bytes_moved += nbytes
-            self.comm_s += end - start
+        if v == self.graph.source and self.graph.replicate_source:
+            return  # every device that needs it runs its own copy
+        home = self.placement[self.graph.source]
+        if v == self.graph.sink and d != home:
+            self._send(v, d, [home], now, self._RESULT)
+            return
+        urgency = self._urgency(v, d)
+        self._send(v, d, sorted(urgency, key=lambda e: (-urgency[e], e)), now, self._ARRIVE)

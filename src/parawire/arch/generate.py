@@ -3,7 +3,9 @@
 The pipeline (EDGE'23 Section III): sample an undirected graph, orient it into a DAG (DFS rule by
 default), add one input vertex before every vertex without predecessors and one output vertex
 that averages every vertex without successors, then decide per vertex how channels and spatial
-size evolve (staging), and record a scaling block on every edge whose ends disagree.
+size evolve (staging), and record a scaling block on every edge whose ends disagree. With
+``merge="pooled"`` the edges into the output vertex carry no scaling block: each sink pools and
+projects its own output (``parawire.arch.spec``).
 
 Staging modes:
 
@@ -29,6 +31,7 @@ import numpy as np
 from parawire._version import __version__
 from parawire.arch.spec import (
     AGGREGATIONS,
+    MERGES,
     ArchSpec,
     Edge,
     Head,
@@ -87,6 +90,7 @@ def generate(
     num_classes: int = 10,
     orientation: str = "dfs",
     aggregation: str = "sigmoid_weights",
+    merge: str = "maps",
     dropout: float = 0.0,
     stem_stride: int | None = None,
     **params: Any,
@@ -94,7 +98,8 @@ def generate(
     """Generate a validated architecture spec.
 
     ``params`` are the generator's parameters (e.g. ``n=40, p=0.2`` for ``er``); ``staging`` is a
-    mode name or a full :class:`StagingConfig`. Same arguments, same spec, in any process.
+    mode name or a full :class:`StagingConfig`; ``merge`` is ``maps`` (EDGE'23) or ``pooled``.
+    Same arguments, same spec, in any process.
     """
     cfg = staging if isinstance(staging, StagingConfig) else StagingConfig(name=staging)
     cfg.check()
@@ -102,6 +107,8 @@ def generate(
         raise ConfigError(
             f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}"
         )
+    if merge not in MERGES:
+        raise ConfigError(f"unknown merge {merge!r}; choose one of {', '.join(MERGES)}")
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ConfigError(f"input_shape must be three positive integers (C, H, W): {input_shape}")
     if num_classes < 1:
@@ -127,15 +134,20 @@ def generate(
     else:
         builder.add_stage(orient(gen.sample(seed), orientation), fixed_stage=False)
 
+    edges = builder.edges
+    if merge == "pooled":  # every sink pools and projects itself: no scaling block into the merge
+        out = builder.stages[-1].output
+        edges = [Edge(e.src, e.dst) if e.dst == out else e for e in edges]
     spec = ArchSpec(
         input_shape=tuple(input_shape),  # type: ignore[arg-type]
         num_classes=num_classes,
         stem=Stem(channels=cfg.channels, stride=stride),
         nodes=tuple(builder.nodes),
-        edges=tuple(builder.edges),
+        edges=tuple(edges),
         stages=tuple(builder.stages),
         head=Head(dropout=dropout),
         aggregation=aggregation,
+        merge=merge,
         provenance=Provenance(
             generator=name,
             params=gen.params(),

@@ -15,6 +15,13 @@ Conventions
 * An edge whose producer does not match its consumer's input carries a scaling block: ``pool``
   (max-pool factor, down to the consumer's resolution) and ``project`` (1x1 convolution to the
   consumer's input channels).
+* ``merge`` says how the network's output vertex combines its inputs (the sinks of the DAG):
+  ``maps`` (EDGE'23): every sink's feature map is scaled to one shape and the maps are averaged,
+  then the classifier head runs; ``pooled``: every sink ends in its own ReLU, global average
+  pool and linear projection to the head's width (on the sink's own device), and the output
+  vertex averages those vectors. ``pooled`` sends a vector, not a feature map, to the merge.
+
+Schema history: version 2 added ``merge``; a version-1 document reads as ``merge = "maps"``.
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ import networkx as nx
 
 from parawire.errors import SpecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no ``merge`` field (it always merged maps)
 MAX_NODES = 100_000  # larger specs are rejected: nothing in parawire is meant for them
 OPS = ("input", "sepconv3x3", "mean")
 AGGREGATIONS = ("sigmoid_weights", "sigmoid_inputs")
+MERGES = ("maps", "pooled")  # how the output vertex combines the DAG's sinks (module docstring)
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ class ArchSpec:
     stages: tuple[Stage, ...]
     head: Head = Head()
     aggregation: str = "sigmoid_weights"  # or "sigmoid_inputs" (the EDGE'23 text's variant)
+    merge: str = "maps"  # or "pooled": sinks pooled and projected on their own device
     provenance: Provenance = Provenance(generator="custom")
     schema_version: int = SCHEMA_VERSION
 
@@ -175,13 +185,33 @@ class ArchSpec:
         return h // self.stem.stride, w // self.stem.stride
 
     def spatial(self, node_id: int) -> tuple[int, int]:
-        """(H, W) of a node's output tensor."""
+        """(H, W) of the feature map a node computes (before any pooled projection)."""
         h, w = self.stem_size
         s = self.node_map[node_id].scale
         return h // s, w // s
 
+    @cached_property
+    def pooled_vertices(self) -> frozenset[int]:
+        """``merge == "pooled"``: the output vertex's inputs, which end in a pooled projection."""
+        if self.merge != "pooled":
+            return frozenset()
+        return frozenset(e.src for e in self.in_edges.get(self.output_node, ()))
+
+    @property
+    def head_width(self) -> int:
+        """Channels the classifier head takes: the output vertex's channels."""
+        return self.node_map[self.output_node].channels
+
     def output_shape(self, node_id: int) -> tuple[int, int, int]:
-        """(C, H, W) of a node's output tensor for batch size 1."""
+        """(C, H, W) of the tensor a node hands to its consumers, for batch size 1.
+
+        A pooled-merge sink hands over its projected vector and the output vertex averages
+        vectors: both are ``(head_width, 1, 1)``.
+        """
+        if node_id in self.pooled_vertices or (
+            self.merge == "pooled" and node_id == self.output_node
+        ):
+            return (self.head_width, 1, 1)
         return (self.node_map[node_id].channels, *self.spatial(node_id))
 
     def depth(self) -> int:
@@ -191,6 +221,12 @@ class ArchSpec:
     def width(self) -> int:
         """Largest number of vertices at one depth (longest-path distance from the input)."""
         return max(len(v) for v in self.levels().values())
+
+    def clusters(self) -> list[list[int]]:
+        """Connected components without the input and output vertices (EDGE'23 Section V)."""
+        from parawire.graphs.components import clusters
+
+        return clusters(self.graph, self.input_node, self.output_node)
 
     def levels(self) -> dict[int, list[int]]:
         """Depth (longest path from the input, in edges) -> node ids at that depth."""
@@ -212,6 +248,7 @@ class ArchSpec:
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "aggregation": self.aggregation,
+            "merge": self.merge,
             "stem": asdict(self.stem),
             "nodes": [asdict(n) for n in self.nodes],
             "edges": [asdict(e) for e in self.edges],
@@ -252,10 +289,10 @@ class ArchSpec:
                 "not an architecture spec: no 'schema_version' field "
                 "(create specs with `parawire generate`)"
             )
-        if version != SCHEMA_VERSION:
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
             raise SpecError(
-                f"unknown schema_version {version!r}: this parawire reads version "
-                f"{SCHEMA_VERSION}; regenerate the spec or upgrade parawire"
+                f"unknown schema_version {version!r}: this parawire reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}; regenerate the spec or upgrade parawire"
             )
         try:
             spec = cls(
@@ -275,8 +312,8 @@ class ArchSpec:
                 ),
                 head=Head(**data.get("head", {})),
                 aggregation=str(data.get("aggregation", "sigmoid_weights")),
+                merge=str(data.get("merge", "maps")),
                 provenance=Provenance(**data.get("provenance", {"generator": "custom"})),
-                schema_version=int(version),
             )
         except KeyError as exc:
             raise SpecError(f"not an architecture spec: missing field {exc.args[0]!r}") from exc
@@ -351,6 +388,8 @@ def validate_spec(spec: ArchSpec) -> None:
         raise SpecError(
             f"unknown aggregation {spec.aggregation!r}; use one of {', '.join(AGGREGATIONS)}"
         )
+    if spec.merge not in MERGES:
+        raise SpecError(f"unknown merge {spec.merge!r}; use one of {', '.join(MERGES)}")
 
     ids = [n.id for n in spec.nodes]
     if len(set(ids)) != len(ids):
@@ -390,8 +429,12 @@ def validate_spec(spec: ArchSpec) -> None:
         path = " -> ".join(str(u) for u, _ in cycle) + f" -> {cycle[0][0]}"
         raise SpecError(f"the graph has a cycle ({path}); remove one of its edges")
 
+    pooled = spec.pooled_vertices
     for e in spec.edges:
         src, dst = node_map[e.src], node_map[e.dst]
+        if e.src in pooled:
+            _validate_pooled_edge(spec, e)
+            continue
         if not _is_pow2(e.pool):
             raise SpecError(f"edge {e.src}->{e.dst}: pool must be a power of two, got {e.pool!r}")
         if src.scale * e.pool != dst.in_scale:
@@ -408,6 +451,25 @@ def validate_spec(spec: ArchSpec) -> None:
             )
 
     _validate_stages(spec)
+
+
+def _validate_pooled_edge(spec: ArchSpec, e: Edge) -> None:
+    """A pooled-merge sink feeds only the output vertex, through no scaling block."""
+    if e.dst != spec.output_node:
+        raise SpecError(
+            f"edge {e.src}->{e.dst}: with merge 'pooled', node {e.src} feeds the output vertex "
+            f"{spec.output_node} and may feed nothing else; route it through another vertex"
+        )
+    if e.pool != 1 or e.project:
+        raise SpecError(
+            f"edge {e.src}->{e.dst}: with merge 'pooled' the output vertex's inputs are "
+            "projected vectors; set pool=1 and project=false on the edge"
+        )
+    if spec.node_map[spec.output_node].op != "mean":
+        raise SpecError(
+            f"merge 'pooled' needs a 'mean' output vertex, node {spec.output_node} is "
+            f"{spec.node_map[spec.output_node].op!r}"
+        )
 
 
 def _validate_stages(spec: ArchSpec) -> None:

@@ -1,8 +1,8 @@
-"""`parawire analyze`: concurrency score, placement and predicted speedup of a network on n devices.
+"""`parawire analyze`: where one inference of a network should run on up to n devices, and why.
 
 parawire analyze arch.json --devices 4 --profile rpi4-wifi
 parawire analyze torchvision:resnet50 --devices 4 --compare
-parawire analyze arch.json --devices 8 --partitioner heft --json --out results/
+parawire analyze arch.json --devices 8 --wire-dtype float16 --json --out results/
 """
 
 from __future__ import annotations
@@ -14,30 +14,24 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from parawire.analysis.api import SELECTIONS, AnalysisResult, analyze, compare
-from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
-from parawire.errors import ConfigError
+from parawire.analysis.api import AnalysisResult, analyze, compare
+from parawire.cli.deployment_options import choice_kwargs, deployment_options
 
 RESULT_FILE = "analysis.json"  # --out: the JSON --json prints (one object, or a list)
 TIMELINE_FILE = "timeline.json"  # --out: every compute and transfer interval of each schedule
-
-
-def _parse_eps(text: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"--eps takes comma-separated numbers, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise ConfigError(f"--eps needs at least one value >= 0, got {text!r}")
-    return values
+PLAN_DIR = "plan"  # --out: the plan `parawire run` executes (for spec files)
 
 
 def _summary_table(result: AnalysisResult) -> Table:
-    table = Table(title=f"{result.name} on {result.devices} devices ({result.profile})")
+    table = Table(title=f"{result.name} on up to {result.devices} devices ({result.profile})")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    eps = f", eps {result.eps}" if result.eps is not None else ""
+    paper = result.paper
     rows = [
-        ("partitioner", result.partitioner),
+        ("deployment", f"{result.devices_used} of {result.devices} devices"),
+        ("placement", f"{result.partitioner}{eps} (select {result.select})"),
+        ("wire / scatter", f"{result.wire_dtype} / {result.scatter}"),
         ("vertices", str(result.vertices)),
         ("depth (longest path)", str(result.depth)),
         ("eta", f"{result.eta:.3f}"),
@@ -50,6 +44,10 @@ def _summary_table(result: AnalysisResult) -> Table:
         ("Tn (simulated)", f"{result.makespan_s * 1e3:.2f} ms"),
         ("speedup", f"{result.speedup:.2f}x"),
         ("bound T1/CP", f"{result.t1_over_cp:.2f}x"),
+        (
+            "paper's CS choice",
+            f"{paper['speedup']:.2f}x on {paper['devices_used']} (kahypar, CS {paper['cs']:.3f})",
+        ),
     ]
     for label, value in rows:
         table.add_row(label, value)
@@ -57,7 +55,7 @@ def _summary_table(result: AnalysisResult) -> Table:
 
 
 def _options_table(result: AnalysisResult) -> Table:
-    table = Table(title="eps sweep (chosen option marked *)")
+    table = Table(title=f"{result.partitioner}'s eps sweep (chosen option marked *)")
     for col in ("eps", "CS", "delta_W", "comm MB", "speedup"):
         table.add_column(col, justify="right")
     for o in result.options:
@@ -74,7 +72,10 @@ def _options_table(result: AnalysisResult) -> Table:
 
 def _compare_table(results: list[AnalysisResult]) -> Table:
     first = results[0]
-    table = Table(title=f"{first.name} on {first.devices} devices ({first.profile})")
+    table = Table(
+        title=f"{first.name} on {first.devices} devices ({first.profile}, "
+        f"{first.wire_dtype}, {first.scatter} scatter), fastest option of each partitioner"
+    )
     for col in ("partitioner", "CS", "delta_W", "entropy", "comm MB", "Tn ms", "speedup"):
         table.add_column(col, justify="right")
     for r in results:
@@ -94,78 +95,98 @@ def _compare_table(results: list[AnalysisResult]) -> Table:
     return table
 
 
-def _write_out(out: Path, results: list[AnalysisResult], single: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _write_out(
+    out: Path, target: str, results: list[AnalysisResult], single: bool, seed: int
+) -> Path | None:
+    """analysis.json, timeline.json and (for a spec file) the plan of the first result."""
+    from parawire.errors import ConfigError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
     payload = [r.to_dict() for r in results]
     (out / RESULT_FILE).write_text(json.dumps(payload[0] if single else payload, indent=2))
     timelines = {r.partitioner: r.schedule.to_dict(timeline=True)["timeline"] for r in results}
     (out / TIMELINE_FILE).write_text(json.dumps(timelines))
+    if not Path(target).is_file():
+        return None  # traced models have no spec for the runtime
+    from parawire.arch import load_spec
+    from parawire.runtime.plan import plan_from_analysis
+
+    plan = plan_from_analysis(load_spec(target), results[0], seed=seed)
+    return plan.save(out / PLAN_DIR)
 
 
 @click.command("analyze")
 @click.argument("target", metavar="SPEC_OR_MODEL")
-@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Number of devices.")
-@click.option("--profile", default="rpi4-wifi", show_default=True, help="Name or TOML file.")
+@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices available.")
 @click.option(
-    "--partitioner",
-    default="kahypar",
+    "--profile",
+    default="rpi4-wifi",
     show_default=True,
-    help=f"One of: {', '.join(list_partitioners())}.",
+    help="Device/link profile: a name (see docs/profiles.md) or a TOML file.",
 )
+@deployment_options
 @click.option("--compare", "compare_all", is_flag=True, help="Every partitioner side by side.")
-@click.option(
-    "--eps",
-    default=",".join(str(e) for e in EPS_SWEEP),
-    show_default=True,
-    help="Balance tolerances to sweep (comma-separated).",
-)
-@click.option("--select", type=click.Choice(SELECTIONS), default="cs", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
+    "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Also write {RESULT_FILE} and {TIMELINE_FILE} into this folder.",
+    help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and (for a spec) the plan `run` executes "
+    f"({PLAN_DIR}/) into this folder.",
 )
 def analyze_cmd(
     target: str,
     devices: int,
     profile: str,
-    partitioner: str,
-    compare_all: bool,
-    eps: str,
+    partitioner: str | None,
     select: str,
+    eps: str,
+    wire_dtype: str,
+    scatter: str,
+    compare_all: bool,
     seed: int,
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Score, place and simulate SPEC_OR_MODEL (arch.json, torchvision:NAME, baseline:NAME)."""
-    eps_values = _parse_eps(eps)
+    """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME,
+    baseline:NAME) on up to --devices devices; print the figures and a verdict."""
+    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
+    best = analyze(target, devices, profile, seed=seed, **kw)
+    results = [best]
     if compare_all:
-        results = compare(target, devices, profile, eps=eps_values, seed=seed, select=select)
-    else:
-        results = [
-            analyze(target, devices, profile, partitioner, eps=eps_values, seed=seed, select=select)
-        ]
-    if out is not None:
-        _write_out(out, results, single=not compare_all)
+        names = [partitioner] if partitioner else None
+        kw.pop("partitioner")
+        results = compare(target, devices, profile, names, seed=seed, **kw)
+    plan_dir = _write_out(out, target, [best], True, seed) if out is not None else None
+    if out is not None and compare_all:
+        (out / "compare.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
     if as_json:
+        payload = best.to_dict()
         if compare_all:
-            payload = {"compare": {r.partitioner: r.to_dict() for r in results}}
-        else:
-            payload = results[0].to_dict()
+            payload["compare"] = {r.partitioner: r.to_dict() for r in results}
         click.echo(json.dumps(payload))
         return
     console = Console()
     if compare_all:
         console.print(_compare_table(results))
     else:
-        console.print(_summary_table(results[0]))
-        if len(results[0].options) > 1:
-            console.print(_options_table(results[0]))
+        console.print(_summary_table(best))
+        if len(best.options) > 1:
+            console.print(_options_table(best))
+    console.print(best.verdict.text, highlight=False)
     if out is not None:
-        console.print(f"wrote {out / RESULT_FILE} and {out / TIMELINE_FILE}")
+        console.print(f"wrote {out / RESULT_FILE} and {out / TIMELINE_FILE}", highlight=False)
+    if plan_dir is not None:
+        console.print(
+            f"wrote the plan to {plan_dir}: run it with `parawire run {plan_dir}` "
+            f"(add --link {best.profile} to emulate the link here)",
+            highlight=False,
+        )
 
 
 COMMANDS = [analyze_cmd]

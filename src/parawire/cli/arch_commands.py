@@ -10,7 +10,7 @@ from rich.table import Table
 
 from parawire.analysis.costs import spec_costs
 from parawire.arch import STAGINGS, ArchSpec, StagingConfig, generate, load_spec
-from parawire.arch.spec import AGGREGATIONS
+from parawire.arch.spec import AGGREGATIONS, MERGES
 from parawire.errors import ConfigError
 from parawire.graphs import ORIENTATIONS, generator_class
 
@@ -42,6 +42,14 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--orientation", type=click.Choice(sorted(ORIENTATIONS)), default="dfs")
 @click.option("--aggregation", type=click.Choice(AGGREGATIONS), default=AGGREGATIONS[0])
 @click.option(
+    "--merge",
+    type=click.Choice(MERGES),
+    default="maps",
+    show_default=True,
+    help="How the output vertex combines the sinks: feature maps (EDGE'23) or pooled vectors "
+    "(each sink pooled and projected on its own device: far less data to the merge).",
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -63,6 +71,7 @@ def generate_cmd(
     num_classes: int,
     orientation: str,
     aggregation: str,
+    merge: str,
     out: Path | None,
 ) -> None:
     """Generate an architecture from GENERATOR (one of: er, ba, ws, dp, chain, lanes)."""
@@ -76,6 +85,7 @@ def generate_cmd(
         num_classes=num_classes,
         orientation=orientation,
         aggregation=aggregation,
+        merge=merge,
         **parse_params(params),
     )
     if out is None:
@@ -88,6 +98,8 @@ def generate_cmd(
 def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
     """The facts ``show`` prints, as (label, value) pairs."""
     costs = spec_costs(spec)
+    clusters = spec.clusters()
+    sizes = sorted((len(c) for c in clusters), reverse=True)
     p = spec.provenance
     c, h, w = spec.input_shape
     return [
@@ -96,7 +108,10 @@ def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
         ("input", f"{c}x{h}x{w}, {spec.num_classes} classes"),
         ("vertices", str(len(spec.nodes))),
         ("edges", str(len(spec.edges))),
-        ("stages", str(len(spec.stages))),
+        ("merge", spec.merge),
+        ("fixed stages", f"{len(spec.stages)} (RandWire-style stage boundaries)"),
+        ("staging vertices", f"{sum(n.stage for n in spec.nodes)} (halve size, double channels)"),
+        ("clusters", f"{len(clusters)} (components without input and output; sizes {sizes})"),
         ("depth", str(spec.depth())),
         ("width", str(spec.width())),
         ("channels", f"{spec.stem.channels} -> {max(n.channels for n in spec.nodes)}"),

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
 from parawire.arch import load_spec
+from parawire.cli.deployment_options import choice_kwargs, deployment_options
 from parawire.runtime.group import StoreHost, parse_address
-from parawire.runtime.launch import RunOptions, percentile, resolve_link, run_local, run_rank
+from parawire.runtime.launch import (
+    RunOptions,
+    percentile,
+    resolve_link,
+    run_local,
+    run_profile,
+    run_rank,
+)
 from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan
 
 _timeout = click.option(
@@ -36,78 +45,132 @@ def _options(
     return RunOptions(runs, warmup, batch, threads, timeout, link)
 
 
+def _describe(plan: Plan) -> str:
+    """One line: ranks used, how the placement was chosen, wire dtype, scatter."""
+    info = plan.info
+    how = info.get("partitioner", "?")
+    if info.get("eps") is not None:
+        how += f", eps {info['eps']}"
+    if info.get("select"):
+        how += f", select {info['select']} on {info.get('profile', '?')}"
+    offered = info.get("devices_offered")
+    ranks = f"{plan.world} of {offered} ranks" if offered else f"{plan.world} ranks"
+    return f"{ranks} ({how}), wire {plan.wire_dtype}, {plan.scatter} scatter"
+
+
 @click.command("plan")
 @click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
-@click.option("--devices", type=int, required=True, help="Number of ranks K.")
-@click.option("--partitioner", default="kahypar", show_default=True)
-@click.option("--profile", default=None, help="Profile the partitioner uses (default local-cpu).")
+@click.option("--devices", "-n", type=int, required=True, help="Devices (ranks) available.")
+@click.option(
+    "--profile",
+    default=None,
+    help="Profile the placement is chosen for: a name or TOML file (default local-cpu).",
+)
+@deployment_options
 @click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Plan folder.")
 def plan_cmd(
     spec_path: Path,
     devices: int,
-    partitioner: str,
     profile: str | None,
+    partitioner: str | None,
+    select: str,
+    eps: str,
+    wire_dtype: str,
+    scatter: str,
     weights: Path | None,
     seed: int,
     out: Path,
 ) -> None:
-    """Place ARCH_JSON on K ranks and write the plan folder to copy to every device."""
+    """Choose a deployment of ARCH_JSON on up to K ranks; write the plan folder to copy to
+    every device (the same choice `analyze` makes with the same options)."""
     spec = load_spec(spec_path)
-    plan = make_plan(
-        spec, devices, partitioner=partitioner, weights=weights, profile=profile, seed=seed
-    )
+    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
+    plan = make_plan(spec, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
-    click.echo(f"wrote {out} ({devices} ranks, vertices per rank {counts})", err=True)
+    click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
 
 @click.command("run")
 @click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
-@click.option("--devices", type=int, default=None, help="Ranks K (needed for a spec).")
-@click.option("--partitioner", default="kahypar", show_default=True)
-@click.option("--profile", default=None, help="Profile for the simulated makespan (local-cpu).")
+@click.option("--devices", "-n", type=int, default=None, help="Ranks K (needed for a spec).")
+@click.option(
+    "--profile",
+    default=None,
+    help="Profile for the placement of a spec and the simulated makespan (default local-cpu).",
+)
+@deployment_options
 @_threads
 @_runs
 @_warmup
 @_batch
 @_link
 @_timeout
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--check",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Real test images run split at the end and compared with the float32 model (0: off).",
+)
+@click.option("--check-data", default="digits", show_default=True, help="Data set of --check.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run_cmd(
     path: Path,
     devices: int | None,
-    partitioner: str,
     profile: str | None,
+    partitioner: str | None,
+    select: str,
+    eps: str,
+    wire_dtype: str,
+    scatter: str,
     threads: int,
     runs: int,
     warmup: int,
     batch: int,
     link: str | None,
     timeout: float,
+    check: int,
+    check_data: str,
     seed: int,
     as_json: bool,
 ) -> None:
-    """Run PLAN_OR_SPEC on K local processes; compare with one process and the simulation."""
+    """Run PLAN_OR_SPEC on K local processes; compare with one process and the simulation.
+
+    A spec is placed first as `plan` would place it, for --profile with the --link emulated
+    (the deployment options apply to specs only; a plan runs as it was written).
+    """
     options = _options(runs, warmup, batch, threads, timeout, link)
-    plan = load_plan_or_spec(path, devices, partitioner=partitioner, seed=seed)
+    options = dataclasses.replace(options, check=check, check_data=check_data)
+    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
+    plan = load_plan_or_spec(path, devices, profile=run_profile(profile, link), seed=seed, **kw)
     report = run_local(plan, options, profile=profile)
     if as_json:
-        click.echo(json.dumps(report.to_dict()))
+        click.echo(json.dumps({**report.to_dict(), "plan": _describe(plan), "info": plan.info}))
         return
     ms = 1e3
-    click.echo(
-        f"{plan.world} ranks x {threads} threads, {runs} runs (batch {batch}"
-        f"{', link ' + link if link else ''}):\n"
+    lines = [
+        f"{_describe(plan)}; {threads} thread(s) per rank, {runs} runs (batch {batch}"
+        f"{', link ' + link if link else ''}):",
         f"  distributed  p50 {report.p50_s * ms:.3f} ms  p95 {report.p95_s * ms:.3f} ms  "
-        f"mean {report.mean_s * ms:.3f} ms\n"
+        f"mean {report.mean_s * ms:.3f} ms",
         f"  one process  p50 {report.single_process_p50_s * ms:.3f} ms  "
-        f"speedup {report.speedup:.2f}x  max |diff| {report.max_abs_diff:.2e}\n"
+        f"speedup {report.speedup:.2f}x  max |diff| {report.max_abs_diff:.2e}",
         f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
-        f"  measured/simulated {report.measured_over_simulated:.2f}"
-    )
+        f"  measured/simulated {report.measured_over_simulated:.2f}",
+    ]
+    c = report.check
+    if c:
+        lines.append(
+            f"  check        {c['images']} images of {c['source']}: top-1 agreement "
+            f"{c['top1_agreement']:.2%}, max |diff| {c['max_abs_diff']:.2e} vs float32 in one "
+            f"process (accuracy split {c['accuracy_split']:.2%}, one process "
+            f"{c['accuracy_single']:.2%})"
+        )
+    click.echo("\n".join(lines))
 
 
 @click.command("worker")
@@ -149,7 +212,7 @@ def worker_cmd(
     server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
     try:
         store = server.store if server is not None else None
-        latencies, _, _ = run_rank(plan, rank, host, port, options, store=store)
+        latencies, _, _, _ = run_rank(plan, rank, host, port, options, store=store)
     finally:
         if server is not None:
             server.close()

@@ -8,11 +8,13 @@ from parawire.graphs._registry import (
     list_generators,
     register_generator,
 )
+from parawire.graphs.components import clusters
 from parawire.graphs.orientation import ORIENTATIONS, dfs_order, orient
 
 __all__ = [
     "ORIENTATIONS",
     "GraphGenerator",
+    "clusters",
     "create_generator",
     "dfs_order",
     "generator_class",

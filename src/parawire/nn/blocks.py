@@ -60,8 +60,23 @@ class SepConv(nn.Sequential):
         super().__init__(*layers)
 
 
+class PooledProjection(nn.Sequential):
+    """A pooled-merge sink's tail: ReLU, global average pool, linear projection to the head.
+
+    Written as a 1x1 convolution on the 1x1 pooled map, so the vector stays ``(B, D, 1, 1)``
+    like every other tensor between vertices.
+    """
+
+    def __init__(self, channels: int, width: int) -> None:
+        super().__init__(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, width, 1))
+
+
 class VertexBlock(nn.Module):
-    """One spec vertex: scaling blocks on its inputs, aggregation, then its operation."""
+    """One spec vertex: scaling blocks on its inputs, aggregation, then its operation.
+
+    A sink of a ``pooled``-merge spec also runs its :class:`PooledProjection`, so that only the
+    projected vector leaves the device that computes the sink.
+    """
 
     def __init__(self, spec: ArchSpec, node: Node) -> None:
         super().__init__()
@@ -79,8 +94,17 @@ class VertexBlock(nn.Module):
             self.body = SepConv(node.in_channels, node.channels, node.stage)
         else:  # mean
             self.body = nn.Identity()
+        self.pooled = (
+            PooledProjection(node.channels, spec.head_width)
+            if node.id in spec.pooled_vertices
+            else None
+        )
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        out = self._compute(inputs)
+        return out if self.pooled is None else self.pooled(out)
+
+    def _compute(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         if self.op == "input":
             return self.body(inputs[0])
         xs = [adapt(x) for adapt, x in zip(self.adapters, inputs, strict=True)]

@@ -6,9 +6,12 @@ only for the inputs of the vertex at hand, (3) sends each output once to every o
 consumes it (``isend``: computation goes on while data moves), and (4) waits for its sends at the
 end. There is no barrier: ranks other than the driver are paced by their inputs. Messages are
 tagged by producer vertex and inference parity; gloo keeps messages of one (pair, tag) in order.
+Every tensor travels in the plan's wire dtype (``parawire.runtime.wire``) and is computed with
+in float32.
 
-Rank 0 is the driver: it holds the image and gets the logits. The image goes to the input
-vertex's rank and the logits come back from the output vertex's rank when those are not 0.
+Rank 0 is the driver: it holds the image and gets the logits. The image goes to every rank that
+runs the stem (with image scatter: every rank hosting a consumer of the input vertex) and the
+logits come back from the output vertex's rank when that is not 0.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.nn import build_head, build_vertex
 from parawire.runtime.link import LinkModel, Outbox, _first_line
 from parawire.runtime.plan import Plan
+from parawire.runtime.wire import decode, encode, encoded_buffer
 
 IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
 LOGITS_TAG = 2
@@ -40,7 +44,7 @@ class RemoteInput:
 
     vertex: int  # producer vertex id
     src: int  # rank that computes it
-    shape: tuple[int, ...]  # (B, C, H, W), known in advance from the spec
+    shape: tuple[int, ...]  # (C, H, W) of one image's tensor, known in advance from the spec
 
 
 def _last_uses(
@@ -70,29 +74,38 @@ class RankEngine:
         timeout: float = 60.0,
         link: LinkModel | None = None,
     ) -> None:
-        if batch < 1:
-            raise ConfigError(f"batch must be >= 1, got {batch}")
         spec, where = plan.spec, plan.placement
-        self.plan, self.rank, self.batch, self.timeout = plan, rank, batch, timeout
+        self.plan, self.rank, self.timeout = plan, rank, timeout
+        self.wire = plan.wire_dtype
         self.mine = plan.vertices_of(rank)
-        self.input_rank = where[spec.input_node]
         self.output_rank = where[spec.output_node]
         self.inputs = {v: [e.src for e in spec.in_edges[v]] for v in self.mine}
         self.modules = nn.ModuleDict({str(v): build_vertex(spec, v) for v in self.mine})
         self.head = build_head(spec) if self.output_rank == rank else None
         self._load(plan.state_dict(rank))
-        needed = {u for v in self.mine for u in self.inputs[v] if where[u] != rank}
+        needed = {u for v in self.mine for u in self.inputs[v] if not plan.runs_on(u, rank)}
         self.remote = [
-            RemoteInput(u, where[u], (batch, *spec.output_shape(u)))
-            for u in plan.order
-            if u in needed
+            RemoteInput(u, where[u], spec.output_shape(u)) for u in plan.order if u in needed
         ]
-        self.sends = {v: sorted({where[w] for w in spec.successors[v]} - {rank}) for v in self.mine}
+        replicated = plan.scatter == "image"
+        self.sends = {
+            v: []
+            if replicated and v == spec.input_node  # every rank that needs the stem runs it
+            else sorted({where[w] for w in spec.successors[v]} - {rank})
+            for v in self.mine
+        }
         self.free_after = _last_uses(self.mine, self.inputs, keep=spec.output_node)
-        c, h, w = spec.input_shape
-        self.image_shape = (batch, c, h, w)
+        self.image_targets = [r for r in plan.stem_ranks if r != 0]  # ranks rank 0 sends it to
         self.outbox = Outbox(rank, timeout, link)
         self.step = 0
+        self.set_batch(batch)
+
+    def set_batch(self, batch: int) -> None:
+        """Images per inference from the next ``infer`` on (every rank must do the same)."""
+        if batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {batch}")
+        self.batch = batch
+        self.image_shape = (batch, *self.plan.spec.input_shape)
 
     def _load(self, state: dict[str, torch.Tensor]) -> None:
         """Load this rank's slice of the state dict (keys ``vertices.<id>.*``, ``head.*``)."""
@@ -112,7 +125,7 @@ class RankEngine:
         pending = {
             r.vertex: (buf, dist.irecv(buf, r.src, tag=vertex_tag(r.vertex, step)))
             for r in self.remote
-            for buf in [torch.empty(r.shape)]
+            for buf in [encoded_buffer((self.batch, *r.shape), self.wire)]
         }
         logits_recv = None
         if self.rank == 0 and self.output_rank != 0:
@@ -125,8 +138,12 @@ class RankEngine:
                 args = [self._input(u, outputs, pending) for u in self.inputs[v]] or [image]
                 out = self.modules[str(v)](args)
                 outputs[v] = out
-                for dst in self.sends[v]:
-                    self.outbox.send(out, dst, vertex_tag(v, step), f"the output of vertex {v}")
+                if self.sends[v]:
+                    message = encode(out, self.wire)
+                    for dst in self.sends[v]:
+                        self.outbox.send(
+                            message, dst, vertex_tag(v, step), f"the output of vertex {v}"
+                        )
                 for u in self.free_after[v]:
                     # a freed tensor's memory is reused while still in cache: keeping every
                     # output alive made a 26-vertex inference 1.8x slower
@@ -142,17 +159,19 @@ class RankEngine:
         return logits if self.rank == 0 else None
 
     def _image(self, image: torch.Tensor | None, step: int) -> torch.Tensor | None:
-        """The image on the input vertex's rank (sent there by rank 0 when it is elsewhere)."""
-        if self.input_rank == 0:
-            return image
+        """The image on this rank if it runs the stem (rank 0 sends it to the others)."""
+        tag = IMAGE_TAG + step % 2
         if self.rank == 0:
             assert image is not None
-            self.outbox.send(image, self.input_rank, IMAGE_TAG + step % 2, "the image")
-            return None
-        if self.rank == self.input_rank:
-            buf = torch.empty(self.image_shape)
-            work = dist.irecv(buf, 0, tag=IMAGE_TAG + step % 2)
-            return self._wait(buf, work, 0, "the image")
+            if self.image_targets:
+                message = encode(image, self.wire)
+                for r in self.image_targets:
+                    self.outbox.send(message, r, tag, "the image")
+            return image
+        if self.rank in self.image_targets:
+            buf = encoded_buffer(self.image_shape, self.wire)
+            work = dist.irecv(buf, 0, tag=tag)
+            return decode(self._wait(buf, work, 0, "the image"), self.image_shape, self.wire)
         return None
 
     def _input(
@@ -165,7 +184,9 @@ class RankEngine:
         if u not in outputs:
             buf, work = pending.pop(u)
             src = self.plan.placement[u]
-            outputs[u] = self._wait(buf, work, src, f"the output of vertex {u}")
+            got = self._wait(buf, work, src, f"the output of vertex {u}")
+            shape = (self.batch, *self.plan.spec.output_shape(u))
+            outputs[u] = decode(got, shape, self.wire)
         return outputs[u]
 
     def _wait(self, buf: torch.Tensor, work: dist.Work, src: int, what: str) -> torch.Tensor:

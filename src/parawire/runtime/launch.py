@@ -8,12 +8,15 @@
 drives warm-up plus measured inferences and records the latency of each, each followed (with
 ``paired``, the default) by one inference of the whole model in rank 0's process while the other
 ranks wait idle: the single-process baseline, measured under the same machine load. This process
-then computes the reference logits (and, without ``paired``, the baseline latencies). Every
-wait is bounded by ``timeout``; failed or stuck workers are terminated, never left behind.
+then computes the reference logits (and, without ``paired``, the baseline latencies). With
+``check`` > 0 the ranks then run that many real test images (in chunks) and the logits are
+compared with the whole float32 model in one process (``parawire.runtime.check``). Every wait
+is bounded by ``timeout``; failed or stuck workers are terminated, never left behind.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -38,11 +41,13 @@ from parawire.runtime.group import (
     leave_group,
     use_loopback_for_gloo,
 )
+from parawire.runtime.check import chunk_sizes
 from parawire.runtime.link import LinkModel
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, save_weights, seeded_state_dict
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
+CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class RunOptions:
     link: str | None = None  # link profile to emulate (e.g. "rpi4-wifi"); None: free link
     seed: int = 0  # the input image
     paired: bool = True  # rank 0 times the whole model after each distributed inference
+    check: int = 0  # real test images run split at the end and compared (0: none)
+    check_data: str = "digits"  # the data set they come from
 
 
 @dataclass
@@ -69,6 +76,7 @@ class RunReport:
     max_abs_diff: float = math.nan
     simulated_makespan_s: float = math.nan
     options: dict[str, Any] = field(default_factory=dict)
+    check: dict[str, Any] = field(default_factory=dict)  # real images: diff, agreement, source
 
     @property
     def p50_s(self) -> float:
@@ -113,6 +121,7 @@ class RunReport:
             "simulated_makespan_s": self.simulated_makespan_s,
             "measured_over_simulated": self.measured_over_simulated,
             "runs": len(self.latencies_s),
+            "check": self.check,
             **self.options,
         }
 
@@ -141,7 +150,7 @@ def resolve_link(name: str | None) -> LinkModel | None:
     return get_profile(name).link  # a TOML file path, or a clear error
 
 
-Timings = tuple[list[float], list[float], torch.Tensor | None]
+Timings = tuple[list[float], list[float], torch.Tensor | None, torch.Tensor | None]
 
 
 def full_model(plan: Plan) -> torch.nn.Module:
@@ -158,9 +167,12 @@ def full_model(plan: Plan) -> torch.nn.Module:
     return model.eval()
 
 
-def drive(engine: RankEngine, options: RunOptions) -> Timings:
-    """Warm-up plus measured inferences: (distributed latencies, single-process latencies,
-    last logits) on rank 0; empty lists and None elsewhere.
+def drive(
+    engine: RankEngine, options: RunOptions, check_images: torch.Tensor | None = None
+) -> Timings:
+    """Warm-up plus measured inferences, then the check: (distributed latencies, single-process
+    latencies, last logits, logits of the check images) on rank 0; empty lists and None
+    elsewhere. Rank 0 must hold ``options.check`` check images (every rank runs their chunks).
 
     With ``options.paired`` rank 0 follows every distributed inference with one of the whole
     model in its own process (the other ranks then sit blocked on their receives), so both are
@@ -184,11 +196,39 @@ def drive(engine: RankEngine, options: RunOptions) -> Timings:
                 model(image)
             if i >= options.warmup:
                 single.append(time.perf_counter() - start)
-    return latencies, single, logits
+    checked = _run_check(engine, options, check_images)
+    engine.set_batch(options.batch)
+    return latencies, single, logits, checked
+
+
+def _run_check(
+    engine: RankEngine, options: RunOptions, images: torch.Tensor | None
+) -> torch.Tensor | None:
+    """Every rank: the check's chunked inferences; rank 0 returns their logits."""
+    if engine.rank == 0 and options.check and (images is None or len(images) != options.check):
+        raise ParawireError(f"rank 0 needs {options.check} check images")
+    parts = []
+    start = 0
+    for size in chunk_sizes(options.check):
+        engine.set_batch(size)
+        if engine.rank == 0:
+            assert images is not None
+            parts.append(engine.infer(images[start : start + size]))
+        else:
+            engine.infer(None)
+        start += size
+    return torch.cat(parts) if parts else None
 
 
 def run_rank(
-    plan: Plan, rank: int, host: str, port: int, options: RunOptions, *, store: Any = None
+    plan: Plan,
+    rank: int,
+    host: str,
+    port: int,
+    options: RunOptions,
+    *,
+    store: Any = None,
+    check_images: torch.Tensor | None = None,
 ) -> Timings:
     """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly."""
     torch.set_num_threads(options.threads)
@@ -205,7 +245,7 @@ def run_rank(
             timeout=options.timeout,
             link=resolve_link(options.link),
         )
-        result = drive(engine, options)
+        result = drive(engine, options, check_images)
         engine.close()
     except BaseException:
         abandon_group(options.timeout)  # peers may be dead: never wait on them unbounded
@@ -219,12 +259,22 @@ def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
     out = Path(plan_dir)
     try:
         plan = Plan.load(plan_dir)
-        latencies, single, logits = run_rank(plan, rank, "127.0.0.1", port, options)
+        images = None
+        if rank == 0 and options.check:
+            from safetensors.torch import load_file
+
+            images = load_file(str(out / CHECK_FILE))["images"]
+        latencies, single, logits, checked = run_rank(
+            plan, rank, "127.0.0.1", port, options, check_images=images
+        )
         if rank == 0:
             from safetensors.torch import save_file
 
             assert logits is not None
-            save_file({"logits": logits.contiguous()}, str(out / LOGITS_FILE))
+            tensors = {"logits": logits.contiguous()}
+            if checked is not None:
+                tensors["check"] = checked.contiguous()
+            save_file(tensors, str(out / LOGITS_FILE))
             timings = {"latencies_s": latencies, "single_latencies_s": single}
             (out / RESULT_FILE).write_text(json.dumps(timings))
     except ParawireError as exc:
@@ -308,16 +358,49 @@ def simulated_makespan(
     emulated, the simulation uses that same link, so measured and simulated runs match.
     """
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import Profile, get_profile
     from parawire.analysis.simulate import simulate
 
-    base = get_profile(profile or "local-cpu")
-    if link is not None:
-        emulated = resolve_link(link)
-        assert emulated is not None
-        base = Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
-    schedule = simulate(spec_costs(plan.spec, batch=batch), plan.placement, base, plan.world)
+    base = run_profile(profile, link)
+    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    schedule = simulate(graph, plan.placement, base, plan.world)
     return schedule.makespan_s, base.name
+
+
+def run_profile(profile: str | None, link: str | None) -> Any:
+    """The profile a local run is predicted with: ``profile`` (default ``local-cpu``: this
+    machine) with its link replaced by the emulated ``link`` when there is one."""
+    from parawire.analysis.profiles import Profile, get_profile
+
+    base = get_profile(profile or "local-cpu")
+    if link is None:
+        return base
+    emulated = resolve_link(link)
+    assert emulated is not None
+    return Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
+
+
+def _check_report(
+    plan: Plan, state: dict[str, torch.Tensor], check: Any, logits: torch.Tensor, options: Any
+) -> dict[str, Any]:
+    """The split logits of the check images against the float32 model in one process."""
+    from parawire.nn import build_model
+    from parawire.runtime.check import compare_logits
+
+    model = build_model(plan.spec)
+    model.load_state_dict(state)
+    model.eval()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    try:
+        with torch.inference_mode():
+            reference = torch.cat([model(x) for x in check.images.split(100)])
+    finally:
+        torch.set_num_threads(previous)
+    return {
+        "source": check.source,
+        "wire_dtype": plan.wire_dtype,
+        **compare_logits(logits, reference, check.labels),
+    }
 
 
 def run_local(
@@ -330,6 +413,12 @@ def run_local(
     """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation."""
     options = options or RunOptions()
     resolve_link(options.link)  # an unknown link profile fails here, before any process starts
+    check = None
+    if options.check:
+        from parawire.runtime.check import check_images
+
+        check = check_images(plan.spec, options.check, options.check_data)
+        options = replace(options, check=len(check.labels))
     with tempfile.TemporaryDirectory(prefix="parawire-run-") as tmp:
         work = Path(tmp)
         if plan.weights is not None:
@@ -339,9 +428,11 @@ def run_local(
         else:
             state = seeded_state_dict(plan.spec, plan.seed)
         save_weights(state, work / WEIGHTS_FILE)
-        Plan(plan.spec, plan.placement, plan.world, work / WEIGHTS_FILE, plan.seed, plan.info).save(
-            work
-        )
+        dataclasses.replace(plan, weights=work / WEIGHTS_FILE).save(work)
+        if check is not None:
+            from safetensors.torch import save_file
+
+            save_file({"images": check.images.contiguous()}, str(work / CHECK_FILE))
         host = StoreHost("127.0.0.1", 0, plan.world, options.timeout)
         try:
             spawn_ranks(work, plan.world, host.port, options)
@@ -350,7 +441,8 @@ def run_local(
         from safetensors.torch import load_file
 
         timings = json.loads((work / RESULT_FILE).read_text())
-        logits = load_file(str(work / LOGITS_FILE))["logits"]
+        tensors = load_file(str(work / LOGITS_FILE))
+        logits = tensors["logits"]
     report = RunReport(
         devices=plan.world,
         latencies_s=timings["latencies_s"],
@@ -362,6 +454,8 @@ def run_local(
         single, reference = single_process(plan, state, reference_options)
         report.single_latencies_s = report.single_latencies_s or single
         report.max_abs_diff = float((logits - reference).abs().max())
+    if check is not None:
+        report.check = _check_report(plan, state, check, tensors["check"], options)
     report.simulated_makespan_s, report.options["profile"] = simulated_makespan(
         plan, profile, options.batch, options.link
     )

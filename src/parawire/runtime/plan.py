@@ -1,11 +1,16 @@
 """The execution plan: a spec, where each vertex runs, and (optionally) the trained weights.
 
 A plan is a folder holding ``plan.json`` (the spec, the placement vertex -> rank, the world
-size, a seed) and, when weights are given, ``weights.safetensors`` (the full state dict of
-``build_model(spec)``: keys ``vertices.<id>.*`` and ``head.*``). The same folder is copied to
-every device; each rank reads only the tensors of its own vertices from the weights file.
+size, a seed, the wire dtype and the scatter mode) and, when weights are given,
+``weights.safetensors`` (the full state dict of ``build_model(spec)``: keys ``vertices.<id>.*``
+and ``head.*``). The same folder is copied to every device; each rank reads only the tensors of
+its own vertices from the weights file.
 
-    plan = make_plan(spec, devices=2, partitioner="kahypar")
+Rank 0 is the driver: it holds the image and gets the logits; the input vertex is placed on it.
+With image scatter (``scatter="image"``) every rank that hosts a consumer of the input vertex
+runs the input vertex (the stem) itself, from the image rank 0 sends it.
+
+    plan = make_plan(spec, devices=4, profile="rpi4-wifi")   # the fastest simulated deployment
     plan.save("plan/")            # plan/plan.json (+ plan/weights.safetensors)
     plan = Plan.load("plan/")
 """
@@ -22,13 +27,15 @@ from typing import Any
 import networkx as nx
 import torch
 
-from parawire.analysis.costs import spec_costs
+from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter, spec_costs
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 
 PLAN_FILE = "plan.json"
 WEIGHTS_FILE = "weights.safetensors"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+READABLE_PLAN_VERSIONS = (1, 2)  # version 1: no wire dtype or scatter (float32, stem output)
+MAX_WORLD = 256  # ranks of one plan: far beyond any edge deployment, small enough to spawn
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,26 @@ class Plan:
     weights: Path | None = None  # safetensors file of the full state dict; None: seeded init
     seed: int = 0  # initialises the weights when there is no weights file
     info: dict[str, Any] = field(default_factory=dict)  # partitioner, eps... (JSON-ready)
+    wire_dtype: str = "float32"  # dtype of every tensor sent between ranks
+    scatter: str = DEFAULT_SCATTER  # "image": ranks run the stem; "stem": they get its output
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise ``ConfigError`` unless every vertex is placed on a rank in 0..world-1."""
-        if self.world < 1:
-            raise ConfigError(f"a plan needs at least one rank, got world={self.world}")
+        from parawire.runtime.wire import check_wire_dtype
+
+        if isinstance(self.world, bool) or not isinstance(self.world, int) or self.world < 1:
+            raise ConfigError(f"a plan needs at least one rank, got world={self.world!r}")
+        limit = min(MAX_WORLD, len(self.spec.nodes))
+        if self.world > limit:
+            raise ConfigError(
+                f"the plan asks for {self.world} ranks; at most {limit} make sense for this "
+                f"spec ({len(self.spec.nodes)} vertices, cap {MAX_WORLD})"
+            )
+        check_wire_dtype(self.wire_dtype)
+        check_scatter(self.scatter)
         ids = {n.id for n in self.spec.nodes}
         missing = sorted(ids - set(self.placement))
         if missing:
@@ -84,9 +103,23 @@ class Plan:
             nx.lexicographical_topological_sort(self.spec.graph, key=lambda v: (-level[v], v))
         )
 
+    @cached_property
+    def stem_ranks(self) -> tuple[int, ...]:
+        """Ranks that run the input vertex: its own, or (image scatter) its consumers' ranks."""
+        source = self.spec.input_node
+        if self.scatter != "image":
+            return (self.placement[source],)
+        return tuple(sorted({self.placement[w] for w in self.spec.successors[source]}))
+
+    def runs_on(self, vertex: int, rank: int) -> bool:
+        """True when ``rank`` computes ``vertex`` (the stem may run on several ranks)."""
+        if vertex == self.spec.input_node:
+            return rank in self.stem_ranks
+        return self.placement[vertex] == rank
+
     def vertices_of(self, rank: int) -> tuple[int, ...]:
         """The vertices ``rank`` runs, in execution order."""
-        return tuple(v for v in self.order if self.placement[v] == rank)
+        return tuple(v for v in self.order if self.runs_on(v, rank))
 
     def state_dict(self, rank: int) -> dict[str, torch.Tensor]:
         """The weights of ``rank``'s vertices (and of the head on the output vertex's rank).
@@ -119,6 +152,8 @@ class Plan:
             "world": self.world,
             "seed": self.seed,
             "weights": WEIGHTS_FILE if self.weights is not None else None,
+            "wire_dtype": self.wire_dtype,
+            "scatter": self.scatter,
             "info": self.info,
             "placement": {str(v): r for v, r in sorted(self.placement.items())},
             "spec": self.spec.to_dict(),
@@ -138,22 +173,25 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], directory: Path) -> Plan:
         """Inverse of :meth:`to_dict`; ``directory`` holds the weights file."""
-        if data.get("plan_version") != PLAN_VERSION:
+        version = data.get("plan_version")
+        if isinstance(version, bool) or version not in READABLE_PLAN_VERSIONS:
             raise DataError(
-                f"not a parawire plan (plan_version {data.get('plan_version')!r}, expected "
-                f"{PLAN_VERSION}); create one with `parawire plan SPEC --devices K -o DIR`"
+                f"not a parawire plan (plan_version {version!r}, expected one of "
+                f"{READABLE_PLAN_VERSIONS}); create one with `parawire plan SPEC --devices K -o DIR`"
             )
+        legacy = version == 1  # before wire dtypes and image scatter
         try:
             spec = ArchSpec.from_dict(data["spec"]).validate()
-            placement = {int(v): int(r) for v, r in data["placement"].items()}
-            weights = directory / data["weights"] if data.get("weights") else None
+            placement = {int(v): _int(r, "placement rank") for v, r in data["placement"].items()}
             return cls(
                 spec=spec,
                 placement=placement,
-                world=int(data["world"]),
-                weights=weights,
-                seed=int(data.get("seed", 0)),
+                world=_int(data["world"], "world"),
+                weights=_weights_path(data.get("weights"), directory),
+                seed=_int(data.get("seed", 0), "seed"),
                 info=dict(data.get("info", {})),
+                wire_dtype=str(data.get("wire_dtype", "float32")),
+                scatter=str(data.get("scatter", "stem" if legacy else DEFAULT_SCATTER)),
             )
         except KeyError as exc:
             raise DataError(f"plan is missing field {exc.args[0]!r}") from exc
@@ -176,6 +214,25 @@ class Plan:
         if plan.weights is not None and not plan.weights.exists():
             raise DataError(f"plan weights not found: {plan.weights} (copy it next to plan.json)")
         return plan
+
+
+def _int(value: Any, what: str) -> int:
+    """An integer field of plan.json (a bool, float or string is refused, not coerced)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataError(f"malformed plan: {what} must be an integer, got {value!r}")
+    return value
+
+
+def _weights_path(name: Any, directory: Path) -> Path | None:
+    """The weights file named in plan.json: a plain file name inside the plan folder."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise DataError(
+            f"malformed plan: weights must be a file name next to plan.json (e.g. "
+            f"{WEIGHTS_FILE!r}), got {name!r}"
+        )
+    return directory / name
 
 
 def _plan_file(path: Path) -> Path:
@@ -213,9 +270,10 @@ def save_weights(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
 
 
 def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
-    """Relabel ranks so that the input vertex is on rank 0 (the driver: no image transfer).
+    """Relabel ranks 0..m-1 (m = ranks in use) with the input vertex on rank 0 (the driver).
 
-    Rank labels are interchangeable; other ranks keep their relative order.
+    Rank labels are interchangeable; the other ranks keep their relative order, and ranks that
+    hold no vertex are dropped (a deployment may use fewer devices than it was offered).
     """
     first = placement[spec.input_node]
     ranks = [first, *sorted({r for r in placement.values()} - {first})]
@@ -223,18 +281,53 @@ def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
     return {v: rename[r] for v, r in placement.items()}
 
 
+def plan_from_analysis(
+    spec: ArchSpec,
+    result: Any,
+    *,
+    weights: str | Path | None = None,
+    seed: int = 0,
+) -> Plan:
+    """The plan that runs ``result`` (an ``AnalysisResult`` of ``spec``): its placement on the
+    ranks it uses, its wire dtype and scatter mode, and how it was chosen."""
+    placement = input_first(result.placement, spec)
+    return Plan(
+        spec=spec,
+        placement=placement,
+        world=max(placement.values()) + 1,
+        weights=Path(weights) if weights is not None else None,
+        seed=seed,
+        info={
+            "partitioner": result.partitioner,
+            "eps": result.eps,
+            "select": result.select,
+            "profile": result.profile,
+            "devices_offered": result.devices,
+            "simulated_makespan_s": result.makespan_s,
+            "simulated_speedup": result.speedup,
+        },
+        wire_dtype=result.wire_dtype,
+        scatter=result.scatter,
+    )
+
+
 def make_plan(
     spec: ArchSpec,
     devices: int,
     *,
-    partitioner: str = "kahypar",
+    partitioner: str | None = None,
+    select: str = "latency",
+    profile: Any = None,
+    wire_dtype: str = "float32",
+    scatter: str = DEFAULT_SCATTER,
+    eps: Any = None,
     weights: str | Path | None = None,
-    profile: str | None = None,
     seed: int = 0,
 ) -> Plan:
-    """Place ``spec`` on ``devices`` ranks with a registered partitioner and wrap it as a plan."""
-    from parawire.analysis.partitioners import create_partitioner
-    from parawire.analysis.profiles import get_profile
+    """Choose a deployment of ``spec`` on up to ``devices`` ranks (``parawire.analyze`` with
+    the same options) and wrap it as a plan; ``profile`` defaults to ``local-cpu``."""
+    from parawire.analysis.api import analyze
+    from parawire.analysis.partitioners import EPS_SWEEP
 
     if devices < 1:
         raise ConfigError(f"--devices must be >= 1, got {devices}")
@@ -242,23 +335,23 @@ def make_plan(
         raise ConfigError(
             f"{devices} devices for {len(spec.nodes)} vertices: use at most {len(spec.nodes)}"
         )
-    part = create_partitioner(partitioner)
-    prof = get_profile(profile or "local-cpu")
-    placement = part.partition(spec_costs(spec), devices, profile=prof, seed=seed)
-    return Plan(
-        spec=spec,
-        placement=input_first(placement.assignment, spec),
-        world=devices,
-        weights=Path(weights) if weights is not None else None,
+    result = analyze(
+        spec,
+        devices,
+        profile if profile is not None else "local-cpu",
+        partitioner,
+        select=select,
+        wire_dtype=wire_dtype,
+        scatter=scatter,
+        eps=eps if eps is not None else EPS_SWEEP,
         seed=seed,
-        info={"partitioner": placement.partitioner, "eps": placement.eps},
     )
+    return plan_from_analysis(spec, result, weights=weights, seed=seed)
 
 
-def load_plan_or_spec(
-    path: str | Path, devices: int | None, *, partitioner: str = "kahypar", seed: int = 0
-) -> Plan:
-    """A plan folder/file as is, or a spec JSON placed on ``devices`` ranks by ``partitioner``."""
+def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:
+    """A plan folder/file as is, or a spec JSON placed by ``make_plan(spec, devices, **choice)``.
+    """
     file = _plan_file(Path(path))
     data = _read_json(
         file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
@@ -277,4 +370,4 @@ def load_plan_or_spec(
         spec = ArchSpec.from_dict(data).validate()
     except SpecError as exc:
         raise DataError(f"{file} is neither a plan nor a valid spec: {exc}") from exc
-    return make_plan(spec, devices, partitioner=partitioner, seed=seed)
+    return make_plan(spec, devices, **choice)

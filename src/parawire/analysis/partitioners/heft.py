@@ -72,7 +72,9 @@ class Heft(Partitioner):
     ) -> tuple[dict[int, int], dict[str, Any]]:
         assert profile is not None  # enforced by Partitioner.partition
         compute = {v.id: float(profile.device.seconds(v)) for v in graph.vertices}
-        comm = {v.id: float(profile.link.seconds(v.out_bytes)) for v in graph.vertices}
+        comm = {v.id: float(profile.link.seconds(graph.sent_bytes(v.id))) for v in graph.vertices}
+        if graph.replicate_source:  # a remote consumer waits for the image, then its own stem
+            comm[graph.source] += compute[graph.source]
         rank = upward_ranks(graph, compute, comm)
         position = {v: i for i, v in enumerate(graph.topological_order)}
         order = sorted(graph.topological_order, key=lambda v: (-rank[v], position[v]))

@@ -16,11 +16,10 @@ import heapq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.partitioners._base import Partitioner, vertex_work
 from parawire.analysis.partitioners._registry import register_partitioner
+from parawire.graphs.components import clusters
 
 if TYPE_CHECKING:
     from parawire.analysis.profiles import Profile
@@ -86,8 +85,7 @@ class Contiguous(Partitioner):
 
 def component_groups(graph: CostGraph) -> list[list[int]]:
     """Vertex ids of each component left when the input and output vertices are removed."""
-    inner = graph.dag.subgraph(v for v in graph.dag if v not in (graph.source, graph.sink))
-    return [sorted(c) for c in nx.weakly_connected_components(inner)]
+    return clusters(graph.dag, graph.source, graph.sink)
 
 
 @register_partitioner("groups")

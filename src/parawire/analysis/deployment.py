@@ -1,0 +1,290 @@
+"""Choosing a deployment: which placement, on how many of the k devices, and why.
+
+The paper (EDGE'23) partitions a network at several balance tolerances and keeps the option with
+the lowest concurrency score, always on all n units. A user at the edge wants the fastest
+inference: on a slow link the fastest deployment may use fewer devices, down to one. So the
+default selection (``latency``) gathers candidates from every registered partitioner, every eps
+of the sweep and every device count 1..k, simulates each on the profile and keeps the fastest.
+One device is always a candidate, so the recommendation is never slower (simulated) than one
+device. ``cs`` is the paper's method (one partitioner, exactly k devices, lowest CS among the
+options that leave no unit near idle), ``makespan`` the fastest option of one partitioner at k.
+
+    cands = candidates(graph, 4, get_profile("rpi4-wifi"))
+    best = choose(cands, "latency", devices=4)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from parawire.analysis.graph import CostGraph
+from parawire.analysis.metrics import DEFAULT_WEIGHTS, PlacementMetrics, ScoreWeights
+from parawire.analysis.partitioners import EPS_SWEEP, Placement, create_partitioner, sweep_eps
+from parawire.analysis.profiles import LinkProfile, Profile
+from parawire.analysis.simulate import Schedule, simulate
+from parawire.errors import ConfigError
+
+SELECTIONS = ("latency", "cs", "makespan")  # how a deployment is chosen among the candidates
+DEFAULT_SELECTION = "latency"
+PAPER_PARTITIONER = "kahypar"  # the paper's method: hypergraph partitioning, eps sweep, CS
+CS_DECIMALS = 3  # select="cs": scores equal to this many decimals count as a tie
+NEAR_IDLE_SHARE = 0.25  # a unit below this share of the average load counts as near idle
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One placement of the graph with its score and its simulated schedule."""
+
+    placement: Placement  # as the partitioner returned it (``devices`` = n it was asked for)
+    metrics: PlacementMetrics  # the paper's metrics at that n
+    schedule: Schedule  # simulated on the profile
+
+    @property
+    def devices_used(self) -> int:
+        """Devices that hold at least one vertex."""
+        return len(set(self.placement.assignment.values()))
+
+    @property
+    def near_idle(self) -> bool:
+        """True when some unit of the n carries under ``NEAR_IDLE_SHARE`` of the average load."""
+        weights = self.metrics.part_weights
+        mean = sum(weights) / len(weights)
+        return len(weights) > 1 and min(weights) < NEAR_IDLE_SHARE * mean
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready facts (no assignment, no timeline)."""
+        return {
+            "partitioner": self.placement.partitioner,
+            "devices": self.placement.devices,
+            "devices_used": self.devices_used,
+            "eps": self.placement.eps,
+            "cs": self.metrics.cs,
+            "delta_w": self.metrics.delta_w,
+            "near_idle": self.near_idle,
+            "makespan_s": self.schedule.makespan_s,
+            "speedup": self.schedule.speedup,
+            "comm_bytes": self.metrics.comm_bytes,
+        }
+
+
+def check_selection(select: str) -> str:
+    """``select`` itself, or ``ConfigError`` naming the choices."""
+    if select not in SELECTIONS:
+        raise ConfigError(f"unknown select {select!r}; choose one of {', '.join(SELECTIONS)}")
+    return select
+
+
+def partition_options(
+    graph: CostGraph,
+    n: int,
+    partitioner: str,
+    profile: Profile,
+    *,
+    eps: Sequence[float] = EPS_SWEEP,
+    seed: int = 0,
+    weights: ScoreWeights = DEFAULT_WEIGHTS,
+    partitioner_options: dict[str, Any] | None = None,
+) -> list[Candidate]:
+    """Every eps option of one partitioner at n devices, scored and simulated."""
+    part = create_partitioner(partitioner, **dict(partitioner_options or {}))
+    options = sweep_eps(part, graph, n, eps_values=eps, profile=profile, seed=seed, weights=weights)
+    return [
+        Candidate(o.placement, o.metrics, simulate(graph, o.placement.assignment, profile, n))
+        for o in options
+    ]
+
+
+def candidates(
+    graph: CostGraph,
+    devices: int,
+    profile: Profile,
+    partitioners: Sequence[str],
+    *,
+    eps: Sequence[float] = EPS_SWEEP,
+    seed: int = 0,
+    weights: ScoreWeights = DEFAULT_WEIGHTS,
+    device_counts: Sequence[int] | None = None,
+    partitioner_options: dict[str, Any] | None = None,
+) -> list[Candidate]:
+    """Options of every named partitioner at each device count (default 1..k).
+
+    At one device every partitioner gives the same placement, so n = 1 contributes one
+    candidate (``single``).
+    """
+    counts = sorted(set(device_counts or range(1, devices + 1)))
+    if not counts or counts[0] < 1 or counts[-1] > devices:
+        raise ConfigError(f"device counts must lie in 1..{devices}, got {counts}")
+    counts = [n for n in counts if n <= len(graph.vertices)]
+    out: list[Candidate] = []
+    for n in counts:
+        names = ["single"] if n == 1 else [p for p in partitioners if p != "single"]
+        for name in names:
+            out.extend(
+                partition_options(
+                    graph,
+                    n,
+                    name,
+                    profile,
+                    eps=eps,
+                    seed=seed,
+                    weights=weights,
+                    partitioner_options=partitioner_options if name != "single" else None,
+                )
+            )
+    return out
+
+
+def cs_choice(options: Sequence[Candidate]) -> Candidate:
+    """The paper's choice: lowest CS (ties broken by the faster schedule).
+
+    Options that leave a unit near idle are skipped while any other option exists: a loose eps
+    can park one vertex on a unit and cut a staged chain at its cheapest boundaries, which the
+    score rewards although the unit does no work (see docs/analysis.md).
+    """
+    if not options:
+        raise ConfigError("no partition options to choose from")
+    pool = [c for c in options if not c.near_idle] or list(options)
+    return min(pool, key=lambda c: (round(c.metrics.cs, CS_DECIMALS), c.schedule.makespan_s))
+
+
+def fastest(options: Sequence[Candidate]) -> Candidate:
+    """The candidate with the lowest simulated latency (ties: fewer devices, then lower CS)."""
+    if not options:
+        raise ConfigError("no partition options to choose from")
+    return min(
+        options,
+        key=lambda c: (c.schedule.makespan_s, c.devices_used, c.metrics.cs),
+    )
+
+
+def choose(options: Sequence[Candidate], select: str, devices: int) -> Candidate:
+    """The deployment ``select`` picks: ``latency`` over every candidate, ``cs`` / ``makespan``
+    over the candidates at exactly ``devices``."""
+    check_selection(select)
+    if select == "latency":
+        return fastest(options)
+    at_k = [c for c in options if c.placement.devices == devices] or list(options)
+    return cs_choice(at_k) if select == "cs" else fastest(at_k)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the analysis tells a user, in numbers and in one paragraph."""
+
+    bound: str  # "link-bound", "compute-bound" or "single-chain"
+    split_comm_s: float  # transfer time of the fastest split over >= 2 devices (link occupancy)
+    single_device_s: float  # T1
+    best_split_speedup: float  # speedup of the fastest split over >= 2 devices (nan: none)
+    break_even_bandwidth: float | None  # bytes/s at which the best split matches one device
+    link_bandwidth: float  # bytes/s of the profile's link
+    text: str  # the paragraph printed after the tables
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "bound": self.bound,
+            "split_comm_s": self.split_comm_s,
+            "single_device_s": self.single_device_s,
+            "best_split_speedup": self.best_split_speedup,
+            "break_even_bandwidth": self.break_even_bandwidth,
+            "link_bandwidth": self.link_bandwidth,
+            "text": self.text,
+        }
+
+
+def _with_bandwidth(profile: Profile, bandwidth: float) -> Profile:
+    link = LinkProfile(profile.link.name, bandwidth, profile.link.latency_s)
+    return replace(profile, link=link)
+
+
+def break_even_bandwidth(
+    graph: CostGraph, splits: Sequence[Candidate], profile: Profile, t1: float
+) -> float | None:
+    """Lowest link bandwidth at which one of ``splits`` is as fast as one device.
+
+    None when none is, even with unlimited bandwidth (latency and compute alone lose). A
+    bisection on a log scale over each of the few fastest splits (their placements fixed).
+    """
+
+    def makespan(c: Candidate, bw: float) -> float:
+        prof = _with_bandwidth(profile, bw)
+        return simulate(graph, c.placement.assignment, prof, c.placement.devices).makespan_s
+
+    best: float | None = None
+    for c in sorted(splits, key=lambda c: c.schedule.makespan_s)[:3]:
+        hi = 1e15
+        if makespan(c, hi) > t1:
+            continue
+        lo = 1e3
+        if makespan(c, lo) <= t1:
+            return lo
+        for _ in range(40):
+            mid = math.sqrt(lo * hi)
+            if makespan(c, mid) <= t1:
+                hi = mid
+            else:
+                lo = mid
+            if hi / lo < 1.01:
+                break
+        best = hi if best is None else min(best, hi)
+    return best
+
+
+def verdict(
+    graph: CostGraph,
+    options: Sequence[Candidate],
+    chosen: Candidate,
+    paper: Candidate,
+    profile: Profile,
+    devices: int,
+) -> Verdict:
+    """The plain-words conclusion: bound, break-even bandwidth, the recommendation."""
+    t1 = chosen.schedule.single_device_s
+    splits = [c for c in options if c.devices_used > 1]
+    best_split = fastest(splits) if splits else None
+    comm = best_split.schedule.comm_s if best_split else 0.0
+    bw = profile.link.bandwidth_bytes_per_s
+    even = break_even_bandwidth(graph, splits, profile, t1) if splits else None
+    if best_split is None:
+        bound = "single-chain"
+    elif best_split.schedule.speedup < 1.0 or comm > t1 / max(best_split.devices_used, 1):
+        bound = "link-bound"
+    else:
+        bound = "compute-bound"
+    ms = 1e3
+    used = chosen.devices_used
+    if used == 1:
+        rec = f"best: 1 of {devices} devices (run on one device: every split is slower here)"
+    else:
+        rec = (
+            f"best: {used} of {devices} devices, {chosen.schedule.speedup:.2f}x faster than one "
+            f"device ({chosen.placement.partitioner}"
+            + (f", eps {chosen.placement.eps}" if chosen.placement.eps is not None else "")
+            + ")"
+        )
+    rec += f" (paper's CS choice: {paper.schedule.speedup:.2f}x on {paper.devices_used})"
+    parts = [f"{bound} on {profile.name}"]
+    if best_split is not None:
+        parts.append(
+            f"the fastest split moves {best_split.metrics.comm_bytes / 1e3:.1f} kB in "
+            f"{comm * ms:.1f} ms of transfers against {t1 * ms:.1f} ms of compute on one device"
+        )
+    if even is not None:
+        parts.append(
+            f"break-even bandwidth about {even / 1e6:.2f} MB/s (this link: {bw / 1e6:.2f} MB/s)"
+        )
+    elif best_split is not None:
+        parts.append("no bandwidth makes a split faster here (latency and compute alone lose)")
+    text = "; ".join(parts) + ". " + rec + "."
+    return Verdict(
+        bound=bound,
+        split_comm_s=comm,
+        single_device_s=t1,
+        best_split_speedup=best_split.schedule.speedup if best_split else math.nan,
+        break_even_bandwidth=even,
+        link_bandwidth=bw,
+        text=text,
+    )

@@ -1,0 +1,87 @@
+"""The options that choose a deployment, shared by `analyze`, `plan` and `run`.
+
+The same words mean the same choice everywhere, so that what `analyze` recommends is what
+`plan` writes and `run` executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from parawire.analysis.costs import DEFAULT_SCATTER, SCATTERS, WIRE_DTYPES
+from parawire.analysis.deployment import DEFAULT_SELECTION, SELECTIONS
+from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
+from parawire.errors import ConfigError
+
+
+def parse_eps(text: str) -> list[float]:
+    """``"0.03,0.1"`` -> ``[0.03, 0.1]``, with one clear error for anything else."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--eps takes comma-separated numbers, got {text!r}") from None
+    if not values or min(values) < 0 or any(v != v or v == float("inf") for v in values):
+        raise ConfigError(f"--eps needs finite values >= 0, got {text!r}")
+    return values
+
+
+def deployment_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate ``command`` with --partitioner, --select, --eps, --wire-dtype and --scatter."""
+    options = [
+        click.option(
+            "--partitioner",
+            type=click.Choice(list_partitioners()),
+            default=None,
+            help="Restrict the placement to this partitioner (default: every partitioner "
+            "for --select latency, kahypar for cs and makespan).",
+        ),
+        click.option(
+            "--select",
+            type=click.Choice(SELECTIONS),
+            default=DEFAULT_SELECTION,
+            show_default=True,
+            help="latency: the fastest simulated placement on at most --devices devices (fewer "
+            "when faster); cs: the paper's lowest concurrency score on exactly --devices; "
+            "makespan: the fastest placement of one partitioner on exactly --devices.",
+        ),
+        click.option(
+            "--eps",
+            default=",".join(str(e) for e in EPS_SWEEP),
+            show_default=True,
+            help="Balance tolerances swept by kahypar and metis (comma-separated).",
+        ),
+        click.option(
+            "--wire-dtype",
+            type=click.Choice(WIRE_DTYPES),
+            default="float32",
+            show_default=True,
+            help="Precision of the tensors sent between devices (int8: per-tensor scale).",
+        ),
+        click.option(
+            "--scatter",
+            type=click.Choice(SCATTERS),
+            default=DEFAULT_SCATTER,
+            show_default=True,
+            help="image: devices get the input image and run the stem themselves; stem: they "
+            "get the stem's output (the paper's deployment).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def choice_kwargs(
+    partitioner: str | None, select: str, eps: str, wire_dtype: str, scatter: str
+) -> dict[str, Any]:
+    """The keyword arguments of ``analyze`` / ``make_plan`` for the shared options."""
+    return {
+        "partitioner": partitioner,
+        "select": select,
+        "eps": parse_eps(eps),
+        "wire_dtype": wire_dtype,
+        "scatter": scatter,
+    }
