@@ -16,7 +16,6 @@ is bounded by ``timeout``; failed or stuck workers are terminated, never left be
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -31,6 +30,7 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire.errors import ParawireError, RuntimeTimeoutError
+from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
     StoreHost,
@@ -41,7 +41,6 @@ from parawire.runtime.group import (
     leave_group,
     use_loopback_for_gloo,
 )
-from parawire.runtime.check import chunk_sizes
 from parawire.runtime.link import LinkModel
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, save_weights, seeded_state_dict
 
@@ -428,7 +427,7 @@ def run_local(
         else:
             state = seeded_state_dict(plan.spec, plan.seed)
         save_weights(state, work / WEIGHTS_FILE)
-        dataclasses.replace(plan, weights=work / WEIGHTS_FILE).save(work)
+        replace(plan, weights=work / WEIGHTS_FILE).save(work)
         if check is not None:
             from safetensors.torch import save_file
 

@@ -177,7 +177,7 @@ class Plan:
         if isinstance(version, bool) or version not in READABLE_PLAN_VERSIONS:
             raise DataError(
                 f"not a parawire plan (plan_version {version!r}, expected one of "
-                f"{READABLE_PLAN_VERSIONS}); create one with `parawire plan SPEC --devices K -o DIR`"
+                f"{READABLE_PLAN_VERSIONS}); create one with `parawire plan SPEC -n K -o DIR`"
             )
         legacy = version == 1  # before wire dtypes and image scatter
         try:
@@ -350,8 +350,7 @@ def make_plan(
 
 
 def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:
-    """A plan folder/file as is, or a spec JSON placed by ``make_plan(spec, devices, **choice)``.
-    """
+    """A plan folder/file as is, or a spec placed by ``make_plan(spec, devices, **choice)``."""
     file = _plan_file(Path(path))
     data = _read_json(
         file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
