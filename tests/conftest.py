@@ -31,15 +31,20 @@ SMALL_PARAMS: dict[str, dict[str, int]] = {
 
 
 def small_spec(
-    generator: str, staging: str = "probabilistic", seed: int = 0, size: int = 32
+    generator: str,
+    staging: str = "probabilistic",
+    seed: int = 0,
+    size: int = 32,
+    merge: str = "maps",
 ) -> parawire.ArchSpec:
-    """A fast spec (12 vertices, 8 channels) of any generator and staging mode."""
+    """A fast spec (12 vertices, 8 channels) of any generator, staging mode and merge mode."""
     cfg = parawire.StagingConfig(name=staging, channels=8, c_max=32, min_size=2, fb_stages=2)
     return parawire.generate(
         generator,
         seed=seed,
         staging=cfg,
         input_shape=(3, size, size),
+        merge=merge,
         **SMALL_PARAMS[generator],
     )
 

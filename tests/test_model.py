@@ -12,10 +12,11 @@ from parawire.analysis import spec_costs
 from parawire.nn import build_head, build_model, build_vertex, count_parameters, create_baseline
 
 
+@pytest.mark.parametrize("merge", ["maps", "pooled"])
 @pytest.mark.parametrize("generator", GENERATORS)
 @pytest.mark.parametrize("staging", STAGINGS)
-def test_forward_shapes_and_costs(generator: str, staging: str) -> None:
-    spec = small_spec(generator, staging, seed=1)
+def test_forward_shapes_and_costs(generator: str, staging: str, merge: str) -> None:
+    spec = small_spec(generator, staging, seed=1, merge=merge)
     model = build_model(spec)
     x = torch.randn(2, 3, 32, 32)
     with FlopCounterMode(display=False) as counter:
@@ -36,9 +37,10 @@ def test_default_spec_at_32_and_224(size: int) -> None:
     assert smallest >= 4  # min_size is respected
 
 
+@pytest.mark.parametrize("merge", ["maps", "pooled"])
 @pytest.mark.parametrize("generator", GENERATORS)
-def test_gradients_reach_every_vertex(generator: str) -> None:
-    spec = small_spec(generator, "probabilistic", seed=5)
+def test_gradients_reach_every_vertex(generator: str, merge: str) -> None:
+    spec = small_spec(generator, "probabilistic", seed=5, merge=merge)
     model = build_model(spec)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
     for vid, block in model.vertices.items():

@@ -1,6 +1,8 @@
 """Distributed logits equal the single-process model's, for every generator, staging mode,
 k in 1..3, hand-made placements (round-robin, one rank per stage, reversed) and every
-registered partitioner's placement; batch 2, repeated inferences and an emulated link too.
+registered partitioner's placement; batch 2, repeated inferences and an emulated link too;
+both scatter modes (image: replicated stem; stem: its output sent), both merge modes, and every
+wire dtype (lossy ones against ``emulate_wire``, the same codec in one process).
 
 One group of 3 spawned ranks runs all cases (the oracle: ``build_model(spec)`` in this process
 with the same seeded weights); each case is then checked on its own.
@@ -26,6 +28,7 @@ from parawire.runtime import Plan, RankEngine, seeded_state_dict
 from parawire.runtime.group import StoreHost, join_group, leave_group, use_loopback_for_gloo
 from parawire.runtime.launch import make_image
 from parawire.runtime.plan import input_first
+from parawire.runtime.wire import emulate_wire
 
 WORLD = 3
 TIMEOUT = 20.0
@@ -79,6 +82,23 @@ def _cases() -> list[dict]:
     placement = {v: i % 3 for i, v in enumerate(spec.topological_order)}
     cases.append({"id": "ws-batch2", "spec": spec, "place": placement, "batch": 2})
     cases.append({"id": "ws-link", "spec": spec, "place": placement, "link": True})
+    for gen in GENERATORS:  # pooled merge and both scatter modes at k = 2 and 3
+        spec = small_spec(gen, size=16, merge="pooled")
+        for k in (2, 3):
+            place = {v: i % k for i, v in enumerate(spec.topological_order)}
+            for scatter in ("image", "stem"):
+                cases.append(
+                    {"id": f"{gen}-pooled-{scatter}-k{k}", "spec": spec, "place": place,
+                     "scatter": scatter}
+                )  # fmt: skip
+    spec = small_spec("dp", size=16, merge="pooled")
+    place = {v: i % 3 for i, v in enumerate(spec.topological_order)}
+    for wire in ("float16", "bfloat16", "int8"):
+        for scatter in ("image", "stem"):
+            cases.append(
+                {"id": f"dp-{wire}-{scatter}", "spec": spec, "place": place, "scatter": scatter,
+                 "wire": wire, "batch": 2}
+            )  # fmt: skip
     return cases
 
 
@@ -95,7 +115,14 @@ def _worker(rank: int, port: int, cases_file: str, out_dir: str, world: int) -> 
         for case in json.loads(Path(cases_file).read_text()):
             spec = ArchSpec.from_dict(case["spec"])
             placement = {int(v): r for v, r in case["place"].items()}
-            plan = Plan(spec, placement, world, seed=7)
+            plan = Plan(
+                spec,
+                placement,
+                world,
+                seed=7,
+                scatter=case.get("scatter", "image"),
+                wire_dtype=case.get("wire", "float32"),
+            )
             batch = case.get("batch", 1)
             link = FastLink() if case.get("link") else None
             engine = RankEngine(plan, rank, batch=batch, timeout=TIMEOUT, link=link)
@@ -135,13 +162,19 @@ def _run_cases(cases: list[dict], world: int, tmp: Path) -> dict[str, torch.Tens
 
 
 def _reference(case: dict) -> torch.Tensor:
-    """The single-process oracle: ``build_model(spec)`` with the same seeded weights."""
+    """The single-process oracle: ``build_model(spec)`` with the same seeded weights; for a
+    lossy wire dtype, the same model with the wire codec on every tensor crossing ranks."""
     spec = case["spec"]
     model = build_model(spec)
     model.load_state_dict(seeded_state_dict(spec, 7))
     model.eval()
+    image = make_image(spec.input_shape, case.get("batch", 1), seed=3)
     with torch.inference_mode():
-        return model(make_image(spec.input_shape, case.get("batch", 1), seed=3))
+        if case.get("wire", "float32") == "float32":
+            return model(image)
+        return emulate_wire(
+            model, image, case["place"], wire_dtype=case["wire"], scatter=case["scatter"]
+        )
 
 
 def test_distributed_logits_equal_single_process(tmp_path: Path) -> None:

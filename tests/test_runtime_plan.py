@@ -101,8 +101,11 @@ def test_make_plan_uses_the_partitioner() -> None:
 def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
     spec_file = small_spec("lanes", size=16).save(tmp_path / "spec.json")
     runner = CliRunner()
-    made = runner.invoke(app, ["plan", str(spec_file), "--devices", "2", "-o", str(tmp_path / "p")])
+    made = runner.invoke(
+        app, ["plan", str(spec_file), "-n", "2", "--select", "cs", "-o", str(tmp_path / "p")]
+    )
     assert made.exit_code == 0, made.output
+    assert "2 of 2 ranks (kahypar" in made.output
     args = ["run", str(tmp_path / "p"), "--runs", "3", "--warmup", "1", "--timeout", "20"]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
@@ -111,6 +114,61 @@ def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
         assert report[key] >= 0
     assert report["max_abs_diff"] <= 1e-5
     assert report["simulated_makespan_s"] > 0 and report["devices"] == 2
+    check = report["check"]  # 100 real digits test images through the split, against float32
+    assert check["images"] == 100 and check["top1_agreement"] == 1.0
+    assert check["max_abs_diff"] <= 1e-5 and check["source"].startswith("digits")
+
+
+def _edited(tmp_path: Path, **changes) -> Path:  # type: ignore[no-untyped-def]
+    folder = _plan().save(tmp_path / "plan")
+    data = json.loads((folder / "plan.json").read_text())
+    data.update(changes)
+    (folder / "plan.json").write_text(json.dumps(data))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"world": 1_000_000}, "asks for 1000000 ranks"),
+        ({"world": True}, "world must be an integer"),
+        ({"world": 2.5}, "world must be an integer"),
+        ({"weights": "/etc/passwd"}, "weights must be a file name next to plan.json"),
+        ({"weights": "../../x.safetensors"}, "weights must be a file name next to plan.json"),
+        ({"wire_dtype": "int4"}, "unknown wire dtype"),
+        ({"scatter": "pixels"}, "unknown scatter"),
+        ({"plan_version": 99}, "not a parawire plan"),
+    ],
+)
+def test_a_tampered_plan_is_refused_before_anything_runs(
+    tmp_path: Path, changes: dict, words: str
+) -> None:
+    folder = _edited(tmp_path, **changes)
+    with pytest.raises((ConfigError, DataError), match=words) as info:
+        Plan.load(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_a_version_1_plan_runs_as_it_did(tmp_path: Path) -> None:
+    folder = _edited(tmp_path, plan_version=1)
+    data = json.loads((folder / "plan.json").read_text())
+    del data["wire_dtype"], data["scatter"]
+    (folder / "plan.json").write_text(json.dumps(data))
+    plan = Plan.load(folder)
+    assert plan.scatter == "stem" and plan.wire_dtype == "float32"
+    assert plan.stem_ranks == (plan.placement[plan.spec.input_node],)
+
+
+def test_image_scatter_runs_the_stem_where_it_is_consumed() -> None:
+    plan = _plan(world=3)
+    source = plan.spec.input_node
+    consumers = {plan.placement[w] for w in plan.spec.successors[source]}
+    assert set(plan.stem_ranks) == consumers
+    for rank in range(3):
+        assert (source in plan.vertices_of(rank)) == (rank in consumers)
+        assert any(k.startswith(f"vertices.{source}.") for k in plan.state_dict(rank)) == (
+            rank in consumers
+        )
 
 
 def test_worker_command_two_ranks_on_loopback(tmp_path: Path) -> None:

@@ -209,3 +209,42 @@ def test_digest_ignores_provenance_but_not_structure() -> None:
     other = replace(t, provenance=parawire.arch.Provenance(generator="x", seed=5))
     assert t.digest() == other.digest()
     assert t.digest() != replace(t, num_classes=5).digest()
+
+
+def test_version_1_documents_read_as_maps_merge() -> None:
+    data = parawire.generate("dp", seed=3, n=12).to_dict()
+    data["schema_version"] = 1
+    del data["merge"]
+    spec = ArchSpec.from_dict(data).validate()
+    assert spec.merge == "maps" and spec.schema_version == 2
+    data["schema_version"] = True  # a bool is not a version
+    with pytest.raises(SpecError, match="unknown schema_version True"):
+        ArchSpec.from_dict(data)
+
+
+def test_pooled_merge_round_trips_and_ships_vectors() -> None:
+    spec = parawire.generate("dp", seed=3, n=12, merge="pooled")
+    assert ArchSpec.from_json(spec.to_json()) == spec
+    sinks = {e.src for e in spec.in_edges[spec.output_node]}
+    assert spec.pooled_vertices == sinks
+    for v in sinks:
+        assert spec.output_shape(v) == (spec.head_width, 1, 1)
+    assert spec.output_shape(spec.output_node) == (spec.head_width, 1, 1)
+    assert all(e.pool == 1 and not e.project for e in spec.in_edges[spec.output_node])
+
+
+def test_pooled_merge_rules() -> None:
+    spec = parawire.generate("dp", seed=3, n=12, merge="pooled")
+    out = spec.output_node
+    edge = spec.in_edges[out][0]
+    scaled = replace(edge, pool=2)
+    bad = replace(spec, edges=tuple(scaled if e == edge else e for e in spec.edges))
+    with pytest.raises(SpecError, match="set pool=1 and project=false"):
+        bad.validate()
+    with pytest.raises(SpecError, match="unknown merge 'sum'"):
+        replace(spec, merge="sum").validate()
+    # a sink that also feeds another vertex cannot ship only its pooled vector
+    first, second = sorted(spec.pooled_vertices)[:2]
+    extra = Edge(first, second, project=True)
+    with pytest.raises(SpecError, match=f"node {first} feeds the output vertex"):
+        replace(spec, edges=(*spec.edges, extra)).validate()

@@ -446,7 +446,9 @@ def run_local(
         devices=plan.world,
         latencies_s=timings["latencies_s"],
         single_latencies_s=timings["single_latencies_s"],
-        options={k: v for k, v in asdict(options).items() if k != "seed"},
+        options={
+            k: v for k, v in asdict(options).items() if k not in ("seed", "check", "check_data")
+        },
     )
     if baseline:
         reference_options = replace(options, runs=1, warmup=0) if options.paired else options
