@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from parawire.study import (
     StudyConfig,
     StudyStore,
     generators_table,
+    merge_table,
     plan_jobs,
     run_study,
     stability_table,
@@ -22,9 +24,13 @@ from parawire.study import (
 )
 
 
-def row(kind, group, acc, params, *, size=32, sample=0, speedup=None, staging="probabilistic"):
+def row(kind, group, acc, params, *, size=32, sample=0, speedup=None, staging="probabilistic",
+        merge="maps"):  # fmt: skip
+    used = None if speedup is None else 3
+    paper = None if speedup is None else speedup / 2
     return {"kind": kind, "group": group, "test_acc": acc, "params": params, "size": size,
-            "sample": sample, "speedup": speedup, "staging": staging}  # fmt: skip
+            "sample": sample, "speedup": speedup, "staging": staging, "merge": merge,
+            "devices_used": used, "paper_speedup": paper}  # fmt: skip
 
 
 KNOWN = [
@@ -38,6 +44,7 @@ KNOWN = [
     row("uniform", "dp", 30.0, 250_000, size=64, staging="uniform"),
     row("staged", "dp", 77.0, 600_000, size=64),
     row("baseline", "resnet20", 66.0, 270_000, size=64, staging=""),
+    row("merge", "dp", 82.0, 600_000, sample=0, speedup=2.4, merge="pooled"),
 ]
 
 
@@ -46,14 +53,23 @@ def test_generators_table_hand_checked() -> None:
     rows = {r[0]: r for r in t.rows}
     assert list(rows) == ["dp", "er", "cifarnet"]
     # dp: n=2, params mean 0.75M, acc mean 85 best 90, acc/Mparam 160 and 90 -> mean 125 best 160
-    assert rows["dp"] == pytest.approx(("dp", 2, 0.75, 85.0, 90.0, 125.0, 160.0, 2.5))
-    assert rows["er"] == pytest.approx(("er", 1, 2.0, 70.0, 70.0, 35.0, 35.0, 1.5))
+    assert rows["dp"] == pytest.approx(("dp", 2, 0.75, 85.0, 90.0, 125.0, 160.0, 2.5, 3, 1.25))
+    assert rows["er"] == pytest.approx(("er", 1, 2.0, 70.0, 70.0, 35.0, 35.0, 1.5, 3, 0.75))
     assert rows["cifarnet"][:7] == pytest.approx(("cifarnet", 1, 1.5, 75.0, 75.0, 50.0, 50.0))
-    assert rows["cifarnet"][7] is None
+    assert rows["cifarnet"][7:] == (None, None, None)
+    assert "rpi4-wifi" in t.columns[7]  # the speedup column names its profile
     md = to_markdown(t)
-    assert "| dp | 2 | 0.750 | 85.00 | 90.00 | 125.00 | 160.00 | 2.50 |" in md
-    assert "| cifarnet | 1 | 1.50 | 75.00 | 75.00 | 50.00 | 50.00 | - |" in md
+    assert "| dp | 2 | 0.750 | 85.00 | 90.00 | 125.00 | 160.00 | 2.50 | 3.00 | 1.25 |" in md
+    assert "| cifarnet | 1 | 1.50 | 75.00 | 75.00 | 50.00 | 50.00 | - | - | - |" in md
     assert to_csv(t).splitlines()[1].startswith("dp,2,0.75,85.0,90.0,125.0,160.0,2.5")
+
+
+def test_merge_table_pairs_the_same_seeds() -> None:
+    t = merge_table(KNOWN, 32, 4, "rpi4-wifi")
+    assert [r[:2] for r in t.rows] == [("dp", "maps"), ("dp", "pooled")]
+    # only sample 0 was trained with both merges: 80% at 0.5M vs 82% at 0.6M
+    assert t.rows[0][2:6] == pytest.approx((1, 0.5, 80.0, 80.0))
+    assert t.rows[1][2:7] == pytest.approx((1, 0.6, 82.0, 82.0, 2.4))
 
 
 def test_staging_table_hand_checked() -> None:
@@ -113,6 +129,22 @@ def test_study_runs_extends_and_refuses_other_settings(tmp_path: Path) -> None:
     assert len(StudyStore(tmp_path).rows()) == 4
     with pytest.raises(DataError, match="other settings"):
         run_study(tiny(epochs=2), tmp_path)
+
+
+def test_parallel_workers_give_the_same_results_with_a_merge_table(tmp_path: Path) -> None:
+    cfg = tiny(merge_generators=("dp",), param_samples=0)
+    serial = run_study(cfg, tmp_path / "serial")
+    parallel = run_study(dataclasses.replace(cfg, workers=2), tmp_path / "parallel")
+    assert parallel.trained == serial.trained == 3
+    key = ("job", "digest", "merge", "params", "test_acc", "speedup", "devices_used")
+    assert [[r[k] for k in key] for r in parallel.rows] == [
+        [r[k] for k in key] for r in serial.rows
+    ]
+    merges = {r["job"]: r["merge"] for r in serial.rows}
+    assert merges == {"generator/chain/32/s000": "maps", "generator/dp/32/s000": "maps",
+                      "merge/dp/32/s000": "pooled"}  # fmt: skip
+    merge = next(t for t in serial.tables if t.name == "merge")
+    assert [r[:2] for r in merge.rows] == [("dp", "maps"), ("dp", "pooled")]
 
 
 def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:

@@ -28,8 +28,22 @@ def parse_eps(text: str) -> list[float]:
     return values
 
 
-def deployment_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate ``command`` with --partitioner, --select, --eps, --wire-dtype and --scatter."""
+def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool = True) -> Any:
+    """Decorate a command with --partitioner, --select, --eps (unless ``eps=False``),
+    --wire-dtype and --scatter; use as ``@deployment_options`` or ``@deployment_options(...)``.
+    """
+    if command is None:
+        return lambda c: _decorate(c, eps)
+    return _decorate(command, eps)
+
+
+def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]:
+    eps_option = click.option(
+        "--eps",
+        default=",".join(str(e) for e in EPS_SWEEP),
+        show_default=True,
+        help="Balance tolerances swept by kahypar and metis (comma-separated).",
+    )
     options = [
         click.option(
             "--partitioner",
@@ -47,12 +61,7 @@ def deployment_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "when faster); cs: the paper's lowest concurrency score on exactly --devices; "
             "makespan: the fastest placement of one partitioner on exactly --devices.",
         ),
-        click.option(
-            "--eps",
-            default=",".join(str(e) for e in EPS_SWEEP),
-            show_default=True,
-            help="Balance tolerances swept by kahypar and metis (comma-separated).",
-        ),
+        eps_option,
         click.option(
             "--wire-dtype",
             type=click.Choice(WIRE_DTYPES),
@@ -69,6 +78,8 @@ def deployment_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "get the stem's output (the paper's deployment).",
         ),
     ]
+    if not with_eps:
+        options = [o for o in options if o is not eps_option]
     for option in reversed(options):
         command = option(command)
     return command

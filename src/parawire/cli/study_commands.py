@@ -10,6 +10,7 @@ import click
 import torch
 from rich.console import Console
 
+from parawire.cli.deployment_options import deployment_options
 from parawire.data import list_datasets
 from parawire.report import to_rich
 from parawire.study import BASELINE_GROUPS, GENERATOR_GROUPS, StudyConfig, demo_config, run_study
@@ -43,13 +44,26 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @click.option("--baselines", default=",".join(BASELINE_GROUPS), show_default=True)
 @click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
 @click.option(
+    "--merge",
+    type=click.Choice(["maps", "pooled"]),
+    default="maps",
+    show_default=True,
+    help="Merge mode of the generated networks (maps: the paper's).",
+)
+@click.option(
+    "--merge-generators",
+    default="",
+    show_default=True,
+    help="Generator groups also trained with the other merge mode (comparison table).",
+)
+@click.option(
     "--large-size", type=int, default=64, show_default=True, help="Table I input (0: off)."
 )
 @click.option("--uniform-samples", type=int, default=3, show_default=True)
 @click.option("--large-baseline/--no-large-baseline", default=True, show_default=True)
-@click.option("--devices", type=int, default=4, show_default=True)
-@click.option("--profile", default="rpi4-wifi", show_default=True)
-@click.option("--partitioner", default="kahypar", show_default=True)
+@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices available.")
+@click.option("--profile", default="rpi4-wifi", show_default=True, help="Analysis profile.")
+@deployment_options(eps=False)
 @click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
@@ -60,12 +74,27 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @click.option("--stem-stride", type=int, default=None, help="Stem downsampling (default: auto).")
 @click.option("--param-samples", type=int, default=1000, show_default=True, help="Table IV.")
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
-def study_cmd(out: Path, generators: str, baselines: str, staging_generators: str, **kw) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Networks trained at once (processes sharing the GPU or the cores).",
+)
+def study_cmd(
+    out: Path,
+    generators: str,
+    baselines: str,
+    staging_generators: str,
+    merge_generators: str,
+    **kw,
+) -> None:
     """Sample, train, evaluate and analyse architectures per generator; write the tables."""
     cfg = StudyConfig(
         generators=_names(generators),
         baselines=_names(baselines),
         staging_generators=_names(staging_generators),
+        merge_generators=_names(merge_generators),
         **kw,
     )
     _report(run_study(cfg, out, log=click.echo), out)

@@ -12,6 +12,7 @@ from parawire.study.runner import StudyOutcome, build_tables, run_study
 from parawire.study.store import StudyStore
 from parawire.study.tables import (
     generators_table,
+    merge_table,
     stability_table,
     staging_table,
     uniform_table,
@@ -27,6 +28,7 @@ __all__ = [
     "build_tables",
     "demo_config",
     "generators_table",
+    "merge_table",
     "plan_jobs",
     "run_study",
     "stability_table",

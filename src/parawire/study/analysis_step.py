@@ -8,21 +8,27 @@ from parawire.arch.spec import ArchSpec
 from parawire.study.config import StudyConfig
 
 
-def analyze_for_study(spec: ArchSpec, cfg: StudyConfig) -> dict[str, Any] | None:
-    """Speedup, communication, eta and CS of ``spec`` on ``cfg.devices`` devices.
+def analyze_for_study(spec: ArchSpec, cfg: StudyConfig) -> dict[str, Any]:
+    """The recommended deployment of ``spec`` on up to ``cfg.devices`` devices of
+    ``cfg.profile`` (speedup, devices used, communication, eta, CS) and the paper's CS choice."""
+    from parawire.analysis.api import analyze
 
-    Returns None when the analysis package is not installed in this build (the study then
-    reports a dash and fills the values in on its next run).
-    """
-    try:
-        from parawire.analysis.api import analyze
-    except ImportError:
-        return None
-    result = analyze(spec, devices=cfg.devices, profile=cfg.profile, partitioner=cfg.partitioner)
+    result = analyze(
+        spec,
+        devices=cfg.devices,
+        profile=cfg.profile,
+        partitioner=cfg.partitioner,
+        select=cfg.select,
+        wire_dtype=cfg.wire_dtype,
+        scatter=cfg.scatter,
+    )
     return {
         "speedup": float(result.speedup),
+        "devices_used": int(result.devices_used),
+        "paper_speedup": float(result.paper["speedup"]),
         "comm_bytes": float(result.comm_bytes),
         "eta": float(result.eta),
         "cs": float(result.cs),
+        "paper_cs": float(result.paper["cs"]),
         "full": result.to_dict(),
     }

@@ -9,6 +9,8 @@ from typing import Any
 
 from parawire.errors import ConfigError
 
+MERGES = ("maps", "pooled")  # parawire.arch.spec.MERGES, repeated to keep this module light
+
 GENERATOR_GROUPS = ("er", "ba", "ws", "dp", "fb", "chain")  # fb = ws with RandWire's stages
 STAGING_OF = {"fb": ("ws", "fb")}  # group -> (generator, staging); others: (group, probabilistic)
 BASELINE_GROUPS = ("cifarnet", "resnet")  # resnet = resnet20 at <= 64 px, resnet50 above
@@ -27,13 +29,18 @@ class StudyConfig:
     staging_generators: tuple[str, ...] = (
         "dp",
     )  # also trained with greedy staging (Tables II/III)
+    merge: str = "maps"  # merge mode of every generated network (the paper's: maps)
+    merge_generators: tuple[str, ...] = ()  # also trained with the other merge mode (table)
     uniform_generator: str = "dp"  # trained with uniform channels (Table I)
     large_size: int = 64  # larger input side for Table I (0: skip the larger input)
     uniform_samples: int = 3  # architectures per cell of Table I (at most ``samples``)
     large_baseline: bool = True  # also train the ResNet at the larger input (Table I)
-    devices: int = 4  # k of the k-device analysis
+    devices: int = 4  # k of the k-device analysis (devices available)
     profile: str = "rpi4-wifi"  # device/link profile of the analysis
-    partitioner: str = "kahypar"  # partitioner of the analysis
+    partitioner: str | None = None  # restrict the analysis to one partitioner (None: all)
+    select: str = "latency"  # how the analysis chooses the deployment (latency, cs, makespan)
+    wire_dtype: str = "float32"  # dtype on the wire in the analysis
+    scatter: str = "image"  # what the analysis sends first: the image or the stem's output
     recipe: str = "modern"  # training recipe name
     batch_size: int | None = None  # override of the recipe's batch size
     lr: float | None = None  # override of the recipe's peak learning rate
@@ -45,6 +52,7 @@ class StudyConfig:
     param_samples: int = 1000  # architectures per generator and staging for Table IV
     param_vertices: int = 40  # vertices of the Table IV architectures (EDGE'23: 40)
     device: str | None = None  # torch device (default: CUDA when available)
+    workers: int = 1  # networks trained at once, each in its own process
 
     def check(self) -> StudyConfig:
         """Raise ``ConfigError`` for unknown groups or out-of-range numbers; returns self."""
@@ -57,6 +65,13 @@ class StudyConfig:
         bad = [g for g in self.staging_generators if g not in ("er", "ba", "ws", "dp")]
         if bad:
             raise ConfigError(f"staging comparison takes er, ba, ws or dp, got {bad}")
+        bad = [g for g in self.merge_generators if g not in GENERATOR_GROUPS]
+        if bad:
+            raise ConfigError(f"unknown merge-comparison group(s) {bad}; use {GENERATOR_GROUPS}")
+        if self.merge not in MERGES:
+            raise ConfigError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.samples < 0 or self.epochs < 1 or self.devices < 1 or self.param_samples < 0:
             raise ConfigError("samples >= 0, epochs >= 1, devices >= 1, param_samples >= 0 needed")
         if self.vertices < 3 or self.channels < 1 or self.large_size < 0:
@@ -67,9 +82,15 @@ class StudyConfig:
         """The fields a stored result depends on: a study folder keeps them fixed."""
         keep = (
             "dataset", "data", "epochs", "recipe", "batch_size", "lr", "seed", "vertices",
-            "channels", "c_max", "stem_stride", "devices", "profile", "partitioner",
+            "channels", "c_max", "stem_stride", "devices", "profile", "partitioner", "select",
+            "wire_dtype", "scatter", "merge",
         )  # fmt: skip
         return {k: getattr(self, k) for k in keep}
+
+    @property
+    def other_merge(self) -> str:
+        """The merge mode the merge comparison trains beside ``merge``."""
+        return "pooled" if self.merge == "maps" else "maps"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON dictionary."""
@@ -92,4 +113,5 @@ def demo_config() -> StudyConfig:
         uniform_samples=1,
         large_baseline=False,  # ResNet-20 at 48x48 alone would take minutes on 2 cores
         param_samples=250,
+        merge_generators=("dp",),  # maps vs pooled merge, same seeds
     )

@@ -9,7 +9,8 @@ from parawire.arch.spec import ArchSpec
 from parawire.study.config import STAGING_OF, StudyConfig
 from parawire.train.models import ModelSource
 
-KINDS = ("generator", "baseline", "greedy", "uniform", "staged")
+KINDS = ("generator", "baseline", "greedy", "merge", "uniform", "staged")
+# "merge": a generator's sample trained with the other merge mode (StudyConfig.other_merge)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def plan_jobs(cfg: StudyConfig, native_size: int) -> list[Job]:
         base(resnet_for(native_size) if b == "resnet" else b, native_size)
     for group in cfg.staging_generators:
         gen("greedy", group, "greedy", native_size)
+    for group in cfg.merge_generators:
+        gen("merge", group, generator_and_staging(group, "probabilistic")[1], native_size)
     if cfg.uniform_generator:
         gen("uniform", cfg.uniform_generator, "uniform", native_size, few)
         if cfg.large_size:
@@ -78,6 +81,7 @@ def job_spec(job: Job, cfg: StudyConfig, in_channels: int, num_classes: int) -> 
         staging=StagingConfig(staging, channels=cfg.channels, c_max=cfg.c_max),
         input_shape=(in_channels, job.size, job.size),
         num_classes=num_classes,
+        merge=cfg.other_merge if job.kind == "merge" else cfg.merge,
         n=cfg.vertices,
         stem_stride=cfg.stem_stride,
     )

@@ -8,6 +8,7 @@ network, with its spec digest), ``tables.md``, ``tables.json`` and ``tables/<nam
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from parawire.study.tables import (
     STABILITY_STAGINGS,
     acc_per_mparam,
     generators_table,
+    merge_table,
     stability_table,
     staging_table,
     uniform_table,
@@ -40,9 +42,11 @@ from parawire.train.recipes import get_recipe
 
 Log = Callable[[str], None]
 RESULT_COLUMNS = (
-    "job", "kind", "group", "staging", "size", "sample", "digest", "params", "macs",
-    "test_acc", "acc_per_mparam", "train_seconds", "speedup", "comm_bytes", "eta", "cs",
+    "job", "kind", "group", "staging", "merge", "size", "sample", "digest", "params", "macs",
+    "test_acc", "acc_per_mparam", "train_seconds", "speedup", "devices_used", "paper_speedup",
+    "comm_bytes", "eta", "cs",
 )  # fmt: skip
+ANALYSIS_KEYS = ("speedup", "devices_used", "paper_speedup", "comm_bytes", "eta", "cs")
 
 
 @dataclass
@@ -79,6 +83,7 @@ def run_job(
         "kind": job.kind,
         "group": job.group,
         "staging": job.staging,
+        "merge": spec.merge if spec is not None else None,
         "size": job.size,
         "sample": job.sample,
         "digest": source.digest,
@@ -94,13 +99,13 @@ def run_job(
 
 
 def add_analysis(row: dict[str, Any], cfg: StudyConfig) -> dict[str, Any]:
-    """Fill a generated network's speedup, communication, eta and CS (if not done yet)."""
+    """Fill a generated network's deployment figures (``ANALYSIS_KEYS``) if not done yet."""
     if row.get("spec") is not None and row.get("analysis") is None:
         from parawire.arch.spec import ArchSpec
 
         row["analysis"] = analyze_for_study(ArchSpec.from_dict(row["spec"]), cfg)
     analysis = row.get("analysis") or {}
-    for key in ("speedup", "comm_bytes", "eta", "cs"):
+    for key in ANALYSIS_KEYS:
         row[key] = analysis.get(key)
     return row
 
@@ -149,17 +154,23 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
     todo = [j for j in jobs if j.id not in done]
     if log:
         log(f"study {folder}: {len(jobs)} networks, {len(jobs) - len(todo)} already done")
-    for i, job in enumerate(todo, 1):
-        if job.size not in sized:
-            sized[job.size] = resize_splits(splits, job.size)
-        row = run_job(job, cfg, sized[job.size], folder, log)
+
+    def finished(i: int, job: Job, row: dict[str, Any]) -> None:
         store.put(job.id, row)
         if log:
             speed = "-" if row["speedup"] is None else f"{row['speedup']:.2f}x"
             log(
                 f"[{i}/{len(todo)}] {job.id}: {row['test_acc']:.2f}% top-1, "
-                f"{row['params'] / 1e6:.3f}M params, speedup {speed}"
+                f"{row['params'] / 1e6:.3f}M params, speedup {speed} on {cfg.profile}"
             )
+
+    if cfg.workers > 1 and len(todo) > 1:
+        _run_parallel(todo, cfg, folder, finished)
+    else:
+        for i, job in enumerate(todo, 1):
+            if job.size not in sized:
+                sized[job.size] = resize_splits(splits, job.size)
+            finished(i, job, run_job(job, cfg, sized[job.size], folder, log))
     planned = {j.id: i for i, j in enumerate(jobs)}
     rows = []
     for row in store.rows():
@@ -173,6 +184,51 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
     tables = build_tables(rows, cells, cfg, native)
     write_outputs(folder, cfg, rows, tables)
     return StudyOutcome(rows, tables, len(todo), time.perf_counter() - t0)
+
+
+_WORKER_SPLITS: dict[int, ImageSplits] = {}  # one worker process's data, by input side
+
+
+def _worker_init(cfg: StudyConfig, threads: int) -> None:
+    """A training worker: load the data set once (from the cache) and share the cores."""
+    torch.set_num_threads(threads)
+    splits = load_dataset(cfg.dataset, root=cfg.data)
+    _WORKER_SPLITS[splits.input_shape[1]] = splits
+
+
+def _worker_job(job: Job, cfg: StudyConfig, folder: Path) -> dict[str, Any]:
+    """Train one job in a worker process (no per-epoch log: the parent reports completions)."""
+    if job.size not in _WORKER_SPLITS:
+        native = next(iter(_WORKER_SPLITS.values()))
+        _WORKER_SPLITS[job.size] = resize_splits(native, job.size)
+    return run_job(job, cfg, _WORKER_SPLITS[job.size], folder, None)
+
+
+def _run_parallel(
+    todo: list[Job],
+    cfg: StudyConfig,
+    folder: Path,
+    finished: Callable[[int, Job, dict[str, Any]], None],
+) -> None:
+    """Train ``todo`` on ``cfg.workers`` processes; each result is stored as it comes in.
+
+    On a GPU the networks of a study are small enough that one process leaves the device mostly
+    idle (kernel launches dominate), so several training processes share it; on a CPU the
+    cores are split between them. A killed study keeps every stored network and each
+    network's last epoch checkpoint.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // cfg.workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        cfg.workers, mp_context=context, initializer=_worker_init, initargs=(cfg, threads)
+    ) as pool:
+        futures = {pool.submit(_worker_job, job, cfg, folder): job for job in todo}
+        for i, future in enumerate(as_completed(futures), 1):
+            finished(i, futures[future], future.result())
 
 
 def stability_cells(
@@ -207,7 +263,12 @@ def build_tables(
     rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]], cfg: StudyConfig, native: int
 ) -> list[Table]:
     """Every table of the study, from its rows and Table IV cells."""
-    tables = [generators_table(rows, native, cfg.devices), staging_table(rows, native)]
+    tables = [
+        generators_table(rows, native, cfg.devices, cfg.profile),
+        staging_table(rows, native),
+    ]
+    if cfg.merge_generators:
+        tables.append(merge_table(rows, native, cfg.devices, cfg.profile))
     if cfg.uniform_generator:
         tables.append(uniform_table(rows, native, cfg.uniform_generator))
     if cells:

@@ -50,7 +50,24 @@ def _ordered_groups(rows: list[Row]) -> list[str]:
     return seen
 
 
-def generators_table(rows: list[Row], size: int, devices: int) -> Table:
+def _deployment(rows: list[Row]) -> list[Any]:
+    """Mean speedup of the recommended deployment, mean devices it uses, paper's CS choice."""
+    return [
+        _mean([r.get("speedup") for r in rows]),
+        _mean([r.get("devices_used") for r in rows]),
+        _mean([r.get("paper_speedup") for r in rows]),
+    ]
+
+
+def _deployment_columns(devices: int, profile: str) -> tuple[str, str, str]:
+    return (
+        f"speedup, best of <= {devices} {profile}",
+        "devices used",
+        f"paper's CS choice ({devices})",
+    )
+
+
+def generators_table(rows: list[Row], size: int, devices: int, profile: str = "rpi4-wifi") -> Table:
     """Seed Tables V/VI: generators (probabilistic staging; fb; chain) vs baselines."""
     chosen = [r for r in rows if r["kind"] in ("generator", "baseline") and r["size"] == size]
     out = []
@@ -58,7 +75,7 @@ def generators_table(rows: list[Row], size: int, devices: int) -> Table:
         kind_rows = [r for r in chosen if r["kind"] == kind]
         for group in _ordered_groups(kind_rows):
             grp = [r for r in kind_rows if r["group"] == group]
-            out.append((group, *_stats(grp), _mean([r.get("speedup") for r in grp])))
+            out.append((group, *_stats(grp), *_deployment(grp)))
     return Table(
         "generators",
         f"Generators vs baselines ({size}x{size} input)",
@@ -70,12 +87,52 @@ def generators_table(rows: list[Row], size: int, devices: int) -> Table:
             "best acc %",
             "mean acc/Mparam",
             "best acc/Mparam",
-            f"mean {devices}-device speedup",
+            *_deployment_columns(devices, profile),
         ),
         tuple(out),
         (
-            "acc/Mparam: top-1 accuracy (%) per million parameters; speedup from parawire's "
-            "analysis (baselines are not specs: -).",
+            "acc/Mparam: top-1 accuracy (%) per million parameters. Speedup: simulated latency "
+            f"of one inference on one {profile} device over that of the fastest deployment on "
+            f"at most {devices} (parawire analyze's recommendation), and of the paper's choice "
+            f"(lowest concurrency score on all {devices}); baselines are not specs: -.",
+        ),
+    )
+
+
+def merge_table(rows: list[Row], size: int, devices: int, profile: str = "rpi4-wifi") -> Table:
+    """Merge modes: the same generators and seeds with feature-map and pooled merges."""
+    other = [r for r in rows if r["kind"] == "merge" and r["size"] == size]
+    out = []
+    for group in _ordered_groups(other):
+        samples = {r["sample"] for r in other if r["group"] == group}
+        same = [
+            r
+            for r in rows
+            if r["kind"] == "generator" and r["group"] == group and r["size"] == size
+            and r["sample"] in samples
+        ]  # fmt: skip
+        for grp in (same, [r for r in other if r["group"] == group]):
+            if grp:
+                n, params, mean_acc, best_acc, _, _ = _stats(grp)
+                merge = grp[0].get("merge") or "?"
+                out.append((group, merge, n, params, mean_acc, best_acc, *_deployment(grp)))
+    return Table(
+        "merge",
+        "Merge: feature maps vs pooled vectors",
+        (
+            "generator",
+            "merge",
+            "n",
+            "params (M)",
+            "mean acc %",
+            "best acc %",
+            *_deployment_columns(devices, profile),
+        ),
+        tuple(out),
+        (
+            "Same generator and seeds under both merge modes. maps: the sinks' feature maps are "
+            "averaged before the head (EDGE'23); pooled: each sink is pooled and projected on "
+            "its own device and only vectors reach the merge.",
         ),
     )
 
