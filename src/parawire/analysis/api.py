@@ -33,6 +33,7 @@ from parawire.analysis.deployment import (
     choose,
     cs_choice,
     partition_options,
+    refine,
     verdict,
 )
 from parawire.analysis.graph import CostGraph
@@ -208,14 +209,17 @@ def analyze(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     partitioner_options: Mapping[str, Any] | None = None,
     batch: int = 1,
+    refine_moves: bool = True,
 ) -> AnalysisResult:
     """Choose and simulate a deployment of ``target`` on up to ``devices``; see the module doc.
 
     ``select``: ``latency`` (default) keeps the fastest simulated placement among every
     partitioner's options on 1..k devices (only ``partitioner``'s, and one device, when one is
-    named); ``cs`` the paper's choice (lowest concurrency score of ``partitioner``, default
-    kahypar, at exactly k); ``makespan`` the fastest option of ``partitioner`` at exactly k.
-    ``wire_dtype`` and ``scatter`` set what crosses the network (default float32, image).
+    named), then improves it by single-vertex moves while the simulated latency falls
+    (``refine_moves``); ``cs`` the paper's choice (lowest concurrency score of
+    ``partitioner``, default kahypar, at exactly k); ``makespan`` the fastest option of
+    ``partitioner`` at exactly k. ``wire_dtype`` and ``scatter`` set what crosses the network
+    (default float32, image).
     """
     check_devices(devices)
     check_selection(select)
@@ -238,13 +242,15 @@ def analyze(
         pool = partition_options(
             graph, devices, names[0], prof, partitioner_options=options, **common
         )
-    chosen = choose(pool, select, devices)
+    base = chosen = choose(pool, select, devices)
+    if select == "latency" and refine_moves and chosen.devices_used > 1:
+        chosen = refine(graph, chosen, prof, devices, weights=weights)
     paper_pool = [
         c for c in pool if c.placement.partitioner == PAPER_PARTITIONER
         and c.placement.devices == devices
     ] or partition_options(graph, devices, PAPER_PARTITIONER, prof, **common)  # fmt: skip
     paper = cs_choice(paper_pool)
-    return _result(graph, devices, prof, select, pool, chosen, paper)
+    return _result(graph, devices, prof, select, pool, base, chosen, paper)
 
 
 def _result(
@@ -253,15 +259,17 @@ def _result(
     prof: Profile,
     select: str,
     pool: Sequence[Candidate],
+    base: Candidate,
     chosen: Candidate,
     paper: Candidate,
 ) -> AnalysisResult:
+    """The result of ``chosen`` (``base`` refined, or ``base`` itself) among ``pool``."""
     m, schedule = chosen.metrics, chosen.schedule
     siblings = [
         c.summary()
         for c in pool
-        if c.placement.partitioner == chosen.placement.partitioner
-        and c.placement.devices == chosen.placement.devices
+        if c.placement.partitioner == base.placement.partitioner
+        and c.placement.devices == base.placement.devices
     ]
     return AnalysisResult(
         name=graph.name,
@@ -290,8 +298,8 @@ def _result(
         metrics=m,
         options=tuple(siblings),
         paper=paper.summary(),
-        candidates=len(pool),
-        verdict=verdict(graph, pool, chosen, paper, prof, devices),
+        candidates=len(pool) + (chosen is not base),
+        verdict=verdict(graph, [*pool, chosen], chosen, paper, prof, devices),
         schedule=schedule,
     )
 

@@ -55,7 +55,8 @@ def _summary_table(result: AnalysisResult) -> Table:
 
 
 def _options_table(result: AnalysisResult) -> Table:
-    table = Table(title=f"{result.partitioner}'s eps sweep (chosen option marked *)")
+    base = result.partitioner.split("+")[0]
+    table = Table(title=f"{base}'s eps sweep (chosen option marked *; +moves: then refined)")
     for col in ("eps", "CS", "delta_W", "comm MB", "speedup"):
         table.add_column(col, justify="right")
     for o in result.options:
