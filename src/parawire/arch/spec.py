@@ -22,15 +22,25 @@ Conventions
   vertex averages those vectors. ``pooled`` sends a vector, not a feature map, to the merge.
 
 Schema history: version 2 added ``merge``; a version-1 document reads as ``merge = "maps"``.
+
+Loading is strict: every field is type-checked against the dataclass annotations below (no
+string for a number, no bool for an int, no NaN or Infinity, no unknown field), sizes are
+bounded (``MAX_*``), and a file over ``MAX_SPEC_BYTES`` is refused before it is parsed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+import math
+import os
+import stat
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +51,12 @@ from parawire.errors import SpecError
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 had no ``merge`` field (it always merged maps)
 MAX_NODES = 100_000  # larger specs are rejected: nothing in parawire is meant for them
+MAX_SPEC_BYTES = 64 * 2**20  # spec files are refused above this size, before parsing
+MAX_CHANNELS = 65_536  # channels of the input, the stem and every vertex
+MAX_INPUT_SIDE = 16_384  # input image height and width, in pixels
+MAX_CLASSES = 1_000_000  # classifier outputs
+MAX_NODE_ID = 2**31 - 1  # node ids are 0..MAX_NODE_ID (they travel as int32/int64 tensors)
+MAX_JSON_DEPTH = 16  # nesting of the free-form provenance values (params, staging)
 OPS = ("input", "sepconv3x3", "mean")
 AGGREGATIONS = ("sigmoid_weights", "sigmoid_inputs")
 MERGES = ("maps", "pooled")  # how the output vertex combines the DAG's sinks (module docstring)
@@ -280,7 +296,7 @@ class ArchSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArchSpec:
-        """Inverse of :meth:`to_dict`; raises ``SpecError`` on a malformed document."""
+        """Inverse of :meth:`to_dict`; raises ``SpecError`` on a malformed or mistyped document."""
         if not isinstance(data, Mapping):
             raise SpecError("not an architecture spec: expected a JSON object at the top level")
         version = data.get("schema_version")
@@ -289,47 +305,33 @@ class ArchSpec:
                 "not an architecture spec: no 'schema_version' field "
                 "(create specs with `parawire generate`)"
             )
-        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        if not _is_int(version) or version not in READABLE_VERSIONS:
             raise SpecError(
-                f"unknown schema_version {version!r}: this parawire reads versions "
+                f"unknown schema_version {_show(version)}: this parawire reads versions "
                 f"{', '.join(map(str, READABLE_VERSIONS))}; regenerate the spec or upgrade parawire"
             )
-        try:
-            spec = cls(
-                input_shape=tuple(int(x) for x in data["input_shape"]),  # type: ignore[arg-type]
-                num_classes=int(data["num_classes"]),
-                stem=Stem(**data["stem"]),
-                nodes=tuple(Node(**n) for n in data["nodes"]),
-                edges=tuple(Edge(**e) for e in data["edges"]),
-                stages=tuple(
-                    Stage(
-                        index=int(s["index"]),
-                        input=int(s["input"]),
-                        output=int(s["output"]),
-                        nodes=tuple(int(x) for x in s["nodes"]),
-                    )
-                    for s in data["stages"]
-                ),
-                head=Head(**data.get("head", {})),
-                aggregation=str(data.get("aggregation", "sigmoid_weights")),
-                merge=str(data.get("merge", "maps")),
-                provenance=Provenance(**data.get("provenance", {"generator": "custom"})),
+        nodes = data.get("nodes")
+        if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+            raise SpecError(
+                f"spec has {len(nodes)} nodes, over the limit of {MAX_NODES}; "
+                "use a smaller generator size"
             )
-        except KeyError as exc:
-            raise SpecError(f"not an architecture spec: missing field {exc.args[0]!r}") from exc
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"not an architecture spec: {exc}") from exc
-        if len(spec.input_shape) != 3:
-            raise SpecError("input_shape must be [C, H, W] (three positive integers)")
-        return spec
+        # a version-1 document reads as the current version (``merge`` defaults to "maps")
+        return _typed({**data, "schema_version": SCHEMA_VERSION}, cls, "spec")
 
     @classmethod
-    def from_json(cls, text: str) -> ArchSpec:
+    def from_json(cls, text: str | bytes) -> ArchSpec:
         """Parse JSON text; raises ``SpecError`` if it is not a spec."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise SpecError("not an architecture spec: its JSON is nested too deeply") from None
         except json.JSONDecodeError as exc:
-            raise SpecError(f"not an architecture spec: invalid JSON ({exc})") from exc
+            raise SpecError(f"not an architecture spec: invalid JSON ({exc})") from None
+        except ValueError:  # UnicodeDecodeError, or an integer of thousands of digits
+            raise SpecError(
+                "not an architecture spec: not UTF-8 JSON text, or a number in it is too long"
+            ) from None
         return cls.from_dict(data)
 
     # --- validation ------------------------------------------------------------------------
@@ -342,31 +344,239 @@ class ArchSpec:
 
 def load_spec(path: str | Path, *, validate: bool = True) -> ArchSpec:
     """Read a spec from a JSON file (validated by default)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError as exc:
-        raise SpecError(f"spec file not found: {path}") from exc
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path} is not a JSON spec file") from exc
-    spec = ArchSpec.from_json(text)
+    spec = ArchSpec.from_json(read_capped(Path(path)))
     return spec.validate() if validate else spec
+
+
+def read_capped(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``; ``SpecError`` when absent, unreadable or over ``limit`` bytes.
+
+    ``limit`` defaults to ``MAX_SPEC_BYTES``. A regular file is measured before it is read;
+    anything else (a pipe, ``/dev/zero``) is read up to ``limit + 1`` bytes, never further.
+    """
+    limit = MAX_SPEC_BYTES if limit is None else limit
+    too_big = (
+        f"{path} holds more than {limit:,} bytes, more than any spec parawire accepts; "
+        "give a spec file made by `parawire generate`"
+    )
+    try:
+        with path.open("rb") as f:
+            info = os.fstat(f.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                raise SpecError(too_big)
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {path}") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path} is a folder, not a JSON spec file") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise SpecError(too_big)
+    return data
+
+
+# --- typed reading: JSON values -> the dataclasses above, every field checked -----------------
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+
+
+def _reject_constant(name: str) -> None:
+    raise SpecError(f"not an architecture spec: {name} is not a number JSON allows; use a number")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # not a bool (an int subclass)
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a JSON value for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if _is_int(value) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+class _Mismatch(Exception):
+    """A value does not fit its annotation; ``path`` collects its location, innermost first."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.path: list[str] = []
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """``value`` checked against the annotation ``hint`` (and converted to it); else SpecError.
+
+    ``hint`` is one of the annotations the spec's dataclasses use: ``int``, ``float``, ``bool``,
+    ``str``, ``X | None``, ``tuple[X, ...]``, ``tuple[X, Y, Z]``, ``dict[str, Any]`` (free-form
+    JSON) or one of the dataclasses. A dataclass may come as a JSON object (it is built) or as an
+    instance (it is checked and returned as is: how :func:`validate_spec` checks a spec built in
+    Python).
+    """
+    try:
+        return _checker(hint)(value)
+    except _Mismatch as exc:
+        raise SpecError(f"{where}{''.join(reversed(exc.path))} {exc}") from None
+
+
+@cache
+def _checker(hint: Any) -> Callable[[Any], Any]:
+    """The check-and-convert function of one annotation (built once per annotation)."""
+    if dataclasses.is_dataclass(hint):
+        return _dataclass_checker(hint)  # type: ignore[arg-type]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is types.UnionType:  # X | None
+        inner = _checker(next(a for a in args if a is not type(None)))
+        return lambda value: None if value is None else inner(value)
+    if origin is tuple:
+        return _tuple_checker(args)
+    if origin is dict:  # free-form JSON object
+        return _json_object
+    return {bool: _bool, int: _int, float: _float, str: _str}[hint]
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Mismatch(f"must be true or false, got {_show(value)}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not _is_int(value):
+        raise _Mismatch(f"must be an integer, got {_show(value)}")
+    return value
+
+
+def _float(value: Any) -> float:
+    ok = (_is_int(value) and value.bit_length() <= 64) or (
+        isinstance(value, float) and math.isfinite(value)
+    )
+    if not ok:
+        raise _Mismatch(f"must be a finite number, got {_show(value)}")
+    return float(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Mismatch(f"must be a string, got {_show(value)}")
+    return value
+
+
+def _tuple_checker(args: tuple[Any, ...]) -> Callable[[Any], tuple]:
+    """``tuple[X, ...]`` (any length) or ``tuple[X, Y, Z]`` (exactly that many) from an array."""
+    repeat = args[-1] is Ellipsis
+    items = [_checker(a) for a in (args[:1] if repeat else args)]
+
+    def check(value: Any) -> tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch(f"must be an array, got {_show(value)}")
+        if not repeat and len(value) != len(items):
+            raise _Mismatch(f"must be an array of {len(items)} items, got {len(value)}")
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(items[0 if repeat else i](v))
+            except _Mismatch as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return tuple(out)
+
+    return check
+
+
+def _dataclass_checker(cls: type) -> Callable[[Any], Any]:
+    """A dataclass from a JSON object (no unknown field, every required one), or an instance."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    checks = {f.name: _checker(hints[f.name]) for f in fields}
+    required = [
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+
+    def check(value: Any) -> Any:
+        given = isinstance(value, cls)
+        if not given and not isinstance(value, Mapping):
+            raise _Mismatch(f"must be an object, got {_show(value)}")
+        items = {name: getattr(value, name) for name in checks} if given else value
+        for name in items:
+            if name not in checks:
+                raise _Mismatch(
+                    f"has unknown field {_show(name)}; its fields are {', '.join(checks)}"
+                )
+        for name in required:
+            if name not in items:
+                raise _Mismatch(f"is missing field {name!r}")
+        kwargs = {}
+        for name, v in items.items():
+            try:
+                kwargs[name] = checks[name](v)
+            except _Mismatch as exc:
+                exc.path.append(f".{name}")
+                raise
+        return value if given else cls(**kwargs)
+
+    return check
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Mismatch(f"must be an object, got {_show(value)}")
+    _check_json(value, 0)
+    return dict(value)
+
+
+def _check_json(value: Any, depth: int) -> None:
+    """Free-form JSON: objects with string keys, arrays, strings, finite numbers, bools, null."""
+    if depth > MAX_JSON_DEPTH:
+        raise _Mismatch(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise _Mismatch(f"has a key that is not a string: {_show(key)}")
+        entries = [(f".{key}", v) for key, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        entries = [(f"[{i}]", v) for i, v in enumerate(value)]
+    else:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Mismatch(f"must be a finite number, got {_show(value)}")
+        if not (value is None or isinstance(value, (str, int, float))):
+            raise _Mismatch(f"is not a JSON value: {_show(value)}")
+        return
+    for segment, v in entries:
+        try:
+            _check_json(v, depth + 1)
+        except _Mismatch as exc:
+            exc.path.append(segment)
+            raise
 
 
 def _is_pow2(x: int) -> bool:
     return x >= 1 and (x & (x - 1)) == 0
 
 
-def _check_positive(what: str, value: int, fix: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SpecError(f"{what} must be a positive integer, got {value!r}; {fix}")
+def _check_range(what: str, value: int, high: int, fix: str) -> None:
+    if not 1 <= value <= high:
+        raise SpecError(
+            f"{what} must be a positive integer no larger than {high:,}, got {_show(value)}; {fix}"
+        )
 
 
 def validate_spec(spec: ArchSpec) -> None:
     """Raise ``SpecError`` naming the first offending node, edge or field."""
     if spec.schema_version != SCHEMA_VERSION:
         raise SpecError(
-            f"unknown schema_version {spec.schema_version!r}: this parawire reads version "
+            f"unknown schema_version {_show(spec.schema_version)}: this parawire reads version "
             f"{SCHEMA_VERSION}"
         )
     if len(spec.nodes) > MAX_NODES:
@@ -374,32 +584,43 @@ def validate_spec(spec: ArchSpec) -> None:
             f"spec has {len(spec.nodes)} nodes, over the limit of {MAX_NODES}; "
             "use a smaller generator size"
         )
+    _typed(spec, ArchSpec, "spec")  # every field of the type its annotation says
     if len(spec.nodes) == 0 or len(spec.stages) == 0:
         raise SpecError("spec has no nodes or no stages; generate one with `parawire generate`")
-    for i, v in enumerate(spec.input_shape):
-        _check_positive(f"input_shape[{i}]", v, "use e.g. [3, 32, 32]")
-    _check_positive("num_classes", spec.num_classes, "set the number of output classes")
-    _check_positive("stem.channels", spec.stem.channels, "set the stem width")
-    if not _is_pow2(spec.stem.stride):
-        raise SpecError(f"stem.stride must be a power of two, got {spec.stem.stride!r}")
+    c, h, w = spec.input_shape
+    _check_range("input_shape[0]", c, MAX_CHANNELS, "use e.g. [3, 32, 32]")
+    _check_range("input_shape[1]", h, MAX_INPUT_SIDE, "use e.g. [3, 32, 32]")
+    _check_range("input_shape[2]", w, MAX_INPUT_SIDE, "use e.g. [3, 32, 32]")
+    _check_range("num_classes", spec.num_classes, MAX_CLASSES, "set the number of output classes")
+    _check_range("stem.channels", spec.stem.channels, MAX_CHANNELS, "set the stem width")
+    if not _is_pow2(spec.stem.stride) or spec.stem.stride > min(h, w):
+        raise SpecError(
+            f"stem.stride must be a power of two no larger than the {h}x{w} input, "
+            f"got {_show(spec.stem.stride)}"
+        )
     if not 0.0 <= spec.head.dropout < 1.0:
         raise SpecError(f"head.dropout must be in [0, 1), got {spec.head.dropout!r}")
     if spec.aggregation not in AGGREGATIONS:
         raise SpecError(
-            f"unknown aggregation {spec.aggregation!r}; use one of {', '.join(AGGREGATIONS)}"
+            f"unknown aggregation {_show(spec.aggregation)}; use one of {', '.join(AGGREGATIONS)}"
         )
     if spec.merge not in MERGES:
-        raise SpecError(f"unknown merge {spec.merge!r}; use one of {', '.join(MERGES)}")
+        raise SpecError(f"unknown merge {_show(spec.merge)}; use one of {', '.join(MERGES)}")
 
-    ids = [n.id for n in spec.nodes]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise SpecError(f"node id {dup} appears more than once; node ids must be unique")
+    seen: set[int] = set()
+    for n in spec.nodes:
+        if n.id in seen:
+            raise SpecError(f"node id {n.id} appears more than once; node ids must be unique")
+        if not 0 <= n.id <= MAX_NODE_ID:
+            raise SpecError(f"node id {_show(n.id)} is out of range; use ids 0 to {MAX_NODE_ID}")
+        seen.add(n.id)
     node_map = spec.node_map
     for n in spec.nodes:
         if n.op not in OPS:
-            raise SpecError(f"node {n.id}: unknown operation {n.op!r}; use one of {', '.join(OPS)}")
-        _check_positive(f"node {n.id}: channels", n.channels, "channels count feature maps")
+            raise SpecError(
+                f"node {n.id}: unknown operation {_show(n.op)}; use one of {', '.join(OPS)}"
+            )
+        _check_range(f"node {n.id}: channels", n.channels, MAX_CHANNELS, "fix the node's width")
         if not _is_pow2(n.scale):
             raise SpecError(f"node {n.id}: scale must be a power of two >= 1, got {n.scale!r}")
         if n.stage and (n.op != "sepconv3x3" or n.channels % 2 or n.scale < 2):
