@@ -23,6 +23,10 @@ import torch
 import parawire
 from parawire.analysis.api import AnalysisResult, analyze, resolve_graph
 from parawire.analysis.costs import spec_costs
+from parawire.analysis.deployment import CS_DECIMALS, partition_options
+from parawire.analysis.hypergraph import build_hypergraph
+from parawire.analysis.metrics import evaluate_placement
+from parawire.analysis.profiles import get_profile
 
 GENERATORS = {  # label -> (generator, staging)
     "ER": ("er", "probabilistic"),
@@ -33,6 +37,7 @@ GENERATORS = {  # label -> (generator, staging)
 }
 MODELS = ("torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet")
 MODELS_SMALL = ("baseline:cifarnet",)
+PAPER = {"select": "cs", "scatter": "stem"}  # the paper's choice and deployment
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -55,10 +60,41 @@ def run_population(
     generator, staging = GENERATORS[label]
     out: dict[int, list[AnalysisResult]] = {n: [] for n in units}
     for seed in range(samples):
-        graph = spec_costs(parawire.generate(generator, seed=seed, staging=staging, n=size))
+        graph = spec_costs(
+            parawire.generate(generator, seed=seed, staging=staging, n=size), scatter="stem"
+        )
         for n in units:
-            out[n].append(analyze(graph, n, profile))
+            out[n].append(analyze(graph, n, profile, **PAPER))
     return out
+
+
+def ablation_cs(label: str, n: int, samples: int, profile: str) -> dict[str, float]:
+    """Mean CS of one generator under each step of the fairness changes (see the docstring)."""
+    generator, staging = GENERATORS[label]
+    prof = get_profile(profile)
+    steps: dict[str, list[float]] = {"per-graph U_c": [], "shared U_c": [], "+ no idle unit": [],
+                                     "+ image scatter": []}  # fmt: skip
+    for seed in range(samples):
+        spec = parawire.generate(generator, seed=seed, staging=staging)
+        for scatter in ("stem", "image"):
+            graph = spec_costs(spec, scatter=scatter)
+            options = partition_options(graph, n, "kahypar", prof)
+            if scatter == "image":
+                steps["+ image scatter"].append(_lowest_cs(options, skip_idle=True))
+                continue
+            own = build_hypergraph(graph).min_edge_bytes
+            per_graph = [
+                evaluate_placement(graph, o.placement.assignment, n, u_c=own).cs for o in options
+            ]
+            steps["per-graph U_c"].append(min(per_graph))
+            steps["shared U_c"].append(_lowest_cs(options, skip_idle=False))
+            steps["+ no idle unit"].append(_lowest_cs(options, skip_idle=True))
+    return {k: statistics.fmean(v) for k, v in steps.items()}
+
+
+def _lowest_cs(options: Sequence, *, skip_idle: bool) -> float:
+    pool = [o for o in options if not (skip_idle and o.near_idle)] or list(options)
+    return min(round(o.metrics.cs, CS_DECIMALS) for o in pool)
 
 
 def main() -> None:
@@ -69,8 +105,18 @@ def main() -> None:
     parser.add_argument("--units", default="4,6,8,10")
     parser.add_argument("--profile", default="rpi4-ethernet")
     parser.add_argument("--no-models", action="store_true", help="skip the torchvision rows")
+    parser.add_argument("--ablation", type=int, default=0, help="units: the fairness ablation")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.ablation:
+        print(f"mean CS, {args.samples} samples, N = 40, n = {args.ablation}, {args.profile}\n")
+        rows = {g: ablation_cs(g, args.ablation, args.samples, args.profile) for g in GENERATORS}
+        steps = list(next(iter(rows.values())))
+        print("| generator | " + " | ".join(steps) + " |")
+        print("|---|" + "---|" * len(steps))
+        for label, cs in rows.items():
+            print(f"| {label} | " + " | ".join(f"{cs[s]:.2f}" for s in steps) + " |")
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     units = [int(u) for u in args.units.split(",")]
     start = time.perf_counter()
@@ -103,7 +149,7 @@ def main() -> None:
                 if n > len(graph.vertices):
                     print(f"| {model} | {n} | {len(graph.vertices)} | more units than vertices |")
                     continue
-                r = analyze(graph, n, args.profile)
+                r = analyze(graph, n, args.profile, **PAPER)
                 print(
                     f"| {model} | {n} | {r.vertices} | {r.eta:.2f} | {r.cs:.2f} | "
                     f"{r.comm_bytes / 1e6:.3f} | {r.speedup:.2f} | {r.t1_over_cp:.2f} |",

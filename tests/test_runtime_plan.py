@@ -62,13 +62,40 @@ def test_seeded_weights_are_the_same_for_a_seed_and_differ_for_another() -> None
     assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
 
 
-def test_order_is_topological_and_deterministic() -> None:
-    plan = _plan()
-    position = {v: i for i, v in enumerate(plan.order)}
-    assert sorted(plan.order) == sorted(n.id for n in plan.spec.nodes)
-    for e in plan.spec.edges:
-        assert position[e.src] < position[e.dst]
-    assert plan.order == _plan().order
+def test_each_rank_runs_the_simulated_order() -> None:
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.simulate import simulate
+
+    plan = _plan(world=3)
+    graph = spec_costs(plan.spec, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    schedule = simulate(graph, plan.placement, get_profile("local-cpu"), 3)
+    for rank, order in schedule.device_orders().items():
+        assert plan.vertices_of(rank) == order  # the one priority function: the simulation's
+        position = {v: i for i, v in enumerate(order)}
+        for e in plan.spec.edges:
+            if e.src in position and e.dst in position:
+                assert position[e.src] < position[e.dst]
+    for v, ranks in schedule.send_orders().items():
+        if v != plan.spec.output_node:
+            assert plan.send_order(v) == ranks
+    assert plan.execution == _plan(world=3).execution
+
+
+def test_a_stored_schedule_travels_with_the_plan(tmp_path: Path) -> None:
+    plan = make_plan(_plan().spec, 3, profile="rpi4-wifi", select="makespan")
+    assert plan.schedule is not None and plan.schedule["profile"] == "rpi4-wifi"
+    loaded = Plan.load(plan.save(tmp_path / "p"))
+    assert loaded.execution == plan.execution
+    # the stored (rpi4-wifi) order is what runs, not a fresh local-cpu simulation
+    assert loaded.vertices_of(0) == tuple(plan.schedule["order"]["0"])
+    bad = json.loads((tmp_path / "p" / "plan.json").read_text())
+    busiest = max(bad["schedule"]["order"].values(), key=len)
+    assert len(busiest) > 1
+    busiest.reverse()  # producers after their consumers
+    (tmp_path / "p" / "plan.json").write_text(json.dumps(bad))
+    with pytest.raises((ConfigError, DataError), match="schedule"):
+        Plan.load(tmp_path / "p")
 
 
 def test_input_first_puts_the_input_on_rank_zero() -> None:
@@ -114,6 +141,8 @@ def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
         assert report[key] >= 0
     assert report["max_abs_diff"] <= 1e-5
     assert report["simulated_makespan_s"] > 0 and report["devices"] == 2
+    assert all(r["order_as_planned"] for r in report["ranks"])  # recorded traces
+    assert len(report["ranks"]) == 2 and all(r["measured_busy_s"] > 0 for r in report["ranks"])
     check = report["check"]  # 100 real digits test images through the split, against float32
     assert check["images"] == 100 and check["top1_agreement"] == 1.0
     assert check["max_abs_diff"] <= 1e-5 and check["source"].startswith("digits")

@@ -97,6 +97,33 @@ class Schedule:
             return tuple(0.0 for _ in self.busy_s)
         return tuple(b / self.makespan_s for b in self.busy_s)
 
+    def device_orders(self) -> dict[int, tuple[int, ...]]:
+        """Device -> the vertices it computes, in the order it starts them (replicas too)."""
+        orders: dict[int, list[int]] = {d: [] for d in range(self.devices)}
+        for e in self.timeline:
+            if e.kind == "compute":
+                orders[e.device].append(e.vertex)
+        return {d: tuple(vs) for d, vs in orders.items()}
+
+    def send_orders(self) -> dict[int, tuple[int, ...]]:
+        """Vertex -> the devices its output (or, replicated, the image) goes to, in send order.
+
+        A vertex is sent from one device only (the source's image from the source's device).
+        """
+        sends: dict[int, list[int]] = {}
+        for e in self.timeline:
+            if e.kind == "transfer" and e.dst is not None:
+                sends.setdefault(e.vertex, []).append(e.dst)
+        return {v: tuple(ds) for v, ds in sends.items()}
+
+    def finish_times(self) -> tuple[float, ...]:
+        """When each device ends its last computation (0 for an idle device)."""
+        ends = [0.0] * self.devices
+        for e in self.timeline:
+            if e.kind == "compute":
+                ends[e.device] = max(ends[e.device], e.end)
+        return tuple(ends)
+
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
         """Plain JSON-able dict; ``timeline=False`` leaves the events out."""
         d: dict[str, Any] = {
@@ -152,19 +179,34 @@ def check_placement(graph: CostGraph, placement: Mapping[int, int], devices: int
 
 
 def upward_ranks(
-    graph: CostGraph, placement: Mapping[int, int], profile: Profile, cost: Mapping[int, float]
+    graph: CostGraph,
+    compute: Mapping[int, float],
+    comm: Mapping[int, float],
+    placement: Mapping[int, int] | None = None,
 ) -> dict[int, float]:
-    """Longest time from a vertex's start to the sink's end, with this placement's transfers."""
-    link = profile.link.seconds
-    consumers = graph.consumers
+    """The priority of every vertex: the longest time from its start to the sink's end.
+
+    rank(v) = compute(v) + max over consumers w of (rank(w) + comm(v) if v's output must travel
+    to w); with a ``placement`` only consumers on another device pay ``comm``, without one every
+    edge does (HEFT, which ranks before placing). The one priority function of parawire: the
+    simulation orders ready vertices by it, so the runtime, which executes the simulated order,
+    does too.
+    """
     rank: dict[int, float] = {}
     for v in reversed(graph.topological_order):
-        dv = placement[v]
-        comm = link(graph.sent_bytes(v))
-        rank[v] = cost[v] + max(
-            (rank[w] + (comm if placement[w] != dv else 0.0) for w in consumers[v]), default=0.0
-        )
+        tail = 0.0
+        for w in graph.consumers[v]:
+            travel = placement is None or placement[w] != placement[v]
+            tail = max(tail, rank[w] + (comm[v] if travel else 0.0))
+        rank[v] = compute[v] + tail
     return rank
+
+
+def transfer_seconds(graph: CostGraph, profile: Profile) -> dict[int, float]:
+    """Vertex id -> time its output takes to reach another device (the image, for a
+    replicated source)."""
+    link = profile.link.seconds
+    return {v.id: link(graph.sent_bytes(v.id)) for v in graph.vertices}
 
 
 def replica_devices(graph: CostGraph, placement: Mapping[int, int]) -> tuple[int, ...]:
@@ -197,7 +239,7 @@ class _Simulation:
     ) -> None:
         self.graph, self.placement, self.n = graph, placement, n
         self.cost = compute_seconds(graph, profile)
-        self.rank = upward_ranks(graph, placement, profile, self.cost)
+        self.rank = upward_ranks(graph, self.cost, transfer_seconds(graph, profile), placement)
         self.topo_index = {v: i for i, v in enumerate(graph.topological_order)}
         self.consumers = graph.consumers
         self.link = profile.link.seconds

@@ -14,7 +14,6 @@ from parawire.runtime.group import StoreHost, parse_address
 from parawire.runtime.launch import (
     RunOptions,
     percentile,
-    resolve_link,
     run_local,
     run_profile,
     run_rank,
@@ -25,6 +24,13 @@ _timeout = click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
 )
 _link = click.option("--link", default=None, help="Emulate this link profile (e.g. rpi4-wifi).")
+_emulate = click.option(
+    "--emulate",
+    default=None,
+    metavar="PROFILE",
+    help="Emulate devices of this profile: every vertex runs for real, then waits until the "
+    "profile's time for it has passed; the profile's link is emulated too (unless --link).",
+)
 _threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
 _runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
 _warmup = click.option("--warmup", type=int, default=3, show_default=True)
@@ -32,7 +38,13 @@ _batch = click.option("--batch", type=int, default=1, show_default=True, help="I
 
 
 def _options(
-    runs: int, warmup: int, batch: int, threads: int, timeout: float, link: str | None
+    runs: int,
+    warmup: int,
+    batch: int,
+    threads: int,
+    timeout: float,
+    link: str | None,
+    emulate: str | None = None,
 ) -> RunOptions:
     """Checked run options (one clear error for a bad value)."""
     from parawire.errors import ConfigError
@@ -40,9 +52,9 @@ def _options(
     for name, value, low in (("runs", runs, 1), ("warmup", warmup, 0), ("batch", batch, 1)):
         if value < low:
             raise ConfigError(f"--{name} must be >= {low}, got {value}")
-    if threads < 1 or timeout <= 0:
-        raise ConfigError("--threads must be >= 1 and --timeout > 0")
-    return RunOptions(runs, warmup, batch, threads, timeout, link)
+    if threads < 1 or not 0 < timeout < float("inf"):
+        raise ConfigError("--threads must be >= 1 and --timeout a finite number > 0")
+    return RunOptions(runs, warmup, batch, threads, timeout, link, emulate=emulate)
 
 
 def _describe(plan: Plan) -> str:
@@ -107,6 +119,7 @@ def plan_cmd(
 @_warmup
 @_batch
 @_link
+@_emulate
 @_timeout
 @click.option(
     "--check",
@@ -132,6 +145,7 @@ def run_cmd(
     warmup: int,
     batch: int,
     link: str | None,
+    emulate: str | None,
     timeout: float,
     check: int,
     check_data: str,
@@ -140,13 +154,15 @@ def run_cmd(
 ) -> None:
     """Run PLAN_OR_SPEC on K local processes; compare with one process and the simulation.
 
-    A spec is placed first as `plan` would place it, for --profile with the --link emulated
-    (the deployment options apply to specs only; a plan runs as it was written).
+    A spec is placed first as `plan` would place it, for the devices it runs on: --emulate's
+    profile, or --profile with the --link emulated (the deployment options apply to specs only;
+    a plan runs as it was written).
     """
-    options = _options(runs, warmup, batch, threads, timeout, link)
+    options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     options = dataclasses.replace(options, check=check, check_data=check_data)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    plan = load_plan_or_spec(path, devices, profile=run_profile(profile, link), seed=seed, **kw)
+    predicted = run_profile(profile, link, emulate)
+    plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
     report = run_local(plan, options, profile=profile)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "plan": _describe(plan), "info": plan.info}))
@@ -162,6 +178,21 @@ def run_cmd(
         f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
         f"  measured/simulated {report.measured_over_simulated:.2f}",
     ]
+    for r in report.ranks:
+        lines.append(
+            f"  rank {r['rank']}       busy {r['measured_busy_s'] * ms:.2f} ms (simulated "
+            f"{r['simulated_busy_s'] * ms:.2f})  done at {r['measured_finish_s'] * ms:.2f} ms "
+            f"(simulated {r['simulated_finish_s'] * ms:.2f})"
+            + ("" if r["order_as_planned"] else "  ORDER DIFFERS FROM THE PLAN")
+        )
+    if report.emulation:
+        e = report.emulation
+        over = e["over_emulated_time"]
+        lines.append(
+            f"  emulation    {e['profile']}: {len(over)} of {e['vertices']} vertices computed "
+            "longer here than on the emulated device"
+            + (f" (vertices {over[:8]}): not faithful for those" if over else "")
+        )
     c = report.check
     if c:
         lines.append(
@@ -184,6 +215,7 @@ def run_cmd(
 @_warmup
 @_batch
 @_link
+@_emulate
 @_timeout
 @click.option("--json", "as_json", is_flag=True, help="Rank 0: print one JSON object.")
 def worker_cmd(
@@ -197,14 +229,15 @@ def worker_cmd(
     warmup: int,
     batch: int,
     link: str | None,
+    emulate: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
     """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
     from parawire.errors import ConfigError
 
-    options = _options(runs, warmup, batch, threads, timeout, link)
-    resolve_link(link)  # an unknown link profile fails before joining the others
+    options = _options(runs, warmup, batch, threads, timeout, link, emulate)
+    run_profile(None, link, emulate)  # an unknown profile fails before joining the others
     plan = Plan.load(path)
     if world != plan.world or not 0 <= rank < world:
         raise ConfigError(f"the plan is for --world {plan.world} (ranks 0..{plan.world - 1})")
@@ -212,7 +245,7 @@ def worker_cmd(
     server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
     try:
         store = server.store if server is not None else None
-        latencies, _, _, _ = run_rank(plan, rank, host, port, options, store=store)
+        latencies = run_rank(plan, rank, host, port, options, store=store).latencies
     finally:
         if server is not None:
             server.close()

@@ -1,13 +1,16 @@
 """One rank's share of a split inference: its vertices, their inputs and outputs.
 
 Per inference, a rank (1) pre-posts one ``irecv`` per remote input it needs, into buffers whose
-shapes come from the spec, (2) runs its vertices in the plan's priority order, waiting (bounded)
-only for the inputs of the vertex at hand, (3) sends each output once to every other rank that
-consumes it (``isend``: computation goes on while data moves), and (4) waits for its sends at the
-end. There is no barrier: ranks other than the driver are paced by their inputs. Messages are
-tagged by producer vertex and inference parity; gloo keeps messages of one (pair, tag) in order.
-Every tensor travels in the plan's wire dtype (``parawire.runtime.wire``) and is computed with
-in float32.
+shapes come from the spec, (2) runs its vertices in the order of the plan's schedule (the one
+the simulation predicted), waiting (bounded) only for the inputs of the vertex at hand, (3)
+sends each output once to every other rank that consumes it, in the schedule's send order
+(``isend``: computation goes on while data moves), and (4) waits for its sends at the end.
+Each inference's trace (vertex, start, end; ``time.perf_counter``, one clock for every process
+of a machine) is kept for the report. With ``pad`` (device emulation) each vertex is padded to
+its emulated duration after computing for real. There is no barrier: ranks other than the
+driver are paced by their inputs. Messages are tagged by producer vertex and inference parity;
+gloo keeps messages of one (pair, tag) in order. Every tensor travels in the plan's wire dtype
+(``parawire.runtime.wire``) and is computed with in float32.
 
 Rank 0 is the driver: it holds the image and gets the logits. The image goes to every rank that
 runs the stem (with image scatter: every rank hosting a consumer of the input vertex) and the
@@ -16,6 +19,8 @@ logits come back from the output vertex's rank when that is not 0.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +30,7 @@ from torch import nn
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.nn import build_head, build_vertex
-from parawire.runtime.link import LinkModel, Outbox, _first_line
+from parawire.runtime.link import LinkModel, Outbox, _first_line, wait_until
 from parawire.runtime.plan import Plan
 from parawire.runtime.wire import decode, encode, encoded_buffer
 
@@ -45,6 +50,11 @@ class RemoteInput:
     vertex: int  # producer vertex id
     src: int  # rank that computes it
     shape: tuple[int, ...]  # (C, H, W) of one image's tensor, known in advance from the spec
+
+
+def _in_order(ranks: set[int], order: tuple[int, ...]) -> list[int]:
+    """``ranks`` in the schedule's ``order`` (any rank it does not list last, by index)."""
+    return [r for r in order if r in ranks] + sorted(ranks - set(order))
 
 
 def _last_uses(
@@ -73,9 +83,14 @@ class RankEngine:
         batch: int = 1,
         timeout: float = 60.0,
         link: LinkModel | None = None,
+        pad: Mapping[int, float] | None = None,
     ) -> None:
         spec, where = plan.spec, plan.placement
         self.plan, self.rank, self.timeout = plan, rank, timeout
+        self.pad = pad  # vertex -> emulated seconds (device emulation), or None
+        self.overruns: set[int] = set()  # vertices whose real compute exceeded their pad
+        self.trace: list[tuple[int, float, float]] = []  # last inference: (vertex, start, end)
+        self.started = 0.0  # perf_counter() when the last inference started
         self.wire = plan.wire_dtype
         self.mine = plan.vertices_of(rank)
         self.output_rank = where[spec.output_node]
@@ -85,17 +100,20 @@ class RankEngine:
         self._load(plan.state_dict(rank))
         needed = {u for v in self.mine for u in self.inputs[v] if not plan.runs_on(u, rank)}
         self.remote = [
-            RemoteInput(u, where[u], spec.output_shape(u)) for u in plan.order if u in needed
+            RemoteInput(u, where[u], spec.output_shape(u))
+            for u in spec.topological_order
+            if u in needed
         ]
         replicated = plan.scatter == "image"
         self.sends = {
             v: []
             if replicated and v == spec.input_node  # every rank that needs the stem runs it
-            else sorted({where[w] for w in spec.successors[v]} - {rank})
+            else _in_order({where[w] for w in spec.successors[v]} - {rank}, plan.send_order(v))
             for v in self.mine
         }
         self.free_after = _last_uses(self.mine, self.inputs, keep=spec.output_node)
-        self.image_targets = [r for r in plan.stem_ranks if r != 0]  # ranks rank 0 sends it to
+        targets = {r for r in plan.stem_ranks if r != 0}  # ranks rank 0 sends the image to
+        self.image_targets = _in_order(targets, plan.send_order(spec.input_node))
         self.outbox = Outbox(rank, timeout, link)
         self.step = 0
         self.set_batch(batch)
@@ -131,12 +149,18 @@ class RankEngine:
         if self.rank == 0 and self.output_rank != 0:
             buf = torch.empty(self.batch, self.plan.spec.num_classes)
             logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=LOGITS_TAG + step % 2))
+        self.started = time.perf_counter()
         image = self._image(image, step)
         outputs: dict[int, torch.Tensor] = {}
+        trace = []
         with torch.inference_mode():
             for v in self.mine:
                 args = [self._input(u, outputs, pending) for u in self.inputs[v]] or [image]
+                start = time.perf_counter()
                 out = self.modules[str(v)](args)
+                if self.pad is not None:
+                    self._pad(v, start)
+                trace.append((v, start, time.perf_counter()))
                 outputs[v] = out
                 if self.sends[v]:
                     message = encode(out, self.wire)
@@ -156,7 +180,14 @@ class RankEngine:
         if logits_recv is not None:
             logits = self._wait(*logits_recv, self.output_rank, "the logits")
         self.outbox.drain()
+        self.trace = trace
         return logits if self.rank == 0 else None
+
+    def _pad(self, v: int, start: float) -> None:
+        """Device emulation: hold vertex ``v`` until its emulated duration has passed."""
+        assert self.pad is not None
+        if not wait_until(start + self.pad[v]):
+            self.overruns.add(v)
 
     def _image(self, image: torch.Tensor | None, step: int) -> torch.Tensor | None:
         """The image on this rank if it runs the stem (rank 0 sends it to the others)."""

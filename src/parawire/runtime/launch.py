@@ -41,12 +41,13 @@ from parawire.runtime.group import (
     leave_group,
     use_loopback_for_gloo,
 )
-from parawire.runtime.link import LinkModel
+from parawire.runtime.link import LinkModel, wait_until
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, save_weights, seeded_state_dict
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
 CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
+TRACE_FILE = "trace-rank{rank}.json"  # each rank's measured trace (run_local)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class RunOptions:
     paired: bool = True  # rank 0 times the whole model after each distributed inference
     check: int = 0  # real test images run split at the end and compared (0: none)
     check_data: str = "digits"  # the data set they come from
+    emulate: str | None = None  # device emulation: pad every vertex to this profile's time
 
 
 @dataclass
@@ -76,6 +78,8 @@ class RunReport:
     simulated_makespan_s: float = math.nan
     options: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)  # real images: diff, agreement, source
+    ranks: list[dict[str, Any]] = field(default_factory=list)  # measured vs simulated per rank
+    emulation: dict[str, Any] = field(default_factory=dict)  # profile, vertices over their time
 
     @property
     def p50_s(self) -> float:
@@ -121,6 +125,8 @@ class RunReport:
             "measured_over_simulated": self.measured_over_simulated,
             "runs": len(self.latencies_s),
             "check": self.check,
+            "ranks": self.ranks,
+            "emulation": self.emulation,
             **self.options,
         }
 
@@ -149,7 +155,48 @@ def resolve_link(name: str | None) -> LinkModel | None:
     return get_profile(name).link  # a TOML file path, or a clear error
 
 
-Timings = tuple[list[float], list[float], torch.Tensor | None, torch.Tensor | None]
+@dataclass
+class RankRecord:
+    """What one rank measured: latencies and logits on rank 0, a trace on every rank."""
+
+    latencies: list[float] = field(default_factory=list)  # distributed, measured runs
+    single: list[float] = field(default_factory=list)  # whole model in rank 0's process
+    logits: torch.Tensor | None = None  # of the last inference
+    checked: torch.Tensor | None = None  # logits of the check images
+    starts: list[float] = field(default_factory=list)  # perf_counter() at each run's start
+    traces: list[list[tuple[int, float, float]]] = field(default_factory=list)  # per run
+    overruns: list[int] = field(default_factory=list)  # vertices over their emulated time
+
+    def trace_doc(self) -> dict[str, Any]:
+        """JSON-ready trace of the measured runs."""
+        return {"starts": self.starts, "traces": self.traces, "overruns": self.overruns}
+
+
+def emulation_pads(plan: Plan, profile: str, batch: int) -> dict[int, float]:
+    """Vertex -> seconds it takes on a device of ``profile`` (what device emulation pads to)."""
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.profiles import get_profile
+
+    device = get_profile(profile).device
+    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    return {v.id: device.seconds(v) for v in graph.vertices}
+
+
+def padded_forward(
+    model: torch.nn.Module, x: torch.Tensor, pads: dict[int, float] | None
+) -> torch.Tensor:
+    """The whole model in this process, each vertex held for its emulated time (``pads``):
+    the single-device baseline of device emulation. Without ``pads``, ``model(x)``."""
+    if pads is None:
+        return model(x)
+    spec = model.spec
+    outputs: dict[int, torch.Tensor] = {}
+    for v in spec.topological_order:
+        start = time.perf_counter()
+        args = [outputs[e.src] for e in spec.in_edges[v]] or [x]
+        outputs[v] = model.vertices[str(v)](args)
+        wait_until(start + pads[v])
+    return model.head(outputs[spec.output_node])
 
 
 def full_model(plan: Plan) -> torch.nn.Module:
@@ -168,36 +215,40 @@ def full_model(plan: Plan) -> torch.nn.Module:
 
 def drive(
     engine: RankEngine, options: RunOptions, check_images: torch.Tensor | None = None
-) -> Timings:
-    """Warm-up plus measured inferences, then the check: (distributed latencies, single-process
-    latencies, last logits, logits of the check images) on rank 0; empty lists and None
-    elsewhere. Rank 0 must hold ``options.check`` check images (every rank runs their chunks).
+) -> RankRecord:
+    """Warm-up plus measured inferences, then the check (see :class:`RankRecord`). Rank 0
+    must hold ``options.check`` check images (every rank runs their chunks).
 
     With ``options.paired`` rank 0 follows every distributed inference with one of the whole
     model in its own process (the other ranks then sit blocked on their receives), so both are
-    measured under the same machine load: a fair speedup on a shared machine.
+    measured under the same machine load: a fair speedup on a shared machine. Under device
+    emulation that model is padded vertex by vertex as the ranks are.
     """
     image, model = None, None
+    record = RankRecord()
     if engine.rank == 0:
         image = make_image(engine.plan.spec.input_shape, options.batch, options.seed)
         model = full_model(engine.plan) if options.paired else None
-    latencies: list[float] = []
-    single: list[float] = []
-    logits = None
+    pads = engine.pad
     for i in range(options.warmup + options.runs):
+        if i == options.warmup:
+            engine.overruns.clear()  # first calls pay one-off costs: count measured runs only
         start = time.perf_counter()
-        logits = engine.infer(image)
+        record.logits = engine.infer(image)
         if i >= options.warmup:
-            latencies.append(time.perf_counter() - start)
+            record.latencies.append(time.perf_counter() - start)
+            record.starts.append(engine.started)
+            record.traces.append(engine.trace)
         if model is not None:
             start = time.perf_counter()
             with torch.inference_mode():
-                model(image)
+                padded_forward(model, image, pads)
             if i >= options.warmup:
-                single.append(time.perf_counter() - start)
-    checked = _run_check(engine, options, check_images)
+                record.single.append(time.perf_counter() - start)
+    record.overruns = sorted(engine.overruns)
+    record.checked = _run_check(engine, options, check_images)
     engine.set_batch(options.batch)
-    return latencies, single, logits, checked
+    return record
 
 
 def _run_check(
@@ -228,7 +279,7 @@ def run_rank(
     *,
     store: Any = None,
     check_images: torch.Tensor | None = None,
-) -> Timings:
+) -> RankRecord:
     """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly."""
     torch.set_num_threads(options.threads)
     if is_loopback(host):
@@ -237,12 +288,16 @@ def run_rank(
         store = connect_store(host, port, rank, options.timeout)
     join_group(store, rank, plan.world, options.timeout)
     try:
+        pads = None
+        if options.emulate is not None:
+            pads = emulation_pads(plan, options.emulate, options.batch)
         engine = RankEngine(
             plan,
             rank,
             batch=options.batch,
             timeout=options.timeout,
-            link=resolve_link(options.link),
+            link=resolve_link(options.link or options.emulate),
+            pad=pads,
         )
         result = drive(engine, options, check_images)
         engine.close()
@@ -263,18 +318,17 @@ def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
             from safetensors.torch import load_file
 
             images = load_file(str(out / CHECK_FILE))["images"]
-        latencies, single, logits, checked = run_rank(
-            plan, rank, "127.0.0.1", port, options, check_images=images
-        )
+        record = run_rank(plan, rank, "127.0.0.1", port, options, check_images=images)
+        (out / TRACE_FILE.format(rank=rank)).write_text(json.dumps(record.trace_doc()))
         if rank == 0:
             from safetensors.torch import save_file
 
-            assert logits is not None
-            tensors = {"logits": logits.contiguous()}
-            if checked is not None:
-                tensors["check"] = checked.contiguous()
+            assert record.logits is not None
+            tensors = {"logits": record.logits.contiguous()}
+            if record.checked is not None:
+                tensors["check"] = record.checked.contiguous()
             save_file(tensors, str(out / LOGITS_FILE))
-            timings = {"latencies_s": latencies, "single_latencies_s": single}
+            timings = {"latencies_s": record.latencies, "single_latencies_s": record.single}
             (out / RESULT_FILE).write_text(json.dumps(timings))
     except ParawireError as exc:
         (out / f"error-rank{rank}.txt").write_text(str(exc))
@@ -333,6 +387,7 @@ def single_process(
     model.load_state_dict(state)
     model.eval()
     image = make_image(plan.spec.input_shape, options.batch, options.seed)
+    pads = emulation_pads(plan, options.emulate, options.batch) if options.emulate else None
     previous = torch.get_num_threads()
     torch.set_num_threads(options.threads)
     latencies: list[float] = []
@@ -340,7 +395,7 @@ def single_process(
         with torch.inference_mode():
             for i in range(options.warmup + options.runs):
                 start = time.perf_counter()
-                logits = model(image)
+                logits = padded_forward(model, image, pads)
                 if i >= options.warmup:
                     latencies.append(time.perf_counter() - start)
     finally:
@@ -348,34 +403,63 @@ def single_process(
     return latencies, logits
 
 
-def simulated_makespan(
-    plan: Plan, profile: str | None, batch: int, link: str | None = None
-) -> tuple[float, str]:
-    """The schedule simulation's makespan for the plan's placement, and the profile used.
-
-    Compute comes from ``profile`` (default ``local-cpu``: this machine); when a link is
-    emulated, the simulation uses that same link, so measured and simulated runs match.
-    """
+def simulated_schedule(plan: Plan, profile: Any, batch: int) -> Any:
+    """The schedule simulation of the plan's placement on ``profile`` (a ``Profile``)."""
     from parawire.analysis.costs import spec_costs
     from parawire.analysis.simulate import simulate
 
-    base = run_profile(profile, link)
     graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
-    schedule = simulate(graph, plan.placement, base, plan.world)
-    return schedule.makespan_s, base.name
+    return simulate(graph, plan.placement, profile, plan.world)
 
 
-def run_profile(profile: str | None, link: str | None) -> Any:
-    """The profile a local run is predicted with: ``profile`` (default ``local-cpu``: this
-    machine) with its link replaced by the emulated ``link`` when there is one."""
+def run_profile(profile: str | None, link: str | None, emulate: str | None = None) -> Any:
+    """The profile a local run is predicted with.
+
+    Device emulation (``emulate``): that profile, with ``link`` replacing its link if given.
+    Otherwise ``profile`` (default ``local-cpu``: this machine), its link replaced by the
+    emulated ``link`` when there is one.
+    """
     from parawire.analysis.profiles import Profile, get_profile
 
+    if emulate is not None:
+        base = get_profile(emulate)
+        if link is None:
+            return base
+        emulated = resolve_link(link)
+        assert emulated is not None
+        return Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
     base = get_profile(profile or "local-cpu")
     if link is None:
         return base
     emulated = resolve_link(link)
     assert emulated is not None
     return Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
+
+
+def rank_figures(plan: Plan, docs: list[dict[str, Any]], schedule: Any) -> list[dict[str, Any]]:
+    """Per rank: measured (median over runs) and simulated busy time and finish time, and
+    whether every measured run executed the plan's order."""
+    starts = docs[0]["starts"]
+    simulated_finish = schedule.finish_times()
+    out = []
+    for rank, doc in enumerate(docs):
+        busy = [sum(e - s for _, s, e in t) for t in doc["traces"]]
+        finish = [
+            max((e for _, _, e in t), default=s0) - s0
+            for t, s0 in zip(doc["traces"], starts, strict=True)
+        ]
+        order = list(plan.vertices_of(rank))
+        out.append(
+            {
+                "rank": rank,
+                "measured_busy_s": statistics.median(busy) if busy else 0.0,
+                "measured_finish_s": statistics.median(finish) if finish else 0.0,
+                "simulated_busy_s": schedule.busy_s[rank],
+                "simulated_finish_s": simulated_finish[rank],
+                "order_as_planned": all([v for v, _, _ in t] == order for t in doc["traces"]),
+            }
+        )
+    return out
 
 
 def _check_report(
@@ -411,7 +495,8 @@ def run_local(
 ) -> RunReport:
     """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation."""
     options = options or RunOptions()
-    resolve_link(options.link)  # an unknown link profile fails here, before any process starts
+    # an unknown link or emulated profile fails here, before any process starts
+    run_profile(profile, options.link, options.emulate)
     check = None
     if options.check:
         from parawire.runtime.check import check_images
@@ -442,6 +527,9 @@ def run_local(
         timings = json.loads((work / RESULT_FILE).read_text())
         tensors = load_file(str(work / LOGITS_FILE))
         logits = tensors["logits"]
+        traces = [
+            json.loads((work / TRACE_FILE.format(rank=r)).read_text()) for r in range(plan.world)
+        ]
     report = RunReport(
         devices=plan.world,
         latencies_s=timings["latencies_s"],
@@ -457,7 +545,15 @@ def run_local(
         report.max_abs_diff = float((logits - reference).abs().max())
     if check is not None:
         report.check = _check_report(plan, state, check, tensors["check"], options)
-    report.simulated_makespan_s, report.options["profile"] = simulated_makespan(
-        plan, profile, options.batch, options.link
-    )
+    predicted = run_profile(profile, options.link, options.emulate)
+    schedule = simulated_schedule(plan, predicted, options.batch)
+    report.simulated_makespan_s, report.options["profile"] = schedule.makespan_s, predicted.name
+    report.ranks = rank_figures(plan, traces, schedule)
+    if options.emulate is not None:
+        over = sorted({v for doc in traces for v in doc["overruns"]})
+        report.emulation = {
+            "profile": options.emulate,
+            "vertices": len(plan.spec.nodes),
+            "over_emulated_time": over,
+        }
     return report

@@ -17,6 +17,7 @@ runs the input vertex (the stem) itself, from the image rank 0 sends it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import torch
 
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter, spec_costs
@@ -50,6 +50,7 @@ class Plan:
     info: dict[str, Any] = field(default_factory=dict)  # partitioner, eps... (JSON-ready)
     wire_dtype: str = "float32"  # dtype of every tensor sent between ranks
     scatter: str = DEFAULT_SCATTER  # "image": ranks run the stem; "stem": they get its output
+    schedule: dict[str, Any] | None = None  # simulated order and sends (``schedule_doc``)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -68,6 +69,11 @@ class Plan:
             )
         check_wire_dtype(self.wire_dtype)
         check_scatter(self.scatter)
+        self._check_placement()
+        if self.schedule is not None:
+            self._check_schedule()
+
+    def _check_placement(self) -> None:
         ids = {n.id for n in self.spec.nodes}
         missing = sorted(ids - set(self.placement))
         if missing:
@@ -85,23 +91,48 @@ class Plan:
                 f"use --devices {r + 1} or fix the placement"
             )
 
+    def _check_schedule(self) -> None:
+        """A stored schedule runs every vertex where the placement says, producers first."""
+        try:
+            execution = self.execution
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(
+                f"the plan's schedule is malformed ({exc}); remake the plan"
+            ) from None
+        spec = self.spec
+        for rank in range(self.world):
+            order = execution["order"].get(rank, ())
+            expected = {v for v in self.placement if self.runs_on(v, rank)}
+            if sorted(order) != sorted(expected):
+                raise ConfigError(
+                    f"the plan's schedule for rank {rank} does not list exactly the vertices "
+                    "placed there; remake the plan"
+                )
+            position = {v: i for i, v in enumerate(order)}
+            for v in order:
+                for e in spec.in_edges[v]:
+                    if e.src in position and position[e.src] > position[v]:
+                        raise ConfigError(
+                            f"the plan's schedule runs vertex {v} before its input {e.src} on "
+                            f"rank {rank}; remake the plan"
+                        )
+
     # --- derived views ---------------------------------------------------------------------
 
     @cached_property
-    def order(self) -> tuple[int, ...]:
-        """Deterministic topological priority order: critical-path (bottom level) first.
+    def execution(self) -> dict[str, Any]:
+        """The schedule every rank executes: ``order`` (rank -> its vertices in order) and
+        ``sends`` (vertex -> the ranks its output goes to, in order).
 
-        Among the vertices whose producers are all done, the one with the most MACs on its
-        longest path to the output goes first (ties: smaller id), as in list scheduling.
-        Each rank runs its own vertices in this order.
+        It is the schedule simulation's (``parawire.analysis.simulate``), stored in the plan
+        when the plan was made, so that the ranks run exactly the order the prediction
+        assumed; a plan without one (made by hand) is simulated on ``local-cpu``.
         """
-        macs = {v.id: v.macs + 1 for v in spec_costs(self.spec).vertices}
-        level: dict[int, int] = {}
-        for v in reversed(self.spec.topological_order):
-            level[v] = macs[v] + max((level[w] for w in self.spec.successors[v]), default=0)
-        return tuple(
-            nx.lexicographical_topological_sort(self.spec.graph, key=lambda v: (-level[v], v))
-        )
+        stored = self.schedule or simulated_schedule(self)
+        return {
+            "order": {int(r): tuple(vs) for r, vs in stored["order"].items()},
+            "sends": {int(v): tuple(rs) for v, rs in stored["sends"].items()},
+        }
 
     @cached_property
     def stem_ranks(self) -> tuple[int, ...]:
@@ -119,7 +150,11 @@ class Plan:
 
     def vertices_of(self, rank: int) -> tuple[int, ...]:
         """The vertices ``rank`` runs, in execution order."""
-        return tuple(v for v in self.order if self.runs_on(v, rank))
+        return self.execution["order"].get(rank, ())
+
+    def send_order(self, vertex: int) -> tuple[int, ...]:
+        """The ranks ``vertex``'s output goes to (the image, for a replicated stem), in order."""
+        return self.execution["sends"].get(vertex, ())
 
     def state_dict(self, rank: int) -> dict[str, torch.Tensor]:
         """The weights of ``rank``'s vertices (and of the head on the output vertex's rank).
@@ -154,6 +189,7 @@ class Plan:
             "weights": WEIGHTS_FILE if self.weights is not None else None,
             "wire_dtype": self.wire_dtype,
             "scatter": self.scatter,
+            "schedule": self.schedule,
             "info": self.info,
             "placement": {str(v): r for v, r in sorted(self.placement.items())},
             "spec": self.spec.to_dict(),
@@ -192,6 +228,7 @@ class Plan:
                 info=dict(data.get("info", {})),
                 wire_dtype=str(data.get("wire_dtype", "float32")),
                 scatter=str(data.get("scatter", "stem" if legacy else DEFAULT_SCATTER)),
+                schedule=data.get("schedule"),
             )
         except KeyError as exc:
             raise DataError(f"plan is missing field {exc.args[0]!r}") from exc
@@ -281,17 +318,44 @@ def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
     return {v: rename[r] for v, r in placement.items()}
 
 
+def simulated_schedule(plan: Plan, profile: Any = None) -> dict[str, Any]:
+    """The schedule simulation of ``plan`` on ``profile`` (default ``local-cpu``), as stored in
+    plan.json: the order of every rank, the send order of every vertex, the predicted makespan,
+    busy and finish time of every rank."""
+    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.simulate import simulate
+
+    prof = get_profile(profile if profile is not None else "local-cpu")
+    graph = spec_costs(plan.spec, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    sched = simulate(graph, plan.placement, prof, plan.world)
+    return {
+        "profile": prof.name,
+        "makespan_s": sched.makespan_s,
+        "busy_s": list(sched.busy_s),
+        "finish_s": list(sched.finish_times()),
+        "order": {str(r): list(vs) for r, vs in sched.device_orders().items()},
+        "sends": {str(v): list(rs) for v, rs in sched.send_orders().items()},
+    }
+
+
+def with_schedule(plan: Plan, profile: Any = None) -> Plan:
+    """``plan`` with its simulated schedule on ``profile`` stored in it."""
+    return dataclasses.replace(plan, schedule=simulated_schedule(plan, profile))
+
+
 def plan_from_analysis(
     spec: ArchSpec,
     result: Any,
     *,
+    profile: Any = None,
     weights: str | Path | None = None,
     seed: int = 0,
 ) -> Plan:
     """The plan that runs ``result`` (an ``AnalysisResult`` of ``spec``): its placement on the
-    ranks it uses, its wire dtype and scatter mode, and how it was chosen."""
+    ranks it uses, its wire dtype and scatter mode, how it was chosen, and its schedule as
+    simulated on ``profile`` (the one analysed: a Profile, or by default ``result.profile``)."""
     placement = input_first(result.placement, spec)
-    return Plan(
+    plan = Plan(
         spec=spec,
         placement=placement,
         world=max(placement.values()) + 1,
@@ -309,6 +373,7 @@ def plan_from_analysis(
         wire_dtype=result.wire_dtype,
         scatter=result.scatter,
     )
+    return with_schedule(plan, profile if profile is not None else result.profile)
 
 
 def make_plan(
@@ -335,10 +400,13 @@ def make_plan(
         raise ConfigError(
             f"{devices} devices for {len(spec.nodes)} vertices: use at most {len(spec.nodes)}"
         )
+    from parawire.analysis.profiles import get_profile
+
+    prof = get_profile(profile if profile is not None else "local-cpu")
     result = analyze(
         spec,
         devices,
-        profile if profile is not None else "local-cpu",
+        prof,
         partitioner,
         select=select,
         wire_dtype=wire_dtype,
@@ -346,7 +414,7 @@ def make_plan(
         eps=eps if eps is not None else EPS_SWEEP,
         seed=seed,
     )
-    return plan_from_analysis(spec, result, weights=weights, seed=seed)
+    return plan_from_analysis(spec, result, profile=prof, weights=weights, seed=seed)
 
 
 def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:

@@ -19,20 +19,10 @@ from typing import TYPE_CHECKING, Any
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.partitioners._base import Partitioner
 from parawire.analysis.partitioners._registry import register_partitioner
+from parawire.analysis.simulate import compute_seconds, transfer_seconds, upward_ranks
 
 if TYPE_CHECKING:
     from parawire.analysis.profiles import Profile
-
-
-def upward_ranks(
-    graph: CostGraph, compute: dict[int, float], comm: dict[int, float]
-) -> dict[int, float]:
-    """rank_u(v) = w(v) + max over consumers s of (c(v) + rank_u(s)); the exit: w(exit)."""
-    rank: dict[int, float] = {}
-    for v in reversed(graph.topological_order):
-        tail = max((comm[v] + rank[s] for s in graph.consumers[v]), default=0.0)
-        rank[v] = compute[v] + tail
-    return rank
 
 
 class _DeviceTimeline:
@@ -71,8 +61,8 @@ class Heft(Partitioner):
         self, graph: CostGraph, n: int, *, profile: Profile | None, seed: int, eps: float
     ) -> tuple[dict[int, int], dict[str, Any]]:
         assert profile is not None  # enforced by Partitioner.partition
-        compute = {v.id: float(profile.device.seconds(v)) for v in graph.vertices}
-        comm = {v.id: float(profile.link.seconds(graph.sent_bytes(v.id))) for v in graph.vertices}
+        compute = compute_seconds(graph, profile)
+        comm = transfer_seconds(graph, profile)
         if graph.replicate_source:  # a remote consumer waits for the image, then its own stem
             comm[graph.source] += compute[graph.source]
         rank = upward_ranks(graph, compute, comm)

@@ -1,0 +1,86 @@
+"""Device emulation: every vertex padded to its emulated duration, measured against simulation."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import small_spec
+from parawire.nn import build_model
+from parawire.runtime import Plan, RunOptions, run_local
+from parawire.runtime.launch import emulation_pads, padded_forward
+from parawire.runtime.link import wait_until
+
+PAD_S = 8e-3  # every vertex of the test profile takes 8 ms (far above its real compute)
+PROFILE_TOML = f"""
+[devices.slowpoke]
+flops_per_s = 1.0e15
+overhead_s = {PAD_S}
+
+[links.slowlink]
+bandwidth_bytes_per_s = 1.0e8
+latency_s = 1.0e-3
+
+[profiles.slowpoke]
+device = "slowpoke"
+link = "slowlink"
+"""
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> str:
+    path = tmp_path / "slow.toml"
+    path.write_text(PROFILE_TOML)
+    return f"{path}#slowpoke"
+
+
+def test_wait_until_reaches_its_target_without_sleeping_long_past_it() -> None:
+    late = []
+    for _ in range(20):
+        target = time.perf_counter() + 2e-3
+        assert wait_until(target)
+        late.append(time.perf_counter() - target)
+    assert min(late) >= 0  # never early
+    # idle machine: ~0.1 ms; the bound leaves room for a test running on the other core
+    assert statistics.median(late) < 3e-3
+    assert not wait_until(time.perf_counter() - 1.0)  # a past target: no wait, reported
+
+
+def test_padded_forward_takes_the_emulated_time_and_keeps_the_logits(profile: str) -> None:
+    spec = small_spec("dp", size=16)
+    model = build_model(spec).eval()
+    plan = Plan(spec, dict.fromkeys(spec.topological_order, 0), 1)
+    pads = emulation_pads(plan, profile, 1)
+    assert all(p == pytest.approx(PAD_S) for p in pads.values())
+    x = torch.randn(1, 3, 16, 16)
+    with torch.inference_mode():
+        start = time.perf_counter()
+        got = padded_forward(model, x, pads)
+        took = time.perf_counter() - start
+        assert torch.equal(got, model(x))
+    assert took >= len(spec.nodes) * PAD_S
+    assert took < len(spec.nodes) * PAD_S * 1.5 + 0.05
+
+
+def test_emulated_run_matches_its_simulation(profile: str) -> None:
+    spec = small_spec("lanes", size=16)  # 3 lanes of 4: a split that pays
+    placement = {v: i % 2 for i, v in enumerate(spec.topological_order)}
+    placement[spec.input_node] = 0
+    plan = Plan(spec, placement, 2)
+    options = RunOptions(runs=5, warmup=1, emulate=profile, timeout=60)
+    report = run_local(plan, options)
+    # 8 ms pads dwarf the real compute (~0.2 ms); a loaded machine may still stall one or two
+    assert len(report.emulation["over_emulated_time"]) <= 2, report.emulation
+    assert report.options["profile"] == "slowpoke"
+    assert 0.9 < report.measured_over_simulated < 2.0, report.to_dict()
+    # the single-device baseline is emulated too: about |V| x 4 ms
+    assert report.single_process_p50_s >= len(spec.nodes) * PAD_S
+    for rank in report.ranks:
+        assert rank["order_as_planned"]
+        assert rank["measured_busy_s"] >= rank["simulated_busy_s"] * 0.99
+        assert rank["measured_busy_s"] < rank["simulated_busy_s"] * 2.0 + 0.01
+    assert report.max_abs_diff == 0.0
