@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import ipaddress
 import json
+import os
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from parawire.analysis.calibrate import _fit, calibrate
+from parawire.analysis import calibrate as calibrate_module
+from parawire.analysis.calibrate import (
+    COMPUTE_PHASE,
+    LINK_PHASE,
+    _fit,
+    _free_port,
+    calibrate,
+    probe_command,
+)
 from parawire.analysis.profiles import get_profile, load_profiles
 from parawire.cli import main
 from parawire.errors import ConfigError
@@ -32,7 +49,10 @@ def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     out = tmp_path / "local.toml"
     code = main(["calibrate", "--out", str(out), "--repeats", "3", "--json", "--name", "here"])
     assert code == 0
-    figures = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out)
+    # not a terminal: one progress line per phase on stderr, stdout stays pure JSON
+    assert captured.err.index(COMPUTE_PHASE) < captured.err.index(LINK_PHASE)
     profile = load_profiles(out)["here"]
     assert get_profile(f"{out}#here") == profile
     assert profile.device.flops_per_s == pytest.approx(figures["flops_per_s"])
@@ -44,3 +64,92 @@ def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     assert 1e-6 < profile.link.latency_s < 0.05
     assert profile.link.bandwidth_bytes_per_s > 1e7
     assert not (tmp_path / "cache").exists()  # --out: the user's file is untouched
+
+
+def test_progress_reports_every_step_in_order(monkeypatch):
+    # fake timings and link keep this fast; the real run is test_quick_calibration_through_the_cli
+    monkeypatch.setattr(calibrate_module, "_typical_seconds", lambda fn, repeats: 1e-3)
+    link = {"latency_s": 1e-4, "bandwidth_bytes_per_s": 1e9}
+    monkeypatch.setattr(calibrate_module, "measure_link", lambda repeats, timeout: link)
+    calls: list[tuple[str, int, int]] = []
+    calibrate(repeats=1, progress=lambda *call: calls.append(call))
+    compute = [c for c in calls if c[0] == COMPUTE_PHASE]
+    vertices = sum(
+        len(calibrate_module.generate(g, seed=s, n=40).nodes)
+        for g, s in calibrate_module.CALIBRATION_SPECS
+    )
+    assert [done for _, done, _ in compute] == list(range(vertices + 2))  # + dense conv, end
+    assert {total for _, _, total in compute} == {vertices + 1}
+    assert calls[len(compute) :] == [(LINK_PHASE, 0, 1), (LINK_PHASE, 1, 1)]
+
+
+def _listening_addresses(pid: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Addresses of the TCP sockets that process ``pid`` listens on, from /proc (Linux)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            # /proc prints each 32-bit word in host (little-endian) order
+            packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            address = ipaddress.ip_address(packed)
+            found.add(getattr(address, "ipv4_mapped", None) or address)
+    return found
+
+
+def _has_ipv4_address(interface: str) -> bool:
+    """Whether a network interface has an IPv4 address (Linux ``SIOCGIFADDR``)."""
+    request = struct.pack("256s", interface.encode()[:15])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            fcntl.ioctl(s.fileno(), 0x8915, request)  # SIOCGIFADDR
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets from /proc")
+def test_gloo_probe_listens_on_loopback_only():
+    # ask gloo for a wider interface through the environment: the probe must stay on loopback
+    names = [name for _, name in socket.if_nameindex() if not name.startswith("lo")]
+    wide = [name for name in names if _has_ipv4_address(name)]
+    env = {**os.environ, **({"GLOO_SOCKET_IFNAME": wide[0]} if wide else {})}
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            probe_command(rank, port, repeats=20, timeout=60.0),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    seen: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+    deadline = time.monotonic() + 60
+    try:
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            for p in procs:
+                with contextlib.suppress(FileNotFoundError):  # it ended since the poll
+                    seen |= _listening_addresses(p.pid)
+            time.sleep(0.005)
+        outputs = [p.communicate(timeout=10) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][1][-2000:]
+    assert "small_s" in json.loads(outputs[0][0].strip().splitlines()[-1])
+    assert seen, "no listening socket observed (the rendezvous listens while rank 1 starts)"
+    assert all(address.is_loopback for address in seen), sorted(map(str, seen))

@@ -5,17 +5,55 @@ Run as a script (so the child imports only torch, not parawire), e.g.::
     python _gloo_probe.py --rank 0 --port 29500 --small 256 --large 4194304 --repeats 10
 
 Rank 0 prints one JSON line: the fastest one-way seconds of the small and large messages.
+
+Both ranks listen on loopback only: rank 0 serves the rendezvous (a TCPStore) on a socket it
+binds to 127.0.0.1 itself (a plain ``init_method="tcp://..."`` store listens on every
+interface), and gloo is pinned to the loopback interface (``GLOO_SOCKET_IFNAME``), whatever
+the environment says. torch.distributed has no authentication: nothing else may connect.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import time
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+LOOPBACK = "127.0.0.1"
+
+
+def pin_gloo_to_loopback() -> None:
+    """Make gloo's own listeners use the loopback interface (Linux ``lo``, macOS ``lo0``)."""
+    names = [name for _, name in socket.if_nameindex() if name.startswith("lo")]
+    if names:
+        os.environ["GLOO_SOCKET_IFNAME"] = names[0]
+
+
+def open_store(rank: int, port: int, timeout: float) -> dist.TCPStore:
+    """The rendezvous: rank 0 serves it on ``LOOPBACK:port`` only, rank 1 connects to it."""
+    wait = timedelta(seconds=timeout)
+    if rank != 0:
+        return dist.TCPStore(LOOPBACK, port, is_master=False, timeout=wait)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((LOOPBACK, port))
+    listener.listen(8)
+    store = dist.TCPStore(
+        LOOPBACK,
+        port,
+        2,
+        is_master=True,
+        timeout=wait,
+        wait_for_workers=False,
+        master_listen_fd=listener.fileno(),
+    )
+    listener.detach()  # the store owns the listening descriptor now
+    return store
 
 
 def ping_pong(nbytes: int, repeats: int, rank: int) -> float:
@@ -40,7 +78,7 @@ def ping_pong(nbytes: int, repeats: int, rank: int) -> float:
 
 
 def main() -> None:
-    """Join a 2-rank gloo group on 127.0.0.1, measure, print (rank 0), leave cleanly."""
+    """Join a 2-rank gloo group on loopback only, measure, print (rank 0), leave cleanly."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rank", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -50,9 +88,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    pin_gloo_to_loopback()
     dist.init_process_group(
         "gloo",
-        init_method=f"tcp://127.0.0.1:{args.port}",
+        store=open_store(args.rank, args.port, args.timeout),
         rank=args.rank,
         world_size=2,
         timeout=timedelta(seconds=args.timeout),

@@ -46,6 +46,16 @@ from parawire.nn import build_vertex
 CALIBRATION_SPECS = (("dp", 0), ("er", 0), ("ws", 0))  # 40-vertex specs whose vertices are timed
 SMALL_BYTES = 256  # latency probe
 LARGE_BYTES = 4 * 1024 * 1024  # bandwidth probe
+COMPUTE_PHASE = "timing vertices and a dense convolution"  # progress phase names
+LINK_PHASE = "timing gloo send/recv between two processes"
+
+# Progress callback: (phase, steps done, steps in the phase); called before each step and once
+# with done == total when the phase ends.
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
 
 
 @dataclass(frozen=True)
@@ -92,20 +102,27 @@ def _typical_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) ->
     return statistics.quantiles(times, n=4)[0] if len(times) > 1 else times[0]
 
 
-def _spec_vertex_points(repeats: int) -> dict[str, list[tuple[float, float]]]:
+def _spec_vertex_points(
+    repeats: int, progress: ProgressFn = _no_progress, extra_steps: int = 0
+) -> dict[str, list[tuple[float, float]]]:
     """Vertex kind -> (FLOPs, typical seconds) of every vertex of a few generated specs.
 
     Real vertices, not synthetic ones: their in-degrees, scaling blocks and sizes are those the
     simulation will be asked about, so the fitted overhead absorbs the per-input work (sigmoid
-    weights, sums, max-pool and projections) that MACs alone do not show.
+    weights, sums, max-pool and projections) that MACs alone do not show. ``progress`` hears of
+    each vertex, out of the vertices plus ``extra_steps`` that the caller times afterwards.
     """
     points: dict[str, list[tuple[float, float]]] = {}
     gen = torch.Generator().manual_seed(0)
-    for generator, seed in CALIBRATION_SPECS:
-        spec = generate(generator, seed=seed, n=40)
+    specs = [generate(generator, seed=seed, n=40) for generator, seed in CALIBRATION_SPECS]
+    total = sum(len(spec.nodes) for spec in specs) + extra_steps
+    done = 0
+    for spec in specs:
         costs = spec_costs(spec).vertex_map
         image = torch.randn(1, *spec.input_shape, generator=gen)
         for node in spec.nodes:
+            progress(COMPUTE_PHASE, done, total)
+            done += 1
             block = build_vertex(spec, node.id).eval()
             edges = spec.in_edges[node.id]
             xs = [torch.randn(1, *spec.output_shape(e.src), generator=gen) for e in edges]
@@ -137,12 +154,14 @@ def _fit(points: list[tuple[float, float]], overhead: float | None = None) -> tu
     return 1.0 / slope, overhead
 
 
-def measure_compute(threads: int = 1, repeats: int = 30) -> dict[str, Any]:
+def measure_compute(
+    threads: int = 1, repeats: int = 30, progress: ProgressFn = _no_progress
+) -> dict[str, Any]:
     """Effective FLOP/s of the vertex operation, the stem and a dense convolution."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        points = _spec_vertex_points(repeats)
+        points = _spec_vertex_points(repeats, progress, extra_steps=1)  # + the dense conv
         sep = points["sepconv3x3"]
         # the zero-MAC ``mean`` vertices measure the fixed cost of a vertex; the rate follows
         overhead = statistics.median(t for _, t in points["mean"]) if "mean" in points else None
@@ -152,8 +171,11 @@ def measure_compute(threads: int = 1, repeats: int = 30) -> dict[str, Any]:
         stem_rate = float(statistics.median(f / t for f, t in stem))
         conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).eval()
         x = torch.randn(1, 64, 28, 28, generator=torch.Generator().manual_seed(0))
+        total = sum(len(p) for p in points.values()) + 1
+        progress(COMPUTE_PHASE, total - 1, total)
         with torch.no_grad():
             t_conv = _typical_seconds(lambda: conv(x), repeats)
+        progress(COMPUTE_PHASE, total, total)
         dense_rate = 2.0 * 64 * 64 * 9 * 28 * 28 / t_conv
     finally:
         torch.set_num_threads(previous)
@@ -177,6 +199,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def probe_command(rank: int, port: int, repeats: int, timeout: float) -> list[str]:
+    """The command line of one rank of the gloo probe (``_gloo_probe.py`` run as a script)."""
+    cmd = [sys.executable, str(Path(__file__).with_name("_gloo_probe.py")), "--rank", str(rank)]
+    cmd += ["--port", str(port), "--small", str(SMALL_BYTES), "--large", str(LARGE_BYTES)]
+    return [*cmd, "--repeats", str(repeats), "--timeout", str(timeout)]
+
+
 def measure_link(repeats: int = 10, timeout: float = 30.0) -> dict[str, float]:
     """Latency and bandwidth of gloo send/recv between two local processes.
 
@@ -184,12 +213,9 @@ def measure_link(repeats: int = 10, timeout: float = 30.0) -> dict[str, float]:
     torch only, so they start in about a second); both are killed if they outlive ``timeout``.
     """
     port = _free_port()
-    cmd = [sys.executable, str(Path(__file__).with_name("_gloo_probe.py")), "--port", str(port)]
-    cmd += ["--small", str(SMALL_BYTES), "--large", str(LARGE_BYTES)]
-    cmd += ["--repeats", str(repeats), "--timeout", str(timeout)]
     procs = [
         subprocess.Popen(
-            [*cmd, "--rank", str(rank)],
+            probe_command(rank, port, repeats, timeout),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -221,12 +247,24 @@ def measure_link(repeats: int = 10, timeout: float = 30.0) -> dict[str, float]:
     }
 
 
-def calibrate(threads: int = 1, repeats: int = 30, timeout: float = 60.0) -> Calibration:
-    """Measure compute and link; ``repeats`` trades accuracy for time (30: about 15 s)."""
+def calibrate(
+    threads: int = 1,
+    repeats: int = 30,
+    timeout: float = 60.0,
+    progress: ProgressFn | None = None,
+) -> Calibration:
+    """Measure compute and link; ``repeats`` trades accuracy for time (30: about 15 s).
+
+    ``progress(phase, done, total)`` hears of each step: ``COMPUTE_PHASE`` (one step per timed
+    vertex, then the dense convolution), then ``LINK_PHASE`` (one step).
+    """
     if threads < 1 or repeats < 1:
         raise ConfigError(f"threads and repeats must be >= 1, got {threads} and {repeats}")
-    compute = measure_compute(threads, repeats)
+    report = progress or _no_progress
+    compute = measure_compute(threads, repeats, report)
+    report(LINK_PHASE, 0, 1)
     link = measure_link(max(repeats // 3, 2), timeout)
+    report(LINK_PHASE, 1, 1)
     return Calibration(threads=threads, **compute, **link)
 
 

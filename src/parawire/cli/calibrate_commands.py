@@ -1,14 +1,47 @@
-"""`parawire calibrate`: measure this machine and write a device profile."""
+"""`parawire calibrate`: measure this machine and write a device profile.
+
+The measurement modules (torch) are imported when the command runs, not for ``--help``.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from parawire.analysis.calibrate import calibrate
-from parawire.analysis.profiles import save_profile, user_profile_file
+if TYPE_CHECKING:
+    from parawire.analysis.calibrate import ProgressFn
+
+
+@contextmanager
+def _progress_on_stderr() -> Iterator[ProgressFn]:
+    """A ``calibrate`` progress callback: a rich bar on a terminal, one line per phase otherwise."""
+    if not sys.stderr.isatty():
+        phases: list[str] = []
+
+        def line(phase: str, done: int, total: int) -> None:
+            if not phases or phases[-1] != phase:
+                phases.append(phase)
+                click.echo(f"calibrate: {phase} ({total} step(s))...", err=True)
+
+        yield line
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("calibrate", total=None)
+
+        def update(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        yield update
 
 
 @click.command("calibrate")
@@ -33,7 +66,11 @@ def calibrate_cmd(
     out: Path | None, threads: int, name: str, repeats: int, timeout: float, as_json: bool
 ) -> None:
     """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu)."""
-    result = calibrate(threads=threads, repeats=repeats, timeout=timeout)
+    from parawire.analysis.calibrate import calibrate
+    from parawire.analysis.profiles import save_profile, user_profile_file
+
+    with _progress_on_stderr() as progress:
+        result = calibrate(threads=threads, repeats=repeats, timeout=timeout, progress=progress)
     path = save_profile(result.to_profile(name), out)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "profile": name, "file": str(path)}))
