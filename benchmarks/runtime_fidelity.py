@@ -1,0 +1,121 @@
+"""Does the runtime run what the simulation predicts? Measured against simulated latency.
+
+Two modes, in one table each (median of ``--runs`` inferences, batch 1, one thread per rank):
+
+* ``emulated`` (the default): every rank runs each vertex for real, then waits until the
+  profile's time for it has passed, and its sends go through the profile's emulated link
+  (``parawire run --emulate PROFILE``). This runs k = 2..10 devices of a profile several times
+  slower than this machine's cores on few cores. Columns: the emulated distributed p50, the
+  emulated one-device p50 (same padding, one process), their ratio (speedup), the simulated
+  makespan of the same placement and schedule, measured / simulated, and how many vertices
+  computed longer for real than their emulated time (then the emulation is not faithful).
+* ``real``: the same specs on k real local processes with a free link, the placement and the
+  simulation on ``--profile`` (this machine: ``local-cpu``, or the file ``parawire calibrate``
+  wrote). Needs k free cores to mean anything.
+
+The placement is the fastest simulated one on exactly k devices (``--select makespan``), so each
+row really uses k ranks; the networks are 40-vertex specs (32 channels, 32x32 input) with pooled
+merge and image scatter, seed 0; ``lanes`` has width k.
+
+    .venv/bin/python benchmarks/runtime_fidelity.py --mode emulated            # ~10 min, 2 cores
+    .venv/bin/python benchmarks/runtime_fidelity.py --mode real --ks 2 --generators dp,lanes
+    .venv/bin/python benchmarks/runtime_fidelity.py --mode real --ks 2,4,8 --profile cal.toml#local-cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from typing import Any
+
+import torch
+
+import parawire
+from parawire.runtime import RunOptions, make_plan, run_local
+from parawire.runtime.launch import run_profile
+
+GENERATORS = ("dp", "er", "ws", "lanes", "chain")
+PROFILES = ("rpi4-wifi", "rpi4-ethernet", "t2micro")
+KS = (2, 4, 6, 8, 10)
+
+
+def make_spec(generator: str, k: int) -> parawire.ArchSpec:
+    """The benchmark spec of one generator (lanes: one lane per device)."""
+    params: dict[str, Any] = {"width": k} if generator == "lanes" else {}
+    n = 40 if generator != "lanes" else 10 * k
+    return parawire.generate(generator, seed=0, merge="pooled", n=n, **params)
+
+
+def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -> dict[str, Any]:
+    """One measured row: plan on exactly k ranks, run, compare with the simulation."""
+    spec = make_spec(generator, k)
+    emulate = profile if args.mode == "emulated" else None
+    predicted = run_profile(args.profile if emulate is None else None, None, emulate)
+    plan = make_plan(spec, k, profile=predicted, select="makespan")
+    options = RunOptions(
+        runs=args.runs, warmup=args.warmup, threads=1, timeout=120, emulate=emulate
+    )
+    report = run_local(plan, options, profile=args.profile if emulate is None else None)
+    return {
+        "mode": args.mode,
+        "generator": generator,
+        "profile": report.options["profile"],
+        "k": k,
+        "ranks": plan.world,
+        "p50_s": report.p50_s,
+        "single_p50_s": report.single_process_p50_s,
+        "speedup": report.speedup,
+        "simulated_s": report.simulated_makespan_s,
+        "measured_over_simulated": report.measured_over_simulated,
+        "over_emulated_time": len(report.emulation.get("over_emulated_time", [])),
+        "vertices": len(spec.nodes),
+        "max_abs_diff": report.max_abs_diff,
+        "order_as_planned": all(r["order_as_planned"] for r in report.ranks),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
+    """Measure every row, print a markdown table and a JSON line per row."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("emulated", "real"), default="emulated")
+    parser.add_argument("--generators", default=",".join(GENERATORS))
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="emulated mode")
+    parser.add_argument("--profile", default=None, help="real mode: placement + simulation")
+    parser.add_argument("--ks", default=",".join(map(str, KS)))
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    profiles = args.profiles.split(",") if args.mode == "emulated" else [None]
+    start = time.time()
+    rows = []
+    for profile in profiles:
+        for generator in args.generators.split(","):
+            for k in (int(x) for x in args.ks.split(",")):
+                rows.append(row(generator, k, args, profile))
+                print(json.dumps(rows[-1]), flush=True)
+    cores = os.cpu_count()
+    print(f"\n{args.mode}, {platform.machine()}, {cores} cores, {time.time() - start:.0f}s")
+    print(
+        "| profile | generator | k | measured p50 ms | one device ms | speedup | simulated ms "
+        "| measured / simulated | vertices over emulated time | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['profile']} | {r['generator']} | {r['k']} | {r['p50_s'] * 1e3:.2f} | "
+            f"{r['single_p50_s'] * 1e3:.2f} | {r['speedup']:.2f} | {r['simulated_s'] * 1e3:.2f} "
+            f"| {r['measured_over_simulated']:.2f} | {r['over_emulated_time']}/{r['vertices']} "
+            f"| {r['load_average']:.1f} |"
+        )
+    worst = max(abs(r["measured_over_simulated"] - 1) for r in rows)
+    print(f"\nworst |measured / simulated - 1| = {worst:.2f}; "
+          f"every rank ran the planned order: {all(r['order_as_planned'] for r in rows)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
