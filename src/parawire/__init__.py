@@ -7,21 +7,49 @@ Python API::
     spec.save("arch.json")
     model = parawire.build_model(parawire.load_spec("arch.json"))
     result = parawire.analyze(spec, devices=4, profile="rpi4-wifi")  # cs, speedup, placement
+
+The public names load on first use (module ``__getattr__``), so ``import parawire`` and
+``parawire --help`` import neither torch nor the partitioners' native libraries.
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from parawire._version import __version__
-from parawire.arch import ArchSpec, StagingConfig, generate, load_spec
 from parawire.errors import ParawireError
-from parawire.graphs import list_generators
-from parawire.nn import build_model
 
 if TYPE_CHECKING:
     from parawire.analysis.api import AnalysisResult
+    from parawire.arch import ArchSpec, StagingConfig, generate, load_spec
+    from parawire.graphs import list_generators
+    from parawire.nn import build_model
+
+# Public name -> the module that defines it; imported on first attribute access.
+_LAZY = {
+    "ArchSpec": "parawire.arch",
+    "StagingConfig": "parawire.arch",
+    "generate": "parawire.arch",
+    "load_spec": "parawire.arch",
+    "list_generators": "parawire.graphs",
+    "build_model": "parawire.nn",
+}
 
 
-def analyze(target: Any, devices: int = 4, **options: Any) -> "AnalysisResult":
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'parawire' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def analyze(target: Any, devices: int = 4, **options: Any) -> AnalysisResult:
     """How well one inference of ``target`` (spec, module or model name) spreads over devices.
 
     Same as :func:`parawire.analysis.analyze`; imported lazily so that ``import parawire``

@@ -2,10 +2,14 @@
 
 Each command group lives in its own module of this package; ``main()`` turns every
 ``ParawireError`` into one line on stderr and exit code 1 (a traceback only with ``--debug``).
+
+Commands are registered lazily: ``parawire --help`` reads the table below and imports no
+command module (several import torch), and ``parawire NAME`` imports only NAME's module.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -13,39 +17,58 @@ import click
 from parawire._version import __version__
 from parawire.errors import ParawireError
 
+# Command name -> (module of this package whose COMMANDS holds it, short help for the listing).
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "generate": ("arch_commands", "Generate an architecture from a graph generator."),
+    "show": ("arch_commands", "Summarise an architecture: vertices, edges, depth, MACs."),
+    "validate": ("arch_commands", "Check a spec file against every structural rule."),
+    "train": ("train_commands", "Train SPEC_OR_BASELINE and write checkpoints."),
+    "eval": ("train_commands", "Top-1 test accuracy of SPEC_OR_BASELINE with WEIGHTS."),
+    "study": ("study_commands", "Sample, train, evaluate and analyse architectures."),
+    "demo": ("study_commands", "A small study on the embedded digits data."),
+    "plan": ("runtime_commands", "Choose a deployment on K ranks; write the plan folder."),
+    "run": ("runtime_commands", "Run PLAN_OR_SPEC on K local processes and compare."),
+    "worker": ("runtime_commands", "Run one rank of PLAN on this device."),
+    "analyze": ("analysis_commands", "Choose and simulate a deployment on K devices."),
+    "calibrate": ("calibrate_commands", "Measure compute and loopback speed as a profile."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_TABLE))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMAND_TABLE:
+            return self.commands.get(cmd_name)
+        module = importlib.import_module(f"parawire.cli.{COMMAND_TABLE[cmd_name][0]}")
+        for command in module.COMMANDS:
+            if command.name == cmd_name:
+                self.add_command(command)
+                return command
+        raise LookupError(f"{module.__name__}.COMMANDS has no command {cmd_name!r}")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command listing, its texts from ``COMMAND_TABLE``: no command module imported."""
+        rows = [(name, short_help) for name, (_, short_help) in COMMAND_TABLE.items()]
+        rows += [
+            (name, command.get_short_help_str())
+            for name, command in self.commands.items()
+            if name not in COMMAND_TABLE and not command.hidden
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="parawire")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
 def app(ctx: click.Context, debug: bool) -> None:
     """Design, analyse and run concurrent CNN architectures split across devices."""
     ctx.obj = {"debug": debug}
-
-
-def _register_commands() -> None:
-    from parawire.cli import (
-        analysis_commands,
-        arch_commands,
-        calibrate_commands,
-        runtime_commands,
-        study_commands,
-        train_commands,
-    )
-
-    for module in (
-        arch_commands,
-        train_commands,
-        study_commands,
-        runtime_commands,
-        analysis_commands,
-        calibrate_commands,
-    ):
-        for command in module.COMMANDS:
-            app.add_command(command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

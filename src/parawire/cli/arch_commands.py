@@ -8,7 +8,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from parawire.analysis.costs import spec_costs
 from parawire.arch import STAGINGS, ArchSpec, StagingConfig, generate, load_spec
 from parawire.arch.spec import AGGREGATIONS, MERGES
 from parawire.errors import ConfigError
@@ -97,6 +96,8 @@ def generate_cmd(
 
 def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
     """The facts ``show`` prints, as (label, value) pairs."""
+    from parawire.analysis.costs import spec_costs  # imports torch: only when showing
+
     costs = spec_costs(spec)
     clusters = spec.clusters()
     sizes = sorted((len(c) for c in clusters), reverse=True)
