@@ -112,3 +112,16 @@ def test_cifarnet_matches_tf_slim_layout() -> None:
     assert [m.out_features for m in linears] == [384, 192, 10]
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(m.out_channels, m.kernel_size) for m in convs] == [(64, (5, 5))] * 2
+
+
+def test_sigmoid_inputs_aggregation_passes_gradient_to_every_parameter() -> None:
+    # its weights once started at 0: every vertex output 0 and 1 of 253 tensors got a gradient
+    cfg = parawire.StagingConfig(channels=8, c_max=32, min_size=2)
+    spec = parawire.generate("dp", seed=5, n=12, staging=cfg, aggregation="sigmoid_inputs")
+    torch.manual_seed(0)
+    model = build_model(spec)
+    x, y = torch.randn(4, 3, 32, 32), torch.arange(4)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    named = list(model.named_parameters())
+    silent = [name for name, p in named if p.grad is None or not p.grad.abs().sum() > 0]
+    assert silent == [], f"{len(silent)} of {len(named)} parameter tensors got no gradient"

@@ -167,3 +167,23 @@ def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
     assert main(["eval", str(spec_path), "--weights", str(tmp_path / "bad.safetensors"),
                  "--dataset", "synthetic"]) == 1  # fmt: skip
     assert "corrupt" in capsys.readouterr().err
+
+
+def test_sigmoid_inputs_aggregation_learns_digits() -> None:
+    torch.set_num_threads(1)
+    splits = load_dataset("digits")
+    spec = parawire.generate(
+        "ws",
+        seed=0,
+        staging=StagingConfig("fb", channels=16, c_max=64, fb_stages=2),
+        n=8,
+        k=2,
+        stem_stride=2,
+        aggregation="sigmoid_inputs",
+    )
+    result = train_model(
+        ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=32, lr=0.1), epochs=3
+    )
+    losses = [r.train_loss for r in result.history]
+    assert losses[-1] < losses[0] - 0.5  # with every vertex outputting 0 it stayed at ln 10
+    assert result.test_acc > 40.0  # chance (and what it got) is 10%

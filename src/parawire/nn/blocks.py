@@ -90,7 +90,7 @@ class VertexBlock(nn.Module):
         if node.op == "input":
             self.body: nn.Module = Stem(spec.input_shape[0], node.channels, spec.stem.stride)
         elif node.op == "sepconv3x3":
-            self.weight = nn.Parameter(torch.zeros(len(edges)))  # sigmoid(0) = 0.5 each
+            self.weight = nn.Parameter(_initial_weights(spec.aggregation, len(edges)))
             self.body = SepConv(node.in_channels, node.channels, node.stage)
         else:  # mean
             self.body = nn.Identity()
@@ -116,6 +116,19 @@ class VertexBlock(nn.Module):
         else:  # sigmoid_inputs: the EDGE'23 text's variant
             x = sum(wi * torch.sigmoid(xi) for wi, xi in zip(self.weight, xs, strict=True))
         return self.body(x)
+
+
+def _initial_weights(aggregation: str, fan_in: int) -> torch.Tensor:
+    """Aggregation weights at initialisation: every input counts the same.
+
+    ``sigmoid_weights`` gates inputs with sigmoid(w): w = 0 gives each a weight of 0.5.
+    ``sigmoid_inputs`` multiplies sigmoid(input) by w itself: w = 0 would zero every vertex's
+    output (and the ReLU after it passes no gradient, so nothing would learn); w = 1/fan_in
+    averages the gated inputs.
+    """
+    if aggregation == "sigmoid_inputs":
+        return torch.full((fan_in,), 1.0 / fan_in)
+    return torch.zeros(fan_in)
 
 
 class Head(nn.Sequential):
