@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,72 @@ def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:
     (tmp_path / "bad" / "study.sqlite").write_text("this is not sqlite at all, not even close")
     assert main(["study", "--out", str(tmp_path / "bad"), "--samples", "0"]) == 1
     assert "not a study database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"profile": "nope"}, "unknown profile 'nope'"),
+        ({"profile": "missing.toml"}, "does not exist"),
+        ({"partitioner": "nope"}, "unknown partitioner 'nope'"),
+        ({"devices": 1000}, "devices=1000 exceeds the 6 vertices"),
+        ({"devices": 0}, "devices >= 1"),
+        ({"select": "fastest"}, "unknown select 'fastest'"),
+        ({"wire_dtype": "float8"}, "unknown wire dtype 'float8'"),
+        ({"scatter": "input"}, "unknown scatter 'input'"),
+        ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+        ({"recipe": "nope"}, "unknown recipe 'nope'"),
+        ({"lr": float("nan")}, "learning rate must be a finite number"),
+        ({"batch_size": 0}, "batch size must be >= 1"),
+        ({"uniform_generator": "fb"}, "unknown uniform generator 'fb'"),
+    ],
+)
+def test_bad_option_fails_before_anything_is_stored(tmp_path: Path, bad, message) -> None:
+    folder = tmp_path / "s"
+    with pytest.raises(ConfigError, match=message):
+        run_study(tiny(**bad), folder)
+    assert not folder.exists()  # no store, no settings: the corrected command starts clean
+
+
+def test_cli_study_typo_leaves_the_folder_usable(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "s"
+    args = ["study", "--dataset", "synthetic", "--samples", "1", "--epochs", "1", "--out",
+            str(out), "--generators", "chain", "--baselines", "", "--staging-generators", "",
+            "--large-size", "0", "--vertices", "4", "--channels", "4", "--c-max", "8",
+            "--param-samples", "0"]  # fmt: skip
+    for typo in (["--profile", "nope"], ["--devices", "1000"]):
+        assert main([*args, *typo]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("parawire: error:")
+        assert not out.exists()
+    assert main(args) == 0  # the corrected command is not refused
+
+
+def test_concurrent_first_starts_race_free(tmp_path: Path) -> None:
+    # Several runs starting at once in a fresh folder: one settings row wins, every start with
+    # the same settings goes on, every start with other settings gets the one-line DataError.
+    # Before the fix about 1 round in 10 raised sqlite3.IntegrityError.
+    for round_ in range(40):
+        folder = tmp_path / f"s{round_}"
+        barrier = threading.Barrier(8)
+        outcomes: list[str] = []
+
+        def start(epochs: int, folder: Path = folder, barrier=barrier, outcomes=outcomes) -> None:
+            barrier.wait()
+            try:
+                StudyStore(folder).check_settings({"epochs": epochs, "seed": 0})
+                outcomes.append(f"ok {epochs}")
+            except DataError as exc:
+                assert "other settings" in str(exc)
+                outcomes.append(f"refused {epochs}")
+            except Exception as exc:  # the race this test is about
+                outcomes.append(repr(exc))
+
+        threads = [threading.Thread(target=start, args=(1 + i % 2,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winner = next(o for o in outcomes if o.startswith("ok")).split()[1]
+        loser = "1" if winner == "2" else "2"
+        assert sorted(outcomes) == [f"ok {winner}"] * 4 + [f"refused {loser}"] * 4, outcomes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,11 @@ class StudyConfig:
     workers: int = 1  # networks trained at once, each in its own process
 
     def check(self) -> StudyConfig:
-        """Raise ``ConfigError`` for unknown groups or out-of-range numbers; returns self."""
+        """Raise ``ConfigError`` for any unknown name or out-of-range number; returns self.
+
+        Checks every option before anything is trained or stored, so that a typo cannot leave
+        a study folder holding settings that refuse the corrected command.
+        """
         bad = [g for g in self.generators if g not in GENERATOR_GROUPS]
         if bad:
             raise ConfigError(f"unknown generator group(s) {bad}; choose from {GENERATOR_GROUPS}")
@@ -68,6 +73,12 @@ class StudyConfig:
         bad = [g for g in self.merge_generators if g not in GENERATOR_GROUPS]
         if bad:
             raise ConfigError(f"unknown merge-comparison group(s) {bad}; use {GENERATOR_GROUPS}")
+        free = tuple(g for g in GENERATOR_GROUPS if g not in STAGING_OF)  # staging not fixed
+        if self.uniform_generator not in ("", *free):
+            raise ConfigError(
+                f"unknown uniform generator {self.uniform_generator!r}; choose one of "
+                f"{', '.join(free)}, or '' for no uniform-channel networks"
+            )
         if self.merge not in MERGES:
             raise ConfigError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
         if self.workers < 1:
@@ -76,7 +87,56 @@ class StudyConfig:
             raise ConfigError("samples >= 0, epochs >= 1, devices >= 1, param_samples >= 0 needed")
         if self.vertices < 3 or self.channels < 1 or self.large_size < 0:
             raise ConfigError("vertices >= 3, channels >= 1 and large_size >= 0 needed")
+        if self.uniform_samples < 0 or self.param_vertices < 3:
+            raise ConfigError("uniform_samples >= 0 and param_vertices >= 3 needed")
+        if self.stem_stride is not None and self.stem_stride < 1:
+            raise ConfigError(f"stem_stride must be >= 1 (or unset), got {self.stem_stride}")
+        self._check_training()
+        self._check_analysis()
         return self
+
+    def _check_training(self) -> None:
+        """Data set, recipe and its overrides (imported here: the registries load torch)."""
+        from parawire.data import list_datasets
+        from parawire.train.recipes import get_recipe
+
+        if self.dataset not in list_datasets():
+            raise ConfigError(
+                f"unknown dataset {self.dataset!r}; choose one of {', '.join(list_datasets())}"
+            )
+        get_recipe(self.recipe)  # ConfigError naming the recipes
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"learning rate must be a finite number > 0, got {self.lr}")
+
+    def _check_analysis(self) -> None:
+        """The k-device analysis options, as ``parawire.analysis.analyze`` will check them."""
+        from parawire.analysis.costs import SCATTERS, WIRE_DTYPES
+        from parawire.analysis.deployment import SELECTIONS
+        from parawire.analysis.partitioners import list_partitioners
+        from parawire.analysis.profiles import get_profile
+
+        graph_vertices = self.vertices + 2  # the sampled vertices, the input and the output
+        if self.devices > graph_vertices:
+            raise ConfigError(
+                f"devices={self.devices} exceeds the {graph_vertices} vertices of the sampled "
+                f"architectures (vertices={self.vertices} + input + output); use at most "
+                f"{graph_vertices} devices or more vertices"
+            )
+        get_profile(self.profile)  # ConfigError naming the profiles
+        names = list_partitioners()
+        if self.partitioner is not None and self.partitioner not in names:
+            raise ConfigError(
+                f"unknown partitioner {self.partitioner!r}; choose one of {', '.join(names)}"
+            )
+        for option, value, choices in (
+            ("select", self.select, SELECTIONS),
+            ("wire dtype", self.wire_dtype, WIRE_DTYPES),
+            ("scatter", self.scatter, SCATTERS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"unknown {option} {value!r}; choose one of {', '.join(choices)}")
 
     def training_key(self) -> dict[str, Any]:
         """The fields a stored result depends on: a study folder keeps them fixed."""

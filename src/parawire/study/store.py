@@ -49,14 +49,17 @@ class StudyStore:
             db.close()
 
     def check_settings(self, settings: dict[str, Any]) -> None:
-        """Record ``settings`` on first use; ``DataError`` if the folder holds other ones."""
+        """Record ``settings`` on first use; ``DataError`` if the folder holds other ones.
+
+        Race-free: every start inserts unless a row is there (the first one wins) and then
+        compares with the stored row in the same transaction, so concurrent first starts in
+        one folder cannot both insert.
+        """
         text = json.dumps(settings, sort_keys=True)
         with self._connect() as db:
-            found = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-            if found is None:
-                db.execute("INSERT INTO meta VALUES ('settings', ?)", (text,))
-                return
-        old = json.loads(found[0])
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('settings', ?)", (text,))
+            (stored,) = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        old = json.loads(stored)
         diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if diff:
             shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
