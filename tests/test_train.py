@@ -7,22 +7,27 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 import parawire
 from parawire.arch import StagingConfig
 from parawire.cli import main
 from parawire.data import load_dataset
-from parawire.errors import ConfigError, DataError
+from parawire.errors import ConfigError, DataError, TrainingError
 from parawire.train import (
     ModelSource,
     Trainer,
     get_recipe,
     load_checkpoint,
     load_weights,
+    pick_device,
     schedule_at,
     train_model,
 )
+from parawire.train import checkpoint as checkpoint_module
 from parawire.train.checkpoint import CHECKPOINT
+from parawire.train.recipes import fit_batch_size
 
 
 def tiny_spec(classes: int = 10, size: int = 16, n: int = 6) -> parawire.ArchSpec:
@@ -187,3 +192,151 @@ def test_sigmoid_inputs_aggregation_learns_digits() -> None:
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < losses[0] - 0.5  # with every vertex outputting 0 it stayed at ln 10
     assert result.test_acc > 40.0  # chance (and what it got) is 10%
+
+
+# --- hostile options, divergence, damaged or edited files -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"lr": float("nan")}, "lr must be a finite number, got nan"),
+        ({"lr": float("inf")}, "lr must be a finite number, got inf"),
+        ({"lr": -0.1}, "learning rate must be > 0, got -0.1"),
+        ({"momentum": float("nan")}, "momentum must be a finite number"),
+        ({"weight_decay": float("-inf")}, "weight_decay must be a finite number"),
+        ({"batch_size": 0}, "batch size must be >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
+    ],
+)
+def test_recipe_rejects_non_finite_and_out_of_range_values(change: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        get_recipe("modern", **change)
+
+
+def test_default_batch_fits_the_training_set(tiny_data) -> None:
+    assert [fit_batch_size(n) for n in (50_000, 5_120, 1_437, 100)] == [128, 128, 32, 16]
+    assert get_recipe("modern").batch_size is None  # decided by the trainer, from the data
+    trainer = Trainer(ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern"))
+    assert trainer.recipe.batch_size == 16 and trainer.result.recipe["batch_size"] == 16
+    given = Trainer(
+        ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=8)
+    )
+    assert given.recipe.batch_size == 8
+
+
+def test_diverging_run_stops_with_a_clear_error(tmp_path: Path, tiny_data) -> None:
+    recipe = get_recipe("modern", batch_size=16, lr=1e10, warmup_epochs=0.0)
+    with pytest.raises(TrainingError, match="diverged in epoch 1: the loss became NaN or inf"):
+        train_model(ModelSource.from_spec(tiny_spec()), tiny_data, recipe, epochs=2, out=tmp_path)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / CHECKPOINT).exists()
+
+
+def test_unknown_or_missing_device_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown device 'bogus'"):
+        pick_device("bogus")
+    with pytest.raises(ConfigError, match="not supported"):
+        pick_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU; use --device cpu"):
+            pick_device("cuda")
+    else:
+        with pytest.raises(ConfigError, match="CUDA GPU"):
+            pick_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_stale_temporary_files_are_removed_on_the_next_start(tmp_path: Path, tiny_data) -> None:
+    stale = [tmp_path / f".{name}.k1ll3d.tmp" for name in (CHECKPOINT, "weights.safetensors")]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    mine = tmp_path / ".notes.txt.tmp"  # not a file parawire writes: left alone
+    mine.write_text("keep")
+    train_model(ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=16),
+                epochs=1, out=tmp_path)  # fmt: skip
+    assert sorted(tmp_path.glob(".*.tmp")) == [mine]
+
+
+def rewrite_metadata(path: Path, edit, *, resign: bool) -> None:
+    """Edit a safetensors file's parawire metadata (re-signing it like a careful forger)."""
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["parawire"])
+    tensors = load_file(str(path))
+    edit(meta)
+    text = json.dumps(meta)
+    if resign:
+        meta = {k: v for k, v in meta.items() if k not in ("sha256", "format")}
+        text = checkpoint_module._signed(tensors, meta)
+    save_file(tensors, str(path), metadata={"parawire": text})
+
+
+@pytest.mark.parametrize(
+    ("edit", "resign", "match"),
+    [
+        (lambda m: m.update(epoch=0), False, "corrupt or was edited"),
+        (lambda m: m.update(epoch="one"), True, "malformed metadata"),
+        (lambda m: m.update(epoch=7), True, "malformed metadata"),
+        (lambda m: m.update(history=[{"epoch": 1}]), True, "malformed metadata"),
+        (lambda m: m.update(history=[dict(m["history"][0], test_acc="high")]), True, "malformed"),
+        (lambda m: m["optimizer"].update(param_groups="x"), True, "malformed"),
+        (lambda m: m.pop("optimizer"), True, "malformed optimiser metadata"),
+    ],
+)
+def test_edited_checkpoint_metadata_gives_one_line_error(
+    tmp_path: Path, tiny_data, edit, resign: bool, match: str
+) -> None:
+    spec, recipe = tiny_spec(), get_recipe("modern", batch_size=16)
+    train_model(ModelSource.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path)
+    rewrite_metadata(tmp_path / CHECKPOINT, edit, resign=resign)
+    with pytest.raises(DataError, match=match) as info:
+        train_model(ModelSource.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path,
+                    resume=True)  # fmt: skip
+    assert "\n" not in str(info.value)
+
+
+def test_eval_checks_the_recorded_sha256(tmp_path: Path, capsys) -> None:
+    spec_path = tiny_spec(size=32).save(tmp_path / "arch.json")
+    out = tmp_path / "run"
+    assert main(["train", str(spec_path), "--dataset", "synthetic", "--epochs", "1",
+                 "--out", str(out), "--batch-size", "64"]) == 0  # fmt: skip
+    capsys.readouterr()
+    weights = out / "weights.safetensors"
+    pristine = weights.read_bytes()
+
+    def flip_a_weight_bit(path: Path) -> None:  # still a readable safetensors file
+        data = bytearray(path.read_bytes())
+        data[-8] ^= 0x01
+        path.write_bytes(bytes(data))
+
+    def edit_metadata(path: Path) -> None:
+        rewrite_metadata(path, lambda m: m.update(dataset="digits"), resign=False)
+
+    for path, damage in [(weights, flip_a_weight_bit), (weights, edit_metadata),
+                         (out / CHECKPOINT, flip_a_weight_bit)]:  # fmt: skip
+        weights.write_bytes(pristine)
+        damage(path)
+        assert main(["eval", str(spec_path), "--weights", str(path), "--dataset", "synthetic"]) == 1
+        err = capsys.readouterr().err
+        assert "fails its SHA-256" in err and len(err.strip().splitlines()) == 1
+
+
+BAD_TRAIN_OPTIONS = [
+    (["--lr", "nan"], "lr must be a finite number, got nan"),
+    (["--lr", "inf"], "lr must be a finite number, got inf"),
+    (["--lr", "-1"], "learning rate must be > 0"),
+    (["--device", "bogus"], "unknown device 'bogus'"),
+    (["--lr", "1e10"], "training diverged in epoch 1"),
+]
+
+
+def test_cli_rejects_bad_lr_and_device_before_training(tmp_path: Path, capsys) -> None:
+    spec_path = tiny_spec(size=32).save(tmp_path / "arch.json")
+    base = ["train", str(spec_path), "--dataset", "synthetic", "--epochs", "1"]
+    for i, (extra, message) in enumerate(BAD_TRAIN_OPTIONS):
+        out = tmp_path / f"run{i}"
+        assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert not (out / "metrics.json").exists()
+    args = ["eval", str(spec_path), "--weights", str(tmp_path), "--device", "bogus"]
+    assert main(args) == 1
+    assert "unknown device 'bogus'" in capsys.readouterr().err

@@ -24,5 +24,9 @@ class DataError(ParawireError):
     """A data set, checkpoint or results file is missing, malformed or corrupt."""
 
 
+class TrainingError(ParawireError):
+    """Training cannot go on: the loss became NaN or infinite (the run diverged)."""
+
+
 class RuntimeTimeoutError(ParawireError, TimeoutError):
     """A distributed wait ran past its timeout (a rank died or never joined)."""

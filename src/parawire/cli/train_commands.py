@@ -32,7 +32,12 @@ from parawire.train.loop import METRICS
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
-@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size.")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="Training batch size (default: fitted to the training set, at most 128).",
+)
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
@@ -54,13 +59,15 @@ def train_cmd(
         raise ConfigError(
             f"{out} already holds a checkpoint; pass --resume or choose another --out"
         )
+    chosen = get_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
+    pick_device(device)  # rejects an unknown device before the data set loads
     splits = load_dataset(dataset, root=data)
     source = resolve_model(model, splits.input_shape, splits.num_classes)
     console = Console(stderr=True)
     result = train_model(
         source,
         splits,
-        get_recipe(recipe, batch_size=batch_size, lr=lr),
+        chosen,
         epochs=epochs,
         seed=seed,
         out=out,
@@ -84,11 +91,11 @@ def train_cmd(
 def eval_cmd(
     model: str, weights: Path, dataset: str, data: Path | None, device: str | None
 ) -> None:
-    """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS."""
+    """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS (their SHA-256 checked)."""
+    dev = pick_device(device)
     splits = load_dataset(dataset, root=data)
     source: ModelSource = resolve_model(model, splits.input_shape, splits.num_classes)
     state, _ = load_weights(weights)
-    dev = pick_device(device)
     net = source.build()
     try:
         net.load_state_dict(state)

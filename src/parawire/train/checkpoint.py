@@ -3,14 +3,18 @@
 ``checkpoint.safetensors`` holds the model's state (``model/<key>``) and the optimiser's tensors
 (``optim/<index>/<name>``); its metadata holds, as JSON, everything else needed to continue
 exactly (model source, recipe, seed, epochs, completed epoch, history, the optimiser's
-parameter groups and non-tensor state) and a SHA-256 over the tensor bytes, checked on load so
-that a damaged file is reported instead of silently resumed. ``checkpoint.json`` is a readable
-copy of the metadata. Each file is written to a temporary name and renamed with ``os.replace``:
-an interrupted save leaves the previous checkpoint intact. Nothing is unpickled on load.
+parameter groups and non-tensor state) and a SHA-256 over the tensor bytes and that metadata,
+checked on load so that a damaged or edited file is reported instead of silently resumed (format
+1 files, from before, hash the tensors only). ``weights.safetensors`` records the same kind of
+SHA-256, which ``eval`` checks. ``checkpoint.json`` is a readable copy of the metadata. Each file
+is written to a temporary name and renamed with ``os.replace``: an interrupted save leaves the
+previous file intact, and its temporary file is removed when the next run starts in the folder
+(:func:`remove_stale_temps`). Nothing is unpickled on load.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -28,7 +32,8 @@ from parawire.errors import DataError
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_JSON = "checkpoint.json"
 WEIGHTS = "weights.safetensors"
-FORMAT = 1  # bump when the layout changes
+FORMAT = 2  # bump when the layout changes (2: the SHA-256 covers the metadata too)
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,14 @@ class Checkpoint:
     optimizer_state: dict[str, Any]  # an optimizer state_dict, ready for load_state_dict
 
 
+def _temp_prefix(name: str) -> str:
+    return f".{name}."
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
@@ -53,19 +62,53 @@ def atomic_write(path: Path, write: Any) -> None:
         raise
 
 
+def remove_stale_temps(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files :func:`atomic_write` left for ``names`` in ``folder``.
+
+    A process killed while writing leaves its temporary file behind; call this when a new run
+    starts in the folder (one run per folder, so no write of another run is under way).
+    """
+    removed = []
+    if folder.is_dir():
+        for name in names:
+            for tmp in folder.glob(f"{glob.escape(_temp_prefix(name))}*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
+
+
 def write_json(path: Path, data: Any) -> None:
     """Atomically write ``data`` as indented JSON."""
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
 
 
-def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None) -> str:
+    """SHA-256 over the tensors (keys, dtypes, shapes, bytes) and ``meta`` (its "sha256" left out).
+
+    ``meta`` is hashed as canonical JSON, which a JSON round trip does not change.
+    """
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key]
         h.update(key.encode())
         h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
         h.update(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    if meta is not None:
+        rest = {k: v for k, v in meta.items() if k != "sha256"}
+        h.update(json.dumps(rest, sort_keys=True).encode())
     return h.hexdigest()
+
+
+def _signed(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str:
+    """``meta`` with format and SHA-256 added, as the JSON text stored in the file."""
+    meta = {**meta, "format": FORMAT}
+    return json.dumps({**meta, "sha256": _digest(tensors, meta)})
+
+
+def _intact(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bool:
+    """Whether the recorded SHA-256 matches (format 1 hashed the tensors only)."""
+    covers_meta = meta.get("format") != 1
+    return _digest(tensors, meta if covers_meta else None) == meta.get("sha256")
 
 
 def _cpu(t: torch.Tensor) -> torch.Tensor:
@@ -109,10 +152,10 @@ def save_checkpoint(
     tensors = {f"model/{k}": _cpu(v) for k, v in model.state_dict().items()}
     optim_tensors, optim_rest = split_optimizer_state(optimizer.state_dict())
     tensors.update(optim_tensors)
-    full = {**meta, "format": FORMAT, "optimizer": optim_rest, "sha256": _tensor_digest(tensors)}
-    text = json.dumps(full)
+    text = _signed(tensors, {**meta, "optimizer": optim_rest})
     path = folder / CHECKPOINT
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"parawire": text}))
+    full = json.loads(text)
     write_json(folder / CHECKPOINT_JSON, {k: v for k, v in full.items() if k != "optimizer"})
     return path
 
@@ -131,31 +174,43 @@ def load_checkpoint(path: Path) -> Checkpoint:
         if raw is None:
             raise ValueError("no parawire metadata")
         meta = json.loads(raw)
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a JSON object")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise DataError(
             f"checkpoint {path} is corrupt or not a parawire checkpoint ({exc}); {fix}"
         ) from exc
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise DataError(
             f"checkpoint {path} has format {meta.get('format')!r}, expected {FORMAT}; {fix}"
         )
-    if _tensor_digest(tensors) != meta.get("sha256"):
-        raise DataError(f"checkpoint {path} is corrupt (its tensors fail their SHA-256); {fix}")
+    if not _intact(tensors, meta):
+        raise DataError(f"checkpoint {path} is corrupt or was edited (it fails its SHA-256); {fix}")
     model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
     optim_tensors = {k: v for k, v in tensors.items() if k.startswith("optim/")}
-    return Checkpoint(meta, model_state, join_optimizer_state(optim_tensors, meta["optimizer"]))
+    try:
+        optimizer_state = join_optimizer_state(optim_tensors, meta["optimizer"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(
+            f"checkpoint {path} has malformed optimiser metadata ({exc!r}); {fix}"
+        ) from exc
+    return Checkpoint(meta, model_state, optimizer_state)
 
 
 def save_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
     """Write the model's state alone (plain state_dict keys) with JSON metadata, atomically."""
     tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
-    text = json.dumps(meta)
+    text = _signed(tensors, meta)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"parawire": text}))
     return path
 
 
 def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(state_dict, metadata) from a weights file or a checkpoint; ``DataError`` if unreadable."""
+    """(state_dict, metadata) from a weights file or a checkpoint; ``DataError`` if unreadable.
+
+    The SHA-256 the file records must match (files written before parawire recorded one in
+    weights files have none, and are read unchecked).
+    """
     if path.is_dir():
         path = path / WEIGHTS if (path / WEIGHTS).is_file() else path / CHECKPOINT
     if not path.is_file():
@@ -165,8 +220,15 @@ def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             raw = (f.metadata() or {}).get("parawire", "{}")
         tensors = load_file(str(path))
         meta = json.loads(raw)
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a JSON object")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise DataError(f"weights file {path} is corrupt or not safetensors ({exc})") from exc
+    if "sha256" in meta and not _intact(tensors, meta):
+        raise DataError(
+            f"weights file {path} is corrupt or was edited (it fails its SHA-256); "
+            "train again or copy it anew"
+        )
     if any(k.startswith("model/") for k in tensors):  # a checkpoint: keep the model part
         tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
     return tensors, meta

@@ -5,6 +5,9 @@ torch's global RNG (dropout) and draws its shuffling and augmentation from a gen
 with ``(seed, epoch)``; the learning rate is a pure function of the step. A run resumed from
 the checkpoint of epoch k therefore replays epochs k+1.. exactly as an uninterrupted run does
 (bit for bit on the CPU). On CUDA: bf16 autocast and channels_last.
+
+A loss that becomes NaN or infinite (checked every 10 steps) stops the run with
+``TrainingError`` before that epoch is checkpointed, so the folder keeps the last good epoch.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from torch import nn
 
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
-from parawire.errors import ConfigError, DataError
+from parawire.errors import ConfigError, DataError, TrainingError
 from parawire.train.checkpoint import (
+    CHECKPOINT,
+    CHECKPOINT_JSON,
     WEIGHTS,
     load_checkpoint,
+    remove_stale_temps,
     save_checkpoint,
     save_weights,
     write_json,
@@ -136,10 +142,13 @@ class Trainer:
                 f"{source.label} has {source.num_classes} classes, the data set "
                 f"{splits.num_classes}"
             )
-        self.source, self.splits, self.recipe = source, splits, recipe.check()
+        recipe = recipe.fit(len(splits.train_labels)).check()  # the batch size decided
+        self.source, self.splits, self.recipe = source, splits, recipe
         self.epochs = epochs if epochs is not None else recipe.epochs
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if type(seed) is not int or seed < 0:
+            raise ConfigError(f"the seed must be a whole number >= 0, got {seed!r}")
         self.seed = seed
         self.device = pick_device(device)
         cuda = self.device.type == "cuda"
@@ -188,13 +197,57 @@ class Trainer:
                     f"the checkpoint in {folder} was written with {key}={meta.get(key)!r}, this "
                     f"run has {key}={mine[key]!r}; resume with the same settings or use a new --out"
                 )
+        malformed = (
+            f"the checkpoint in {folder} has malformed metadata ({{}}); delete it (and "
+            "checkpoint.json) and train again without --resume"
+        )
+        try:
+            done = meta["epoch"]
+            history = [EpochRecord(**r) for r in meta["history"]]
+        except (KeyError, TypeError) as exc:
+            raise DataError(malformed.format(repr(exc))) from None
+        if type(done) is not int or not 0 <= done <= self.epochs or len(history) != done:
+            raise DataError(
+                malformed.format(f"{done!r} of {self.epochs} epochs done, {len(history)} recorded")
+            )
+        numbers = [v for r in history for v in asdict(r).values()]
+        if any(type(v) not in (int, float) for v in numbers):
+            raise DataError(malformed.format("a history entry that is not a number"))
+        optimizer_state = self._fitting_optimizer_state(ckpt.optimizer_state)
+        if optimizer_state is None:
+            raise DataError(malformed.format("optimiser state of other shapes than the model's"))
         try:
             self.model.load_state_dict(ckpt.model_state)
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
+            self.optimizer.load_state_dict(optimizer_state)
         except (RuntimeError, ValueError, KeyError) as exc:
             raise DataError(f"the checkpoint in {folder} does not fit this model ({exc})") from exc
-        self.result.history = [EpochRecord(**r) for r in meta["history"]]
-        return int(meta["epoch"])
+        self.result.history = history
+        return done
+
+    def _fitting_optimizer_state(self, saved: dict[str, Any]) -> dict[str, Any] | None:
+        """``saved`` with this run's parameter groups, or None if its state does not fit.
+
+        The recipe (checked equal) fixes every group setting, and the schedule sets the learning
+        rate and momentum before each step, so only the parameters' state comes from the file:
+        each tensor must be of its parameter's shape, or a single number (AdamW's step count).
+        """
+        fresh = self.optimizer.state_dict()["param_groups"]
+        groups = saved.get("param_groups")
+        if not isinstance(groups, list) or [
+            g.get("params") if isinstance(g, dict) else None for g in groups
+        ] != [g["params"] for g in fresh]:
+            return None
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        for index, entry in saved["state"].items():
+            if not (type(index) is int and 0 <= index < len(params) and isinstance(entry, dict)):
+                return None
+            for value in entry.values():
+                if isinstance(value, torch.Tensor):
+                    if value.shape != params[index].shape and value.numel() != 1:
+                        return None
+                elif not (value is None or type(value) in (int, float)):
+                    return None
+        return {"state": saved["state"], "param_groups": fresh}
 
     # --- training --------------------------------------------------------------------------
 
@@ -223,6 +276,11 @@ class Trainer:
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             seen += len(y)
+            if (i % 10 == 9 or i == steps - 1) and not torch.isfinite(loss_sum):
+                raise TrainingError(
+                    f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; "
+                    f"lower the learning rate (peak {self.recipe.lr:g}, --lr) and train again"
+                )
             if progress is not None and task is not None and (i % 10 == 9 or i == steps - 1):
                 progress.update(
                     task,
@@ -245,6 +303,8 @@ class Trainer:
     ) -> TrainResult:
         """Train to ``epochs``; with ``out``, checkpoint every epoch and write the results."""
         start = 0
+        if out is not None:  # a run killed while saving left its temporary file behind
+            remove_stale_temps(out, (CHECKPOINT, CHECKPOINT_JSON, WEIGHTS, METRICS))
         if resume:
             if out is None:
                 raise ConfigError("resume needs the run folder (--out) holding the checkpoint")

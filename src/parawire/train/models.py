@@ -103,7 +103,29 @@ def count_params(model: nn.Module) -> int:
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """``name`` if given, else CUDA when available, else the CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The torch device ``name``, or (none given) CUDA when available, else the CPU.
+
+    ``ConfigError`` for a name that is not ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, or for a
+    device this machine does not have.
+    """
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {name!r}: this machine has no CUDA GPU; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"device {name!r}: this machine has {count} CUDA GPU(s), cuda:0 to "
+                f"cuda:{count - 1}"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"device {name!r}: MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise ConfigError(f"device {name!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return device
