@@ -40,13 +40,14 @@ def profile(tmp_path: Path) -> str:
 
 def test_wait_until_reaches_its_target_without_sleeping_long_past_it() -> None:
     late = []
-    for _ in range(20):
-        target = time.perf_counter() + 2e-3
+    for _ in range(10):
+        target = time.perf_counter() + 20e-3
         assert wait_until(target)
         late.append(time.perf_counter() - target)
     assert min(late) >= 0  # never early
-    # idle machine: ~0.1 ms; the bound leaves room for a test running on the other core
-    assert statistics.median(late) < 3e-3
+    # ~0.1 ms late on an idle machine; the bound leaves room for a loaded CI machine and still
+    # catches a wait that sleeps its whole span twice
+    assert statistics.median(late) < 10e-3
     assert not wait_until(time.perf_counter() - 1.0)  # a past target: no wait, reported
 
 
