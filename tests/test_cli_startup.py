@@ -51,6 +51,10 @@ def test_import_parawire_is_light() -> None:
         ["show", "--help"],
         ["validate", "--help"],
         ["calibrate", "--help"],
+        ["analyze", "--help"],
+        ["plan", "--help"],
+        ["run", "--help"],
+        ["worker", "--help"],
     ],
 )
 def test_help_is_light(args: list[str]) -> None:

@@ -1,43 +1,70 @@
 """Concurrency analysis: costs, hypergraph, partitioning, schedule simulation and score.
 
 result = parawire.analysis.analyze(spec, devices=4, profile="rpi4-wifi")
-result.cs, result.speedup, result.placement
+result.speedup, result.devices_used, result.placement, result.verdict.text
+
+The names load on first use (module ``__getattr__``), so that importing one light module of
+this package (costs, profiles, the deployment options of the CLI) does not import torch, which
+tracing (``from_module``) needs.
 """
 
-from parawire.analysis.api import AnalysisResult, analyze, compare, resolve_graph
-from parawire.analysis.costs import spec_costs
-from parawire.analysis.graph import CostGraph, Vertex
-from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
-from parawire.analysis.metrics import (
-    PlacementMetrics,
-    ScoreWeights,
-    balance_entropy,
-    concurrency_score,
-    depth_histogram,
-    eta,
-    evaluate_placement,
-    t1_over_cp,
-)
-from parawire.analysis.partitioners import (
-    EPS_SWEEP,
-    Partitioner,
-    Placement,
-    create_partitioner,
-    list_partitioners,
-    register_partitioner,
-    sweep_eps,
-)
-from parawire.analysis.profiles import (
-    DeviceProfile,
-    LinkProfile,
-    Profile,
-    get_profile,
-    list_profiles,
-    load_profiles,
-    register_profile,
-)
-from parawire.analysis.simulate import Schedule, simulate, single_device_seconds
-from parawire.analysis.trace import from_module, resolve_model
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> the module that defines it; imported on first attribute access.
+_LAZY = {
+    "AnalysisResult": "parawire.analysis.api",
+    "analyze": "parawire.analysis.api",
+    "compare": "parawire.analysis.api",
+    "resolve_graph": "parawire.analysis.api",
+    "spec_costs": "parawire.analysis.costs",
+    "CostGraph": "parawire.analysis.graph",
+    "Vertex": "parawire.analysis.graph",
+    "Hypergraph": "parawire.analysis.hypergraph",
+    "build_hypergraph": "parawire.analysis.hypergraph",
+    "PlacementMetrics": "parawire.analysis.metrics",
+    "ScoreWeights": "parawire.analysis.metrics",
+    "balance_entropy": "parawire.analysis.metrics",
+    "concurrency_score": "parawire.analysis.metrics",
+    "depth_histogram": "parawire.analysis.metrics",
+    "eta": "parawire.analysis.metrics",
+    "evaluate_placement": "parawire.analysis.metrics",
+    "t1_over_cp": "parawire.analysis.metrics",
+    "EPS_SWEEP": "parawire.analysis.partitioners",
+    "Partitioner": "parawire.analysis.partitioners",
+    "Placement": "parawire.analysis.partitioners",
+    "create_partitioner": "parawire.analysis.partitioners",
+    "list_partitioners": "parawire.analysis.partitioners",
+    "register_partitioner": "parawire.analysis.partitioners",
+    "sweep_eps": "parawire.analysis.partitioners",
+    "DeviceProfile": "parawire.analysis.profiles",
+    "LinkProfile": "parawire.analysis.profiles",
+    "Profile": "parawire.analysis.profiles",
+    "get_profile": "parawire.analysis.profiles",
+    "list_profiles": "parawire.analysis.profiles",
+    "load_profiles": "parawire.analysis.profiles",
+    "register_profile": "parawire.analysis.profiles",
+    "Schedule": "parawire.analysis.simulate",
+    "simulate": "parawire.analysis.simulate",
+    "single_device_seconds": "parawire.analysis.simulate",
+    "from_module": "parawire.analysis.trace",
+    "resolve_model": "parawire.analysis.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'parawire.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "EPS_SWEEP",

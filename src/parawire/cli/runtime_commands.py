@@ -1,24 +1,23 @@
-"""`parawire plan`, `run`, `worker`: split one inference across ranks and measure it."""
+"""`parawire plan`, `run`, `worker`: split one inference across ranks and measure it.
+
+The runtime (torch, torch.distributed) is imported inside the commands, so that their
+``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from parawire.arch import load_spec
 from parawire.cli.deployment_options import choice_kwargs, deployment_options
-from parawire.runtime.group import StoreHost, parse_address
-from parawire.runtime.launch import (
-    RunOptions,
-    percentile,
-    run_local,
-    run_profile,
-    run_rank,
-)
-from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan
+
+if TYPE_CHECKING:
+    from parawire.runtime.launch import RunOptions
+    from parawire.runtime.plan import Plan
 
 _timeout = click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
@@ -48,6 +47,7 @@ def _options(
 ) -> RunOptions:
     """Checked run options (one clear error for a bad value)."""
     from parawire.errors import ConfigError
+    from parawire.runtime.launch import RunOptions
 
     for name, value, low in (("runs", runs, 1), ("warmup", warmup, 0), ("batch", batch, 1)):
         if value < low:
@@ -97,6 +97,9 @@ def plan_cmd(
 ) -> None:
     """Choose a deployment of ARCH_JSON on up to K ranks; write the plan folder to copy to
     every device (the same choice `analyze` makes with the same options)."""
+    from parawire.arch import load_spec
+    from parawire.runtime.plan import make_plan
+
     spec = load_spec(spec_path)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     plan = make_plan(spec, devices, profile=profile, weights=weights, seed=seed, **kw)
@@ -158,6 +161,9 @@ def run_cmd(
     profile, or --profile with the --link emulated (the deployment options apply to specs only;
     a plan runs as it was written).
     """
+    from parawire.runtime.launch import run_local, run_profile
+    from parawire.runtime.plan import load_plan_or_spec
+
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     options = dataclasses.replace(options, check=check, check_data=check_data)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
@@ -235,6 +241,9 @@ def worker_cmd(
 ) -> None:
     """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
     from parawire.errors import ConfigError
+    from parawire.runtime.group import StoreHost, parse_address
+    from parawire.runtime.launch import percentile, run_profile, run_rank
+    from parawire.runtime.plan import Plan
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others

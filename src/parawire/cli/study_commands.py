@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import click
-import torch
 from rich.console import Console
 
 from parawire.cli.deployment_options import deployment_options
@@ -105,6 +104,8 @@ def study_cmd(
 @click.option("--epochs", type=int, default=None, help="Override the demo's epochs.")
 def demo_cmd(out: Path, epochs: int | None) -> None:
     """A small study on the embedded digits data (every generator, 2 samples, small nets)."""
+    import torch
+
     torch.set_num_threads(1)  # tiny networks: per-op overhead dominates, threads only contend
     cfg = demo_config()
     if epochs is not None:
