@@ -120,8 +120,7 @@ def pick_device(name: str | None = None) -> torch.device:
             raise ConfigError(f"device {name!r}: this machine has no CUDA GPU; use --device cpu")
         if device.index is not None and device.index >= count:
             raise ConfigError(
-                f"device {name!r}: this machine has {count} CUDA GPU(s), cuda:0 to "
-                f"cuda:{count - 1}"
+                f"device {name!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
             )
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
