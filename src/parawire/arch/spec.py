@@ -378,8 +378,6 @@ def read_capped(path: Path, limit: int | None = None) -> bytes:
 
 # --- typed reading: JSON values -> the dataclasses above, every field checked -----------------
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
-
 
 def _reject_constant(name: str) -> None:
     raise SpecError(f"not an architecture spec: {name} is not a number JSON allows; use a number")
