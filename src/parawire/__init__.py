@@ -14,9 +14,9 @@ The public names load on first use (module ``__getattr__``), so ``import parawir
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from parawire._lazy import lazy_names
 from parawire._version import __version__
 from parawire.errors import ParawireError
 
@@ -37,16 +37,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'parawire' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 def analyze(target: Any, devices: int = 4, **options: Any) -> AnalysisResult:

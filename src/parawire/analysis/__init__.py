@@ -10,8 +10,7 @@ tracing (``from_module``) needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from parawire._lazy import lazy_names
 
 # Public name -> the module that defines it; imported on first attribute access.
 _LAZY = {
@@ -54,16 +53,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'parawire.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -11,8 +11,9 @@ stay importable without torch, which the training and analysis modules import.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parawire._lazy import lazy_names
 
 if TYPE_CHECKING:
     from parawire.study.config import (
@@ -52,16 +53,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'parawire.study' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"parawire.study.{_LAZY[name]}"), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, {k: f"parawire.study.{m}" for k, m in _LAZY.items()})
 
 
 __all__ = [
