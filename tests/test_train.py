@@ -324,6 +324,7 @@ BAD_TRAIN_OPTIONS = [
     (["--lr", "inf"], "lr must be a finite number, got inf"),
     (["--lr", "-1"], "learning rate must be > 0"),
     (["--device", "bogus"], "unknown device 'bogus'"),
+    (["--seed", "-1"], "the seed must be a whole number >= 0, got -1"),
     (["--lr", "1e10"], "training diverged in epoch 1"),
 ]
 

@@ -147,9 +147,9 @@ class Trainer:
         self.epochs = epochs if epochs is not None else recipe.epochs
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if type(seed) is not int or seed < 0:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ConfigError(f"the seed must be a whole number >= 0, got {seed!r}")
-        self.seed = seed
+        self.seed = int(seed)
         self.device = pick_device(device)
         cuda = self.device.type == "cuda"
         torch.manual_seed(seed)
