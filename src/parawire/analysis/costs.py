@@ -106,9 +106,9 @@ def vertex_costs(spec: ArchSpec, node: Node) -> tuple[int, int]:
         cin, cout = node.in_channels, node.channels
         macs += (cin * 9 + cin * cout) * h_in * w_in
         params += len(spec.in_edges[node.id]) + cin * 9 + cin * cout + _bn(cout)
-    if node.id in spec.pooled_vertices:  # ReLU, pool, 1x1 conv on the 1x1 map (with bias)
+    if node.id in spec.pooled_vertices:  # ReLU, pool, 1x1 conv on the 1x1 map, batch norm
         macs += node.channels * spec.head_width
-        params += node.channels * spec.head_width + spec.head_width
+        params += node.channels * spec.head_width + _bn(spec.head_width)
     if node.id == spec.output_node:
         macs += node.channels * spec.num_classes
         params += node.channels * spec.num_classes + spec.num_classes

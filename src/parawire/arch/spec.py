@@ -18,8 +18,9 @@ Conventions
 * ``merge`` says how the network's output vertex combines its inputs (the sinks of the DAG):
   ``maps`` (EDGE'23): every sink's feature map is scaled to one shape and the maps are averaged,
   then the classifier head runs; ``pooled``: every sink ends in its own ReLU, global average
-  pool and linear projection to the head's width (on the sink's own device), and the output
-  vertex averages those vectors. ``pooled`` sends a vector, not a feature map, to the merge.
+  pool, linear projection to the head's width and batch norm (on the sink's own device), and
+  the output vertex averages those vectors. ``pooled`` sends a vector, not a feature map, to
+  the merge.
 
 Schema history: version 2 added ``merge``; a version-1 document reads as ``merge = "maps"``.
 

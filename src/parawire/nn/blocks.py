@@ -61,14 +61,23 @@ class SepConv(nn.Sequential):
 
 
 class PooledProjection(nn.Sequential):
-    """A pooled-merge sink's tail: ReLU, global average pool, linear projection to the head.
+    """A pooled-merge sink's tail: ReLU, global average pool, linear projection to the head's
+    width, batch norm.
 
     Written as a 1x1 convolution on the 1x1 pooled map, so the vector stays ``(B, D, 1, 1)``
-    like every other tensor between vertices.
+    like every other tensor between vertices. The batch norm plays the part of the one in the
+    maps merge's scaling blocks: without it (a biased projection) the merge trained 4.8 points
+    worse on digits. The ReLU keeps the sink's own batch-norm shift meaningful (without it the
+    projection's batch norm would cancel that shift).
     """
 
     def __init__(self, channels: int, width: int) -> None:
-        super().__init__(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, width, 1))
+        super().__init__(
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, width, 1, bias=False),
+            nn.BatchNorm2d(width),
+        )
 
 
 class VertexBlock(nn.Module):
