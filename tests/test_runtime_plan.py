@@ -228,3 +228,14 @@ def test_worker_command_two_ranks_on_loopback(tmp_path: Path) -> None:
     assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
     report = json.loads(out.strip().splitlines()[-1])
     assert report["world"] == 2 and report["p50_s"] > 0
+
+
+def test_an_oversized_plan_file_is_refused_before_parsing(tmp_path: Path, monkeypatch) -> None:
+    import parawire.arch.spec as spec_module
+
+    folder = _plan().save(tmp_path / "plan")
+    monkeypatch.setattr(spec_module, "MAX_SPEC_BYTES", 1000)  # the real cap is 64 MiB
+    with pytest.raises(DataError, match="more than 1,000 bytes"):
+        Plan.load(folder)
+    with pytest.raises(DataError, match="more than 1,000 bytes"):
+        load_plan_or_spec(folder, None)

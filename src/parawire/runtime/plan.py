@@ -278,12 +278,17 @@ def _plan_file(path: Path) -> Path:
 
 
 def _read_json(file: Path, missing: str, not_json: str) -> Any:
-    """Parsed JSON of ``file``; ``DataError`` with the given messages when absent or not JSON."""
+    """Parsed JSON of ``file`` (read up to the spec size cap); ``DataError`` with the given
+    messages when absent or not JSON, or with the cap's message when larger."""
+    from parawire.arch.spec import read_capped
+
+    if not file.exists():
+        raise DataError(missing)
     try:
-        return json.loads(file.read_text())
-    except FileNotFoundError as exc:
-        raise DataError(missing) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(read_capped(file))
+    except SpecError as exc:
+        raise DataError(str(exc)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(f"{not_json}: {exc}") from exc
 
 
