@@ -231,3 +231,15 @@ def test_concurrent_first_starts_race_free(tmp_path: Path) -> None:
         winner = next(o for o in outcomes if o.startswith("ok")).split()[1]
         loser = "1" if winner == "2" else "2"
         assert sorted(outcomes) == [f"ok {winner}"] * 4 + [f"refused {loser}"] * 4, outcomes
+
+
+def test_a_bad_data_path_or_ungeneratable_network_stores_nothing(tmp_path: Path) -> None:
+    from parawire.errors import ParawireError
+
+    with pytest.raises(ParawireError):
+        run_study(tiny(dataset="cifar10", data=str(tmp_path / "missing.tar.gz")), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ParawireError):  # fb splits 4 vertices into 3 graphs too small to wire
+        run_study(tiny(generators=("fb",)), tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+    run_study(tiny(), tmp_path / "b")  # the corrected command is not refused

@@ -144,11 +144,14 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
     """Run (or extend) the study in ``folder``; see the module docstring for the outputs."""
     t0 = time.perf_counter()
     cfg.check()
-    store = StudyStore(folder)
-    store.check_settings(cfg.training_key())
+    # everything that can fail on a bad option fails before the folder holds anything
     splits = load_dataset(cfg.dataset, root=cfg.data)
     native = splits.input_shape[1]
     jobs = plan_jobs(cfg, native)
+    for job in jobs:
+        job_source(job, cfg, splits.input_shape[0], splits.num_classes)  # generates each spec
+    store = StudyStore(folder)
+    store.check_settings(cfg.training_key())
     done = store.done()
     sized: dict[int, ImageSplits] = {native: splits}
     todo = [j for j in jobs if j.id not in done]
