@@ -104,7 +104,7 @@ def population(name: str, seeds: int) -> tuple[float, float]:
     generator, staging = POPULATIONS[name]
     results = [
         analyze(
-            parawire.generate(generator, seed=s, staging=staging),
+            parawire.generate(generator, seed=s, staging=staging, merge="maps"),  # the paper's
             4,
             POPULATION_PROFILE,
             select="cs",
@@ -151,7 +151,9 @@ def test_dp_has_higher_mean_speedup_over_100_seeds(other: str) -> None:
 def test_resnet50_is_deeper_and_slower_to_distribute_than_dp() -> None:
     resnet = analyze("torchvision:resnet50", devices=4, profile=POPULATION_PROFILE, select="cs")
     dp_eta = statistics.mean(
-        analyze(parawire.generate("dp", seed=s), 4, POPULATION_PROFILE, select="cs").eta
+        analyze(
+            parawire.generate("dp", seed=s, merge="maps"), 4, POPULATION_PROFILE, select="cs"
+        ).eta
         for s in range(FAST_SEEDS)
     )
     assert resnet.eta > dp_eta

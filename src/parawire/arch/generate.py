@@ -90,7 +90,7 @@ def generate(
     num_classes: int = 10,
     orientation: str = "dfs",
     aggregation: str = "sigmoid_weights",
-    merge: str = "maps",
+    merge: str = "pooled",
     dropout: float = 0.0,
     stem_stride: int | None = None,
     **params: Any,
@@ -98,8 +98,9 @@ def generate(
     """Generate a validated architecture spec.
 
     ``params`` are the generator's parameters (e.g. ``n=40, p=0.2`` for ``er``); ``staging`` is a
-    mode name or a full :class:`StagingConfig`; ``merge`` is ``maps`` (EDGE'23) or ``pooled``.
-    Same arguments, same spec, in any process.
+    mode name or a full :class:`StagingConfig`; ``merge`` is ``pooled`` (the default: each sink
+    pooled and projected on its own device; no accuracy cost measured, see docs/analysis.md) or
+    ``maps`` (EDGE'23). Same arguments, same spec, in any process.
     """
     cfg = staging if isinstance(staging, StagingConfig) else StagingConfig(name=staging)
     cfg.check()

@@ -43,10 +43,10 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--merge",
     type=click.Choice(MERGES),
-    default="maps",
+    default="pooled",
     show_default=True,
-    help="How the output vertex combines the sinks: feature maps (EDGE'23) or pooled vectors "
-    "(each sink pooled and projected on its own device: far less data to the merge).",
+    help="How the output vertex combines the sinks: pooled vectors (each sink pooled and "
+    "projected on its own device: far less data to the merge) or feature maps (EDGE'23).",
 )
 @click.option(
     "-o",
