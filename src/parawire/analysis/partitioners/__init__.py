@@ -17,7 +17,6 @@ from parawire.analysis.partitioners._registry import (
 from parawire.analysis.partitioners._sweep import (
     EPS_SWEEP,
     PartitionOption,
-    best_option,
     sweep_eps,
 )
 
@@ -29,7 +28,6 @@ __all__ = [
     "Partitioner",
     "Placement",
     "acyclic_refinement",
-    "best_option",
     "create_partitioner",
     "list_partitioners",
     "partitioner_class",

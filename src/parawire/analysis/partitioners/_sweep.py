@@ -1,8 +1,8 @@
-"""The eps sweep of EDGE'23: several balance tolerances, one partition option each, best by CS.
+"""The eps sweep of EDGE'23: several balance tolerances, one partition option each.
 
 A tight tolerance balances the load but may cut many hyperedges; a loose one cuts fewer at the
-price of balance. The concurrency score weighs both, so the paper partitions at several eps and
-keeps the option with the lowest CS.
+price of balance. The paper partitions at several eps and keeps the option with the lowest CS;
+which option is kept is decided in ``parawire.analysis.deployment``.
 """
 
 from __future__ import annotations
@@ -65,8 +65,3 @@ def sweep_eps(
         )
         options.append(PartitionOption(placement, metrics))
     return options
-
-
-def best_option(options: Sequence[PartitionOption]) -> PartitionOption:
-    """The option with the lowest concurrency score (the first one on ties)."""
-    return min(options, key=lambda o: o.metrics.cs)
