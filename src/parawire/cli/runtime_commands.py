@@ -254,17 +254,23 @@ def worker_cmd(
     server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
     try:
         store = server.store if server is not None else None
-        latencies = run_rank(plan, rank, host, port, options, store=store).latencies
+        record = run_rank(plan, rank, host, port, options, store=store)
     finally:
         if server is not None:
             server.close()
     if rank != 0:
         return
-    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    p50, p95 = percentile(record.latencies, 50), percentile(record.latencies, 95)
+    single = percentile(record.single, 50) if record.single else float("nan")
     if as_json:
-        click.echo(json.dumps({"world": world, "p50_s": p50, "p95_s": p95, "runs": runs}))
+        doc = {"world": world, "p50_s": p50, "p95_s": p95, "runs": runs,
+               "single_process_p50_s": single, "max_abs_diff": record.max_abs_diff}  # fmt: skip
+        click.echo(json.dumps(doc))
     else:
-        click.echo(f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs)")
+        click.echo(
+            f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs); one "
+            f"process p50 {single * 1e3:.3f} ms; max |diff| {record.max_abs_diff:.2e}"
+        )
 
 
 COMMANDS = [plan_cmd, run_cmd, worker_cmd]

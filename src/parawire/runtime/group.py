@@ -78,8 +78,33 @@ class StoreHost:
         del self.store
 
 
+def wait_for_listener(host: str, port: int, rank: int, timeout: float) -> None:
+    """Block until ``host:port`` accepts a TCP connection; one-line ``RuntimeTimeoutError`` when
+    it does not within ``timeout`` seconds.
+
+    Checked with a plain socket before the TCPStore client is made: the client's own timeout
+    runs out only after about twice its value and prints pages of C++ frames.
+    """
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeTimeoutError(
+                f"rank {rank}: cannot reach the master (rank 0's rendezvous) at {host}:{port} "
+                f"within {timeout:g}s; start rank 0 first or check --master ({last})"
+            )
+        try:
+            with socket.create_connection((host, port), timeout=min(left, 1.0)):
+                return
+        except OSError as exc:
+            last = exc.strerror or type(exc).__name__
+            time.sleep(min(0.1, max(left, 0.0)))
+
+
 def connect_store(host: str, port: int, rank: int, timeout: float) -> dist.TCPStore:
     """A client of the rendezvous store; ``RuntimeTimeoutError`` if the master is unreachable."""
+    wait_for_listener(host, port, rank, timeout)
     try:
         return dist.TCPStore(host, port, is_master=False, timeout=timedelta(seconds=timeout))
     except (RuntimeError, OSError) as exc:

@@ -166,6 +166,7 @@ class RankRecord:
     starts: list[float] = field(default_factory=list)  # perf_counter() at each run's start
     traces: list[list[tuple[int, float, float]]] = field(default_factory=list)  # per run
     overruns: list[int] = field(default_factory=list)  # vertices over their emulated time
+    max_abs_diff: float = math.nan  # rank 0, paired: last logits vs the whole model's
 
     def trace_doc(self) -> dict[str, Any]:
         """JSON-ready trace of the measured runs."""
@@ -246,6 +247,9 @@ def drive(
             if i >= options.warmup:
                 record.single.append(time.perf_counter() - start)
     record.overruns = sorted(engine.overruns)
+    if model is not None and record.logits is not None:
+        with torch.inference_mode():
+            record.max_abs_diff = float((record.logits - model(image)).abs().max())
     record.checked = _run_check(engine, options, check_images)
     engine.set_batch(options.batch)
     return record
