@@ -12,6 +12,12 @@ Two modes, in one table each (median of ``--runs`` inferences, batch 1, one thre
 * ``real``: the same specs on k real local processes with a free link, the placement and the
   simulation on ``--profile`` (this machine: ``local-cpu``, or the file ``parawire calibrate``
   wrote). Needs k free cores to mean anything.
+* ``netns``: k ``parawire worker`` processes, each in its own Linux network namespace with its
+  own address, joined by veth pairs through a bridge, each host's outgoing bandwidth limited by
+  ``tc tbf`` to the ``--profiles`` link's, its latency emulated in the sender (``--link`` with
+  that latency and no bandwidth limit). Compute is this machine's: the placement and the
+  simulation use ``--profile``'s device (default ``local-cpu``) with the profile's link. Needs
+  root (network namespaces).
 
 The placement is the fastest simulated one on exactly k devices (``--select makespan``), so each
 row really uses k ranks; the networks are 40-vertex specs (32 channels, 32x32 input) with pooled
@@ -19,6 +25,7 @@ merge and image scatter, seed 0; ``lanes`` has width k.
 
     .venv/bin/python benchmarks/runtime_fidelity.py --mode emulated            # ~10 min, 2 cores
     .venv/bin/python benchmarks/runtime_fidelity.py --mode real --ks 2 --generators dp,lanes
+    sudo .venv/bin/python benchmarks/runtime_fidelity.py --mode netns --ks 2,4 --profiles rpi4-wifi
     .venv/bin/python benchmarks/runtime_fidelity.py --mode real --ks 2,4,8 --profile C#local-cpu
 """
 
@@ -29,6 +36,7 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,8 +57,50 @@ def make_spec(generator: str, k: int) -> parawire.ArchSpec:
     return parawire.generate(generator, seed=0, merge="pooled", n=n, **params)
 
 
+def netns_row(generator: str, k: int, args: argparse.Namespace, profile: str) -> dict[str, Any]:
+    """One row with every rank in its own network namespace (see the module docstring)."""
+    import tempfile
+
+    from parawire.analysis.profiles import get_profile
+    from parawire.runtime.launch import simulated_schedule
+    from parawire.runtime.netns import HostLab, latency_only_link, run_workers
+
+    spec = make_spec(generator, k)
+    link = get_profile(profile).link
+    predicted = run_profile(args.profile, profile)  # this machine's compute, the profile's link
+    plan = make_plan(spec, k, profile=predicted, select="makespan")
+    with tempfile.TemporaryDirectory(prefix="parawire-netns-") as tmp:
+        plan_dir = str(plan.save(Path(tmp) / "plan"))
+        latency = latency_only_link(str(Path(tmp) / "latency.toml"), link.latency_s)
+        worker_args = ["--runs", str(args.runs), "--warmup", str(args.warmup), "--threads", "1",
+                       "--timeout", "120", "--link", latency]  # fmt: skip
+        with HostLab(plan.world, bandwidth_bytes_per_s=link.bandwidth_bytes_per_s) as lab:
+            report = run_workers(lab, plan_dir, worker_args, timeout=600)
+    simulated = simulated_schedule(plan, predicted, 1).makespan_s
+    return {
+        "mode": "netns",
+        "generator": generator,
+        "profile": predicted.name,
+        "k": k,
+        "ranks": plan.world,
+        "p50_s": report["p50_s"],
+        "single_p50_s": report["single_process_p50_s"],
+        "speedup": report["single_process_p50_s"] / report["p50_s"],
+        "simulated_s": simulated,
+        "measured_over_simulated": report["p50_s"] / simulated,
+        "over_emulated_time": 0,
+        "vertices": len(spec.nodes),
+        "max_abs_diff": report["max_abs_diff"],
+        "order_as_planned": True,  # not traced across namespaces (separate reports per rank)
+        "load_average": os.getloadavg()[0],
+    }
+
+
 def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -> dict[str, Any]:
     """One measured row: plan on exactly k ranks, run, compare with the simulation."""
+    if args.mode == "netns":
+        assert profile is not None
+        return netns_row(generator, k, args, profile)
     spec = make_spec(generator, k)
     emulate = profile if args.mode == "emulated" else None
     predicted = run_profile(args.profile if emulate is None else None, None, emulate)
@@ -81,16 +131,16 @@ def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -
 def main() -> None:
     """Measure every row, print a markdown table and a JSON line per row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("emulated", "real"), default="emulated")
+    parser.add_argument("--mode", choices=("emulated", "real", "netns"), default="emulated")
     parser.add_argument("--generators", default=",".join(GENERATORS))
-    parser.add_argument("--profiles", default=",".join(PROFILES), help="emulated mode")
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="emulated, netns modes")
     parser.add_argument("--profile", default=None, help="real mode: placement + simulation")
     parser.add_argument("--ks", default=",".join(map(str, KS)))
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    profiles = args.profiles.split(",") if args.mode == "emulated" else [None]
+    profiles = args.profiles.split(",") if args.mode != "real" else [None]
     start = time.time()
     rows = []
     for profile in profiles:
