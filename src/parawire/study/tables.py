@@ -67,6 +67,25 @@ def _deployment_columns(devices: int, profile: str) -> tuple[str, str, str]:
     )
 
 
+def _paired(
+    rows: list[Row], variants: list[Row], size: int
+) -> list[tuple[str, list[Row], list[Row]]]:
+    """Per generator group of ``variants``: (group, its variant rows, the plain ``generator``
+    rows of the same group, size and seeds), so a comparison pairs the same architectures."""
+    out = []
+    for group in _ordered_groups(variants):
+        mine = [r for r in variants if r["group"] == group]
+        samples = {r["sample"] for r in mine}
+        same = [
+            r
+            for r in rows
+            if r["kind"] == "generator" and r["group"] == group and r["size"] == size
+            and r["sample"] in samples
+        ]  # fmt: skip
+        out.append((group, mine, same))
+    return out
+
+
 def generators_table(rows: list[Row], size: int, devices: int, profile: str = "rpi4-wifi") -> Table:
     """Seed Tables V/VI: generators (probabilistic staging; fb; chain) vs baselines."""
     chosen = [r for r in rows if r["kind"] in ("generator", "baseline") and r["size"] == size]
@@ -103,15 +122,8 @@ def merge_table(rows: list[Row], size: int, devices: int, profile: str = "rpi4-w
     """Merge modes: the same generators and seeds with feature-map and pooled merges."""
     other = [r for r in rows if r["kind"] == "merge" and r["size"] == size]
     out = []
-    for group in _ordered_groups(other):
-        samples = {r["sample"] for r in other if r["group"] == group}
-        same = [
-            r
-            for r in rows
-            if r["kind"] == "generator" and r["group"] == group and r["size"] == size
-            and r["sample"] in samples
-        ]  # fmt: skip
-        for grp in (same, [r for r in other if r["group"] == group]):
+    for group, variant, same in _paired(rows, other, size):
+        for grp in (same, variant):
             if grp:
                 n, params, mean_acc, best_acc, _, _ = _stats(grp)
                 merge = grp[0].get("merge") or "?"
@@ -141,18 +153,8 @@ def staging_table(rows: list[Row], size: int) -> Table:
     """Seed Tables II/III: greedy vs probabilistic staging, same generators and seeds."""
     out = []
     greedy = [r for r in rows if r["kind"] == "greedy" and r["size"] == size]
-    for group in _ordered_groups(greedy):
-        samples = {r["sample"] for r in greedy if r["group"] == group}
-        prob = [
-            r
-            for r in rows
-            if r["kind"] == "generator" and r["group"] == group and r["size"] == size
-            and r["sample"] in samples
-        ]  # fmt: skip
-        for staging, grp in (
-            ("greedy", [r for r in greedy if r["group"] == group]),
-            ("probabilistic", prob),
-        ):
+    for group, variant, prob in _paired(rows, greedy, size):
+        for staging, grp in (("greedy", variant), ("probabilistic", prob)):
             if grp:
                 n, params, mean_acc, _, mean_app, _ = _stats(grp)
                 out.append((group, staging, n, params, mean_acc, mean_app))
