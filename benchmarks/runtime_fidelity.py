@@ -62,8 +62,8 @@ def netns_row(generator: str, k: int, args: argparse.Namespace, profile: str) ->
     import tempfile
 
     from parawire.analysis.profiles import get_profile
-    from parawire.runtime.launch import simulated_schedule
     from parawire.runtime.netns import HostLab, latency_only_link, run_workers
+    from parawire.runtime.plan import simulate_plan
 
     spec = make_spec(generator, k)
     link = get_profile(profile).link
@@ -76,7 +76,7 @@ def netns_row(generator: str, k: int, args: argparse.Namespace, profile: str) ->
                        "--timeout", "120", "--link", latency]  # fmt: skip
         with HostLab(plan.world, bandwidth_bytes_per_s=link.bandwidth_bytes_per_s) as lab:
             report = run_workers(lab, plan_dir, worker_args, timeout=600)
-    simulated = simulated_schedule(plan, predicted, 1).makespan_s
+    simulated = simulate_plan(plan, predicted).makespan_s
     return {
         "mode": "netns",
         "generator": generator,

@@ -62,17 +62,16 @@ def test_schedule_warmup_cosine_and_switch() -> None:
         get_recipe("modern", optimizer="lamb")
 
 
+def tiny_fb_spec(**options: str) -> parawire.ArchSpec:
+    """An 8-vertex ws network in 2 fixed stages, 16x16 maps: trains on digits in seconds."""
+    staging = StagingConfig("fb", channels=16, c_max=64, fb_stages=2)
+    return parawire.generate("ws", seed=0, staging=staging, n=8, k=2, stem_stride=2, **options)
+
+
 def test_training_learns_digits() -> None:
     torch.set_num_threads(1)
     splits = load_dataset("digits")
-    spec = parawire.generate(
-        "ws",
-        seed=0,
-        staging=StagingConfig("fb", channels=16, c_max=64, fb_stages=2),
-        n=8,
-        k=2,
-        stem_stride=2,
-    )
+    spec = tiny_fb_spec()
     result = train_model(
         ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=64, lr=0.2), epochs=3
     )
@@ -177,15 +176,7 @@ def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
 def test_sigmoid_inputs_aggregation_learns_digits() -> None:
     torch.set_num_threads(1)
     splits = load_dataset("digits")
-    spec = parawire.generate(
-        "ws",
-        seed=0,
-        staging=StagingConfig("fb", channels=16, c_max=64, fb_stages=2),
-        n=8,
-        k=2,
-        stem_stride=2,
-        aggregation="sigmoid_inputs",
-    )
+    spec = tiny_fb_spec(aggregation="sigmoid_inputs")
     result = train_model(
         ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=32, lr=0.1), epochs=3
     )

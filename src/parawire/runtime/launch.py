@@ -42,7 +42,13 @@ from parawire.runtime.group import (
     use_loopback_for_gloo,
 )
 from parawire.runtime.link import LinkModel, wait_until
-from parawire.runtime.plan import WEIGHTS_FILE, Plan, save_weights, seeded_state_dict
+from parawire.runtime.plan import (
+    WEIGHTS_FILE,
+    Plan,
+    save_weights,
+    seeded_state_dict,
+    simulate_plan,
+)
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
@@ -407,15 +413,6 @@ def single_process(
     return latencies, logits
 
 
-def simulated_schedule(plan: Plan, profile: Any, batch: int) -> Any:
-    """The schedule simulation of the plan's placement on ``profile`` (a ``Profile``)."""
-    from parawire.analysis.costs import spec_costs
-    from parawire.analysis.simulate import simulate
-
-    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
-    return simulate(graph, plan.placement, profile, plan.world)
-
-
 def run_profile(profile: str | None, link: str | None, emulate: str | None = None) -> Any:
     """The profile a local run is predicted with.
 
@@ -425,14 +422,7 @@ def run_profile(profile: str | None, link: str | None, emulate: str | None = Non
     """
     from parawire.analysis.profiles import Profile, get_profile
 
-    if emulate is not None:
-        base = get_profile(emulate)
-        if link is None:
-            return base
-        emulated = resolve_link(link)
-        assert emulated is not None
-        return Profile(name=f"{base.name}+{link}", device=base.device, link=emulated)
-    base = get_profile(profile or "local-cpu")
+    base = get_profile(emulate if emulate is not None else profile or "local-cpu")
     if link is None:
         return base
     emulated = resolve_link(link)
@@ -550,7 +540,7 @@ def run_local(
     if check is not None:
         report.check = _check_report(plan, state, check, tensors["check"], options)
     predicted = run_profile(profile, options.link, options.emulate)
-    schedule = simulated_schedule(plan, predicted, options.batch)
+    schedule = simulate_plan(plan, predicted, options.batch)
     report.simulated_makespan_s, report.options["profile"] = schedule.makespan_s, predicted.name
     report.ranks = rank_figures(plan, traces, schedule)
     if options.emulate is not None:

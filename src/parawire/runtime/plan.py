@@ -323,16 +323,24 @@ def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
     return {v: rename[r] for v, r in placement.items()}
 
 
-def simulated_schedule(plan: Plan, profile: Any = None) -> dict[str, Any]:
-    """The schedule simulation of ``plan`` on ``profile`` (default ``local-cpu``), as stored in
-    plan.json: the order of every rank, the send order of every vertex, the predicted makespan,
-    busy and finish time of every rank."""
+def simulate_plan(plan: Plan, profile: Any = None, batch: int = 1) -> Any:
+    """The schedule simulation of the plan's placement, wire dtype and scatter mode on
+    ``profile`` (a name, a ``Profile``; default ``local-cpu``): a ``Schedule``."""
     from parawire.analysis.profiles import get_profile
     from parawire.analysis.simulate import simulate
 
     prof = get_profile(profile if profile is not None else "local-cpu")
-    graph = spec_costs(plan.spec, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
-    sched = simulate(graph, plan.placement, prof, plan.world)
+    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    return simulate(graph, plan.placement, prof, plan.world)
+
+
+def simulated_schedule(plan: Plan, profile: Any = None) -> dict[str, Any]:
+    """:func:`simulate_plan` as stored in plan.json: the order of every rank, the send order of
+    every vertex, the predicted makespan, busy and finish time of every rank, the profile."""
+    from parawire.analysis.profiles import get_profile
+
+    prof = get_profile(profile if profile is not None else "local-cpu")
+    sched = simulate_plan(plan, prof)
     return {
         "profile": prof.name,
         "makespan_s": sched.makespan_s,
