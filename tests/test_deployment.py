@@ -8,7 +8,7 @@ import random
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import parawire
@@ -21,7 +21,14 @@ from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile, list
 from parawire.analysis.simulate import simulate
 from parawire.errors import ConfigError
 from parawire.runtime.plan import seeded_state_dict
-from parawire.runtime.wire import ERROR_BOUND, emulate_wire, encode, encoded_buffer, roundtrip
+from parawire.runtime.wire import (
+    ERROR_BOUND,
+    INT8_FLOOR,
+    emulate_wire,
+    encode,
+    encoded_buffer,
+    roundtrip,
+)
 
 # 1 MAC = 2 FLOPs at 2 FLOP/s: a vertex of m MACs takes m seconds; a tensor of b bytes takes
 # 1 + b / 10 seconds to move.
@@ -41,13 +48,16 @@ LOGIT_BOUND = {"float32": 0.0, "float16": 1e-3, "bfloat16": 1e-2, "int8": 2e-2}
     values=st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=32), min_size=1, max_size=64),
     dtype=st.sampled_from(WIRE_DTYPES),
 )
+@example(values=[2.0**-149], dtype="int8")  # the scale underflows to zero
+@example(values=[3 * 2.0**-140, -(2.0**-135)], dtype="int8")  # a subnormal scale
+@example(values=[1e-38, 2e-40], dtype="int8")
 def test_roundtrip_error_is_within_the_documented_bound(values: list[float], dtype: str) -> None:
     x = torch.tensor(values, dtype=torch.float32).reshape(1, -1, 1, 1)
     peak = float(x.abs().max())
     error = float((roundtrip(x, dtype) - x).abs().max())
     # float16 / bfloat16 round relative to each element; below the normal range an absolute
-    # floor of one subnormal step applies
-    floor = {"float16": 2.0**-24, "bfloat16": 2.0**-133}.get(dtype, 0.0)
+    # floor of one subnormal step applies; int8 has a floor when its scale is subnormal
+    floor = {"float16": 2.0**-24, "bfloat16": 2.0**-133, "int8": INT8_FLOOR}.get(dtype, 0.0)
     assert error <= ERROR_BOUND[dtype] * peak + floor
 
 

@@ -9,7 +9,9 @@ the receive; the vertices always compute in float32.
   nearest), float16 saturating beyond 65504.
 * ``int8``: symmetric per-tensor quantisation, ``scale = max|x| / 127``, ``q = round(x / scale)``;
   the float32 scale travels in the same message (4 bytes after the 1-byte elements), so one
-  tensor is still one message. Absolute error per element at most ``scale / 2``.
+  tensor is still one message. Absolute error per element at most ``scale / 2``, plus, for a
+  tensor so small that its scale is a float32 subnormal (peak below 127 * 2^-126), at most
+  ``INT8_FLOOR`` from rounding the scale itself.
 
 :func:`emulate_wire` runs a whole model in one process with exactly the same encode/decode on
 every tensor that a plan sends between ranks: the distributed logits equal its logits, which is
@@ -28,10 +30,20 @@ from parawire.errors import ConfigError
 
 TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 INT8_LEVELS = 127  # symmetric: q in -127..127
+INT8_MIN_STEP = 2.0**-149  # the smallest positive float32 (a subnormal)
 
 # Documented worst-case error of one round trip (encode then decode) per element, relative to
 # the tensor's largest magnitude: the bound the tests hold every dtype to.
-ERROR_BOUND = {"float32": 0.0, "float16": 2.0**-11, "bfloat16": 2.0**-8, "int8": 0.5 / INT8_LEVELS}
+# int8: half a step, plus float32 rounding of the scale, the quotient and the product.
+ERROR_BOUND = {
+    "float32": 0.0,
+    "float16": 2.0**-11,
+    "bfloat16": 2.0**-8,
+    "int8": 0.5 / INT8_LEVELS + 2.0**-22,
+}
+# The absolute floor on top of ERROR_BOUND for int8: a subnormal scale is off by up to half a
+# subnormal step, which the largest element (127 steps) multiplies.
+INT8_FLOOR = (INT8_LEVELS + 1) * 2.0**-150
 
 
 def check_wire_dtype(dtype: str) -> str:
@@ -50,16 +62,29 @@ def encoded_buffer(shape: tuple[int, ...], dtype: str) -> torch.Tensor:
     return torch.empty(shape, dtype=TORCH_DTYPES[dtype])
 
 
+def int8_scale(x: torch.Tensor) -> torch.Tensor:
+    """The float32 step of ``x``'s int8 encoding: ``max|x| / 127``, never zero.
+
+    It is computed in float32, the precision it travels in, so encoder and decoder use the same
+    step. A tensor whose peak is so small that the step underflows to zero gets the smallest
+    float32 step (2^-149), which represents every such element exactly; an all-zero, empty or
+    non-finite tensor gets 1.
+    """
+    peak = x.detach().abs().max().to(torch.float32) if x.numel() else torch.tensor(0.0)
+    if not (bool(torch.isfinite(peak)) and float(peak) > 0):
+        return torch.tensor(1.0, dtype=torch.float32)
+    scale = peak / INT8_LEVELS
+    return scale if float(scale) > 0 else torch.tensor(INT8_MIN_STEP, dtype=torch.float32)
+
+
 def encode(x: torch.Tensor, dtype: str) -> torch.Tensor:
     """The tensor to send for float32 ``x`` (contiguous; int8: elements then the scale)."""
     if dtype == "float32":
         return x.contiguous()
     if dtype == "int8":
-        peak = float(x.abs().max()) if x.numel() else 0.0
-        scale = peak / INT8_LEVELS if peak > 0 and math.isfinite(peak) else 1.0
+        scale = int8_scale(x)
         q = torch.round(x / scale).clamp_(-INT8_LEVELS, INT8_LEVELS).to(torch.int8).reshape(-1)
-        tail = torch.tensor([scale], dtype=torch.float32).view(torch.int8)
-        return torch.cat([q, tail])
+        return torch.cat([q, scale.reshape(1).view(torch.int8)])
     return x.to(TORCH_DTYPES[dtype]).contiguous()
 
 
