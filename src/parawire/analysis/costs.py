@@ -17,6 +17,7 @@ import dataclasses
 import math
 
 from parawire.analysis.graph import CostGraph, Vertex
+from parawire.analysis.work import spec_vertex_work
 from parawire.arch.spec import ArchSpec, Node
 from parawire.errors import ConfigError
 
@@ -137,6 +138,7 @@ def spec_costs(
                 out_bytes=wire_bytes(math.prod(shape), wire_dtype),
                 out_shape=shape,
                 name=f"{n.op}:{n.id}",
+                work=spec_vertex_work(spec, n, batch),
             )
         )
     return CostGraph(

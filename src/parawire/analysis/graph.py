@@ -27,6 +27,9 @@ class Vertex:
     out_bytes: int  # bytes of the output tensor sent to consumers on other devices (wire dtype)
     out_shape: tuple[int, ...] = ()  # shape of that tensor, batch dimension included
     name: str = ""  # human-readable label (spec node id or fx node name)
+    # every operator call it runs, as (kind, amount) (see ``parawire.analysis.work``); priced
+    # by calibrated profiles, empty where unknown (then MACs and the op's rate price it)
+    work: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

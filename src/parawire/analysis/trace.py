@@ -45,6 +45,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from parawire.analysis.graph import CostGraph, Vertex
+from parawire.analysis.work import conv_kind
 from parawire.errors import ConfigError
 
 _CONV_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -69,6 +70,7 @@ class _Group:
     macs: int = 0
     params: int = 0
     nodes: list[torch.fx.Node] = field(default_factory=list)
+    work: tuple[tuple[str, int], ...] = ()  # its nodes' work entries (parawire.analysis.work)
     ancestors: set[int] = field(default_factory=set)  # indices of groups it depends on
 
 
@@ -131,6 +133,105 @@ def _heavy_kind(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[str, int
         a = node.args[1] if node.target is torch.addmm else node.args[0]
         return "matmul", math.prod(out) * _shape_of(a)[-1]
     return None
+
+
+_POOL_MODULES = (
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool2d,
+)
+_POOL_FUNCTIONS = {
+    F.max_pool1d,
+    F.max_pool2d,
+    F.max_pool3d,
+    F.avg_pool1d,
+    F.avg_pool2d,
+    F.avg_pool3d,
+    F.adaptive_avg_pool1d,
+    F.adaptive_avg_pool2d,
+    F.adaptive_max_pool2d,
+    torch.max_pool2d,
+}
+_BN_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_CALL_MODULES = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.Unflatten)
+_CALL_FUNCTIONS = {
+    torch.flatten,
+    torch.reshape,
+    operator.getitem,
+    getattr,
+    F.dropout,
+    torch.transpose,
+    torch.squeeze,
+    torch.unsqueeze,
+}
+_CALL_METHODS = {
+    "view",
+    "reshape",
+    "flatten",
+    "size",
+    "dim",
+    "contiguous",
+    "transpose",
+    "permute",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "chunk",
+    "split",
+}
+
+
+def _node_work(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[str, int] | None:
+    """The work entry (``parawire.analysis.work``) of one fx node, or None if it runs nothing
+    (placeholders, constants, the output)."""
+    out_elements = math.prod(_node_shape(node)) if _node_shape(node) else 0
+    first = node.all_input_nodes[0] if node.all_input_nodes else None
+    in_elements = math.prod(_node_shape(first)) if first is not None else out_elements
+    heavy = _heavy_kind(gm, node)
+    if heavy is not None:
+        op, macs = heavy
+        return _heavy_work_kind(gm, node, op), 2 * macs
+    if node.op == "call_module":
+        module = gm.get_submodule(str(node.target))
+        if isinstance(module, _BN_MODULES):
+            return "bn", out_elements
+        if isinstance(module, _POOL_MODULES):
+            return "pool", in_elements
+        if isinstance(module, _CALL_MODULES):
+            return "call", 0
+        return "elementwise", out_elements
+    if node.op == "call_function":
+        if node.target is F.batch_norm:
+            return "bn", out_elements
+        if node.target in _POOL_FUNCTIONS:
+            return "pool", in_elements
+        if node.target in _CALL_FUNCTIONS:
+            return "call", 0
+        return "elementwise", out_elements
+    if node.op == "call_method":
+        if node.target in _CALL_METHODS:
+            return "call", 0
+        return "elementwise", out_elements
+    return None
+
+
+def _heavy_work_kind(gm: torch.fx.GraphModule, node: torch.fx.Node, op: str) -> str:
+    """The work kind of a heavy node: a convolution by kernel class, else ``linear``."""
+    if op not in ("conv", "dwconv"):
+        return "linear"
+    if node.op == "call_module":
+        mod = gm.get_submodule(str(node.target))
+        return conv_kind(tuple(mod.kernel_size), mod.groups, mod.in_channels)
+    weight = _shape_of(node.args[1] if len(node.args) > 1 else node.kwargs["weight"])
+    groups = node.args[6] if len(node.args) > 6 else node.kwargs.get("groups", 1)
+    return conv_kind(tuple(weight[2:]), groups, weight[1] * groups)
 
 
 def _new_group(
@@ -206,6 +307,8 @@ def from_module(
                 group = _new_group(groups, "merge", node.name, producer_groups)
         group.nodes.append(node)
         group_of[node] = group
+        if (entry := _node_work(gm, node)) is not None and node.op != "placeholder":
+            group.work = (*group.work, entry)
     for node in nodes:  # parameters: first use wins (shared modules counted once)
         owner = (
             node if node.op != "get_attr" else next((u for u in node.users if u in group_of), None)
@@ -253,6 +356,7 @@ def _assemble(
             out_bytes=sum(_node_bytes(n) for n in exported[g.index]),
             out_shape=_node_shape(list(exported[g.index])[-1]) if exported[g.index] else (),
             name=g.name,
+            work=g.work,
         )
         for g in groups
     ]

@@ -8,7 +8,9 @@ suite over the registry (``tests/test_profiles.py``):
 
 * every rate is finite and positive, every latency and overhead finite and non-negative;
 * ``DeviceProfile.seconds(vertex)`` = ``overhead_s + 2 * macs / rate(op)``: non-negative and
-  non-decreasing in the vertex's MACs (1 MAC = 2 FLOPs, as ``torch.utils.flop_counter``);
+  non-decreasing in the vertex's MACs (1 MAC = 2 FLOPs, as ``torch.utils.flop_counter``); a
+  calibrated profile (``kind_rates``) instead sums ``call_s + amount / rate`` over the vertex's
+  work list (``parawire.analysis.work``), non-decreasing in every amount;
 * ``LinkProfile.seconds(nbytes)`` = ``latency_s + nbytes / bandwidth``: non-decreasing in bytes;
 * a profile written to TOML and read back is equal to itself.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from parawire.analysis.graph import Vertex
+from parawire.analysis.work import KINDS
 from parawire.errors import ConfigError
 
 
@@ -42,6 +45,12 @@ class DeviceProfile:
     flops_per_s: float  # effective FLOP/s (1 MAC = 2 FLOPs) for ops without their own rate
     op_flops_per_s: Mapping[str, float] = field(default_factory=dict)  # Vertex.op -> FLOP/s
     overhead_s: float = 0.0  # fixed cost of running any vertex (dispatch, memory-bound layers)
+    # Per work kind (``parawire.analysis.work.KINDS``), measured by ``parawire calibrate``:
+    # rate in FLOP/s (convolutions, linear) or elements/s (bn, pool, elementwise), and the
+    # fixed cost of one operator call. With them, vertices that carry a work list are priced
+    # operator by operator; without them (the literature profiles), by MACs and ``rate(op)``.
+    kind_rates: Mapping[str, float] = field(default_factory=dict)
+    kind_call_s: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = f"device profile {self.name!r}"
@@ -49,18 +58,48 @@ class DeviceProfile:
         for op, rate in self.op_flops_per_s.items():
             _check_rate(owner, f"op_flops_per_s.{op}", rate)
         _check_delay(owner, "overhead_s", self.overhead_s)
-        object.__setattr__(self, "op_flops_per_s", MappingProxyType(dict(self.op_flops_per_s)))
+        for table in ("kind_rates", "kind_call_s"):
+            unknown = sorted(set(getattr(self, table)) - set(KINDS))
+            if unknown:
+                raise ConfigError(
+                    f"{owner}: unknown work kind(s) {', '.join(unknown)} in {table}; "
+                    f"known: {', '.join(KINDS)}"
+                )
+        for kind, rate in self.kind_rates.items():
+            _check_rate(owner, f"kind_rates.{kind}", rate)
+        for kind, delay in self.kind_call_s.items():
+            _check_delay(owner, f"kind_call_s.{kind}", delay)
+        missing = sorted(set(KINDS) - {"call"} - set(self.kind_rates)) if self.kind_rates else []
+        if missing:
+            raise ConfigError(
+                f"{owner}: kind_rates lacks {', '.join(missing)}; give every work kind a rate "
+                "(re-run `parawire calibrate`) or none"
+            )
+        for table in ("op_flops_per_s", "kind_rates", "kind_call_s"):
+            object.__setattr__(self, table, MappingProxyType(dict(getattr(self, table))))
 
     def __hash__(self) -> int:
-        ops = tuple(sorted(self.op_flops_per_s.items()))
-        return hash((self.name, self.flops_per_s, ops, self.overhead_s))
+        tables = (self.op_flops_per_s, self.kind_rates, self.kind_call_s)
+        items = tuple(tuple(sorted(t.items())) for t in tables)
+        return hash((self.name, self.flops_per_s, self.overhead_s, items))
 
     def rate(self, op: str) -> float:
         """FLOP/s for vertices of operation kind ``op``."""
         return self.op_flops_per_s.get(op, self.flops_per_s)
 
+    @property
+    def prices_work(self) -> bool:
+        """Whether this profile prices vertices operator by operator (a calibrated one)."""
+        return bool(self.kind_rates)
+
     def seconds(self, vertex: Vertex) -> float:
         """Compute time of one ``CostGraph`` vertex on this device."""
+        if self.kind_rates and vertex.work:
+            return self.overhead_s + sum(
+                self.kind_call_s.get(kind, 0.0)
+                + (amount / self.kind_rates[kind] if amount else 0.0)
+                for kind, amount in vertex.work
+            )
         return self.overhead_s + 2.0 * vertex.macs / self.rate(vertex.op)
 
 

@@ -8,6 +8,9 @@ A file holds any number of profiles under ``[profiles.NAME]``. A profile's ``dev
     flops_per_s = 3.64e10          # effective FLOP/s (1 MAC = 2 FLOPs)
     overhead_s = 5e-5              # per-vertex fixed cost
     op_flops_per_s = { sepconv3x3 = 1.0e10 }   # optional per-operation rates
+    # optional, written by `parawire calibrate`: per work kind (parawire.analysis.work)
+    # kind_rates = { conv1x1 = 2e10, dwconv = 3e9, bn = 1e9, ... }   # FLOP/s or elements/s
+    # kind_call_s = { conv1x1 = 2e-5, bn = 5e-6, ... }               # per operator call
 
     [links.wifi]
     bandwidth_bytes_per_s = 5.0e6
@@ -35,7 +38,8 @@ from typing import Any, TypeVar
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.errors import ConfigError
 
-_DEVICE_KEYS = {"name", "flops_per_s", "op_flops_per_s", "overhead_s"}
+_DEVICE_KEYS = {"name", "flops_per_s", "op_flops_per_s", "overhead_s", "kind_rates", "kind_call_s"}
+_DEVICE_TABLES = ("op_flops_per_s", "kind_rates", "kind_call_s")
 _LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s"}
 _PROFILE_KEYS = {"device", "link", "description", "source"}
 _TOP_KEYS = {"profiles", "devices", "links"}
@@ -103,11 +107,10 @@ def dump_profiles(profiles: Iterable[Profile]) -> str:
             f"flops_per_s = {float(p.device.flops_per_s)!r}",
             f"overhead_s = {float(p.device.overhead_s)!r}",
         ]
-        if p.device.op_flops_per_s:
-            rates = ", ".join(
-                f"{_key(op)} = {float(r)!r}" for op, r in sorted(p.device.op_flops_per_s.items())
-            )
-            lines.append(f"op_flops_per_s = {{ {rates} }}")
+        for table in _DEVICE_TABLES:
+            if values := getattr(p.device, table):
+                items = ", ".join(f"{_key(k)} = {float(v)!r}" for k, v in sorted(values.items()))
+                lines.append(f"{table} = {{ {items} }}")
         lines += [
             "",
             f"[profiles.{key}.link]",
@@ -161,15 +164,18 @@ def _text(origin: str, where: str, body: dict[str, Any], key: str, default: str)
 
 def _device(origin: str, where: str, default_name: str, body: dict[str, Any]) -> DeviceProfile:
     _no_unknown(origin, where, body, _DEVICE_KEYS)
-    ops = body.get("op_flops_per_s", {})
-    if not isinstance(ops, dict):
-        raise ConfigError(f"profile file {origin}: {where}.op_flops_per_s must be a table")
+    tables: dict[str, dict[str, float]] = {}
+    for table in _DEVICE_TABLES:
+        values = body.get(table, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"profile file {origin}: {where}.{table} must be a table")
+        tables[table] = {k: _number(origin, f"{where}.{table}", values, k) for k in values}
     try:
         return DeviceProfile(
             name=_text(origin, where, body, "name", default_name),
             flops_per_s=_number(origin, where, body, "flops_per_s"),
-            op_flops_per_s={op: _number(origin, f"{where}.op_flops_per_s", ops, op) for op in ops},
             overhead_s=_number(origin, where, body, "overhead_s", 0.0),
+            **tables,
         )
     except ConfigError as exc:
         raise _located(origin, where, exc) from None
