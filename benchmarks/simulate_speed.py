@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/simulate_speed.py [--archs 50] [--repeats 20]
 Prints one JSON object: median and p90 milliseconds per simulation over `--archs` dp specs, and
-the single-device time of the traced torchvision/baseline models on every built-in profile.
+the single-device time T_1 and T_1/CP of the traced torchvision/baseline models (inception_v3 at
+299x299, the others at 224x224, CifarNet at 32x32) on every built-in profile.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from parawire.analysis.simulate import critical_path_seconds, simulate, single_d
 from parawire.analysis.trace import from_module, resolve_model
 
 MODELS = ["torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet",
-          "baseline:cifarnet"]  # fmt: skip
+          "torchvision:inception_v3", "baseline:cifarnet"]  # fmt: skip
 
 
 def sim_times(archs: int, repeats: int) -> list[float]:
