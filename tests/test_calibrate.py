@@ -18,6 +18,7 @@ import pytest
 from parawire.analysis import calibrate as calibrate_module
 from parawire.analysis.calibrate import (
     COMPUTE_PHASE,
+    KINDS_PHASE,
     LINK_PHASE,
     _fit,
     _free_port,
@@ -25,6 +26,7 @@ from parawire.analysis.calibrate import (
     probe_command,
 )
 from parawire.analysis.profiles import get_profile, load_profiles
+from parawire.analysis.work import KINDS
 from parawire.cli import main
 from parawire.errors import ConfigError
 
@@ -60,6 +62,10 @@ def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     for rate in [profile.device.flops_per_s, *profile.device.op_flops_per_s.values()]:
         assert 1e8 < rate < 1e13
     assert set(profile.device.op_flops_per_s) == {"sepconv3x3", "input"}
+    # per-kind pricing: every kind but "call" has a rate, per-call costs under 10 ms
+    assert set(profile.device.kind_rates) == set(KINDS) - {"call"}
+    assert all(1e5 < rate < 1e13 for rate in profile.device.kind_rates.values())
+    assert all(0 <= s < 0.01 for s in profile.device.kind_call_s.values())
     assert 0 <= profile.device.overhead_s < 0.01
     assert 1e-6 < profile.link.latency_s < 0.05
     assert profile.link.bandwidth_bytes_per_s > 1e7
@@ -71,6 +77,9 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     monkeypatch.setattr(calibrate_module, "_typical_seconds", lambda fn, repeats: 1e-3)
     link = {"latency_s": 1e-4, "bandwidth_bytes_per_s": 1e9}
     monkeypatch.setattr(calibrate_module, "measure_link", lambda repeats, timeout: link)
+    # constant fake timings carry no rates: the fit is test_work's
+    fitted = ({k: 1e9 for k in KINDS if k != "call"}, {k: 0.0 for k in KINDS})
+    monkeypatch.setattr(calibrate_module, "fit_kinds", lambda rows: fitted)
     calls: list[tuple[str, int, int]] = []
     calibrate(repeats=1, progress=lambda *call: calls.append(call))
     compute = [c for c in calls if c[0] == COMPUTE_PHASE]
@@ -80,7 +89,14 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     )
     assert [done for _, done, _ in compute] == list(range(vertices + 2))  # + dense conv, end
     assert {total for _, _, total in compute} == {vertices + 1}
-    assert calls[len(compute) :] == [(LINK_PHASE, 0, 1), (LINK_PHASE, 1, 1)]
+    kinds = [c for c in calls if c[0] == KINDS_PHASE]
+    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + 24  # + models
+    assert [done for _, done, _ in kinds] == list(range(steps + 1))
+    assert (
+        calls[: len(compute)] == compute
+        and calls[len(compute) : len(compute) + len(kinds)] == kinds
+    )
+    assert calls[len(compute) + len(kinds) :] == [(LINK_PHASE, 0, 1), (LINK_PHASE, 1, 1)]
 
 
 def _listening_addresses(pid: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -9,6 +9,15 @@ rate absorbs per-input work. The stem (``input`` vertex) rate is its FLOPs over 
 dense 3x3 convolution gives the default rate (traced models' ``conv`` vertices and every op
 without a rate of its own). ``mean`` vertices cost ``overhead_s``.
 
+Operators by kind (what a calibrated profile prices vertices with): every work kind of
+``parawire.analysis.work`` (dense convolutions by kernel class, depthwise convolution, linear,
+batch norm, max and average pooling, element-wise, plain calls) timed alone at generic sizes,
+plus 24 random small CNNs timed whole and the timed vertices above, all reduced to work lists;
+one non-negative least-squares fit (relative error) gives each kind's rate and per-call cost.
+The whole-network rows matter: operators in sequence pay for dispatch, allocation and cold
+caches that a single operator in a loop does not, and a fit on single operators alone
+under-predicted networks by a third or more.
+
 Link: torch.distributed gloo send/recv between two processes on 127.0.0.1, as the runtime
 uses it. A ping-pong of a small tensor gives the latency (half a round trip); a ~4 MB tensor
 gives the bandwidth from the extra time its bytes take.
@@ -39,6 +48,7 @@ from torch import nn
 
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile
+from parawire.analysis.work import KINDS
 from parawire.arch import generate
 from parawire.errors import ConfigError, DataError, RuntimeTimeoutError
 from parawire.nn import build_vertex
@@ -47,7 +57,10 @@ CALIBRATION_SPECS = (("dp", 0), ("er", 0), ("ws", 0))  # 40-vertex specs whose v
 SMALL_BYTES = 256  # latency probe
 LARGE_BYTES = 4 * 1024 * 1024  # bandwidth probe
 COMPUTE_PHASE = "timing vertices and a dense convolution"  # progress phase names
+KINDS_PHASE = "timing operators by kind"
 LINK_PHASE = "timing gloo send/recv between two processes"
+
+WorkRow = tuple[tuple[tuple[str, int], ...], float]  # (work list, measured seconds)
 
 # Progress callback: (phase, steps done, steps in the phase); called before each step and once
 # with done == total when the phase ends.
@@ -71,6 +84,9 @@ class Calibration:
     samples: dict[str, list[float]] = field(
         default_factory=dict
     )  # raw lower-quartile timings, for reports
+    kind_rates: dict[str, float] = field(default_factory=dict)  # per work kind, see measure_kinds
+    kind_call_s: dict[str, float] = field(default_factory=dict)
+    kind_samples: dict[str, list[list[float]]] = field(default_factory=dict)  # (amount, s)
 
     def to_profile(self, name: str = "local-cpu") -> Profile:
         """The measured figures as a ``Profile`` (this machine's processes over loopback)."""
@@ -78,7 +94,12 @@ class Calibration:
         return Profile(
             name=name,
             device=DeviceProfile(
-                f"{name}-{self.threads}t", self.flops_per_s, self.op_flops_per_s, self.overhead_s
+                f"{name}-{self.threads}t",
+                self.flops_per_s,
+                self.op_flops_per_s,
+                self.overhead_s,
+                kind_rates=self.kind_rates,
+                kind_call_s=self.kind_call_s,
             ),
             link=LinkProfile("loopback-gloo", self.bandwidth_bytes_per_s, self.latency_s),
             description=f"this machine, {self.threads} thread(s) per process, gloo over loopback",
@@ -103,7 +124,10 @@ def _typical_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) ->
 
 
 def _spec_vertex_points(
-    repeats: int, progress: ProgressFn = _no_progress, extra_steps: int = 0
+    repeats: int,
+    progress: ProgressFn = _no_progress,
+    extra_steps: int = 0,
+    rows: list[WorkRow] | None = None,
 ) -> dict[str, list[tuple[float, float]]]:
     """Vertex kind -> (FLOPs, typical seconds) of every vertex of a few generated specs.
 
@@ -111,6 +135,7 @@ def _spec_vertex_points(
     simulation will be asked about, so the fitted overhead absorbs the per-input work (sigmoid
     weights, sums, max-pool and projections) that MACs alone do not show. ``progress`` hears of
     each vertex, out of the vertices plus ``extra_steps`` that the caller times afterwards.
+    ``rows``, when given, receives each vertex's (work list, seconds) for :func:`fit_kinds`.
     """
     points: dict[str, list[tuple[float, float]]] = {}
     gen = torch.Generator().manual_seed(0)
@@ -130,6 +155,8 @@ def _spec_vertex_points(
             with torch.no_grad():
                 secs = _typical_seconds(lambda b=block, a=args: b(a), repeats)
             points.setdefault(node.op, []).append((2.0 * costs[node.id].macs, secs))
+            if rows is not None:
+                rows.append((costs[node.id].work, secs))
     return points
 
 
@@ -154,14 +181,275 @@ def _fit(points: list[tuple[float, float]], overhead: float | None = None) -> tu
     return 1.0 / slope, overhead
 
 
+# Operator shapes timed per work kind: generic sizes spanning CIFAR-sized parawire networks and
+# ImageNet-sized CNNs, not copied from any model the predictions are checked on.
+# conv: (in channels, out channels, input side, stride, kernel, groups = in channels?)
+_CONV_SHAPES: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
+    "conv3x3": (
+        (3, 16, 32, 1, 3),
+        (3, 48, 160, 2, 3),
+        (16, 16, 32, 1, 3),
+        (32, 32, 32, 1, 3),
+        (48, 48, 40, 1, 3),
+        (64, 96, 24, 1, 3),
+        (96, 96, 48, 2, 3),
+        (128, 160, 20, 1, 3),
+        (192, 192, 12, 1, 3),
+        (320, 320, 8, 1, 3),
+        (24, 48, 16, 1, 3),
+    ),
+    "conv1x1": (
+        (16, 32, 32, 1, 1),
+        (32, 16, 32, 1, 1),
+        (48, 96, 40, 1, 1),
+        (96, 24, 40, 1, 1),
+        (80, 320, 32, 1, 1),
+        (320, 80, 32, 1, 1),
+        (192, 96, 20, 1, 1),
+        (384, 160, 16, 1, 1),
+        (768, 192, 10, 1, 1),
+        (192, 768, 10, 1, 1),
+        (1536, 384, 6, 1, 1),
+        (128, 256, 1, 1, 1),
+        (640, 640, 1, 1, 1),
+    ),
+    "convkxk": (
+        (3, 48, 160, 2, 7),
+        (3, 32, 32, 1, 5),
+        (16, 32, 24, 1, 5),
+        (32, 48, 12, 1, 5),
+        (64, 64, 20, 2, 7),
+    ),
+    "dwconv": (
+        (16, 16, 32, 1, 3),
+        (32, 32, 40, 1, 3),
+        (48, 48, 80, 2, 3),
+        (96, 96, 40, 1, 3),
+        (160, 160, 20, 1, 3),
+        (320, 320, 12, 1, 3),
+        (640, 640, 8, 1, 3),
+        (120, 120, 40, 2, 3),
+        (64, 64, 16, 1, 5),
+    ),
+}
+_LINEAR_SHAPES = ((64, 10), (256, 10), (512, 100), (960, 500), (1536, 1000), (2560, 1000))
+# (channels, side) of the feature maps timed for batch norm, pooling and element-wise kinds
+_MAP_SHAPES = (
+    (16, 32),
+    (32, 16),
+    (48, 80),
+    (96, 40),
+    (80, 56),
+    (160, 20),
+    (320, 24),
+    (640, 10),
+    (1280, 6),
+)
+
+
+def _kind_cases(gen: torch.Generator) -> list[tuple[str, float, Callable[[], object]]]:
+    """(kind, amount, operator call) of every micro-benchmark, as ``parawire.analysis.work``
+    counts amounts (FLOPs or elements)."""
+    cases: list[tuple[str, float, Callable[[], object]]] = []
+    for kind, shapes in _CONV_SHAPES.items():
+        for cin, cout, side, stride, k in shapes:
+            groups = cin if kind == "dwconv" else 1
+            conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False).eval()
+            x = torch.randn(1, cin, side, side, generator=gen)
+            out = (side + 2 * (k // 2) - k) // stride + 1
+            flops = 2.0 * cout * out * out * (cin // groups) * k * k
+            cases.append((kind, flops, lambda m=conv, x=x: m(x)))
+    for fin, fout in _LINEAR_SHAPES:
+        lin = nn.Linear(fin, fout).eval()
+        x = torch.randn(1, fin, generator=gen)
+        cases.append(("linear", 2.0 * fin * fout, lambda m=lin, x=x: m(x)))
+    for c, side in _MAP_SHAPES:
+        x = torch.randn(1, c, side, side, generator=gen)
+        y = torch.randn(1, c, side, side, generator=gen)
+        n = float(x.numel())
+        bn = nn.BatchNorm2d(c).eval()
+        cases.append(("bn", n, lambda m=bn, x=x: m(x)))
+        for pool in (nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1)):
+            cases.append(("maxpool", n, lambda m=pool, x=x: m(x)))
+        for pool in (nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1)):
+            cases.append(("avgpool", n, lambda m=pool, x=x: m(x)))
+        relu = nn.ReLU()
+        cases.append(("elementwise", n, lambda m=relu, x=x: m(x)))
+        cases.append(("elementwise", n, lambda x=x, y=y: x + y))
+        cases.append(("elementwise", n, lambda x=x, y=y: x * y))
+    x = torch.randn(1, 256, 1, 1, generator=gen)
+    for call in (nn.Flatten(), nn.Dropout(0.2).eval(), nn.Sequential(), nn.Identity()):
+        cases.append(("call", 0.0, lambda m=call, x=x: m(x)))
+    return cases
+
+
+def _fit_relative(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(rate, call seconds) minimising the relative error of ``call + amount / rate``.
+
+    Relative, not absolute, least squares: an operator kind spans three orders of magnitude of
+    time, and an absolute fit would ignore the small calls that dominate parawire's vertices.
+    The call cost is constrained to be >= 0 (refit through the origin otherwise).
+    """
+    amount = np.array([p[0] for p in points], dtype=float)
+    secs = np.array([p[1] for p in points], dtype=float)
+    a = np.stack([1.0 / secs, amount / secs], axis=1)
+    (call, inverse), *_ = np.linalg.lstsq(a, np.ones_like(secs), rcond=None)
+    if call < 0 or inverse <= 0:
+        call = 0.0
+        inverse = float(np.sum(amount / secs) / np.sum((amount / secs) ** 2))
+    if inverse <= 0:
+        raise DataError(
+            "operator timings do not grow with their size; calibrate on a quiet machine"
+        )
+    return 1.0 / inverse, float(call)
+
+
+class _Residual(nn.Module):
+    """``x + body(x)``, then ReLU: the residual pattern of the context models."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(x + self.body(x))
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, depthwise: bool = False) -> list:
+    groups = cin if depthwise else 1
+    return [
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
+
+
+def _context_model(rng: np.random.Generator) -> tuple[nn.Module, torch.Tensor]:
+    """A random small CNN of the operator kinds in ``parawire.analysis.work`` (stem, conv /
+    depthwise / residual blocks, pooling, a linear head): operators timed in sequence, with the
+    caches, allocations and dispatch of a real network, which single operators in a loop miss."""
+    image = side = int(rng.choice([32, 48, 64, 96, 128]))
+    c = int(rng.choice([16, 24, 32, 48]))
+    k = int(rng.choice([3, 5, 7]))
+    stride = 2 if side > 48 else 1
+    layers: list[nn.Module] = [*_conv_bn(3, c, k, stride), nn.ReLU()]
+    side //= stride
+    for _ in range(int(rng.integers(5, 12))):
+        block = rng.choice(["conv", "dw", "res", "pool"], p=[0.35, 0.25, 0.25, 0.15])
+        if block == "pool" and side >= 8:
+            layers.append(nn.MaxPool2d(3, 2, 1) if rng.random() < 0.5 else nn.AvgPool2d(2))
+            side //= 2
+        elif block == "dw":
+            s2 = 2 if side >= 8 and rng.random() < 0.3 else 1
+            wide = int(c * rng.choice([2, 4]))
+            layers += [*_conv_bn(c, wide, 1), nn.ReLU6()]
+            layers += [*_conv_bn(wide, wide, 3, s2, depthwise=True), nn.ReLU6()]
+            layers += _conv_bn(wide, c, 1)
+            side //= s2
+        elif block == "res":
+            mid = max(8, c // 2)
+            body = nn.Sequential(*_conv_bn(c, mid, 1), nn.ReLU(), *_conv_bn(mid, c, 3))
+            layers.append(_Residual(body))
+        else:
+            cout = int(min(384, max(8, c * rng.choice([1, 2]))))
+            layers += [*_conv_bn(c, cout, int(rng.choice([1, 3]))), nn.ReLU()]
+            c = cout
+    classes = int(rng.choice([10, 100, 1000]))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c, classes)]
+    return nn.Sequential(*layers).eval(), torch.randn(1, 3, image, image)
+
+
+def fit_kinds(rows: list[WorkRow]) -> tuple[dict[str, float], dict[str, float]]:
+    """(rate, call seconds) per work kind from timed work lists, by non-negative least squares
+    on relative error: seconds ~ sum over calls of call_s[kind] + amount / rate[kind].
+
+    Rows mix single operators (which pin the rates) with whole vertices and whole models
+    (which carry the cost of operators running in sequence). A kind whose amounts the fit
+    explains entirely by its calls (rate = infinity) keeps the rate of its single-operator
+    rows.
+    """
+    from scipy.optimize import nnls
+
+    kinds = [k for k in KINDS if k != "call"]
+    column = {k: i for i, k in enumerate(KINDS)}  # call counts, then amounts of the rated kinds
+    width = len(KINDS) + len(kinds)
+    x = np.zeros((len(rows), width))
+    secs = np.array([t for _, t in rows], dtype=float)
+    for r, (work, _) in enumerate(rows):
+        for kind, amount in work:
+            x[r, column[kind]] += 1.0
+            if kind != "call":
+                x[r, len(KINDS) + kinds.index(kind)] += amount
+    scale = np.maximum(x.max(axis=0), 1e-30)  # columns of comparable size for the solver
+    solution, _ = nnls((x / scale) / secs[:, None], np.ones(len(rows)), maxiter=50 * width)
+    solution = solution / scale
+    call_s = {k: float(solution[column[k]]) for k in KINDS}
+    rates: dict[str, float] = {}
+    for i, kind in enumerate(kinds):
+        inverse = solution[len(KINDS) + i]
+        if inverse > 0:
+            rates[kind] = 1.0 / float(inverse)
+        else:
+            single = [(w[0][1], t) for w, t in rows if len(w) == 1 and w[0][0] == kind]
+            if not single:
+                raise DataError(f"no timing shows the cost of {kind} operators; re-run calibrate")
+            rates[kind], _ = _fit_relative(single)
+    return rates, call_s
+
+
+def measure_kinds(
+    threads: int = 1,
+    repeats: int = 30,
+    progress: ProgressFn = _no_progress,
+    vertex_rows: list[WorkRow] | None = None,
+    models: int = 24,
+) -> dict[str, Any]:
+    """Rate and per-call cost of every work kind (``parawire.analysis.work.KINDS``).
+
+    Times each kind's operators alone at several generic sizes, and ``models`` random small
+    CNNs whole (traced into work lists by ``parawire.analysis.trace``), batch 1, ``threads``
+    threads; ``vertex_rows`` adds timed parawire vertices. :func:`fit_kinds` fits all rows.
+    """
+    from parawire.analysis.trace import from_module
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    rows: list[WorkRow] = list(vertex_rows or [])
+    samples: dict[str, list[list[float]]] = {}
+    try:
+        cases = _kind_cases(torch.Generator().manual_seed(0))
+        rng = np.random.default_rng(0)
+        contexts = [_context_model(rng) for _ in range(models)]
+        total = len(cases) + len(contexts)
+        for i, (kind, amount, fn) in enumerate(cases):
+            progress(KINDS_PHASE, i, total)
+            with torch.no_grad():
+                secs = _typical_seconds(fn, repeats)
+            rows.append((((kind, int(amount)),), secs))
+            samples.setdefault(kind, []).append([amount, secs])
+        for i, (model, x) in enumerate(contexts):
+            progress(KINDS_PHASE, len(cases) + i, total)
+            work = tuple(w for v in from_module(model, x).vertices for w in v.work)
+            with torch.no_grad():
+                secs = _typical_seconds(lambda m=model, x=x: m(x), max(3, repeats // 2))
+            rows.append((work, secs))
+            samples.setdefault("models", []).append([float(len(work)), secs])
+        progress(KINDS_PHASE, total, total)
+    finally:
+        torch.set_num_threads(previous)
+    rates, call_s = fit_kinds(rows)
+    return {"kind_rates": rates, "kind_call_s": call_s, "kind_samples": samples}
+
+
 def measure_compute(
     threads: int = 1, repeats: int = 30, progress: ProgressFn = _no_progress
 ) -> dict[str, Any]:
     """Effective FLOP/s of the vertex operation, the stem and a dense convolution."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    rows: list[WorkRow] = []
     try:
-        points = _spec_vertex_points(repeats, progress, extra_steps=1)  # + the dense conv
+        points = _spec_vertex_points(repeats, progress, extra_steps=1, rows=rows)  # + dense conv
         sep = points["sepconv3x3"]
         # the zero-MAC ``mean`` vertices measure the fixed cost of a vertex; the rate follows
         overhead = statistics.median(t for _, t in points["mean"]) if "mean" in points else None
@@ -190,6 +478,7 @@ def measure_compute(
             "mean_s": [p[1] for p in points.get("mean", [])],
             "dense_conv_s": [t_conv],
         },
+        "vertex_rows": rows,
     }
 
 
@@ -256,16 +545,18 @@ def calibrate(
     """Measure compute and link; ``repeats`` trades accuracy for time (30: about 15 s).
 
     ``progress(phase, done, total)`` hears of each step: ``COMPUTE_PHASE`` (one step per timed
-    vertex, then the dense convolution), then ``LINK_PHASE`` (one step).
+    vertex, then the dense convolution), ``KINDS_PHASE`` (one step per timed operator), then
+    ``LINK_PHASE`` (one step).
     """
     if threads < 1 or repeats < 1:
         raise ConfigError(f"threads and repeats must be >= 1, got {threads} and {repeats}")
     report = progress or _no_progress
     compute = measure_compute(threads, repeats, report)
+    kinds = measure_kinds(threads, repeats, report, vertex_rows=compute.pop("vertex_rows"))
     report(LINK_PHASE, 0, 1)
     link = measure_link(max(repeats // 3, 2), timeout)
     report(LINK_PHASE, 1, 1)
-    return Calibration(threads=threads, **compute, **link)
+    return Calibration(threads=threads, **compute, **kinds, **link)
 
 
 def default_threads() -> int:

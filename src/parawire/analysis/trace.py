@@ -55,9 +55,7 @@ _LINEAR_FUNCTIONS = {F.linear}
 
 TORCHVISION_INPUT = 224  # image side for torchvision models (299 for inception_v3)
 BASELINE_INPUT = 32  # image side for parawire's CIFAR baselines
-MODEL_FORMS = (
-    "torchvision:NAME (e.g. torchvision:resnet50) or baseline:NAME (e.g. baseline:cifarnet)"
-)
+MODEL_FORMS = "torchvision:NAME (e.g. torchvision:resnet50) or a baseline (e.g. cifarnet)"
 
 
 @dataclass
@@ -135,29 +133,28 @@ def _heavy_kind(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[str, int
     return None
 
 
-_POOL_MODULES = (
-    nn.MaxPool1d,
-    nn.MaxPool2d,
-    nn.MaxPool3d,
+_MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)
+_AVGPOOL_MODULES = (
     nn.AvgPool1d,
     nn.AvgPool2d,
     nn.AvgPool3d,
     nn.AdaptiveAvgPool1d,
     nn.AdaptiveAvgPool2d,
     nn.AdaptiveAvgPool3d,
-    nn.AdaptiveMaxPool2d,
 )
-_POOL_FUNCTIONS = {
+_MAXPOOL_FUNCTIONS = {
     F.max_pool1d,
     F.max_pool2d,
     F.max_pool3d,
+    F.adaptive_max_pool2d,
+    torch.max_pool2d,
+}
+_AVGPOOL_FUNCTIONS = {
     F.avg_pool1d,
     F.avg_pool2d,
     F.avg_pool3d,
     F.adaptive_avg_pool1d,
     F.adaptive_avg_pool2d,
-    F.adaptive_max_pool2d,
-    torch.max_pool2d,
 }
 _BN_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _CALL_MODULES = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.Unflatten)
@@ -202,16 +199,20 @@ def _node_work(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[str, int]
         module = gm.get_submodule(str(node.target))
         if isinstance(module, _BN_MODULES):
             return "bn", out_elements
-        if isinstance(module, _POOL_MODULES):
-            return "pool", in_elements
+        if isinstance(module, _MAXPOOL_MODULES):
+            return "maxpool", in_elements
+        if isinstance(module, _AVGPOOL_MODULES):
+            return "avgpool", in_elements
         if isinstance(module, _CALL_MODULES):
             return "call", 0
         return "elementwise", out_elements
     if node.op == "call_function":
         if node.target is F.batch_norm:
             return "bn", out_elements
-        if node.target in _POOL_FUNCTIONS:
-            return "pool", in_elements
+        if node.target in _MAXPOOL_FUNCTIONS:
+            return "maxpool", in_elements
+        if node.target in _AVGPOOL_FUNCTIONS:
+            return "avgpool", in_elements
         if node.target in _CALL_FUNCTIONS:
             return "call", 0
         return "elementwise", out_elements
@@ -403,20 +404,23 @@ def _torchvision_model(name: str) -> tuple[nn.Module, torch.Tensor]:
 
 
 def resolve_model(name: str) -> tuple[nn.Module, torch.Tensor]:
-    """An untrained model and an example input (batch 1) for ``torchvision:X`` / ``baseline:X``."""
-    kind, sep, model_name = name.partition(":")
-    if not sep or not model_name:
-        raise ConfigError(f"model name {name!r} not understood; accepted forms: {MODEL_FORMS}")
-    if kind == "torchvision":
+    """An untrained model and an example input (batch 1) for ``torchvision:X`` or a baseline
+    name (``cifarnet``, ``resnet20``, ``resnet50``; the old ``baseline:X`` still works).
+
+    The one resolver of model names: ``analyze``, ``train`` and the study name baselines alike.
+    """
+    from parawire.nn import baseline_name, create_baseline, list_baselines
+
+    baseline = baseline_name(name)
+    if baseline is not None:
+        model = create_baseline(baseline, image_size=BASELINE_INPUT)
+        return model, torch.zeros(1, 3, BASELINE_INPUT, BASELINE_INPUT)
+    kind, _, model_name = name.partition(":")
+    if kind == "torchvision" and model_name:
         return _torchvision_model(model_name)
     if kind == "baseline":
-        from parawire.nn import create_baseline, list_baselines
-
-        if model_name not in list_baselines():
-            raise ConfigError(
-                f"unknown baseline {model_name!r} (have {', '.join(list_baselines())}); "
-                f"accepted forms: {MODEL_FORMS}"
-            )
-        model = create_baseline(model_name, image_size=BASELINE_INPUT)
-        return model, torch.zeros(1, 3, BASELINE_INPUT, BASELINE_INPUT)
-    raise ConfigError(f"unknown model source {kind!r} in {name!r}; accepted forms: {MODEL_FORMS}")
+        raise ConfigError(
+            f"unknown baseline {model_name!r} (have {', '.join(list_baselines())}); "
+            f"accepted forms: {MODEL_FORMS}"
+        )
+    raise ConfigError(f"model name {name!r} not understood; accepted forms: {MODEL_FORMS}")

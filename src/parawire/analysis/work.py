@@ -2,7 +2,8 @@
 
 A vertex's MACs alone predict its time poorly: a depthwise convolution runs at a fraction of a
 dense one's FLOP rate, batch norm, pooling and element-wise operators cost time in proportion to
-the bytes they touch (no MACs at all), and every operator call pays a fixed dispatch cost. So a
+the bytes they touch (no MACs at all; max pooling can cost more than the convolution before
+it), and every operator call pays a fixed dispatch cost. So a
 ``Vertex`` carries its *work*: one ``(kind, amount)`` entry per operator call, in these kinds:
 
 ========== ========================================= ===================================
@@ -14,7 +15,8 @@ convkxk     dense convolution of any other kernel     FLOPs
 dwconv      depthwise convolution (any kernel)        FLOPs
 linear      linear layers, matrix products            FLOPs
 bn          batch norm (inference)                    output elements
-pool        max / average / adaptive pooling          input elements
+maxpool     max pooling (plain or adaptive)           input elements
+avgpool     average pooling (plain or adaptive)       input elements
 elementwise ReLU, add, mul, sigmoid, cat, mean, ...   output elements
 call        views, flatten, dropout (eval), getitem   0 (the call's fixed cost only)
 ========== ========================================= ===================================
@@ -32,7 +34,7 @@ import math
 from parawire.arch.spec import ArchSpec, Node
 
 FLOP_KINDS = ("conv1x1", "conv3x3", "convkxk", "dwconv", "linear")
-ELEMENT_KINDS = ("bn", "pool", "elementwise")
+ELEMENT_KINDS = ("bn", "maxpool", "avgpool", "elementwise")
 KINDS = (*FLOP_KINDS, *ELEMENT_KINDS, "call")
 
 Work = tuple[tuple[str, int], ...]
@@ -56,12 +58,12 @@ def _sepconv_work(spec: ArchSpec, node: Node, fan_in: int, b: int) -> list[tuple
     h, w = h // node.in_scale, w // node.in_scale
     cin, cout = node.in_channels, node.channels
     x, y = b * cin * h * w, b * cout * h * w
-    work = [("elementwise", fan_in)]  # sigmoid of the weights
+    work = [("elementwise", fan_in), ("call", 0)]  # sigmoid of the weights; the SepConv call
     work += [("call", 0)] * fan_in  # indexing one weight per input
     work += [("elementwise", x)] * (2 * fan_in)  # w_i * x_i, then the running sum
     work += [("elementwise", x), ("dwconv", 2 * x * 9), ("conv1x1", 2 * x * cout), ("bn", y)]
     if node.stage:
-        work.append(("pool", y))
+        work.append(("maxpool", y))
     return work
 
 
@@ -69,11 +71,12 @@ def spec_vertex_work(spec: ArchSpec, node: Node, batch: int = 1) -> Work:
     """Every operator call of one spec vertex at ``batch``, head included on the output vertex."""
     b = batch
     edges = spec.in_edges[node.id]
-    work: list[tuple[str, int]] = []
+    work: list[tuple[str, int]] = [("call", 0)]  # the VertexBlock module call
     for e in edges:
+        work.append(("call", 0))  # its ScalingBlock (a Sequential, called even when empty)
         c_src, h_src, w_src = spec.output_shape(e.src)
         if e.pool > 1:
-            work.append(("pool", b * c_src * h_src * w_src))
+            work.append(("maxpool", b * c_src * h_src * w_src))
         if e.project:
             pixels = b * (h_src // e.pool) * (w_src // e.pool)
             work += [
@@ -88,7 +91,7 @@ def spec_vertex_work(spec: ArchSpec, node: Node, batch: int = 1) -> Work:
         work += [("conv3x3", 2 * b * c_img * node.channels * 9 * ho * wo), ("bn", y)]
         work.append(("elementwise", y))
         if spec.stem.stride > first:
-            work.append(("pool", y))
+            work.append(("maxpool", y))
     elif node.op == "sepconv3x3":
         work += _sepconv_work(spec, node, len(edges), b)
     else:  # mean: stack then mean
@@ -97,9 +100,10 @@ def spec_vertex_work(spec: ArchSpec, node: Node, batch: int = 1) -> Work:
     if node.id in spec.pooled_vertices:  # ReLU, global pool, 1x1 projection, batch norm
         c, d = node.channels, spec.head_width
         y = b * c * math.prod(spec.spatial(node.id))
-        work += [("elementwise", y), ("pool", y), ("conv1x1", 2 * b * c * d), ("bn", b * d)]
-    if node.id == spec.output_node:  # the head: ReLU, pool, flatten, dropout, linear
+        work += [("elementwise", y), ("avgpool", y), ("conv1x1", 2 * b * c * d), ("bn", b * d)]
+    if node.id == spec.output_node:  # the head (a Sequential): ReLU, pool, flatten, dropout, linear
         width = math.prod(spec.output_shape(node.id))
-        work += [("elementwise", b * width), ("pool", b * width), ("call", 0), ("call", 0)]
+        work += [("call", 0), ("elementwise", b * width), ("avgpool", b * width)]
+        work += [("call", 0), ("call", 0)]
         work.append(("linear", 2 * b * spec.output_shape(node.id)[0] * spec.num_classes))
     return tuple(work)

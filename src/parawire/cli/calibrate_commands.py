@@ -68,6 +68,7 @@ def calibrate_cmd(
     """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu)."""
     from parawire.analysis.calibrate import calibrate
     from parawire.analysis.profiles import save_profile, user_profile_file
+    from parawire.analysis.work import FLOP_KINDS
 
     with _progress_on_stderr() as progress:
         result = calibrate(threads=threads, repeats=repeats, timeout=timeout, progress=progress)
@@ -80,6 +81,12 @@ def calibrate_cmd(
     for op, rate in sorted(result.op_flops_per_s.items()):
         click.echo(f"  {op:<20} {rate / 1e9:8.2f} GFLOP/s")
     click.echo(f"  per-vertex overhead  {result.overhead_s * 1e6:8.1f} us")
+    click.echo("operators by kind (what the profile prices vertices with):")
+    for kind, rate in result.kind_rates.items():
+        unit = "GFLOP/s" if kind in FLOP_KINDS else "Gelem/s"
+        call = result.kind_call_s.get(kind, 0.0) * 1e6
+        click.echo(f"  {kind:<20} {rate / 1e9:8.2f} {unit}  + {call:6.1f} us per call")
+    click.echo(f"  {'call':<20} {result.kind_call_s.get('call', 0.0) * 1e6:8.1f} us")
     click.echo("link (gloo send/recv, 127.0.0.1):")
     click.echo(f"  latency              {result.latency_s * 1e6:8.1f} us")
     click.echo(f"  bandwidth            {result.bandwidth_bytes_per_s / 1e9:8.2f} GB/s")

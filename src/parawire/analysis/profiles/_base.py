@@ -10,7 +10,8 @@ suite over the registry (``tests/test_profiles.py``):
 * ``DeviceProfile.seconds(vertex)`` = ``overhead_s + 2 * macs / rate(op)``: non-negative and
   non-decreasing in the vertex's MACs (1 MAC = 2 FLOPs, as ``torch.utils.flop_counter``); a
   calibrated profile (``kind_rates``) instead sums ``call_s + amount / rate`` over the vertex's
-  work list (``parawire.analysis.work``), non-decreasing in every amount;
+  work list (``parawire.analysis.work``; module-call glue is in the list as ``call`` entries,
+  so ``overhead_s`` is not added), non-decreasing in every amount;
 * ``LinkProfile.seconds(nbytes)`` = ``latency_s + nbytes / bandwidth``: non-decreasing in bytes;
 * a profile written to TOML and read back is equal to itself.
 """
@@ -94,8 +95,8 @@ class DeviceProfile:
 
     def seconds(self, vertex: Vertex) -> float:
         """Compute time of one ``CostGraph`` vertex on this device."""
-        if self.kind_rates and vertex.work:
-            return self.overhead_s + sum(
+        if self.kind_rates and (vertex.work or not vertex.macs):
+            return sum(
                 self.kind_call_s.get(kind, 0.0)
                 + (amount / self.kind_rates[kind] if amount else 0.0)
                 for kind, amount in vertex.work
