@@ -1,0 +1,250 @@
+"""Cut a plan into the pieces one device runs in one go, and name what flows between them.
+
+An exported device cannot pause in the middle of an ONNX model to wait for a tensor, as the
+distributed engine pauses between vertices: a model runs when all of its inputs are there and
+hands out all of its outputs at the end. So each device's vertices, in the plan's execution
+order (``Plan.vertices_of``), are grouped into *steps*, one ONNX model each. A device runs as
+one step unless one of the tensors it needs depends, through another device, on one of its own
+earlier vertices (device 0 sends ``a`` to device 1, which sends back ``b`` that device 0
+needs after ``a``): the order is cut there, else that model would wait for its own output.
+
+The cut is greedy: walking each device's order, the next vertex joins the current step unless
+that would close a cycle among the steps (a path from the step to the vertex through another
+device). The steps then form a DAG, so running them in any topological order (``order``) never
+waits for ever, and each device runs its steps in its own order.
+
+Names, one per tensor and end (``t`` is ``image`` or ``v<id>``):
+
+* ``image``: the input image, fed to device 0 (the driver, as in the runtime);
+* ``<t>_to_d<r>``: an output sent to device ``r``; ``<t>_from_d<s>``: the input it becomes on
+  the receiving device, sent by device ``s``; with ``int8`` on the wire each also has a
+  ``<name>_scale`` companion (the float32 scale);
+* ``<t>_kept``: an output a later step of the same device reads (it stays on the device);
+* ``logits``: the classifier's output, on the output vertex's device.
+
+This module is pure (no torch, no onnx): it is what the manifest records and what the tests
+check the written manifest against.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from parawire.runtime.plan import Plan
+
+IMAGE = -1  # the input image as a pseudo-vertex: held by device 0 before anything runs
+Unit = tuple[int, int]  # (device, vertex): a vertex as computed on one device (stems repeat)
+
+
+@dataclass(frozen=True)
+class Port:
+    """One input or output of a step's model."""
+
+    name: str  # the ONNX tensor name
+    kind: str  # inputs: image, received, kept; outputs: sent, kept, logits
+    vertex: int  # the vertex whose output it carries (IMAGE for the image; output vertex: logits)
+    peer: int  # received: the sending device; sent: the receiving device; else this device
+    part: str = "values"  # "values", or "scale" for the int8 scale that travels beside them
+
+
+@dataclass(frozen=True)
+class Step:
+    """Vertices one device runs as one model, with the model's inputs and outputs in order."""
+
+    device: int
+    index: int  # position among the device's steps
+    vertices: tuple[int, ...]  # the plan's order; IMAGE (device 0 only) is not computed
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
+    head: bool  # runs the classifier head after the output vertex
+
+
+def tensor(vertex: int) -> str:
+    """``image`` or ``v<id>``: the stem of every name a vertex's output takes."""
+    return "image" if vertex == IMAGE else f"v{vertex}"
+
+
+def received_name(vertex: int, source: int) -> str:
+    return f"{tensor(vertex)}_from_d{source}"
+
+
+def sent_name(vertex: int, target: int) -> str:
+    return f"{tensor(vertex)}_to_d{target}"
+
+
+def kept_name(vertex: int) -> str:
+    return f"{tensor(vertex)}_kept"
+
+
+def scale_name(name: str) -> str:
+    """The int8 scale beside the tensor ``name``."""
+    return f"{name}_scale"
+
+
+class _Units:
+    """The plan as units (device, vertex) with their producers, and device orders."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        spec = plan.spec
+        self.order: dict[int, list[int]] = {
+            d: ([IMAGE] if d == 0 else []) + list(plan.vertices_of(d)) for d in range(plan.world)
+        }
+        self.inputs = {v: [e.src for e in spec.in_edges[v]] or [IMAGE] for v in spec.node_map}
+
+    def producer(self, device: int, u: int) -> Unit:
+        """The unit whose output ``device`` reads as vertex ``u``: its own, or a sender's."""
+        if u == IMAGE:
+            return (0, IMAGE)
+        if self.plan.runs_on(u, device):
+            return (device, u)
+        return (self.plan.placement[u], u)
+
+    def sources(self, unit: Unit) -> list[Unit]:
+        """Producers of the unit's inputs, in the module's input order (IMAGE has none)."""
+        d, v = unit
+        return [] if v == IMAGE else [self.producer(d, u) for u in self.inputs[v]]
+
+    def units(self) -> Iterable[Unit]:
+        for d, vs in self.order.items():
+            for v in vs:
+                yield (d, v)
+
+
+def split_steps(plan: Plan) -> tuple[list[Step], list[tuple[int, int]]]:
+    """The steps of every device and one order of (device, step index) that runs them all.
+
+    ``int8`` on the wire gives every sent tensor a ``_scale`` companion port.
+    """
+    units = _Units(plan)
+    groups = _group(units)
+    order = _topological(units, groups)
+    steps = _ports(plan, units, groups)
+    return steps, order
+
+
+def _group(units: _Units) -> dict[int, list[list[int]]]:
+    """Device -> its steps as lists of vertices, cut where merging would close a cycle."""
+    graph = nx.DiGraph()
+    label: dict[Unit, Unit] = {}  # unit -> the unit that names its (contracted) step
+    for unit in units.units():
+        graph.add_node(unit)
+        label[unit] = unit
+    for d, vs in units.order.items():
+        for a, b in itertools.pairwise(vs):
+            graph.add_edge((d, a), (d, b))
+    for unit in units.units():
+        for src in units.sources(unit):
+            if src != unit:
+                graph.add_edge(src, unit)
+    groups: dict[int, list[list[int]]] = {}
+    for d, vs in units.order.items():
+        steps: list[list[int]] = []
+        for v in vs:
+            unit = (d, v)
+            if steps:
+                head = label[(d, steps[-1][0])]
+                others = [s for s in graph.successors(head) if s != unit]
+                if not any(nx.has_path(graph, s, unit) for s in others):
+                    nx.contracted_nodes(graph, head, unit, self_loops=False, copy=False)
+                    label[unit] = head
+                    steps[-1].append(v)
+                    continue
+            steps.append([v])
+        groups[d] = steps
+    return groups
+
+
+def _topological(units: _Units, groups: dict[int, list[list[int]]]) -> list[tuple[int, int]]:
+    """(device, step) in an order where every step comes after the steps it reads from."""
+    step_of = _step_of(groups)
+    graph = nx.DiGraph()
+    for d, steps in groups.items():
+        graph.add_nodes_from((d, i) for i in range(len(steps)))
+        graph.add_edges_from(((d, i), (d, i + 1)) for i in range(len(steps) - 1))
+    for unit in units.units():
+        for src in units.sources(unit):
+            if step_of[src] != step_of[unit]:
+                graph.add_edge(step_of[src], step_of[unit])
+    # earlier steps of every device first: the order a person reading the manifest expects
+    return list(nx.lexicographical_topological_sort(graph, key=lambda s: (s[1], s[0])))
+
+
+def _step_of(groups: dict[int, list[list[int]]]) -> dict[Unit, tuple[int, int]]:
+    return {(d, v): (d, i) for d, steps in groups.items() for i, vs in enumerate(steps) for v in vs}
+
+
+def _ports(plan: Plan, units: _Units, groups: dict[int, list[list[int]]]) -> list[Step]:
+    """Every step with its named inputs and outputs (see the module docstring)."""
+    spec = plan.spec
+    int8 = plan.wire_dtype == "int8"
+    step_of = _step_of(groups)
+    consumers: dict[Unit, list[Unit]] = {}
+    for unit in units.units():
+        for src in units.sources(unit):
+            consumers.setdefault(src, []).append(unit)
+    head_device = plan.placement[spec.output_node]
+    # a tensor from another device arrives at the first step that reads it; later steps of
+    # the device read it from that step (kept), so every transfer feeds exactly one model
+    arrival: dict[tuple[int, Unit], int] = {}
+    readers: dict[tuple[int, Unit], set[int]] = {}
+    for d, steps in groups.items():
+        for i, vs in enumerate(steps):
+            for v in vs:
+                for src in units.sources((d, v)) if v != IMAGE else []:
+                    if src[0] != d:
+                        arrival.setdefault((d, src), i)
+                        readers.setdefault((d, src), set()).add(i)
+    result = []
+    for d, steps in groups.items():
+        for i, vs in enumerate(steps):
+            here = (d, i)
+            inputs: list[Port] = []
+            outputs: list[Port] = []
+            for v in vs:
+                if v == IMAGE:
+                    inputs.append(Port("image", "image", IMAGE, 0))
+                    continue
+                for s, u in units.sources((d, v)):
+                    if step_of[(s, u)] == here:
+                        continue
+                    if s == d or arrival[(d, (s, u))] != i:
+                        inputs.append(Port(kept_name(u), "kept", u, d))
+                    else:
+                        name = received_name(u, s)
+                        inputs.append(Port(name, "received", u, s))
+                        if int8:
+                            inputs.append(Port(scale_name(name), "received", u, s, "scale"))
+            for v in vs:
+                elsewhere = [c for c in consumers.get((d, v), []) if step_of[c] != here]
+                targets = {r for r, _ in elsewhere if r != d}
+                sent_vertex = spec.input_node if v == IMAGE else v
+                for r in _in_order(targets, plan.send_order(sent_vertex)):
+                    name = sent_name(v, r)
+                    outputs.append(Port(name, "sent", v, r))
+                    if int8:
+                        outputs.append(Port(scale_name(name), "sent", v, r, "scale"))
+                if any(r == d for r, _ in elsewhere):
+                    outputs.append(Port(kept_name(v), "kept", v, d))
+                if v == spec.output_node and d == head_device:
+                    outputs.append(Port("logits", "logits", v, d))
+            for (dev, src), first in arrival.items():
+                if dev == d and first == i and readers[(dev, src)] != {i}:
+                    outputs.append(Port(kept_name(src[1]), "kept", src[1], d))
+            head = spec.output_node in vs and d == head_device
+            result.append(Step(d, i, tuple(vs), _unique(inputs), tuple(outputs), head))
+    return result
+
+
+def _in_order(devices: set[int], order: tuple[int, ...]) -> list[int]:
+    """``devices`` in the plan's send ``order`` (any it does not list last, by index)."""
+    return [r for r in order if r in devices] + sorted(devices - set(order))
+
+
+def _unique(ports: list[Port]) -> tuple[Port, ...]:
+    """Ports without repeats (a tensor two vertices read is one input), first use first."""
+    return tuple(dict.fromkeys(ports))
