@@ -3,7 +3,9 @@
 Calibrates this machine (``parawire.analysis.calibrate``: vertex fits and per-kind operator
 rates), then for every generator's spec (both merge modes) and torchvision resnet50,
 mobilenet_v2 and googlenet measures one inference in one process (batch 1, ``--threads``
-threads, the lower quartile of ``--repeats`` runs after warm-up) and compares it with the
+threads, the median of ``--repeats`` runs after warm-up; with one thread the thread's CPU
+time, as calibration measures it, so that other processes on a shared machine do not count)
+and compares it with the
 simulation's single-device time under two pricings of the same calibration:
 
 * ``kinds``: every vertex priced operator by operator (``kind_rates``/``kind_call_s``),
@@ -38,16 +40,18 @@ MODELS = ("torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googl
 
 
 def measured_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Lower-quartile wall time of one forward pass (after 3 warm-up passes)."""
+    """Median time of one forward pass (after 3 warm-up passes): the thread's CPU time with
+    one thread (what a dedicated core gives, on a shared machine), else wall time."""
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
     model.eval()
     times = []
     with torch.no_grad():
         for i in range(repeats + 3):
-            t0 = time.perf_counter()
+            t0 = clock()
             model(x)
             if i >= 3:
-                times.append(time.perf_counter() - t0)
-    return statistics.quantiles(times, n=4)[0]
+                times.append(clock() - t0)
+    return statistics.median(times)
 
 
 def main() -> int:

@@ -112,14 +112,20 @@ class Calibration:
 
 
 def _typical_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Lower-quartile wall time of ``fn()`` over ``repeats`` runs (robust to a busy machine)."""
+    """Lower-quartile time of ``fn()`` over ``repeats`` runs (robust to a busy machine).
+
+    With one torch thread the clock is the thread's CPU time, which leaves out the time other
+    processes hold the core (what a dedicated device core would not lose); with several
+    threads, wall time (the other threads' CPU time would be missed).
+    """
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.quantiles(times, n=4)[0] if len(times) > 1 else times[0]
 
 
