@@ -28,7 +28,7 @@ from parawire.analysis.trace import from_module, resolve_model
 
 GENERATORS = ("dp", "er", "ba", "ws", "chain", "lanes")
 MODELS = ("torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet",
-          "baseline:cifarnet")  # fmt: skip
+          "cifarnet")  # fmt: skip
 
 
 def measured_seconds(model: nn.Module, x: torch.Tensor, warmup: int, runs: int) -> float:

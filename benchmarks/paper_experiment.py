@@ -36,7 +36,7 @@ GENERATORS = {  # label -> (generator, staging)
     "FB": ("ws", "fb"),
 }
 MODELS = ("torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet")
-MODELS_SMALL = ("baseline:cifarnet",)
+MODELS_SMALL = ("cifarnet",)
 PAPER = {"select": "cs", "scatter": "stem"}  # the paper's choice and deployment
 
 

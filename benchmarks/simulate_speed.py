@@ -22,7 +22,7 @@ from parawire.analysis.simulate import critical_path_seconds, simulate, single_d
 from parawire.analysis.trace import from_module, resolve_model
 
 MODELS = ["torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet",
-          "torchvision:inception_v3", "baseline:cifarnet"]  # fmt: skip
+          "torchvision:inception_v3", "cifarnet"]  # fmt: skip
 
 
 def sim_times(archs: int, repeats: int) -> list[float]:

@@ -100,7 +100,13 @@ def test_malformed_profile_file_and_unknown_target(
 
 
 def test_model_name_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["analyze", "baseline:cifarnet", "--devices", "2", "--json"]) == 0
+    assert main(["analyze", "cifarnet", "--devices", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["name"] == "baseline:cifarnet"
+    assert data["name"] == "cifarnet"
     assert data["t1_over_cp"] == pytest.approx(1.0)  # a single chain: nothing to overlap
+
+
+def test_old_baseline_spelling_still_works(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.warns(FutureWarning, match="write 'cifarnet'"):
+        assert main(["analyze", "baseline:cifarnet", "--devices", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["t1_over_cp"] == pytest.approx(1.0)

@@ -14,7 +14,8 @@ from conftest import small_spec
 from parawire.cli import app
 from parawire.errors import ConfigError, DataError
 from parawire.runtime import Plan, load_plan_or_spec, make_plan, seeded_state_dict
-from parawire.runtime.plan import input_first, save_weights
+from parawire.runtime.plan import input_first
+from parawire.train.checkpoint import save_weights
 
 
 def _plan(world: int = 2, **kw) -> Plan:  # type: ignore[no-untyped-def]
@@ -36,7 +37,7 @@ def test_every_vertex_must_be_placed_in_range() -> None:
 
 def test_save_load_round_trip_with_weights(tmp_path: Path) -> None:
     state = seeded_state_dict(_plan().spec, 5)
-    weights = save_weights(state, tmp_path / "w.safetensors")
+    weights = save_weights(tmp_path / "w.safetensors", state)
     plan = _plan(weights=weights, info={"partitioner": "hand"})
     loaded = Plan.load(plan.save(tmp_path / "plan"))
     assert loaded.placement == plan.placement and loaded.world == 2

@@ -16,8 +16,8 @@ MODELS = [
     "torchvision:resnet50",
     "torchvision:mobilenet_v2",
     "torchvision:googlenet",
-    "baseline:cifarnet",
-    "baseline:resnet20",
+    "cifarnet",
+    "resnet20",
 ]
 
 
@@ -77,7 +77,7 @@ def test_depthwise_kind():
     assert {"input", "conv", "dwconv", "linear", "output"} <= ops
 
 
-@pytest.mark.parametrize("bad", ["resnet50", "torchvision:nope", "keras:resnet50", "baseline:x"])
+@pytest.mark.parametrize("bad", ["resnet", "torchvision:nope", "keras:resnet50", "baseline:x"])
 def test_unknown_model_names(bad):
     with pytest.raises(ConfigError, match="accepted forms"):
         resolve_model(bad)

@@ -182,7 +182,9 @@ def _graph_from_name(
         from parawire.arch import load_spec
 
         return resolve_graph(load_spec(path), batch=batch, wire_dtype=wire_dtype, scatter=scatter)
-    if ":" in text and path.suffix != ".json":
+    from parawire.nn import list_baselines
+
+    if (":" in text and path.suffix != ".json") or text in list_baselines():
         from parawire.analysis.trace import from_module, resolve_model
 
         module, example = resolve_model(text)
@@ -190,7 +192,7 @@ def _graph_from_name(
         return deploy(graph, wire_dtype=wire_dtype, scatter=scatter or DEFAULT_SCATTER)
     raise ConfigError(
         f"{text!r} is neither a spec file nor a model name; give an existing arch.json or a "
-        "name such as torchvision:resnet50 or baseline:cifarnet"
+        "name such as torchvision:resnet50 or cifarnet"
     )
 
 

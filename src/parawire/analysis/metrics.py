@@ -40,7 +40,10 @@ import networkx as nx
 
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
+from parawire.analysis.simulate import check_placement
 from parawire.errors import ConfigError
+from parawire.graphs.dag import critical_path_length
+from parawire.graphs.dag import depth_levels as dag_depth_levels
 
 
 @dataclass(frozen=True)
@@ -69,15 +72,9 @@ def eta(graph: CostGraph, n: int, *, include_io: bool = True) -> float:
 
 
 def depth_levels(graph: CostGraph) -> dict[int, int]:
-    """Depth of every vertex: edges on the longest path from the input vertex (input: 0).
-
-    This is the earliest step at which a vertex can run, independent of any traversal order, so
-    the vertices at one depth are exactly those that may run side by side.
-    """
-    level: dict[int, int] = {}
-    for v in graph.topological_order:
-        level[v] = max((level[p] + 1 for p in graph.producers[v]), default=0)
-    return level
+    """Depth of every vertex: edges on the longest path from the input vertex (input: 0), the
+    earliest step at which it can run (``parawire.graphs.dag.depth_levels``)."""
+    return dag_depth_levels(graph.dag)  # type: ignore[return-value]
 
 
 def depth_histogram(graph: CostGraph) -> list[int]:
@@ -95,10 +92,7 @@ def t1_over_cp(graph: CostGraph, work: Mapping[int, float] | None = None) -> flo
     ``work`` maps vertex id -> cost (seconds on a device profile, say); MACs by default.
     """
     cost = work if work is not None else {v.id: float(v.macs) for v in graph.vertices}
-    finish: dict[int, float] = {}
-    for v in graph.topological_order:
-        finish[v] = cost[v] + max((finish[p] for p in graph.producers[v]), default=0.0)
-    critical = max(finish.values(), default=0.0)
+    critical = critical_path_length(graph.dag, cost)
     total = sum(cost[v.id] for v in graph.vertices)
     return total / critical if critical > 0 else 1.0
 
@@ -203,7 +197,7 @@ def evaluate_placement(
     ``u_c`` (bytes) replaces the shared reference unit of communication (one float32 image).
     """
     check_devices(n)
-    check_assignment(graph, assignment, n)
+    check_placement(graph, assignment, n)
     hg = hypergraph or build_hypergraph(graph)
     parts = part_weights(hg, assignment, n)
     lam = communication_bytes(hg, assignment)
@@ -231,14 +225,3 @@ def evaluate_placement(
         device_pairs_both_ways=both_ways,
         acyclic=nx.is_directed_acyclic_graph(flows),
     )
-
-
-def check_assignment(graph: CostGraph, assignment: Mapping[int, int], n: int) -> None:
-    """Raise ``ConfigError`` unless every vertex has a device in 0..n-1."""
-    missing = [v.id for v in graph.vertices if v.id not in assignment]
-    if missing:
-        raise ConfigError(f"placement has no device for vertices {missing[:5]}")
-    bad = {v: d for v, d in assignment.items() if not 0 <= d < n}
-    if bad:
-        shown = dict(list(bad.items())[:5])
-        raise ConfigError(f"placement uses devices outside 0..{n - 1}: {shown}")

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.profiles import Profile
 from parawire.errors import ConfigError
+from parawire.graphs.dag import critical_path_length
 
 
 @dataclass(frozen=True)
@@ -154,27 +155,42 @@ def single_device_seconds(graph: CostGraph, profile: Profile) -> float:
 
 def critical_path_seconds(graph: CostGraph, profile: Profile) -> float:
     """Compute time of the longest source-to-sink path, communication excluded."""
-    cost = compute_seconds(graph, profile)
-    producers = graph.producers
-    finish: dict[int, float] = {}
-    for v in graph.topological_order:
-        finish[v] = cost[v] + max((finish[u] for u in producers[v]), default=0.0)
-    return max(finish.values(), default=0.0)
+    return critical_path_length(graph.dag, compute_seconds(graph, profile))
 
 
-def check_placement(graph: CostGraph, placement: Mapping[int, int], devices: int | None) -> int:
-    """Validate a placement; return the number of devices n."""
-    missing = [v.id for v in graph.vertices if v.id not in placement]
+def check_placement(
+    vertices: CostGraph | Collection[int],
+    placement: Mapping[int, int],
+    devices: int | None = None,
+    *,
+    unit: str = "device",
+) -> int:
+    """Validate a placement (vertex id -> ``unit`` in 0..n-1) of ``vertices`` (a graph or vertex
+    ids); return n (``devices``, or the highest unit used + 1). The one placement check: the
+    partitioners, the metrics, the simulation and the runtime's plans all call it.
+    """
+    ids = {v.id for v in vertices.vertices} if isinstance(vertices, CostGraph) else set(vertices)
+    missing = sorted(ids - set(placement))
     if missing:
-        raise ConfigError(f"placement misses vertices {missing[:8]}; place every vertex")
+        raise ConfigError(
+            f"vertex {missing[0]} has no {unit} in the placement (it misses vertices "
+            f"{missing[:8]}); place every vertex"
+        )
+    extra = sorted(set(placement) - ids)
+    if extra:
+        raise ConfigError(f"the placement names vertex {extra[0]}, which the graph lacks")
     used = set(placement.values())
     if any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in used):
-        raise ConfigError(f"placement devices must be integers >= 0, got {sorted(map(str, used))}")
+        raise ConfigError(f"placement {unit}s must be integers >= 0, got {sorted(map(str, used))}")
     n = devices if devices is not None else max(used, default=0) + 1
-    if n < 1:
-        raise ConfigError(f"devices must be >= 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{unit}s must be >= 1, got {n!r}")
     if used and max(used) >= n:
-        raise ConfigError(f"placement uses device {max(used)} but only {n} devices (0..{n - 1})")
+        v = min(v for v, d in placement.items() if d >= n)
+        raise ConfigError(
+            f"vertex {v} is placed on {unit} {placement[v]}, outside 0..{n - 1}: only {n} "
+            f"{unit}s; give more {unit}s or fix the placement"
+        )
     return n
 
 

@@ -247,13 +247,12 @@ class ArchSpec:
 
     def levels(self) -> dict[int, list[int]]:
         """Depth (longest path from the input, in edges) -> node ids at that depth."""
-        dist: dict[int, int] = {}
-        for v in self.topological_order:
-            preds = list(self.graph.predecessors(v))
-            dist[v] = 1 + max(dist[p] for p in preds) if preds else 0
+        from parawire.graphs.dag import depth_levels
+
+        depth = depth_levels(self.graph)
         result: dict[int, list[int]] = {}
-        for v, d in dist.items():
-            result.setdefault(d, []).append(v)
+        for v in self.topological_order:
+            result.setdefault(depth[v], []).append(v)
         return dict(sorted(result.items()))
 
     # --- serialization ---------------------------------------------------------------------

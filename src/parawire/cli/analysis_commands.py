@@ -154,8 +154,9 @@ def analyze_cmd(
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME,
-    baseline:NAME) on up to --devices devices; print the figures and a verdict."""
+    """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
+    baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
+    verdict."""
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     best = analyze(target, devices, profile, seed=seed, **kw)
     results = [best]

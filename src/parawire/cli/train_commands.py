@@ -16,8 +16,8 @@ from parawire.train import (
     get_recipe,
     list_recipes,
     load_weights,
+    model_source,
     pick_device,
-    resolve_model,
     train_model,
 )
 from parawire.train.checkpoint import CHECKPOINT
@@ -62,7 +62,7 @@ def train_cmd(
     chosen = get_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
     pick_device(device)  # rejects an unknown device before the data set loads
     splits = load_dataset(dataset, root=data)
-    source = resolve_model(model, splits.input_shape, splits.num_classes)
+    source = model_source(model, splits.input_shape, splits.num_classes)
     console = Console(stderr=True)
     result = train_model(
         source,
@@ -94,7 +94,7 @@ def eval_cmd(
     """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS (their SHA-256 checked)."""
     dev = pick_device(device)
     splits = load_dataset(dataset, root=data)
-    source: ModelSource = resolve_model(model, splits.input_shape, splits.num_classes)
+    source: ModelSource = model_source(model, splits.input_shape, splits.num_classes)
     state, _ = load_weights(weights)
     net = source.build()
     try:

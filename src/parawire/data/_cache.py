@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from parawire._io import atomic_write, atomic_write_text
 from parawire.errors import DataError
 
 _DONE = "arrays.json"  # written last: its presence means every array is complete
@@ -34,26 +33,16 @@ def cached_arrays(
     for n, a in arrays.items():
         _atomic_save(folder / f"{n}.npy", a)
     meta = {"arrays": sorted(arrays), **(info or {})}
-    _atomic_text(done, json.dumps(meta, indent=1))
+    atomic_write_text(done, json.dumps(meta, indent=1))
     return arrays
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:  # a file object: np.save would add ".npy" to a path
             np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, write)
 
 
 def file_sha256(path: Path) -> str:

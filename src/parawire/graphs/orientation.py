@@ -18,16 +18,10 @@ def dfs_order(graph: nx.Graph) -> list[int]:
     order: list[int] = []
     seen: set[int] = set()
     for root in sorted(graph.nodes):
-        if root in seen:
-            continue
-        stack = [root]
-        while stack:
-            v = stack.pop()
-            if v in seen:
-                continue
-            seen.add(v)
-            order.append(v)
-            stack.extend(sorted((u for u in graph.neighbors(v) if u not in seen), reverse=True))
+        if root not in seen:
+            found = list(nx.dfs_preorder_nodes(graph, root, sort_neighbors=sorted))
+            order.extend(found)
+            seen.update(found)
     return order
 
 

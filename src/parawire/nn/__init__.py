@@ -1,6 +1,13 @@
 """Spec -> PyTorch modules, and the hand-made baselines."""
 
-from parawire.nn.baselines import CifarNet, CifarResNet, create_baseline, list_baselines
+from parawire.nn.baselines import (
+    CifarNet,
+    CifarResNet,
+    baseline_name,
+    create_baseline,
+    list_baselines,
+    register_baseline,
+)
 from parawire.nn.blocks import VertexBlock
 from parawire.nn.model import ArchNet, build_head, build_model, build_vertex, count_parameters
 
@@ -9,10 +16,12 @@ __all__ = [
     "CifarNet",
     "CifarResNet",
     "VertexBlock",
+    "baseline_name",
     "build_head",
     "build_model",
     "build_vertex",
     "count_parameters",
     "create_baseline",
     "list_baselines",
+    "register_baseline",
 ]

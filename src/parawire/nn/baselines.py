@@ -8,13 +8,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 
 import torch
 import torchvision
 from torch import nn
 
 from parawire.errors import ConfigError
+from parawire.nn._base import BaselineFactory
+from parawire.registry import Registry
 
 
 class CifarNet(nn.Module):
@@ -89,36 +91,51 @@ class CifarResNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+_BASELINES: Registry[BaselineFactory] = Registry("baseline")
+register_baseline = _BASELINES.register  # decorator: @register_baseline("name") on a factory
+list_baselines = _BASELINES.names  # sorted names matching a glob pattern
+DEPRECATED_PREFIX = "baseline:"  # the old spelling in analyze: "baseline:cifarnet"
+
+
+@register_baseline("cifarnet")
+def _cifarnet(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
+    return CifarNet(num_classes, in_channels, image_size)
+
+
+@register_baseline("resnet20")
+def _resnet20(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
+    return CifarResNet(num_classes, in_channels, 3)
+
+
+@register_baseline("resnet50")
 def _resnet50(num_classes: int = 10, in_channels: int = 3, image_size: int = 224) -> nn.Module:
     if in_channels != 3:
         raise ConfigError("resnet50 takes 3-channel images")
     return torchvision.models.resnet50(weights=None, num_classes=num_classes)
 
 
-BASELINES: dict[str, Callable[..., nn.Module]] = {
-    "cifarnet": lambda num_classes=10, in_channels=3, image_size=32: CifarNet(
-        num_classes, in_channels, image_size
-    ),
-    "resnet20": lambda num_classes=10, in_channels=3, image_size=32: CifarResNet(
-        num_classes, in_channels, 3
-    ),
-    "resnet50": _resnet50,
-}
+def baseline_name(text: str) -> str | None:
+    """The registered baseline ``text`` names, or None when it names none.
 
-
-def list_baselines() -> list[str]:
-    """Names of the built-in baseline networks."""
-    return sorted(BASELINES)
+    One name per baseline in every command (``cifarnet``, ``resnet20``, ``resnet50``); the old
+    ``baseline:NAME`` still works, with a ``FutureWarning``.
+    """
+    if text.startswith(DEPRECATED_PREFIX):
+        name = text[len(DEPRECATED_PREFIX) :]
+        if name in _BASELINES:
+            warnings.warn(
+                f"{text!r} is deprecated: baselines have one name in every command; write {name!r}",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return name
+        return None
+    return text if text in _BASELINES else None
 
 
 def create_baseline(
     name: str, *, num_classes: int = 10, in_channels: int = 3, image_size: int = 32
 ) -> nn.Module:
-    """Instantiate a baseline network by name (untrained)."""
-    try:
-        factory = BASELINES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown baseline {name!r}; choose one of {', '.join(list_baselines())}"
-        ) from None
+    """Instantiate a baseline network by name (untrained); ``ConfigError`` naming the choices."""
+    factory = _BASELINES.get(baseline_name(name) or name)
     return factory(num_classes=num_classes, in_channels=in_channels, image_size=image_size)

@@ -45,7 +45,6 @@ from parawire.runtime.link import LinkModel, wait_until
 from parawire.runtime.plan import (
     WEIGHTS_FILE,
     Plan,
-    save_weights,
     seeded_state_dict,
     simulate_plan,
 )
@@ -505,7 +504,9 @@ def run_local(
             state = load_file(str(plan.weights))
         else:
             state = seeded_state_dict(plan.spec, plan.seed)
-        save_weights(state, work / WEIGHTS_FILE)
+        from parawire.train.checkpoint import save_weights
+
+        save_weights(work / WEIGHTS_FILE, state)
         replace(plan, weights=work / WEIGHTS_FILE).save(work)
         if check is not None:
             from safetensors.torch import save_file

@@ -74,22 +74,9 @@ class Plan:
             self._check_schedule()
 
     def _check_placement(self) -> None:
-        ids = {n.id for n in self.spec.nodes}
-        missing = sorted(ids - set(self.placement))
-        if missing:
-            raise ConfigError(
-                f"vertex {missing[0]} has no rank in the plan's placement; place every vertex"
-            )
-        extra = sorted(set(self.placement) - ids)
-        if extra:
-            raise ConfigError(f"the placement names vertex {extra[0]}, which the spec lacks")
-        bad = {v: r for v, r in self.placement.items() if not 0 <= r < self.world}
-        if bad:
-            v, r = next(iter(sorted(bad.items())))
-            raise ConfigError(
-                f"vertex {v} is placed on rank {r}, outside 0..{self.world - 1}; "
-                f"use --devices {r + 1} or fix the placement"
-            )
+        from parawire.analysis.simulate import check_placement
+
+        check_placement([n.id for n in self.spec.nodes], self.placement, self.world, unit="rank")
 
     def _check_schedule(self) -> None:
         """A stored schedule runs every vertex where the placement says, producers first."""
@@ -299,16 +286,6 @@ def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(spec).state_dict()
-
-
-def save_weights(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
-    """Write a state dict as safetensors (contiguous copies; no pickle)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: t.detach().contiguous().clone() for k, t in state.items()}, str(path))
-    return path
 
 
 def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:

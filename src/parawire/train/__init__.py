@@ -18,7 +18,7 @@ from parawire.train.checkpoint import (
     save_weights,
 )
 from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, train_model
-from parawire.train.models import ModelSource, count_params, pick_device, resolve_model
+from parawire.train.models import ModelSource, model_source, pick_device
 from parawire.train.recipes import (
     RECIPES,
     Recipe,
@@ -36,15 +36,14 @@ __all__ = [
     "Recipe",
     "TrainResult",
     "Trainer",
-    "count_params",
     "evaluate",
     "get_recipe",
     "list_recipes",
     "load_checkpoint",
     "load_weights",
     "make_optimizer",
+    "model_source",
     "pick_device",
-    "resolve_model",
     "save_checkpoint",
     "save_weights",
     "schedule_at",

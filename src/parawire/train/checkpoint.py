@@ -14,11 +14,9 @@ previous file intact, and its temporary file is removed when the next run starts
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from parawire._io import atomic_write, remove_stale_temps, write_json  # noqa: F401  (re-exported)
 from parawire.errors import DataError
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -43,43 +42,6 @@ class Checkpoint:
     meta: dict[str, Any]  # JSON metadata (see the module docstring)
     model_state: dict[str, torch.Tensor]  # the model's state_dict
     optimizer_state: dict[str, Any]  # an optimizer state_dict, ready for load_state_dict
-
-
-def _temp_prefix(name: str) -> str:
-    return f".{name}."
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temps(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    """Delete the temporary files :func:`atomic_write` left for ``names`` in ``folder``.
-
-    A process killed while writing leaves its temporary file behind; call this when a new run
-    starts in the folder (one run per folder, so no write of another run is under way).
-    """
-    removed = []
-    if folder.is_dir():
-        for name in names:
-            for tmp in folder.glob(f"{glob.escape(_temp_prefix(name))}*.tmp"):
-                tmp.unlink(missing_ok=True)
-                removed.append(tmp)
-    return removed
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomically write ``data`` as indented JSON."""
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
 
 
 def _digest(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None) -> str:
@@ -197,12 +159,19 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(meta, model_state, optimizer_state)
 
 
-def save_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
-    """Write the model's state alone (plain state_dict keys) with JSON metadata, atomically."""
-    tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
-    text = _signed(tensors, meta)
+def save_weights(
+    path: Path,
+    state: torch.nn.Module | Mapping[str, torch.Tensor],
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write a model's state (or a state dict) alone, plain state_dict keys, with JSON metadata
+    and its SHA-256, atomically: the one weights writer (training results and plan folders)."""
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    tensors = {k: _cpu(v) for k, v in state.items()}
+    text = _signed(tensors, dict(meta or {}))
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"parawire": text}))
-    return path
+    return Path(path)
 
 
 def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -12,6 +12,7 @@ A loss that becomes NaN or infinite (checked every 10 steps) stops the run with
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from torch import nn
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.nn import count_parameters
 from parawire.train.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_JSON,
@@ -36,7 +38,7 @@ from parawire.train.checkpoint import (
     save_weights,
     write_json,
 )
-from parawire.train.models import ModelSource, count_params, pick_device
+from parawire.train.models import ModelSource, pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
 
 METRICS = "metrics.json"
@@ -168,7 +170,7 @@ class Trainer:
             recipe.to_dict(),
             seed,
             self.epochs,
-            count_params(self.model),
+            count_parameters(self.model),
             device=str(self.device),
         )
 
@@ -314,7 +316,7 @@ class Trainer:
         bar = Progress(
             TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
         )
-        with bar if progress else _nullcontext():
+        with bar if progress else contextlib.nullcontext():
             for epoch in range(start, self.epochs):
                 t0 = time.perf_counter()
                 loss, acc, lr = self.train_epoch(epoch, bar if progress else None)
@@ -343,14 +345,6 @@ class Trainer:
         write_json(out / METRICS, self.result.to_dict())
         if self.source.spec is not None:
             self.source.spec.save(out / "spec.json")
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def train_model(

@@ -11,7 +11,7 @@ from torch import nn
 
 from parawire.arch.spec import ArchSpec, load_spec
 from parawire.errors import ConfigError, DataError
-from parawire.nn import build_model, create_baseline, list_baselines
+from parawire.nn import baseline_name, build_model, create_baseline, list_baselines
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,14 @@ class ModelSource:
             raise DataError(f"malformed model description in checkpoint ({exc})") from exc
 
 
-def resolve_model(
+def model_source(
     name_or_path: str, input_shape: tuple[int, int, int], num_classes: int
 ) -> ModelSource:
-    """A baseline name or a spec JSON path, checked against the data set's shape and classes."""
-    if name_or_path in list_baselines():
-        return ModelSource(None, name_or_path, tuple(input_shape), num_classes)  # type: ignore[arg-type]
+    """A baseline name (as in every command: ``cifarnet``; ``baseline:cifarnet`` deprecated) or a
+    spec JSON path, checked against the data set's shape and classes."""
+    baseline = baseline_name(name_or_path)
+    if baseline is not None:
+        return ModelSource(None, baseline, tuple(input_shape), num_classes)  # type: ignore[arg-type]
     path = Path(name_or_path)
     if not path.exists():
         raise ConfigError(
@@ -95,11 +97,6 @@ def resolve_model(
             f"--num-classes {num_classes}`"
         )
     return ModelSource.from_spec(spec)
-
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters of a module."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def pick_device(name: str | None = None) -> torch.device:

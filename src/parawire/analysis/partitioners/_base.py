@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from parawire.analysis.graph import CostGraph
-from parawire.analysis.metrics import check_assignment, check_devices
+from parawire.analysis.metrics import check_devices
+from parawire.analysis.simulate import check_placement
 from parawire.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class Partitioner(ABC):
             assignment, info = {v.id: 0 for v in graph.vertices}, {}
         else:
             assignment, info = self._partition(graph, n, profile=profile, seed=seed, eps=eps)
-        check_assignment(graph, assignment, n)
+        check_placement(graph, assignment, n)
         return Placement(
             assignment=dict(sorted(assignment.items())),
             devices=n,
