@@ -1,0 +1,168 @@
+"""`parawire search` (run, resume or join a latency-aware architecture search) and
+`parawire search show DIR` (its Pareto front)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from parawire.errors import ConfigError
+
+SAMPLERS = ("nsga2", "tpe", "random")  # parawire.search.samplers, listed without importing it
+SPACE_NAMES = ("tiny", "cpu", "paper")  # parawire.search.space.SPACES
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def _options(items: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """``KEY=INT`` strings as (key, value) pairs."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value.strip().lstrip("-").isdigit():
+            raise ConfigError(f"--dataset-option {item!r} must read KEY=INTEGER, e.g. num_train=64")
+        pairs.append((key.strip(), int(value)))
+    return tuple(pairs)
+
+
+def _print_front(rows: list[dict], devices: int, profile: str) -> None:
+    from parawire.report import to_rich
+    from parawire.search.front import front_table, pareto_front
+
+    console = _console()
+    console.print(to_rich(front_table(pareto_front(rows), devices, profile, len(rows))))
+
+
+@click.group("search", invoke_without_command=True)
+@click.option("--dataset", default="digits", show_default=True, help="Data set registry name.")
+@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 archive).")
+@click.option(
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=INT",
+    help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
+)
+@click.option("--trials", type=int, default=40, show_default=True, help="Finished trials in all.")
+@click.option("--epochs", type=int, default=2, show_default=True, help="Proxy training epochs.")
+@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices k.")
+@click.option("--profile", default="rpi4-wifi", show_default=True, help="Device/link profile.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--storage",
+    default=None,
+    help="SQLAlchemy URL of the study (default: search.sqlite in --out); share one URL "
+    "(e.g. postgresql://user@host/db) to run the search from many processes or machines.",
+)
+@click.option("--sampler", type=click.Choice(SAMPLERS), default="nsga2", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-params", type=int, default=None, help="Parameter budget (a constraint).")
+@click.option(
+    "--predictor",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Latency from this learned predictor (parawire latency fit) instead of the simulation.",
+)
+@click.option(
+    "--space",
+    default="cpu",
+    show_default=True,
+    help=f"Search space: {', '.join(SPACE_NAMES)}, or a JSON file of SearchSpace fields.",
+)
+@click.option("--recipe", default="modern", show_default=True)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
+@click.pass_context
+def search_cmd(
+    ctx: click.Context,
+    out: Path | None,
+    storage: str | None,
+    space: str,
+    dataset_options: tuple[str, ...],
+    **kw,
+) -> None:
+    """Search architectures that are accurate and fast on K devices of a profile.
+
+    Kill it at any time and rerun the same command: it resumes. Run the same command in
+    several processes (one --storage URL for many machines) to share the work.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise ConfigError("parawire search needs --out DIR (the search folder)")
+    from parawire.search import SearchConfig, get_space, run_search
+
+    cfg = SearchConfig(
+        space_name=space,
+        space=get_space(space),
+        dataset_options=_options(dataset_options),
+        **kw,
+    )
+    outcome = run_search(cfg, out, storage=storage, log=click.echo, progress=True)
+    _print_front(outcome.rows, cfg.devices, cfg.profile)
+    click.echo(
+        f"{len(outcome.rows)} trials finished ({outcome.evaluated} here) in "
+        f"{outcome.seconds:.0f}s; front in {out / 'front.json'}, specs in {out / 'front'}/"
+    )
+
+
+@search_cmd.command("show")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--storage", default=None, help="The study's URL if not the folder's own file.")
+@click.option("--all", "show_all", is_flag=True, help="Every finished trial, not just the front.")
+def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
+    """The Pareto front (and with --all every trial) of the search in FOLDER."""
+    from parawire.search import load_search
+
+    meta, rows = load_search(folder, storage)
+    cfg = meta["config"]
+    if show_all:
+        from parawire.report import to_rich
+        from parawire.report.tables import Table
+
+        table = Table(
+            "trials",
+            f"Finished trials of {folder}",
+            (
+                "trial",
+                "graph",
+                "width",
+                "staging",
+                "merge",
+                "wire",
+                "params",
+                "acc %",
+                "latency ms",
+                "devices",
+            ),
+            tuple(
+                (
+                    r["number"],
+                    f"{r['family']} n={r['n']}",
+                    r["channels"],
+                    r["staging"],
+                    r["merge"],
+                    r["wire_dtype"],
+                    r["params"],
+                    r["accuracy"] if r["feasible"] else None,
+                    r["latency_ms"],
+                    r["devices_used"],
+                )
+                for r in rows
+            ),
+        )
+        _console().print(to_rich(table))
+    _print_front(rows, cfg["devices"], cfg["profile"])
+    click.echo(
+        f"{len(rows)} of {cfg['trials']} trials finished; storage {meta['storage']}; "
+        f"{cfg['dataset']}, {cfg['epochs']} epochs, sampler {cfg['sampler']}"
+    )
+
+
+COMMANDS = [search_cmd]

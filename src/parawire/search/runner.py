@@ -1,0 +1,303 @@
+"""Running a search: claim trials until the budget is finished, evaluate them, export the front.
+
+Python API::
+
+    from parawire.search import SearchConfig, run_search
+    outcome = run_search(SearchConfig(dataset="digits", trials=20, epochs=2), Path("runs/s"))
+
+Any number of processes (on one machine with the default SQLite file, on many with
+``storage="postgresql://..."``) may run the same search: each claims one trial at a time under
+the storage's lock (``parawire.search.coordination``), so together they finish exactly
+``trials`` trials; a killed process's trial is queued again by the next claim. Rerunning the
+same command after a kill resumes; rerunning it with a larger ``trials`` extends the search.
+
+Outputs in the search folder: ``search.sqlite`` (the default storage), ``search-config.json``
+(the settings and the storage URL, password hidden), ``front/trial-NNNNN.json`` (each Pareto
+front member's spec), ``front.json``, ``front.md`` and ``trials.csv``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.search import coordination as co
+from parawire.search.config import STUDY_NAME, SearchConfig
+from parawire.search.front import export, pareto_front, trial_rows
+from parawire.search.samplers import create_sampler
+from parawire.search.space import smallest_corner, suggest
+
+Log = Callable[[str], None]
+CONFIG_JSON = "search-config.json"
+POLL_S = 1.0  # how often a process with nothing to claim looks again
+DIRECTIONS = ("maximize", "minimize")  # accuracy, latency
+
+
+@dataclass
+class SearchOutcome:
+    """What a search run ended with."""
+
+    rows: list[dict[str, Any]]  # every finished trial (all processes), by number
+    front: list[dict[str, Any]]  # the Pareto front, fastest first
+    evaluated: int  # trials this process finished
+    failed: list[int]  # trial numbers this process found dead and queued again
+    seconds: float  # wall time of this run
+    folder: Path  # where the front was written
+    storage: str  # the storage URL, password hidden
+
+
+def check_budget(cfg: SearchConfig, input_shape: tuple[int, int, int], classes: int) -> int:
+    """The fewest parameters found at the space's cheap corner; ``ConfigError`` when even
+    those exceed ``cfg.max_params`` (no trial could be trained)."""
+    from parawire.search.evaluate import spec_params
+
+    smallest = min(spec_params(c.spec(input_shape, classes))[0] for c in smallest_corner(cfg.space))
+    if cfg.max_params is not None and smallest > cfg.max_params:
+        raise ConfigError(
+            f"--max-params {cfg.max_params:,} is below the smallest network of the search space "
+            f"({smallest:,} parameters at its fewest vertices and narrowest width); raise "
+            "--max-params or choose a smaller --space"
+        )
+    return smallest
+
+
+def open_study(cfg: SearchConfig, url: str, extra: dict[str, Any]) -> optuna.Study:
+    """The search's study in ``url``, created on first use; ``DataError`` when the storage
+    holds a search with other settings."""
+    storage = co.open_storage(url, cfg.heartbeat_s, cfg.grace_s)
+    settings = {**cfg.settings(), **extra}
+    with co.claim_lock(url, STUDY_NAME):
+        study = optuna.create_study(
+            storage=storage,
+            study_name=STUDY_NAME,
+            directions=list(DIRECTIONS),
+            load_if_exists=True,
+        )
+        stored = study.user_attrs.get("settings")
+        if stored is None:
+            study.set_user_attr("settings", settings)
+        elif stored != settings:
+            diff = ", ".join(
+                f"{k}: {stored.get(k)!r} -> {v!r}"
+                for k, v in settings.items()
+                if stored.get(k) != v
+            )
+            raise DataError(
+                f"the storage {co.shown_url(url)} holds a search with other settings ({diff}); "
+                "rerun with the same settings to resume or extend it, or use another --out or "
+                "--storage"
+            )
+    return study
+
+
+def _counts(study: optuna.Study) -> dict[TrialState, int]:
+    counts = dict.fromkeys(TrialState, 0)
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state] += 1
+    return counts
+
+
+def _claim(study: optuna.Study, cfg: SearchConfig, url: str, owner: dict[str, Any]) -> Any:
+    """Under the lock: fail dead trials, then ask one trial if the budget has room.
+
+    Returns ``(trial, choice, failed)``; ``trial`` is None when nothing is left to claim (the
+    budget is finished, or the last trials run in other processes).
+    """
+    from parawire.search.space import Choice
+
+    with co.claim_lock(url, STUDY_NAME):
+        failed = co.fail_dead_trials(study)
+        counts = _counts(study)
+        if counts[TrialState.COMPLETE] + counts[TrialState.RUNNING] >= cfg.trials:
+            return None, None, failed
+        # one seed per claim: reproducible in one process, different across processes
+        study.sampler = create_sampler(
+            cfg.sampler, seed=cfg.seed * 1_000_003 + sum(counts.values()), budget=cfg.trials
+        )
+        trial = study.ask()
+        trial.set_user_attr(co.OWNER_ATTR, owner)
+        study._storage.record_heartbeat(trial._trial_id)
+        choice: Choice = suggest(trial, cfg.space)
+        trial.set_user_attr("choice", choice.to_dict())
+        return trial, choice, failed
+
+
+def run_search(
+    cfg: SearchConfig,
+    folder: Path,
+    *,
+    storage: str | None = None,
+    log: Log | None = None,
+    progress: bool = False,
+) -> SearchOutcome:
+    """Run (or resume, or join) the search of ``cfg``; see the module docstring."""
+    import torch
+
+    from parawire.data import load_dataset
+    from parawire.search.evaluate import evaluate_choice
+
+    t0 = time.perf_counter()
+    cfg.check()
+    quiet_optuna()
+    # everything that can fail on a bad option fails before the folder holds anything
+    splits = load_dataset(cfg.dataset, root=cfg.data, **dict(cfg.dataset_options))
+    input_shape, classes = splits.input_shape, splits.num_classes
+    check_budget(cfg, input_shape, classes)
+    if cfg.predictor is not None:
+        from parawire.search.predictor import check_predictor
+
+        check_predictor(cfg.predictor)
+    folder.mkdir(parents=True, exist_ok=True)
+    url = storage or co.default_storage_url(folder)
+    extra = {"input_shape": list(input_shape), "num_classes": classes}
+    study = open_study(cfg, url, extra)
+    from parawire.train.checkpoint import write_json
+
+    write_json(
+        folder / CONFIG_JSON,
+        {"config": cfg.to_dict(), "storage": co.shown_url(url), **extra},
+    )
+    torch.set_num_threads(cfg.threads)
+    owner = co.this_process()
+    evaluated, failed_here, errors = 0, [], 0
+    idle_since: float | None = None
+    bar = _progress(progress)
+    task = bar.add_task("search", total=cfg.trials, front=0) if bar else None
+    with bar if bar is not None else _Null():
+        while True:
+            trial, choice, failed = _claim(study, cfg, url, owner)
+            failed_here += failed
+            if log and failed:
+                log(f"queued again the trials of dead processes: {failed}")
+            if bar is not None:
+                rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
+                bar.update(task, completed=len(rows), front=len(pareto_front(rows)))
+            if trial is None:
+                if _counts(study)[TrialState.COMPLETE] >= cfg.trials:
+                    break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > cfg.wait_s:
+                    if log:
+                        log(f"gave up waiting {cfg.wait_s:.0f}s for other processes' trials")
+                    break
+                time.sleep(POLL_S)
+                continue
+            idle_since = None
+            try:
+                with co.Heartbeat(study._storage, trial._trial_id, cfg.heartbeat_s):
+                    ev = evaluate_choice(choice, splits, cfg)
+            except TrainingError as exc:  # a diverged proxy training: the trial failed
+                trial.set_user_attr("error", str(exc))
+                study.tell(trial, state=TrialState.FAIL)
+                errors += 1
+                if log:
+                    log(f"trial {trial.number} failed: {exc}")
+                if errors >= cfg.trials:
+                    raise
+                continue
+            except BaseException:  # interrupted: queue the trial again for the next run
+                with co.claim_lock(url, STUDY_NAME):
+                    study.tell(trial, state=TrialState.FAIL)
+                    retry = study._storage.get_heartbeat_stale_trial_callback()
+                    if retry is not None:
+                        retry(study, study._storage.get_trial(trial._trial_id))
+                raise
+            trial.set_user_attr("evaluation", ev.to_dict())
+            trial.set_user_attr("digest", choice.spec(input_shape, classes).digest())
+            if cfg.max_params is not None:  # feasible when <= 0 (the samplers read it)
+                trial.set_constraint("params_over_budget", ev.params - cfg.max_params)
+            study.tell(trial, [ev.accuracy, ev.latency_s])
+            evaluated += 1
+            if log:
+                log(_trial_line(trial.number, choice, ev))
+    rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
+    front = pareto_front(rows)
+    with co.claim_lock(url, STUDY_NAME):  # one exporter at a time, from the latest trials
+        rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
+        front = pareto_front(rows)
+        export(
+            folder,
+            rows,
+            front,
+            input_shape=input_shape,
+            classes=classes,
+            devices=cfg.devices,
+            profile=cfg.profile,
+            dataset=cfg.dataset,
+        )
+    return SearchOutcome(
+        rows, front, evaluated, failed_here, time.perf_counter() - t0, folder, co.shown_url(url)
+    )
+
+
+def quiet_optuna() -> None:
+    """Optuna's INFO log and its notes on experimental features would drown the trial lines."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def _trial_line(number: int, choice: Any, ev: Any) -> str:
+    graph = f"{choice.family} n={choice.params['n']} c={choice.channels} {choice.staging}"
+    if not ev.feasible:
+        return f"trial {number}: {graph}: {ev.params:,} params, over the budget (not trained)"
+    return (
+        f"trial {number}: {graph} {choice.merge} {choice.wire_dtype}: {ev.accuracy:.2f}% "
+        f"{1e3 * ev.latency_s:.3f} ms on {ev.devices_used} device(s), {ev.params:,} params, "
+        f"trained in {ev.train_seconds:.1f}s"
+    )
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("trials, front {task.fields[front]}"),
+        TimeElapsedColumn(),
+    )
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def load_search(folder: Path, storage: str | None = None) -> tuple[dict[str, Any], list[dict]]:
+    """(search-config.json's content, finished trial rows) of a search folder, read from its
+    storage (the folder's SQLite file unless ``storage`` names another)."""
+    import json
+
+    path = folder / CONFIG_JSON
+    if not path.is_file():
+        raise DataError(f"{folder} holds no search ({CONFIG_JSON} is missing); check the path")
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); rerun the search") from None
+    url = storage or meta.get("storage")
+    if not storage and "***" in str(url):
+        raise DataError(
+            f"{folder}'s search is stored at {url} (password hidden); pass it as --storage URL"
+        )
+    quiet_optuna()
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=co.open_storage(url, 30, 120))
+    except KeyError:
+        raise DataError(f"the storage {co.shown_url(url)} holds no parawire search") from None
+    return meta, trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
