@@ -31,8 +31,6 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "worker": ("runtime_commands", "Run one rank of PLAN on this device."),
     "analyze": ("analysis_commands", "Choose and simulate a deployment on K devices."),
     "calibrate": ("calibrate_commands", "Measure compute and loopback speed as a profile."),
-    "latency": ("latency_commands", "Collect latencies; fit and use latency predictors."),
-    "report": ("report_commands", "Write one HTML page of a results folder's tables and plots."),
     "search": ("search_commands", "Search accurate and fast architectures for K devices."),
 }
 
