@@ -1,0 +1,242 @@
+"""Collect measured latencies of randomly sampled architectures into a ``LatencyStore``.
+
+    parawire latency collect --samples 300 --devices 1,2 --out latency.db
+    parawire latency collect --samples 50 --devices 4 --emulate rpi4-ethernet --out latency.db
+
+The job list is a pure function of the seed: sample ``i`` draws its generator, size, width,
+staging, merge mode and wire dtype from ``(seed, i)`` alone (so a larger ``--samples`` extends
+the list, never reshuffles it), and its placement on k devices from ``(seed, i, k)``: the one
+the analysis recommends, or (``1 - recommended_share`` of the time) a random one. A job whose
+row is already in the store is skipped, every row is committed on its own: kill the command at
+any time, rerun it, nothing finished is lost and nothing is measured twice.
+
+Measurement hygiene: a fixed number of torch threads, warm-up inferences, then ``repeats``
+timed ones; the median and inter-quartile range are stored, with a noise flag when the range
+exceeds ``NOISE_THRESHOLD`` of the median. k = 1 runs in this process; k > 1 through the
+runtime (``run_local``: real loopback processes, or with ``emulate`` every vertex padded to a
+device profile's time and every transfer to its link's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from parawire.analysis.costs import WIRE_DTYPES
+from parawire.arch.generate import STAGINGS, StagingConfig, generate
+from parawire.arch.spec import MERGES, ArchSpec
+from parawire.errors import ConfigError, ParawireError
+from parawire.latency.store import (
+    REAL,
+    LatencyStore,
+    MeasurementKey,
+    machine_fingerprint,
+    placement_text,
+)
+
+CHANNELS = (8, 16, 32, 48)  # stem widths sampled
+PLACEMENT_KINDS = ("recommended", "random")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What to sample and how to measure it."""
+
+    samples: int = 100  # architectures (sample indices 0..samples-1)
+    devices: tuple[int, ...] = (1,)  # k values; each sample is measured at each
+    seed: int = 0  # fixes the whole job list
+    threads: int = 1  # torch threads per process
+    repeats: int = 15  # timed inferences per measurement
+    warmup: int = 3  # untimed inferences before them
+    emulate: str | None = None  # device profile to emulate (runtime device emulation)
+    min_nodes: int = 6  # graph sizes sampled uniformly in [min_nodes, max_nodes]
+    max_nodes: int = 32
+    recommended_share: float = 0.75  # k > 1: share of jobs on the analysis' placement
+    profile: str = "local-cpu"  # profile the recommended placement is chosen on (real runs)
+    timeout: float = 120.0  # seconds any wait of a distributed run may last
+    generators: tuple[str, ...] = field(default=())  # () = every registered generator
+
+    def check(self) -> None:
+        """``ConfigError`` on a value out of range."""
+        if self.samples < 0:
+            raise ConfigError(f"--samples must be >= 0, got {self.samples}")
+        if not self.devices or any(k < 1 or k > 16 for k in self.devices):
+            raise ConfigError(f"--devices must list k values in 1..16, got {self.devices}")
+        if self.threads < 1 or self.repeats < 1 or self.warmup < 0:
+            raise ConfigError("--threads and --repeats must be >= 1 and --warmup >= 0")
+        if not 4 <= self.min_nodes <= self.max_nodes <= 200:
+            raise ConfigError(
+                f"node range {self.min_nodes}..{self.max_nodes} must satisfy 4 <= min <= max <= 200"
+            )
+        if not 0.0 <= self.recommended_share <= 1.0:
+            raise ConfigError("recommended_share must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One measurement to make."""
+
+    index: int  # sample index
+    devices: int  # k
+    spec: ArchSpec
+    placement: dict[int, int]  # vertex -> device (input on 0, devices 0..m-1 used)
+    placement_kind: str
+    wire_dtype: str
+
+
+def sample_spec(seed: int, index: int, config: CollectConfig) -> ArchSpec:
+    """Architecture ``index`` of the sample list of ``seed`` (same in any process)."""
+    from parawire.graphs import list_generators
+
+    rng = np.random.default_rng([seed, index, 0x1A7])
+    names = list(config.generators or list_generators())
+    for _ in range(20):  # a few parameter draws are invalid for some generators (bounded)
+        name = names[int(rng.integers(len(names)))]
+        n = int(rng.integers(config.min_nodes, config.max_nodes + 1))
+        staging = STAGINGS[int(rng.integers(len(STAGINGS)))]
+        channels = CHANNELS[int(rng.integers(len(CHANNELS)))]
+        merge = MERGES[int(rng.integers(len(MERGES)))]
+        params = _generator_params(name, n, rng)
+        try:
+            return generate(
+                name,
+                seed=int(rng.integers(2**31)),
+                staging=StagingConfig(name=staging, channels=channels, c_max=max(channels, 128)),
+                merge=merge,
+                **params,
+            )
+        except ConfigError:
+            continue
+    raise ConfigError(f"sample {index}: no valid architecture in 20 draws; widen the node range")
+
+
+def _generator_params(name: str, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Parameters of generator ``name`` for ``n`` vertices, drawn from sensible ranges."""
+    if name == "er":
+        return {"n": n, "p": float(rng.uniform(0.1, 0.4))}
+    if name == "ba":
+        return {"n": n, "m": int(rng.integers(1, min(4, n - 1) + 1))}
+    if name == "ws":
+        return {"n": n, "k": 2 * int(rng.integers(1, 3)), "p": float(rng.uniform(0.2, 0.9))}
+    if name == "lanes":
+        widths = [w for w in (2, 3, 4) if n % w == 0] or [1]
+        return {"n": n, "width": widths[int(rng.integers(len(widths)))]}
+    return {"n": n}
+
+
+def _placement(spec: ArchSpec, k: int, kind: str, rng: np.random.Generator, config: CollectConfig,
+               wire_dtype: str) -> dict[int, int]:  # fmt: skip
+    """A placement on up to ``k`` devices, input vertex on device 0 and no unused device."""
+    if k == 1:
+        return {n.id: 0 for n in spec.nodes}
+    from parawire.runtime.plan import input_first
+
+    if kind == "recommended":
+        from parawire.latency.differentiable import recommended_placement
+
+        profile = config.emulate or config.profile
+        raw = recommended_placement(spec, k, profile, wire_dtype)
+    else:
+        raw = {n.id: int(rng.integers(k)) for n in spec.nodes}
+    return input_first(raw, spec)
+
+
+def iter_jobs(config: CollectConfig) -> Iterator[Job]:
+    """The deterministic job list of ``config`` (module docstring), made one job at a time
+    (a recommended placement costs an analysis): ``config.samples * len(config.devices)``."""
+    config.check()
+    for i in range(config.samples):
+        spec = sample_spec(config.seed, i, config)
+        for k in config.devices:
+            rng = np.random.default_rng([config.seed, i, k, 0xD15])
+            wire = "float32" if k == 1 else WIRE_DTYPES[int(rng.integers(len(WIRE_DTYPES)))]
+            kind = "recommended" if rng.random() < config.recommended_share else "random"
+            placement = _placement(spec, k, kind, rng, config, wire)
+            yield Job(i, k, spec, placement, kind if k > 1 else "single", wire)
+
+
+def job_key(job: Job, config: CollectConfig) -> MeasurementKey:
+    """The store key of ``job`` on this machine and torch version."""
+    import torch
+
+    return MeasurementKey(
+        digest=job.spec.digest(),
+        devices=job.devices,
+        placement=placement_text(job.spec, job.placement),
+        profile=config.emulate or REAL,
+        wire_dtype=job.wire_dtype,
+        threads=config.threads,
+        machine=machine_fingerprint(),
+        torch_version=torch.__version__,
+    )
+
+
+def measure(job: Job, config: CollectConfig) -> list[float]:
+    """Latencies (seconds) of ``config.repeats`` timed inferences of ``job``."""
+    from parawire.runtime.launch import RunOptions, run_local, single_process
+    from parawire.runtime.plan import Plan, seeded_state_dict, with_schedule
+
+    world = max(job.placement.values()) + 1
+    plan = Plan(spec=job.spec, placement=job.placement, world=world, wire_dtype=job.wire_dtype)
+    plan = with_schedule(plan, config.emulate or config.profile)
+    options = RunOptions(
+        runs=config.repeats,
+        warmup=config.warmup,
+        threads=config.threads,
+        timeout=config.timeout,
+        paired=False,
+        emulate=config.emulate,
+    )
+    if world == 1:
+        latencies, _ = single_process(plan, seeded_state_dict(job.spec, 0), options)
+        return latencies
+    return run_local(plan, options, baseline=False).latencies_s
+
+
+@dataclass
+class CollectSummary:
+    """What one collect call did."""
+
+    jobs: int = 0  # in the job list
+    measured: int = 0  # rows written now
+    skipped: int = 0  # already in the store
+    failed: list[str] = field(default_factory=list)  # one line per job that failed
+
+
+def collect(
+    store: LatencyStore,
+    config: CollectConfig,
+    progress: Callable[[int, int, str], None] | None = None,
+    *,
+    limit: int | None = None,
+) -> CollectSummary:
+    """Measure every job of ``config`` not yet in ``store`` (each row committed on its own).
+
+    ``progress(done, total, label)`` is called after each job; ``limit`` stops after that many
+    new measurements. A job whose run fails is reported in ``failed`` and left for a rerun.
+    """
+    total = config.samples * len(config.devices)
+    summary = CollectSummary(jobs=total)
+    for done, job in enumerate(iter_jobs(config), start=1):
+        if limit is not None and summary.measured >= limit:
+            break
+        key = job_key(job, config)
+        label = f"#{job.index} k={job.devices} {job.spec.provenance.generator}"
+        if store.has(key):
+            summary.skipped += 1
+        else:
+            try:
+                latencies = measure(job, config)
+            except ParawireError as exc:
+                summary.failed.append(f"{label}: {' '.join(str(exc).split())}")
+            else:
+                if store.add(job.spec, key, latencies, job.placement_kind):
+                    summary.measured += 1
+                else:
+                    summary.skipped += 1
+        if progress is not None:
+            progress(done, total, label)
+    return summary
