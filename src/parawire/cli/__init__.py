@@ -31,6 +31,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "worker": ("runtime_commands", "Run one rank of PLAN on this device."),
     "analyze": ("analysis_commands", "Choose and simulate a deployment on K devices."),
     "calibrate": ("calibrate_commands", "Measure compute and loopback speed as a profile."),
+    "export": ("export_commands", "Write a deployment as ONNX models, one per device."),
     "latency": ("latency_commands", "Collect latencies; fit and use latency predictors."),
     "search": ("search_commands", "Search accurate and fast architectures for K devices."),
 }

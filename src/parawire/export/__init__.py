@@ -50,6 +50,7 @@ __all__ = [
     "MANIFEST_FILE",
     "ExportError",
     "ExportResult",
+    "ProgressFn",
     "check_manifest",
     "export_onnx",
     "load_manifest",

@@ -23,6 +23,7 @@ the ``torch.export``-based exporter (``exporter="dynamo"``) gives the same logit
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -41,6 +42,7 @@ DEFAULT_OPSET = 17  # ONNX Runtime 1.14+, TensorRT 8.6+, onnx2tf read it
 EXPORTERS = ("torchscript", "dynamo")
 EXPORT_WIRE_DTYPES = ("float32", "float16", "int8")
 EXAMPLE_BATCH = 2  # traced with 2 images so nothing specialises to a batch of 1
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in torch.export's reports
 TORCH_WIRE = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
 
 
@@ -72,7 +74,7 @@ def encode(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
         return (x,)
     if wire != "int8":
         return (x.to(TORCH_WIRE[wire]),)
-    peak = x.abs().amax()
+    peak = x.abs().amax(dim=tuple(range(x.dim())))  # every axis named: onnxscript needs them
     usable = torch.isfinite(peak) & (peak > 0)
     scale = torch.where(usable, peak / INT8_LEVELS, torch.ones_like(peak))
     scale = torch.where(scale > 0, scale, torch.full_like(scale, INT8_MIN_STEP))
@@ -167,6 +169,9 @@ def export_module(
                 dynamic_axes=dynamic_axes,
             )
             return
+        # forward(*inputs): the varargs are one tuple for torch.export's dynamic shapes
+        batch = torch.export.Dim.DYNAMIC
+        shapes = tuple({0: batch} if name in batched else None for name in input_names)
         program = torch.onnx.export(
             module,
             args,
@@ -174,7 +179,7 @@ def export_module(
             opset_version=opset,
             input_names=input_names,
             output_names=output_names,
-            dynamic_axes=dynamic_axes,
+            dynamic_shapes=(shapes,),
             verbose=False,
         )
         assert program is not None
@@ -279,7 +284,10 @@ def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message, at most 200 characters."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
+    """The first non-empty line of an exception's message, at most 200 characters (for the
+    torch.export-based exporter's long reports: the first cause of its exception summary)."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    causes = [line for line in lines if line.startswith("<class ")]
+    text = causes[0] if causes else lines[0] if lines else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

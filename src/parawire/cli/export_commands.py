@@ -1,0 +1,149 @@
+"""`parawire export`: write a deployment as ONNX models, one per device, and their manifest.
+
+    parawire export arch.json --devices 3 --format onnx -o out/
+    parawire export runs/an/plan --format onnx -o out/
+    parawire export arch.json --whole --format onnx -o out/
+
+torch and the exporters are imported when the command runs, not for ``--help``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from parawire.cli.deployment_options import choice_kwargs, deployment_options
+
+if TYPE_CHECKING:
+    from parawire.export import ProgressFn
+
+FORMATS = ("onnx",)
+DEFAULT_OPSET = 17  # parawire.export.DEFAULT_OPSET (not imported: it would import torch)
+CHECK_BATCH = 2  # images of the --check comparison
+CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong model
+
+
+@contextmanager
+def _progress_on_stderr() -> Iterator[ProgressFn]:
+    """An export progress callback: a rich bar on a terminal, nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda what, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("export", total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=f"export: {what}", completed=done, total=total)
+
+        yield update
+
+
+@click.command("export")
+@click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
+@click.option("--devices", "-n", type=int, default=None, help="Devices K (needed for a spec).")
+@click.option(
+    "--profile",
+    default=None,
+    help="Profile the placement of a spec is chosen for: a name or TOML file (default local-cpu).",
+)
+@deployment_options
+@click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
+@click.option("--whole", is_flag=True, help="Export the whole network as one model.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True)
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset.")
+@click.option(
+    "--exporter",
+    type=click.Choice(("torchscript", "dynamo")),
+    default="torchscript",
+    show_default=True,
+    help="torch.onnx.export's TorchScript tracer (0.1-0.3 s a model) or torch.export (4-10 s).",
+)
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Run the models with ONNX Runtime in the manifest's order and compare the logits "
+    "with PyTorch's.",
+)
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder.")
+def export_cmd(
+    path: Path,
+    devices: int | None,
+    profile: str | None,
+    partitioner: str | None,
+    select: str,
+    eps: str,
+    wire_dtype: str,
+    scatter: str,
+    weights: Path | None,
+    seed: int,
+    whole: bool,
+    fmt: str,
+    opset: int,
+    exporter: str,
+    check: bool,
+    out: Path,
+) -> None:
+    """Write PLAN_OR_SPEC as one ONNX model per device (per step when a device must wait for
+    its own output from another device) and manifest.json: the transfers and the order.
+
+    A spec is placed as `plan` places it on up to K devices; a plan is exported as written.
+    With --whole (or a one-device deployment) the network is one model. See docs/export.md.
+    """
+    import torch
+
+    from parawire.export import (
+        ExportError,
+        export_onnx,
+        reference_logits,
+        run_export,
+        whole_plan,
+    )
+    from parawire.runtime.plan import load_plan_or_spec
+
+    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
+    if whole and devices is None:
+        devices = 1  # a spec needs a deployment; the whole network needs none
+    plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
+    with _progress_on_stderr() as progress:
+        result = export_onnx(
+            plan, out, opset=opset, exporter=exporter, whole=whole, progress=progress
+        )
+    manifest = result.manifest
+    moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
+    click.echo(
+        f"wrote {out}: {len(result.files)} {fmt} model(s) for {manifest['devices']} device(s) "
+        f"(steps per device {result.steps_per_device}), {len(manifest['transfers'])} "
+        f"transfer(s), {moved:,} bytes per image on the wire ({manifest['wire_dtype']}), "
+        f"opset {opset}, {result.seconds:.1f} s",
+        err=True,
+    )
+    if check:
+        generator = torch.Generator().manual_seed(seed)
+        image = torch.rand(CHECK_BATCH, *plan.spec.input_shape, generator=generator)
+        got = torch.from_numpy(run_export(out, image.numpy(), manifest=manifest))
+        want = reference_logits(whole_plan(plan) if whole else plan, image)
+        diff = float((got - want).abs().max())
+        click.echo(
+            f"check: ONNX Runtime in the manifest's order vs PyTorch ({CHECK_BATCH} random "
+            f"images): max |diff| {diff:.2e}",
+            err=True,
+        )
+        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
+            raise ExportError(
+                f"the exported models' logits differ from PyTorch's by {diff:.2e}; please "
+                "report it with the plan (parawire --debug export ...)"
+            )
+
+
+COMMANDS = [export_cmd]
