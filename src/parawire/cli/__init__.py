@@ -33,6 +33,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "calibrate": ("calibrate_commands", "Measure compute and loopback speed as a profile."),
     "export": ("export_commands", "Write a deployment as ONNX models, one per device."),
     "latency": ("latency_commands", "Collect latencies; fit and use latency predictors."),
+    "report": ("report_commands", "Write one HTML page of a results folder's tables and plots."),
     "search": ("search_commands", "Search accurate and fast architectures for K devices."),
 }
 
