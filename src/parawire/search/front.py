@@ -158,7 +158,7 @@ def export(
 
     Every file is written whole and renamed into place, so a reader never sees half of one.
     """
-    from parawire.train.checkpoint import atomic_write, write_json
+    from parawire._io import atomic_write, write_json
 
     out = folder / FRONT_DIR
     out.mkdir(parents=True, exist_ok=True)

@@ -159,7 +159,7 @@ def run_search(
     url = storage or co.default_storage_url(folder)
     extra = {"input_shape": list(input_shape), "num_classes": classes}
     study = open_study(cfg, url, extra)
-    from parawire.train.checkpoint import write_json
+    from parawire._io import write_json
 
     write_json(
         folder / CONFIG_JSON,
