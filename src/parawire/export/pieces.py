@@ -233,19 +233,22 @@ def export_step(
 
 
 class _VertexProbe(nn.Module):
-    """One vertex alone (optionally with the wire encoding of its output), for diagnosis."""
+    """One vertex alone, or the image (IMAGE), optionally with the wire encoding of its output,
+    for diagnosis."""
 
     def __init__(self, spec: ArchSpec, vertex: int, wire: str | None) -> None:
         super().__init__()
-        self.vertex, self.wire = build_vertex(spec, vertex), wire
+        self.vertex = None if vertex == IMAGE else build_vertex(spec, vertex)
+        self.wire = wire
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.vertex(list(inputs))
+        out = inputs[0] if self.vertex is None else self.vertex(list(inputs))
         return (out,) if self.wire is None else encode(out, self.wire)
 
 
 def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
-    """Export the step's vertices one by one; ``ExportError`` naming the first that fails.
+    """Export the step's vertices one by one (with the wire encoding of those it sends, and
+    of the image it forwards); ``ExportError`` naming the first that fails.
 
     Returns normally when every vertex exports on its own (the failure is in their assembly).
     """
@@ -253,11 +256,12 @@ def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
     sent = {p.vertex for p in step.outputs if p.kind == "sent"}
     for v in step.vertices:
         if v == IMAGE:
-            continue
-        shapes = [spec.output_shape(e.src) for e in spec.in_edges[v]] or [spec.input_shape]
+            shapes = [spec.input_shape]
+        else:
+            shapes = [spec.output_shape(e.src) for e in spec.in_edges[v]] or [spec.input_shape]
         args = tuple(torch.rand(EXAMPLE_BATCH, *s) for s in shapes)
         wires = [None] + ([plan.wire_dtype] if v in sent and plan.wire_dtype != "float32" else [])
-        for wire in wires:
+        for wire in wires if v != IMAGE else wires[1:]:
             probe = _VertexProbe(spec, v, wire).eval()
             n_out = 1 if wire != "int8" else 2
             buffer = io.BytesIO()
@@ -274,7 +278,11 @@ def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
                 )
                 check_onnx(buffer.getvalue())
             except Exception as exc:  # see export_step
-                what = f"vertex {v} ({spec.node_map[v].op}, on device {step.device})"
+                what = (
+                    f"the image (on device {step.device})"
+                    if v == IMAGE
+                    else f"vertex {v} ({spec.node_map[v].op}, on device {step.device})"
+                )
                 if wire is not None:
                     what = f"the {wire} wire encoding of {what}"
                 raise ExportError(
