@@ -9,6 +9,9 @@ Two modes, in one table each (median of ``--runs`` inferences, batch 1, one thre
   emulated one-device p50 (same padding, one process), their ratio (speedup), the simulated
   makespan of the same placement and schedule, measured / simulated, and how many vertices
   computed longer for real than their emulated time (then the emulation is not faithful).
+  With k ranks on fewer cores the run is time-dilated (``--dilation auto``, the default:
+  ``parawire.runtime.dilation``): every emulated duration scaled by a factor so that real
+  compute fits in it, the measured and simulated times divided by it again in the table.
 * ``real``: the same specs on k real local processes with a free link, the placement and the
   simulation on ``--profile`` (this machine: ``local-cpu``, or the file ``parawire calibrate``
   wrote). Needs k free cores to mean anything.
@@ -35,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ import torch
 
 import parawire
 from parawire.runtime import RunOptions, make_plan, run_local
+from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
 from parawire.runtime.launch import run_profile
 
 GENERATORS = ("dp", "er", "ws", "lanes", "chain")
@@ -105,20 +110,27 @@ def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -
     emulate = profile if args.mode == "emulated" else None
     predicted = run_profile(args.profile if emulate is None else None, None, emulate)
     plan = make_plan(spec, k, profile=predicted, select="makespan")
-    options = RunOptions(
-        runs=args.runs, warmup=args.warmup, threads=1, timeout=120, emulate=emulate
-    )
-    report = run_local(plan, options, profile=args.profile if emulate is None else None)
+    factor = 1.0
+    with tempfile.TemporaryDirectory(prefix="parawire-dilation-") as tmp:
+        if emulate is not None and args.dilation != "1":
+            auto = args.dilation == "auto"
+            factor = auto_dilation(plan, emulate) if auto else float(args.dilation)
+            emulate = dilated_profile_ref(emulate, factor, tmp)
+        options = RunOptions(
+            runs=args.runs, warmup=args.warmup, threads=1, timeout=120 * factor, emulate=emulate
+        )
+        report = run_local(plan, options, profile=args.profile if emulate is None else None)
     return {
         "mode": args.mode,
         "generator": generator,
-        "profile": report.options["profile"],
+        "profile": profile or report.options["profile"],
         "k": k,
         "ranks": plan.world,
-        "p50_s": report.p50_s,
-        "single_p50_s": report.single_process_p50_s,
+        "dilation": factor,
+        "p50_s": report.p50_s / factor,
+        "single_p50_s": report.single_process_p50_s / factor,
         "speedup": report.speedup,
-        "simulated_s": report.simulated_makespan_s,
+        "simulated_s": report.simulated_makespan_s / factor,
         "measured_over_simulated": report.measured_over_simulated,
         "over_emulated_time": len(report.emulation.get("over_emulated_time", [])),
         "vertices": len(spec.nodes),
@@ -138,6 +150,12 @@ def main() -> None:
     parser.add_argument("--ks", default=",".join(map(str, KS)))
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--dilation",
+        default="auto",
+        help="emulated mode: time dilation, a factor >= 1, or auto (parawire.runtime.dilation); "
+        "1 turns it off",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     profiles = args.profiles.split(",") if args.mode != "real" else [None]
@@ -151,13 +169,14 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"\n{args.mode}, {platform.machine()}, {cores} cores, {time.time() - start:.0f}s")
     print(
-        "| profile | generator | k | measured p50 ms | one device ms | speedup | simulated ms "
-        "| measured / simulated | vertices over emulated time | load |"
+        "| profile | generator | k | dilation | measured p50 ms | one device ms | speedup "
+        "| simulated ms | measured / simulated | vertices over emulated time | load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['profile']} | {r['generator']} | {r['k']} | {r['p50_s'] * 1e3:.2f} | "
+            f"| {r['profile']} | {r['generator']} | {r['k']} | {r.get('dilation', 1.0):g} "
+            f"| {r['p50_s'] * 1e3:.2f} | "
             f"{r['single_p50_s'] * 1e3:.2f} | {r['speedup']:.2f} | {r['simulated_s'] * 1e3:.2f} "
             f"| {r['measured_over_simulated']:.2f} | {r['over_emulated_time']}/{r['vertices']} "
             f"| {r['load_average']:.1f} |"

@@ -85,3 +85,44 @@ def test_emulated_run_matches_its_simulation(profile: str) -> None:
         assert rank["measured_busy_s"] >= rank["simulated_busy_s"] * 0.99
         assert rank["measured_busy_s"] < rank["simulated_busy_s"] * 2.0 + 0.01
     assert report.max_abs_diff == 0.0
+
+
+def test_a_dilated_profile_scales_every_duration_alike(profile: str) -> None:
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.simulate import simulate
+    from parawire.errors import ConfigError
+
+    base = get_profile("rpi4-wifi")
+    slow = base.dilated(2.5)
+    spec = small_spec("dp", size=16)
+    graph = spec_costs(spec)
+    placement = {v: i % 3 for i, v in enumerate(spec.topological_order)}
+    assert simulate(graph, placement, slow).makespan_s == pytest.approx(
+        2.5 * simulate(graph, placement, base).makespan_s
+    )
+    assert base.dilated(1) is base
+    for bad in (0.5, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="dilation"):
+            base.dilated(bad)
+
+
+def test_a_dilated_emulated_run_matches_its_dilated_simulation(
+    profile: str, tmp_path: Path
+) -> None:
+    from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
+
+    spec = small_spec("lanes", size=16)
+    placement = {v: i % 2 for i, v in enumerate(spec.topological_order)}
+    placement[spec.input_node] = 0
+    plan = Plan(spec, placement, 2)
+    # 8 ms pads dwarf this machine's real compute: no dilation needed
+    assert auto_dilation(plan, profile, cores=2) == 1.0
+    assert auto_dilation(plan, profile, cores=1) == 1.0
+    ref = dilated_profile_ref(profile, 2.0, tmp_path)
+    report = run_local(plan, RunOptions(runs=3, warmup=1, emulate=ref, timeout=60))
+    assert report.options["profile"] == "slowpoke-x2"
+    # every vertex took twice its pad, and the simulation of the dilated profile says so
+    assert report.single_process_p50_s >= 2 * len(spec.nodes) * PAD_S
+    assert 0.9 < report.measured_over_simulated < 2.0, report.to_dict()
+    assert report.max_abs_diff == 0.0

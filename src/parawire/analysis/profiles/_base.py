@@ -135,3 +135,39 @@ class Profile:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"a profile needs a non-empty name, got {self.name!r}")
+
+    def dilated(self, factor: float) -> Profile:
+        """This profile with every duration ``factor`` times longer (time dilation).
+
+        Device emulation on fewer cores than emulated devices is faithful only while each
+        vertex computes for real within its emulated time; running the whole emulation
+        ``factor`` times slower (every compute and transfer time scaled alike) restores that,
+        and dividing what is measured by ``factor`` gives the undilated figures: every ratio
+        (speedup, measured over simulated) is unchanged by the scaling itself. As in
+        time-dilated network emulation (Gupta et al., NSDI 2006).
+        """
+        if not (math.isfinite(factor) and factor >= 1):
+            raise ConfigError(f"a time dilation must be a finite number >= 1, got {factor!r}")
+        if factor == 1:
+            return self
+        d = self.device
+        device = DeviceProfile(
+            name=f"{d.name}x{factor:g}",
+            flops_per_s=d.flops_per_s / factor,
+            op_flops_per_s={op: r / factor for op, r in d.op_flops_per_s.items()},
+            overhead_s=d.overhead_s * factor,
+            kind_rates={k: r / factor for k, r in d.kind_rates.items()},
+            kind_call_s={k: s * factor for k, s in d.kind_call_s.items()},
+        )
+        link = LinkProfile(
+            f"{self.link.name}x{factor:g}",
+            self.link.bandwidth_bytes_per_s / factor,
+            self.link.latency_s * factor,
+        )
+        return Profile(
+            name=f"{self.name}-x{factor:g}",
+            device=device,
+            link=link,
+            description=f"{self.description} (time dilated {factor:g}x)",
+            source=self.source,
+        )

@@ -1,0 +1,82 @@
+"""Time dilation for device emulation on fewer cores than emulated devices.
+
+``parawire run --emulate PROFILE`` runs each vertex for real and then waits until the profile's
+time for it has passed. That is faithful only while the real computation fits in the emulated
+time; with k ranks on c < k cores, ranks that compute at once share the cores and take up to
+k / c times longer, so vertices overrun and the run measures this machine rather than the
+profile. Dilation runs the whole emulation ``factor`` times slower (``Profile.dilated``: every
+compute and transfer time scaled alike) and divides what it measures by ``factor``.
+
+:func:`auto_dilation` picks the factor from this machine's real time for each vertex (timed
+alone, one thread), the profile's time for it, and the ranks per core.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from parawire.analysis.costs import spec_costs
+from parawire.analysis.profiles import Profile, get_profile, save_profile
+from parawire.nn import build_vertex
+from parawire.runtime.plan import Plan
+
+MARGIN = 1.5  # head room over the estimate: vertices that compute at once, Python overhead
+QUANTILE = 0.9  # the share of vertices the estimate keeps within their emulated time
+
+
+def vertex_seconds_here(plan: Plan, batch: int = 1, repeats: int = 5) -> dict[int, float]:
+    """Vertex -> its median compute time on this machine, alone, one thread (CPU time)."""
+    spec = plan.spec
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    times: dict[int, float] = {}
+    try:
+        with torch.inference_mode():
+            for node in spec.nodes:
+                block = build_vertex(spec, node.id).eval()
+                shapes = [spec.output_shape(e.src) for e in spec.in_edges[node.id]]
+                xs = [torch.randn(batch, *s, generator=gen) for s in shapes]
+                args = xs or [torch.randn(batch, *spec.input_shape, generator=gen)]
+                block(args)  # warm-up
+                runs = []
+                for _ in range(repeats):
+                    t0 = time.thread_time()
+                    block(args)
+                    runs.append(time.thread_time() - t0)
+                times[node.id] = statistics.median(runs)
+    finally:
+        torch.set_num_threads(previous)
+    return times
+
+
+def auto_dilation(
+    plan: Plan, profile: str | Profile, *, batch: int = 1, cores: int | None = None
+) -> float:
+    """The smallest dilation (one decimal, >= 1) under which device emulation of ``profile``
+    on this machine stays faithful for most vertices: the 90th percentile of real over
+    emulated vertex time, times the ranks per core, times a margin."""
+    device = get_profile(profile).device
+    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    emulated = {v.id: device.seconds(v) for v in graph.vertices}
+    real = vertex_seconds_here(plan, batch)
+    ratios = sorted(real[v] / emulated[v] for v in real if emulated[v] > 0)
+    if not ratios:
+        return 1.0
+    quantile = ratios[min(len(ratios) - 1, int(QUANTILE * len(ratios)))]
+    per_core = max(1.0, plan.world / (cores or os.cpu_count() or 1))
+    return max(1.0, math.ceil(MARGIN * per_core * quantile * 10) / 10)
+
+
+def dilated_profile_ref(profile: str | Profile, factor: float, folder: str | Path) -> str:
+    """``FILE#NAME`` of ``profile`` dilated by ``factor``, written into ``folder``: what
+    ``RunOptions.emulate`` takes, so that every rank (a separate process) loads it."""
+    dilated = get_profile(profile).dilated(factor)
+    path = save_profile(dilated, Path(folder) / "dilated-profile.toml")
+    return f"{path}#{dilated.name}"
