@@ -165,4 +165,72 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     )
 
 
+@search_cmd.command("diff")
+@click.option("--dataset", default="digits", show_default=True, help="Data set registry name.")
+@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 archive).")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=INT")
+@click.option("--nodes", type=int, default=8, show_default=True, help="Supernet vertices.")
+@click.option("--channels", type=int, default=16, show_default=True, help="Vertex width.")
+@click.option("--stem-stride", type=int, default=2, show_default=True)
+@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices k.")
+@click.option("--profile", default="rpi4-wifi", show_default=True, help="Device/link profile.")
+@click.option(
+    "--wire-dtype",
+    type=click.Choice(["float32", "float16", "bfloat16", "int8"]),
+    default="float32",
+    show_default=True,
+)
+@click.option(
+    "--lambdas",
+    default="0,0.3,1,3",
+    show_default=True,
+    help="Latency weights to sweep (comma-separated): one search and one finalist each.",
+)
+@click.option("--sparsity", type=float, default=0.0, show_default=True, help="Mean-gate weight.")
+@click.option("--search-epochs", type=int, default=4, show_default=True)
+@click.option("--epochs", type=int, default=4, show_default=True, help="Finalists' training.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=0.05, show_default=True, help="Network weights.")
+@click.option("--arch-lr", type=float, default=0.05, show_default=True, help="Edge logits.")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Gate kept.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def diff_cmd(
+    dataset: str,
+    data: str | None,
+    dataset_options: tuple[str, ...],
+    lambdas: str,
+    epochs: int,
+    threads: int,
+    out: Path,
+    **kw,
+) -> None:
+    """Differentiable wiring search: a dense supernet's edges, loss + lambda x latency.
+
+    For each lambda: search, keep the strong edges, train the result from scratch for --epochs,
+    simulate its deployment; writes OUT/diff.json (the accuracy/latency curve) and one spec per
+    lambda in OUT/diff/.
+    """
+    import torch
+
+    from parawire.data import load_dataset
+    from parawire.search.darts import DiffConfig, write_sweep
+
+    try:
+        values = [float(x) for x in lambdas.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--lambdas {lambdas!r} must be comma-separated numbers") from None
+    if not values:
+        raise ConfigError("--lambdas needs at least one value, e.g. 0,1,3")
+    cfg = DiffConfig(**kw).check()
+    splits = load_dataset(dataset, root=data, **dict(_options(dataset_options)))
+    torch.set_num_threads(threads)
+    table = write_sweep(out, splits, cfg, values, epochs=epochs, log=click.echo)
+    from parawire.report import to_rich
+
+    _console().print(to_rich(table))
+    click.echo(f"curve in {out / 'diff.json'}, specs in {out / 'diff'}/")
+
+
 COMMANDS = [search_cmd]

@@ -63,7 +63,9 @@ def latency(spec: ArchSpec, cfg: SearchConfig, wire_dtype: str) -> Latency:
     predictor's latency of that same deployment."""
     from parawire.analysis.api import analyze
 
-    result = analyze(spec, devices=cfg.devices, profile=cfg.profile, wire_dtype=wire_dtype)
+    # up to k devices: a network of fewer vertices cannot use more than it has
+    k = min(cfg.devices, len(spec.nodes))
+    result = analyze(spec, devices=k, profile=cfg.profile, wire_dtype=wire_dtype)
     seconds, source = float(result.makespan_s), "simulation"
     if cfg.predictor is not None:
         from parawire.search.predictor import predict_latency
@@ -71,7 +73,7 @@ def latency(spec: ArchSpec, cfg: SearchConfig, wire_dtype: str) -> Latency:
         seconds = predict_latency(
             cfg.predictor,
             spec,
-            devices=cfg.devices,
+            devices=k,
             placement=dict(result.placement),
             profile=cfg.profile,
             wire_dtype=wire_dtype,

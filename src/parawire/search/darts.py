@@ -1,0 +1,447 @@
+"""Differentiable wiring search: DARTS over the edges of a dense DAG, with a latency term.
+
+Liu, Simonyan, Yang, "DARTS: Differentiable Architecture Search", ICLR 2019 (arXiv
+1806.09055), applied to wiring as Xu et al., "Latency-Aware Differentiable Neural Architecture
+Search" (arXiv 2001.06392) apply it with a latency loss:
+
+* **Supernet** (:func:`supernet_spec`): ``nodes`` sepconv vertices of one width, every forward
+  edge ``i -> j`` (i < j), the input vertex feeding every vertex and every vertex feeding the
+  output vertex (merge ``maps``: a mean of maps). Each edge ``e`` has one architecture logit
+  ``a_e`` and gate ``g_e = sigmoid(a_e)``: the vertices' own sigmoid aggregation weights are the
+  gates of their in-edges, and the output vertex becomes a gated mean ``sum g x / sum g``.
+* **Loss** of the architecture step: cross-entropy on held-out training images
+  ``+ lambda * L(g) / L(1) + mu * mean(g)``, where ``L`` is the k-device latency of the relaxed
+  architecture (``parawire.latency.relaxed_latency``, differentiable in the gates) on the
+  deployment that spreads the supernet over all k devices (``analyze(select="makespan")``),
+  divided by the supernet's own latency so that ``lambda`` is free of units; ``mu`` is the
+  optional sparsity weight.
+* **Alternation** (first-order DARTS): each step updates the network weights on a batch of one
+  half of the training split, then the architecture logits on a batch of the other half.
+* **Discretisation** (:func:`discretise`): keep the edges whose gate is at least ``threshold``,
+  always keep the strongest input-to-output path (so the network is never empty), drop the
+  vertices no longer on an input-to-output path; the result is a valid spec.
+
+A sweep over ``lambda`` (:func:`sweep`) trains each discretised network from scratch with the
+same budget and gives an accuracy/latency curve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import nn
+
+from parawire._version import __version__
+from parawire.arch.spec import ArchSpec, Edge, Head, Node, Provenance, Stage, Stem
+from parawire.data import ImageSplits, make_batches
+from parawire.errors import ConfigError
+from parawire.report.tables import Table
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DiffConfig:
+    """One differentiable wiring search (``parawire search diff``)."""
+
+    nodes: int = 8  # sepconv vertices of the supernet
+    channels: int = 16  # width of every vertex (no staging: one resolution)
+    stem_stride: int = 2  # stem downsampling (2: 16x16 maps on 32x32 images)
+    devices: int = 4  # k of the latency term
+    profile: str = "rpi4-wifi"  # device/link profile of the latency term
+    wire_dtype: str = "float32"  # dtype on the wire in the latency term
+    lam: float = 1.0  # weight of the normalised latency term
+    sparsity: float = 0.0  # weight of the mean gate (pushes every edge off)
+    search_epochs: int = 4  # epochs of alternating updates
+    batch_size: int = 32  # images per step (each half of the training split)
+    lr: float = 0.05  # SGD learning rate of the network weights (cosine to 0)
+    arch_lr: float = 0.05  # Adam learning rate of the architecture logits
+    threshold: float = 0.5  # discretisation: keep edges whose gate is at least this
+    seed: int = 0  # data split, initialisation and batch order
+
+    def check(self) -> DiffConfig:
+        """Raise ``ConfigError`` on an out-of-range value; returns self."""
+        for name in ("nodes", "channels", "stem_stride", "devices", "search_epochs", "batch_size"):
+            if type(getattr(self, name)) is not int or getattr(self, name) < 1:
+                raise ConfigError(f"differentiable search: {name} must be a whole number >= 1")
+        if self.nodes < 2:
+            raise ConfigError("differentiable search: the supernet needs at least 2 nodes")
+        for name in ("lam", "sparsity", "lr", "arch_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"differentiable search: {name} must be a number >= 0")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError("differentiable search: threshold must lie in (0, 1)")
+        return self
+
+
+def supernet_spec(
+    nodes: int,
+    channels: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    stem_stride: int = 2,
+) -> ArchSpec:
+    """The dense DAG: input -> every vertex, every forward edge, every vertex -> output."""
+    out = nodes + 1
+    vertices = [Node(0, "input", channels, 1)]
+    vertices += [Node(i, "sepconv3x3", channels, 1) for i in range(1, nodes + 1)]
+    vertices.append(Node(out, "mean", channels, 1))
+    edges = [Edge(0, j) for j in range(1, nodes + 1)]
+    edges += [Edge(i, j) for i in range(1, nodes + 1) for j in range(i + 1, nodes + 1)]
+    edges += [Edge(i, out) for i in range(1, nodes + 1)]
+    return ArchSpec(
+        input_shape=tuple(input_shape),  # type: ignore[arg-type]
+        num_classes=num_classes,
+        stem=Stem(channels=channels, stride=stem_stride),
+        nodes=tuple(vertices),
+        edges=tuple(edges),
+        stages=(Stage(0, 0, out, tuple(range(out + 1))),),
+        head=Head(),
+        aggregation="sigmoid_weights",
+        merge="maps",
+        provenance=Provenance(generator="dense", params={"n": nodes}, parawire_version=__version__),
+    ).validate()
+
+
+class Supernet(nn.Module):
+    """The supernet's module: ``ArchNet`` vertices, a gated output mean, one logit per edge."""
+
+    def __init__(self, spec: ArchSpec) -> None:
+        super().__init__()
+        from parawire.nn import build_model
+
+        self.spec = spec
+        self.net = build_model(spec)
+        out = spec.output_node
+        self.out_logits = nn.Parameter(torch.zeros(len(spec.in_edges[out])))
+        position = {}
+        for v, edges in spec.in_edges.items():
+            for p, e in enumerate(edges):
+                position[(e.src, e.dst)] = (v, p)
+        self._slots = [position[(e.src, e.dst)] for e in spec.edges]  # spec edge -> (v, index)
+        self._order = spec.topological_order
+
+    def _logits(self, v: int) -> torch.Tensor:
+        if v == self.spec.output_node:
+            return self.out_logits
+        return self.net.vertices[str(v)].weight
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The edge logits: the sepconv vertices' aggregation weights and the output's gates."""
+        return [self._logits(v) for v in self._order if v != self.spec.input_node]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """Every other parameter (convolutions, norms, head)."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def gates(self) -> torch.Tensor:
+        """sigmoid(logit) of every edge, in ``spec.edges`` order."""
+        logits = {v: self._logits(v) for v in self._order if v != self.spec.input_node}
+        return torch.stack([logits[v][p] for v, p in self._slots]).sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, H, W)
+        outputs: dict[int, torch.Tensor] = {}
+        spec, vertices = self.spec, self.net.vertices
+        for v in self._order:
+            if v == spec.input_node:
+                outputs[v] = vertices[str(v)]([x])
+            elif v == spec.output_node:
+                g = self.out_logits.sigmoid()
+                xs = torch.stack([outputs[e.src] for e in spec.in_edges[v]])  # (E, B, C, H, W)
+                outputs[v] = (g.view(-1, 1, 1, 1, 1) * xs).sum(0) / g.sum()
+            else:
+                outputs[v] = vertices[str(v)]([outputs[e.src] for e in spec.in_edges[v]])
+        return self.net.head(outputs[spec.output_node])  # (B, num_classes)
+
+
+def spread_placement(spec: ArchSpec, cfg: DiffConfig) -> dict[int, int]:
+    """The supernet's deployment on all k devices: the fastest simulated placement of the
+    paper's partitioner at exactly k (``analyze(select="makespan")``). On fewer devices the
+    wiring would not change the latency, and the latency term would teach nothing."""
+    from parawire.analysis.api import analyze
+
+    if cfg.devices == 1:
+        return {n.id: 0 for n in spec.nodes}
+    k = min(cfg.devices, len(spec.nodes))
+    result = analyze(spec, k, cfg.profile, select="makespan", wire_dtype=cfg.wire_dtype)
+    return dict(result.placement)
+
+
+@dataclass
+class DiffResult:
+    """What one differentiable search ended with."""
+
+    lam: float  # the latency weight it ran with
+    gates: list[float]  # final gate of every supernet edge (spec order)
+    relaxed_latency_s: float  # L(g) at the end, on the spread placement
+    supernet_latency_s: float  # L(1): every edge present
+    history: list[dict[str, float]] = field(default_factory=list)  # per step: losses, latency
+    spec: ArchSpec | None = None  # the discretised architecture
+    seconds: float = 0.0  # wall time of the search
+
+
+def _halves(splits: ImageSplits, seed: int) -> tuple[ImageSplits, ImageSplits]:
+    """The training split cut in two seeded halves: network weights, architecture."""
+    n = len(splits.train_labels)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    a, b = order[: n // 2], order[n // 2 :]
+
+    def part(idx: torch.Tensor) -> ImageSplits:
+        return dataclasses.replace(
+            splits, train_images=splits.train_images[idx], train_labels=splits.train_labels[idx]
+        )
+
+    return part(a), part(b)
+
+
+def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) -> DiffResult:
+    """Run one differentiable wiring search (module docstring); CPU, seeded."""
+    from parawire.latency.differentiable import relaxed_latency
+
+    cfg.check()
+    t0 = time.perf_counter()
+    spec = supernet_spec(
+        cfg.nodes, cfg.channels, splits.input_shape, splits.num_classes, cfg.stem_stride
+    )
+    placement = spread_placement(spec, cfg)
+
+    def latency(gates: torch.Tensor) -> torch.Tensor:
+        return relaxed_latency(
+            spec,
+            gates,
+            devices=cfg.devices,
+            placement=placement,
+            profile=cfg.profile,
+            wire_dtype=cfg.wire_dtype,
+        )
+
+    full = float(latency(torch.ones(len(spec.edges))))
+    torch.manual_seed(cfg.seed)
+    model = Supernet(spec)
+    half_w, half_a = _halves(splits, cfg.seed)
+    device = torch.device("cpu")
+    batches_w, _ = make_batches(half_w, batch_size=cfg.batch_size, device=device)
+    batches_a, _ = make_batches(half_a, batch_size=cfg.batch_size, device=device)
+    steps = cfg.search_epochs * min(len(batches_w), len(batches_a))
+    opt_w = torch.optim.SGD(
+        model.weight_parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
+    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_w, max(1, steps))
+    opt_a = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+    ce = nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    model.train()
+    for epoch in range(cfg.search_epochs):
+        pairs = zip(  # the halves differ by at most one batch: the shorter one ends the epoch
+            batches_w.epoch(cfg.seed, epoch), batches_a.epoch(cfg.seed + 1, epoch), strict=False
+        )
+        for (xw, yw), (xa, ya) in pairs:
+            loss_w = ce(model(xw), yw)  # network weights on one half
+            opt_w.zero_grad(set_to_none=True)
+            loss_w.backward()
+            opt_w.step()
+            sched.step()
+            gates = model.gates()  # architecture on the other half
+            lat = latency(gates) / full
+            loss_ce = ce(model(xa), ya)
+            loss_a = loss_ce + cfg.lam * lat + cfg.sparsity * gates.mean()
+            opt_a.zero_grad(set_to_none=True)
+            loss_a.backward()
+            opt_a.step()
+            history.append(
+                {
+                    "loss_w": loss_w.item(),
+                    "ce_arch": loss_ce.item(),
+                    "latency_rel": lat.item(),
+                    "loss_arch": loss_a.item(),
+                }
+            )
+        if log:
+            last = history[-1]
+            log(
+                f"lambda {cfg.lam:g} epoch {epoch + 1}/{cfg.search_epochs}: ce "
+                f"{last['ce_arch']:.3f}, relaxed latency {last['latency_rel']:.3f} of the supernet"
+            )
+    with torch.no_grad():
+        gates = model.gates()
+        final = float(latency(gates))
+    result = DiffResult(cfg.lam, gates.tolist(), final, full, history)
+    result.spec = discretise(spec, gates.tolist(), cfg.threshold, provenance=_provenance(cfg))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _provenance(cfg: DiffConfig) -> Provenance:
+    return Provenance(
+        generator="darts",
+        params={"nodes": cfg.nodes, "lam": cfg.lam, "sparsity": cfg.sparsity,
+                "devices": cfg.devices, "profile": cfg.profile, "threshold": cfg.threshold},
+        seed=cfg.seed,
+        parawire_version=__version__,
+    )  # fmt: skip
+
+
+def discretise(
+    spec: ArchSpec, gates: list[float], threshold: float, provenance: Provenance | None = None
+) -> ArchSpec:
+    """The supernet with only its strong edges (module docstring), renumbered and validated."""
+    src, dst = spec.input_node, spec.output_node
+    g = nx.DiGraph()
+    g.add_nodes_from(n.id for n in spec.nodes)
+    for e, gate in zip(spec.edges, gates, strict=True):
+        g.add_edge(e.src, e.dst, cost=-math.log(max(gate, 1e-12)))
+    strongest = nx.shortest_path(g, src, dst, weight="cost")  # max product of gates (a DAG)
+    keep = nx.DiGraph()
+    keep.add_nodes_from(g.nodes)
+    keep.add_edges_from(
+        (e.src, e.dst) for e, gate in zip(spec.edges, gates, strict=True) if gate >= threshold
+    )
+    keep.add_edges_from(itertools.pairwise(strongest))
+    alive = (nx.descendants(keep, src) | {src}) & (nx.ancestors(keep, dst) | {dst})
+    order = [v for v in spec.topological_order if v in alive]
+    new_id = {v: i for i, v in enumerate(order)}
+    nodes = tuple(dataclasses.replace(spec.node_map[v], id=new_id[v]) for v in order)
+    edges = tuple(
+        dataclasses.replace(e, src=new_id[e.src], dst=new_id[e.dst])
+        for e in spec.edges
+        if e.src in alive and e.dst in alive and keep.has_edge(e.src, e.dst)
+    )
+    last = new_id[dst]
+    return dataclasses.replace(
+        spec,
+        nodes=nodes,
+        edges=edges,
+        stages=(Stage(0, 0, last, tuple(range(last + 1))),),
+        provenance=provenance or spec.provenance,
+    ).validate()
+
+
+def finalist(
+    spec: ArchSpec,
+    splits: ImageSplits,
+    *,
+    epochs: int,
+    devices: int,
+    profile: str,
+    wire_dtype: str = "float32",
+    seed: int = 0,
+    recipe: str = "modern",
+) -> dict[str, Any]:
+    """A discrete architecture trained from scratch for ``epochs`` and its recommended
+    deployment on up to ``devices``: test accuracy, simulated latency, parameters."""
+    from parawire.analysis.api import analyze
+    from parawire.analysis.costs import spec_costs
+    from parawire.train.loop import train_model
+    from parawire.train.models import ModelSource
+    from parawire.train.recipes import get_recipe
+
+    trained = train_model(
+        ModelSource.from_spec(spec), splits, get_recipe(recipe), epochs=epochs, seed=seed
+    )
+    # up to k devices: a network of fewer vertices cannot use more than it has
+    result = analyze(spec, min(devices, len(spec.nodes)), profile, wire_dtype=wire_dtype)
+    return {
+        "accuracy": float(trained.test_acc),
+        "latency_ms": 1e3 * float(result.makespan_s),
+        "single_device_ms": 1e3 * float(result.single_device_s),
+        "devices_used": int(result.devices_used),
+        "params": int(spec_costs(spec).total_params),
+        "vertices": len(spec.nodes),
+        "edges": len(spec.edges),
+        "train_seconds": float(trained.train_seconds),
+    }
+
+
+def sweep(
+    splits: ImageSplits,
+    cfg: DiffConfig,
+    lambdas: list[float],
+    *,
+    epochs: int,
+    log: Log | None = None,
+) -> list[dict[str, Any]]:
+    """One search per ``lambda``, each discretised network trained ``epochs`` from scratch:
+    the accuracy/latency curve, one row per lambda (with the spec as a dict)."""
+    rows = []
+    for lam in lambdas:
+        result = search_wiring(splits, dataclasses.replace(cfg, lam=lam), log)
+        assert result.spec is not None
+        row = finalist(
+            result.spec,
+            splits,
+            epochs=epochs,
+            devices=cfg.devices,
+            profile=cfg.profile,
+            wire_dtype=cfg.wire_dtype,
+            seed=cfg.seed,
+        )
+        row |= {
+            "lambda": lam,
+            "relaxed_latency_ms": 1e3 * result.relaxed_latency_s,
+            "supernet_latency_ms": 1e3 * result.supernet_latency_s,
+            "search_seconds": result.seconds,
+            "spec": result.spec.to_dict(),
+        }
+        rows.append(row)
+        if log:
+            log(
+                f"lambda {lam:g}: {row['vertices'] - 2} vertices, {row['edges']} edges, "
+                f"{row['accuracy']:.2f}% after {epochs} epochs, {row['latency_ms']:.3f} ms on "
+                f"{row['devices_used']} device(s) of {cfg.profile}"
+            )
+    return rows
+
+
+def sweep_table(rows: list[dict[str, Any]], cfg: DiffConfig) -> Table:
+    """The accuracy/latency curve of a sweep as a table."""
+    return Table(
+        "diff",
+        f"Differentiable wiring search: {cfg.nodes}-vertex supernet, {cfg.devices} devices of "
+        f"{cfg.profile}",
+        ("lambda", "vertices", "edges", "params", "acc %", "latency ms", "devices",
+         "relaxed ms"),
+        tuple(
+            (r["lambda"], r["vertices"] - 2, r["edges"], r["params"], r["accuracy"],
+             r["latency_ms"], r["devices_used"], r["relaxed_latency_ms"])
+            for r in rows
+        ),
+        ("latency ms: the finalist's recommended deployment, simulated; relaxed ms: the "
+         "supernet's relaxed latency at the final gates, on all devices",),
+    )  # fmt: skip
+
+
+def write_sweep(
+    out: Path,
+    splits: ImageSplits,
+    cfg: DiffConfig,
+    lambdas: list[float],
+    *,
+    epochs: int,
+    log: Log | None = None,
+) -> Table:
+    """Run :func:`sweep` and write ``out/diff.json`` and ``out/diff/lambda-<value>.json``."""
+    from parawire._io import atomic_write, write_json
+
+    rows = sweep(splits, cfg, lambdas, epochs=epochs, log=log)
+    for row in rows:
+        spec = ArchSpec.from_dict(row.pop("spec"))
+        path = out / "diff" / f"lambda-{row['lambda']:g}.json"
+        atomic_write(path, lambda tmp, s=spec: tmp.write_text(s.to_json()))
+        row["spec"] = f"diff/{path.name}"
+    write_json(
+        out / "diff.json",
+        {"config": dataclasses.asdict(cfg), "dataset": splits.name, "epochs": epochs,
+         "rows": rows},
+    )  # fmt: skip
+    return sweep_table(rows, cfg)
