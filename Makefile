@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # torch pinned here only for the local wheel cache of the build machines; pyproject asks torch>=2.4.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test test-all lint format bench clean
+.PHONY: demo test test-all lint format bench clean browser pictures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 demo: $(VENV)/.installed
 	$(BIN)/parawire demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(BIN)/python -m pytest -q -n auto
+
+# Best effort: the report's browser test needs Chromium and is skipped (saying why) without it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1)) || true
+
+# The README's pictures and the report screenshot in docs/img (minutes: runs the demo).
+pictures: $(VENV)/.installed
+	$(BIN)/python benchmarks/readme_pictures.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
@@ -34,7 +44,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test-all: $(VENV)/.installed
+test-all: $(VENV)/.installed browser
 	$(BIN)/python -m pytest -q -m ""
 
 clean:

@@ -235,6 +235,14 @@ def test_the_pictures_hold_the_folder_data(built, results: Path) -> None:
     rows = json.loads((results / "results.json").read_text())["rows"]
     best = max(rows, key=lambda r: r["analysis"]["speedup"])  # the network drawn
     assert sum(len(c.get_offsets()) for c in dots) == len(best["spec"]["nodes"])
+    # Figure 10's eta is at the k devices offered, whatever the deployment uses (oracle: eta())
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.metrics import eta
+    from parawire.arch.spec import ArchSpec
+
+    dp = [eta(spec_costs(ArchSpec.from_dict(r["spec"])), 3) for r in rows if r["group"] == "dp"]
+    panel = figures["study-width-depth"].axes[0].get_title()
+    assert panel == f"dp (n=2, eta {sum(dp) / 2:.2f})"
     dots = [
         c
         for c in figures["analysis-architecture"].findobj(PathCollection)

@@ -110,7 +110,9 @@ def study_points(rows: Sequence[Doc]) -> tuple[list[float], list[float], list[st
 
 
 def study_histograms(rows: Sequence[Doc]) -> tuple[dict[str, list[list[int]]], dict[str, float]]:
-    """Per generator group of the plain generated rows: their depth histograms and mean eta."""
+    """Per generator group of the plain generated rows: their depth histograms and mean eta
+    at the k devices offered (longest path over vertices per device, EDGE'23), whatever number
+    of devices the recommended deployment uses."""
     hists: dict[str, list[list[int]]] = {}
     etas: dict[str, list[float]] = {}
     for row in rows:
@@ -118,7 +120,8 @@ def study_histograms(rows: Sequence[Doc]) -> tuple[dict[str, list[list[int]]], d
         if row.get("kind") != "generator" or not full.get("depth_histogram"):
             continue
         hists.setdefault(str(row["group"]), []).append([int(x) for x in full["depth_histogram"]])
-        etas.setdefault(str(row["group"]), []).append(float(full["eta"]))
+        eta_k = int(full["depth"]) * int(full["devices"]) / int(full["vertices"])
+        etas.setdefault(str(row["group"]), []).append(eta_k)
     return hists, {g: statistics.fmean(v) for g, v in etas.items()}
 
 

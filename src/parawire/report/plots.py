@@ -239,7 +239,9 @@ def gantt_figure(
         ax.axvline(makespan_s * scale, color="black", linestyle="--", linewidth=1)
     ax.set_yticks(range(n), [f"device {d}" for d in range(n)])
     ax.set_ylim(n - 0.4, -0.6)  # device 0 on top
-    ax.set_xlabel(f"time ({unit}); hatched: transfers, coloured by the receiving device")
+    sends = any(e.kind == "transfer" for e in events)
+    legend = "; hatched: transfers, coloured by the receiving device" if sends else ""
+    ax.set_xlabel(f"time ({unit}){legend}")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
