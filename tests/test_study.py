@@ -97,7 +97,7 @@ def test_stability_table_layout() -> None:
 
 
 def test_plan_and_config_checks() -> None:
-    cfg = StudyConfig(samples=2, generators=("dp", "fb"), baselines=("resnet",), large_size=224,
+    cfg = StudyConfig(samples=2, generators=("dp", "ws:fb"), baselines=("resnet",), large_size=224,
                       uniform_samples=1)  # fmt: skip
     ids = [j.id for j in plan_jobs(cfg, 32)]
     assert ids[:4] == ["generator/dp/32/s000", "generator/dp/32/s001", "generator/fb/32/s000",
@@ -180,6 +180,9 @@ def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:
         ({"lr": float("nan")}, "learning rate must be a finite number"),
         ({"batch_size": 0}, "batch size must be >= 1"),
         ({"uniform_generator": "fb"}, "unknown uniform generator 'fb'"),
+        ({"generators": ("fb",)}, "'fb' is a staging mode, not a generator; write GENERATOR:fb"),
+        ({"generators": ("ws:nope",)}, "unknown staging 'nope'"),
+        ({"merge_generators": ("xyz",)}, "unknown generator 'xyz'"),
     ],
 )
 def test_bad_option_fails_before_anything_is_stored(tmp_path: Path, bad, message) -> None:
@@ -240,6 +243,6 @@ def test_a_bad_data_path_or_ungeneratable_network_stores_nothing(tmp_path: Path)
         run_study(tiny(dataset="cifar10", data=str(tmp_path / "missing.tar.gz")), tmp_path / "a")
     assert not (tmp_path / "a").exists()
     with pytest.raises(ParawireError):  # fb splits 4 vertices into 3 graphs too small to wire
-        run_study(tiny(generators=("fb",)), tmp_path / "b")
+        run_study(tiny(generators=("ws:fb",)), tmp_path / "b")
     assert not (tmp_path / "b").exists()
     run_study(tiny(), tmp_path / "b")  # the corrected command is not refused

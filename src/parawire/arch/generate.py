@@ -122,7 +122,7 @@ def generate(
 
     builder = _Builder(cfg, stem_hw, np.random.default_rng([seed, 0x5A6E]))
     if cfg.name == "fb":
-        sizes = _split(gen.n, cfg.fb_stages)
+        sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
         for s, size in enumerate(sizes):
             try:
                 sub = create_generator(name, **{**gen.params(), "n": size})
@@ -161,11 +161,18 @@ def generate(
     return spec.validate()
 
 
-def _split(n: int, parts: int) -> list[int]:
-    if n < parts:
-        raise ConfigError(f"fb staging needs n >= fb_stages, got n={n} fb_stages={parts}")
-    base = [n // parts] * parts
-    base[-1] += n % parts
+def _split(n: int, parts: int, unit: int = 1) -> list[int]:
+    """``n`` vertices in ``parts`` near-equal stages, each a multiple of ``unit`` (the last takes
+    the remainder): 40 in 3 -> 13, 13, 14; with lanes of width 4 -> 12, 12, 16."""
+    units = n // unit
+    if units < parts:
+        raise ConfigError(
+            f"fb staging needs n >= fb_stages x {unit}, got n={n} fb_stages={parts}"
+            if unit > 1
+            else f"fb staging needs n >= fb_stages, got n={n} fb_stages={parts}"
+        )
+    base = [units // parts * unit] * parts
+    base[-1] += n - sum(base)
     return base
 
 

@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from parawire.analysis.api import AnalysisResult, analyze, compare
-from parawire.cli.deployment_options import choice_kwargs, deployment_options
+from parawire.cli.deployment_options import (
+    PARTITIONER_SEED_HELP,
+    choice_kwargs,
+    deployment_options,
+    devices_option,
+    profile_option,
+)
 
 RESULT_FILE = "analysis.json"  # --out: the JSON --json prints (one object, or a list)
 TIMELINE_FILE = "timeline.json"  # --out: every compute and transfer interval of each schedule
@@ -121,16 +127,11 @@ def _write_out(
 
 @click.command("analyze")
 @click.argument("target", metavar="SPEC_OR_MODEL")
-@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices available.")
-@click.option(
-    "--profile",
-    default="rpi4-wifi",
-    show_default=True,
-    help="Device/link profile: a name (see docs/profiles.md) or a TOML file.",
-)
+@devices_option(default=4)
+@profile_option("rpi4-wifi", "of the devices the deployment is simulated on")
 @deployment_options
 @click.option("--compare", "compare_all", is_flag=True, help="Every partitioner side by side.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
+@click.option("--seed", type=int, default=0, show_default=True, help=PARTITIONER_SEED_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
     "-o",

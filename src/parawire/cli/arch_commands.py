@@ -28,18 +28,52 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
 @click.command("generate")
 @click.argument("generator", metavar="GENERATOR")
 @click.option("--param", "params", multiple=True, help="Generator parameter key=value.")
-@click.option("--staging", type=click.Choice(STAGINGS), default="probabilistic", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--staging",
+    type=click.Choice(STAGINGS),
+    default="probabilistic",
+    show_default=True,
+    help="How channels and map sizes change along the network: probabilistic or greedy "
+    "staging, uniform channels, or fb (RandWire's fixed stages: --fb-stages graphs in sequence).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the graph generator and the staging draws: same seed, same architecture.",
+)
 @click.option("--channels", type=int, default=32, show_default=True, help="Stem width.")
 @click.option("--c-max", type=int, default=256, show_default=True, help="Staging channel limit.")
-@click.option("--stage-prob", type=float, default=0.5, show_default=True)
+@click.option(
+    "--stage-prob",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="probabilistic staging: chance that a vertex starts a new stage.",
+)
 @click.option("--min-size", type=int, default=4, show_default=True, help="Smallest map side.")
-@click.option("--fb-stages", type=int, default=3, show_default=True)
+@click.option(
+    "--fb-stages", type=int, default=3, show_default=True, help="fb staging: graphs in sequence."
+)
 @click.option("--input-size", type=int, default=32, show_default=True, help="Image side (px).")
-@click.option("--in-channels", type=int, default=3, show_default=True)
-@click.option("--num-classes", type=int, default=10, show_default=True)
-@click.option("--orientation", type=click.Choice(sorted(ORIENTATIONS)), default="dfs")
-@click.option("--aggregation", type=click.Choice(AGGREGATIONS), default=AGGREGATIONS[0])
+@click.option("--in-channels", type=int, default=3, show_default=True, help="Image channels.")
+@click.option("--num-classes", type=int, default=10, show_default=True, help="Classifier outputs.")
+@click.option(
+    "--orientation",
+    type=click.Choice(sorted(ORIENTATIONS)),
+    default="dfs",
+    show_default=True,
+    help="How edges get a direction: dfs (EDGE'23: depth-first discovery order) or index "
+    "(RandWire: lower to higher vertex index).",
+)
+@click.option(
+    "--aggregation",
+    type=click.Choice(AGGREGATIONS),
+    default=AGGREGATIONS[0],
+    show_default=True,
+    help="How a vertex combines its inputs (docs/generators.md).",
+)
 @click.option(
     "--merge",
     type=click.Choice(MERGES),

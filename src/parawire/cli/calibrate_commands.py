@@ -46,12 +46,19 @@ def _progress_on_stderr() -> Iterator[ProgressFn]:
 
 @click.command("calibrate")
 @click.option(
+    "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="torch threads while timing (as `run --threads` gives each rank).",
+)
 @click.option("--name", default="local-cpu", show_default=True, help="Name of the profile.")
 @click.option(
     "--repeats",

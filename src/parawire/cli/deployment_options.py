@@ -28,6 +28,63 @@ def parse_eps(text: str) -> list[float]:
     return values
 
 
+class ProfileParam(click.ParamType):
+    """``--profile``: a profile name (the choices are listed) or a TOML file, checked at parse."""
+
+    name = "profile"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(_profile_names()) + "|FILE.toml]"  # as click.Choice lists them
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from parawire.analysis.profiles import get_profile
+
+        get_profile(value)  # ConfigError naming the profiles: before any work starts
+        return str(value)
+
+
+def _profile_names() -> list[str]:
+    from parawire.analysis.profiles import list_profiles
+
+    return list_profiles()
+
+
+def profile_option(default: str | None, purpose: str) -> Callable[[Any], Any]:
+    """``--profile`` with the same meaning in every command: the device and link profile that
+    costs a deployment (``purpose`` says what for; ``default`` None means local-cpu)."""
+    return click.option(
+        "--profile",
+        type=ProfileParam(),
+        default=default,
+        show_default=default is not None,
+        help=f"Device/link profile {purpose}: one of the names in brackets or a TOML file "
+        "(FILE.toml or FILE.toml#NAME, docs/profiles.md)"
+        + ("" if default is not None else "; default local-cpu")
+        + ".",
+    )
+
+
+def devices_option(*, default: int | None = 4, required: bool = False, note: str = "") -> Any:
+    """``-n/--devices`` with the same meaning in every command: the devices (ranks) available;
+    a deployment uses at most this many."""
+    return click.option(
+        "--devices",
+        "-n",
+        type=click.IntRange(min=1),
+        default=default,
+        required=required,
+        show_default=default is not None,
+        help="Devices (ranks) available: a deployment uses at most this many" + note + ".",
+    )
+
+
+PARTITIONER_SEED_HELP = "Seeds the partitioners (kahypar, metis)."
+PLAN_SEED_HELP = (
+    "Seeds the partitioners (kahypar, metis) and the untrained weights a plan without "
+    "--weights runs."
+)
+
+
 def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool = True) -> Any:
     """Decorate a command with --partitioner, --select, --eps (unless ``eps=False``),
     --wire-dtype and --scatter; use as ``@deployment_options`` or ``@deployment_options(...)``.

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from parawire.cli.deployment_options import choice_kwargs, deployment_options
+from parawire.cli.deployment_options import (
+    PLAN_SEED_HELP,
+    choice_kwargs,
+    deployment_options,
+    devices_option,
+    profile_option,
+)
 
 if TYPE_CHECKING:
     from parawire.runtime.launch import RunOptions
@@ -32,7 +38,9 @@ _emulate = click.option(
 )
 _threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
 _runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
-_warmup = click.option("--warmup", type=int, default=3, show_default=True)
+_warmup = click.option(
+    "--warmup", type=int, default=3, show_default=True, help="Unmeasured runs first."
+)
 _batch = click.option("--batch", type=int, default=1, show_default=True, help="Images per run.")
 
 
@@ -72,15 +80,16 @@ def _describe(plan: Plan) -> str:
 
 @click.command("plan")
 @click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
-@click.option("--devices", "-n", type=int, required=True, help="Devices (ranks) available.")
-@click.option(
-    "--profile",
-    default=None,
-    help="Profile the placement is chosen for: a name or TOML file (default local-cpu).",
-)
+@devices_option(default=None, required=True)
+@profile_option(None, "the placement is chosen for")
 @deployment_options
-@click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trained weights (safetensors) to copy into the plan (default: seeded untrained).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Plan folder.")
 def plan_cmd(
     spec_path: Path,
@@ -110,12 +119,8 @@ def plan_cmd(
 
 @click.command("run")
 @click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
-@click.option("--devices", "-n", type=int, default=None, help="Ranks K (needed for a spec).")
-@click.option(
-    "--profile",
-    default=None,
-    help="Profile for the placement of a spec and the simulated makespan (default local-cpu).",
-)
+@devices_option(default=None, note=" (needed for a spec; a plan runs on its own ranks)")
+@profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options
 @_threads
 @_runs
@@ -132,7 +137,7 @@ def plan_cmd(
     help="Real test images run split at the end and compared with the float32 model (0: off).",
 )
 @click.option("--check-data", default="digits", show_default=True, help="Data set of --check.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
+@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run_cmd(
     path: Path,
@@ -212,8 +217,8 @@ def run_cmd(
 
 @click.command("worker")
 @click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
-@click.option("--rank", type=int, required=True)
-@click.option("--world", type=int, required=True)
+@click.option("--rank", type=int, required=True, help="This device's rank (0: the driver).")
+@click.option("--world", type=int, required=True, help="Ranks in the plan (all of them).")
 @click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
 @click.option("--bind", default=None, help="Address rank 0 listens on (default: master host).")
 @_threads

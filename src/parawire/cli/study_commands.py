@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from parawire.cli.deployment_options import deployment_options
+from parawire.cli.deployment_options import deployment_options, devices_option, profile_option
 from parawire.data import list_datasets
 from parawire.report import to_rich
 from parawire.study import BASELINE_GROUPS, GENERATOR_GROUPS, StudyConfig, demo_config, run_study
@@ -34,13 +34,37 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 
 
 @click.command("study")
-@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option(
+    "--dataset",
+    type=click.Choice(list_datasets()),
+    default="digits",
+    show_default=True,
+    help="Data set every network trains on (docs/training.md).",
+)
 @click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 JPEG archive).")
 @click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--generators", default=",".join(GENERATOR_GROUPS), show_default=True)
-@click.option("--baselines", default=",".join(BASELINE_GROUPS), show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs of every network.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Study folder (a rerun into it trains only what is missing).",
+)
+@click.option(
+    "--generators",
+    default=",".join(GENERATOR_GROUPS),
+    show_default=True,
+    help="Generator groups, comma-separated: a generator (probabilistic staging) or "
+    "GENERATOR:STAGING (ws:fb = ws with RandWire's fixed stages).",
+)
+@click.option(
+    "--baselines",
+    default=",".join(BASELINE_GROUPS),
+    show_default=True,
+    help="Baselines, comma-separated: cifarnet, resnet20, resnet50, or resnet (resnet20 up to "
+    "64 px, resnet50 above).",
+)
 @click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
 @click.option(
     "--merge",
@@ -58,18 +82,44 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @click.option(
     "--large-size", type=int, default=64, show_default=True, help="Table I input (0: off)."
 )
-@click.option("--uniform-samples", type=int, default=3, show_default=True)
-@click.option("--large-baseline/--no-large-baseline", default=True, show_default=True)
-@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices available.")
-@click.option("--profile", default="rpi4-wifi", show_default=True, help="Analysis profile.")
+@click.option(
+    "--uniform-samples",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Architectures per cell of Table I (at most --samples).",
+)
+@click.option(
+    "--large-baseline/--no-large-baseline",
+    default=True,
+    show_default=True,
+    help="Also train the ResNet at --large-size (Table I).",
+)
+@devices_option(default=4)
+@profile_option("rpi4-wifi", "of the devices each network's deployment is analysed on")
 @deployment_options(eps=False)
-@click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--vertices", type=int, default=40, show_default=True)
-@click.option("--channels", type=int, default=32, show_default=True)
-@click.option("--c-max", type=int, default=256, show_default=True)
+@click.option(
+    "--recipe",
+    type=click.Choice(list_recipes()),
+    default="modern",
+    show_default=True,
+    help="Training recipe of every network (docs/training.md).",
+)
+@click.option(
+    "--batch-size", type=int, default=None, help="Override the recipe's (fitted) batch size."
+)
+@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Training seed of every network (weights, batch order, augmentation, dropout); the "
+    "architectures use seeds 0..samples-1.",
+)
+@click.option("--vertices", type=int, default=40, show_default=True, help="Vertices per graph.")
+@click.option("--channels", type=int, default=32, show_default=True, help="Stem width.")
+@click.option("--c-max", type=int, default=256, show_default=True, help="Staging channel limit.")
 @click.option("--stem-stride", type=int, default=None, help="Stem downsampling (default: auto).")
 @click.option("--param-samples", type=int, default=1000, show_default=True, help="Table IV.")
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
@@ -100,7 +150,14 @@ def study_cmd(
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+    help="Study folder (a second run into it trains nothing and only prints).",
+)
 @click.option("--epochs", type=int, default=None, help="Override the demo's epochs.")
 def demo_cmd(out: Path, epochs: int | None) -> None:
     """A small study on the embedded digits data (every generator, 2 samples, small nets)."""

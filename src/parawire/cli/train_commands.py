@@ -26,11 +26,29 @@ from parawire.train.loop import METRICS
 
 @click.command("train")
 @click.argument("model", metavar="SPEC_OR_BASELINE")
-@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option(
+    "--dataset",
+    type=click.Choice(list_datasets()),
+    default="digits",
+    show_default=True,
+    help="Data set (docs/training.md; digits ships with scikit-learn).",
+)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
 @click.option("--epochs", type=int, default=None, help="Epochs (default: the recipe's).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--recipe", type=click.Choice(list_recipes()), default="modern", show_default=True)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Run folder: checkpoints, weights, metrics.",
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(list_recipes()),
+    default="modern",
+    show_default=True,
+    help="Optimiser, schedule and regularisation (docs/training.md).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
 @click.option(
     "--batch-size",
@@ -39,7 +57,13 @@ from parawire.train.loop import METRICS
     help="Training batch size (default: fitted to the training set, at most 128).",
 )
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the weight initialisation, the batch order, augmentation and dropout.",
+)
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
 def train_cmd(
     model: str,
@@ -84,8 +108,19 @@ def train_cmd(
 
 @click.command("eval")
 @click.argument("model", metavar="SPEC_OR_BASELINE")
-@click.option("--weights", type=click.Path(path_type=Path), required=True)
-@click.option("--dataset", type=click.Choice(list_datasets()), default="digits", show_default=True)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(list_datasets()),
+    default="digits",
+    show_default=True,
+    help="Data set (docs/training.md; digits ships with scikit-learn).",
+)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
 def eval_cmd(

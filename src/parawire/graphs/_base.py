@@ -32,6 +32,11 @@ class GraphGenerator(ABC):
     def check(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Raise ``ConfigError`` for out-of-range parameters (override to add rules)."""
 
+    def size_unit(self) -> int:
+        """Vertex counts this generator's graphs come in multiples of (fb staging splits ``n``
+        into stages of such sizes); 1 unless a parameter ties ``n`` to a width."""
+        return 1
+
     @abstractmethod
     def sample(self, seed: int) -> nx.Graph:
         """Undirected simple graph on vertices ``0..n-1`` (every vertex present)."""

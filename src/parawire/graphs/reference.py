@@ -34,6 +34,10 @@ class Lanes(GraphGenerator):
             f"width must divide n (n={self.n}, width={self.width})",
         )
 
+    def size_unit(self) -> int:
+        """Lanes of equal length: every graph has a multiple of ``width`` vertices."""
+        return self.width
+
     def sample(self, seed: int) -> nx.Graph:
         length = self.n // self.width
         g = nx.Graph()

@@ -12,9 +12,52 @@ from parawire.errors import ConfigError
 
 MERGES = ("maps", "pooled")  # parawire.arch.spec.MERGES, repeated to keep this module light
 
-GENERATOR_GROUPS = ("er", "ba", "ws", "dp", "fb", "chain")  # fb = ws with RandWire's stages
-STAGING_OF = {"fb": ("ws", "fb")}  # group -> (generator, staging); others: (group, probabilistic)
+# A generator group is a generator name (probabilistic staging) or GENERATOR:STAGING for a
+# fixed staging mode: ws:fb is ws with RandWire's fixed stages (the paper's FB).
+GENERATOR_GROUPS = ("er", "ba", "ws", "dp", "ws:fb", "chain")
+GROUP_IDS = {"ws:fb": "fb"}  # group -> the name in job ids and folders (what older studies hold)
 BASELINE_GROUPS = ("cifarnet", "resnet")  # resnet = resnet20 at <= 64 px, resnet50 above
+
+
+def split_group(group: str) -> tuple[str, str]:
+    """(generator, staging) of a generator group: ``ws:fb`` -> (ws, fb), ``dp`` -> (dp,
+    probabilistic)."""
+    generator, _, staging = group.partition(":")
+    return generator, staging or "probabilistic"
+
+
+def group_id(group: str) -> str:
+    """The group's name in job ids and run folders."""
+    return GROUP_IDS.get(group, group)
+
+
+def check_groups(groups: tuple[str, ...], option: str, *, plain: bool = False) -> None:
+    """``ConfigError`` unless every group names a registered generator (and, as GENERATOR:STAGING,
+    a staging mode; ``plain``: no staging allowed), naming a staging mode given as a generator."""
+    from parawire.arch.generate import STAGINGS
+    from parawire.graphs import list_generators
+
+    for group in groups:
+        generator, staging = split_group(group)
+        if group in STAGINGS:
+            raise ConfigError(
+                f"{option}: {group!r} is a staging mode, not a generator; write "
+                f"GENERATOR:{group} (e.g. ws:fb, ws with RandWire's fixed stages)"
+                if not plain
+                else f"{option}: {group!r} is a staging mode, not a generator"
+            )
+        if generator not in list_generators():
+            raise ConfigError(
+                f"{option}: unknown generator {generator!r} in {group!r}; choose from "
+                f"{', '.join(list_generators())} (or GENERATOR:STAGING, e.g. ws:fb)"
+            )
+        if plain and ":" in group:
+            raise ConfigError(f"{option}: give generator names without a staging, got {group!r}")
+        if staging not in STAGINGS:
+            raise ConfigError(
+                f"{option}: unknown staging {staging!r} in {group!r}; choose from "
+                f"{', '.join(STAGINGS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -61,24 +104,27 @@ class StudyConfig:
         Checks every option before anything is trained or stored, so that a typo cannot leave
         a study folder holding settings that refuse the corrected command.
         """
-        bad = [g for g in self.generators if g not in GENERATOR_GROUPS]
+        check_groups(self.generators, "generators")
+        from parawire.nn import list_baselines
+
+        bad = [b for b in self.baselines if b not in ("resnet", *list_baselines())]
         if bad:
-            raise ConfigError(f"unknown generator group(s) {bad}; choose from {GENERATOR_GROUPS}")
-        bad = [b for b in self.baselines if b not in BASELINE_GROUPS]
-        if bad:
-            raise ConfigError(f"unknown baseline(s) {bad}; choose from {BASELINE_GROUPS}")
+            raise ConfigError(
+                f"unknown baseline(s) {bad}; choose from {', '.join(list_baselines())}, or "
+                "resnet (resnet20 up to 64 px, resnet50 above)"
+            )
         bad = [g for g in self.staging_generators if g not in ("er", "ba", "ws", "dp")]
         if bad:
             raise ConfigError(f"staging comparison takes er, ba, ws or dp, got {bad}")
-        bad = [g for g in self.merge_generators if g not in GENERATOR_GROUPS]
-        if bad:
-            raise ConfigError(f"unknown merge-comparison group(s) {bad}; use {GENERATOR_GROUPS}")
-        free = tuple(g for g in GENERATOR_GROUPS if g not in STAGING_OF)  # staging not fixed
-        if self.uniform_generator not in ("", *free):
-            raise ConfigError(
-                f"unknown uniform generator {self.uniform_generator!r}; choose one of "
-                f"{', '.join(free)}, or '' for no uniform-channel networks"
-            )
+        check_groups(self.merge_generators, "merge generators")
+        if self.uniform_generator:
+            try:
+                check_groups((self.uniform_generator,), "uniform generator", plain=True)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"unknown uniform generator {self.uniform_generator!r} ({exc}); give a "
+                    "generator name, or '' for no uniform-channel networks"
+                ) from None
         if self.merge not in MERGES:
             raise ConfigError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
         if self.workers < 1:
@@ -164,7 +210,7 @@ def demo_config() -> StudyConfig:
         samples=2,
         epochs=4,
         stem_stride=2,  # 16x16 maps inside: 3-4x faster than 32x32, no loss on digits
-        vertices=18,  # fb splits it 3 x 6: the smallest ws stages (k=4) that are not complete
+        vertices=18,  # ws:fb splits it 3 x 6: the smallest ws stages (k=4) that are not complete
         channels=16,
         c_max=64,
         batch_size=64,

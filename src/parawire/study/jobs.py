@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from parawire.arch import StagingConfig, generate
 from parawire.arch.spec import ArchSpec
-from parawire.study.config import STAGING_OF, StudyConfig
+from parawire.study.config import StudyConfig, group_id, split_group
 from parawire.train.models import ModelSource
 
 KINDS = ("generator", "baseline", "greedy", "merge", "uniform", "staged")
@@ -17,9 +17,9 @@ KINDS = ("generator", "baseline", "greedy", "merge", "uniform", "staged")
 class Job:
     """One network to train and evaluate."""
 
-    id: str  # e.g. "generator/dp/32/s001": kind/group/input side/sample
+    id: str  # e.g. "generator/dp/32/s001": kind/group id (study.config.group_id)/side/sample
     kind: str  # one of KINDS
-    group: str  # generator group ("er" ... "chain") or baseline name ("cifarnet", "resnet20")
+    group: str  # generator group ("er" ... "ws:fb", "chain") or baseline name ("cifarnet")
     staging: str  # staging mode of a generated network ("" for baselines)
     size: int  # input side in pixels
     sample: int  # architecture seed (0 for baselines)
@@ -31,8 +31,10 @@ class Job:
 
 
 def generator_and_staging(group: str, staging: str) -> tuple[str, str]:
-    """Generator name and staging mode of a group (``fb`` is ``ws`` with RandWire's stages)."""
-    return STAGING_OF.get(group, (group, staging))
+    """Generator name and staging mode of a group: GENERATOR:STAGING fixes the staging (``ws:fb``
+    is ws with RandWire's stages); a plain generator takes ``staging``."""
+    generator, fixed = split_group(group)
+    return (generator, fixed) if ":" in group else (generator, staging)
 
 
 def resnet_for(size: int) -> str:
@@ -47,7 +49,7 @@ def plan_jobs(cfg: StudyConfig, native_size: int) -> list[Job]:
 
     def gen(kind: str, group: str, staging: str, size: int, count: int = cfg.samples) -> None:
         jobs.extend(
-            Job(f"{kind}/{group}/{size}/s{s:03d}", kind, group, staging, size, s)
+            Job(f"{kind}/{group_id(group)}/{size}/s{s:03d}", kind, group, staging, size, s)
             for s in range(count)
         )
 
