@@ -140,6 +140,11 @@ def test_wire_dtype_is_inside_the_models(wire: str, tmp_path: Path) -> None:
         assert t["bytes_per_image"] == (4 if t["part"] == "scale" else numel * elem().itemsize)
 
 
+def test_dynamo_needs_opset_18_and_gets_it_by_default(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="opset 18 or later, not 17"):
+        export_onnx(_round_robin("dp"), tmp_path, exporter="dynamo", opset=17)
+
+
 def test_bfloat16_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="bfloat16 cannot be exported") as info:
         export_onnx(_round_robin("dp", wire_dtype="bfloat16"), tmp_path)
@@ -322,8 +327,10 @@ def test_cli_exports_a_spec_and_a_plan(tmp_path: Path, capsys: pytest.CaptureFix
     assert manifest["plan"]["vertices_of"] == {
         str(r): list(plan.vertices_of(r)) for r in range(plan.world)
     }
-    assert main(["export", str(spec), "--whole", "-o", str(tmp_path / "w")]) == 0
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["manifest.json", "model.onnx"]
+    for source, folder in ((spec, "w"), (plan_dir, "wp")):
+        assert main(["export", str(source), "--whole", "-o", str(tmp_path / folder)]) == 0
+        names = sorted(p.name for p in (tmp_path / folder).iterdir())
+        assert names == ["manifest.json", "model.onnx"]
 
 
 def _docs_snippets() -> list[str]:
@@ -347,8 +354,8 @@ def test_the_docs_snippet_runs_the_devices_in_threads(exported: Path) -> None:
 @pytest.mark.slow
 def test_dynamo_exporter_gives_the_same_logits(tmp_path: Path) -> None:
     plan = dataclasses.replace(_planned("dp", 2, "pooled"), wire_dtype="int8")
-    result = export_onnx(plan, tmp_path, exporter="dynamo", opset=18)
-    image = _image(plan.spec)
+    result = export_onnx(plan, tmp_path, exporter="dynamo")  # opset 18 by default
+    image = _image(plan.spec, batch=3)  # traced with 2: the batch is dynamic
     got = torch.from_numpy(run_export(tmp_path, image.numpy()))
     torch.testing.assert_close(got, reference_logits(plan, image), rtol=1e-5, atol=1e-5)
-    assert result.manifest["exporter"] == "dynamo"
+    assert result.manifest["exporter"] == "dynamo" and result.manifest["opset"] == 18

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from parawire.export import ProgressFn
 
 FORMATS = ("onnx",)
-DEFAULT_OPSET = 17  # parawire.export.DEFAULT_OPSET (not imported: it would import torch)
 CHECK_BATCH = 2  # images of the --check comparison
 CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong model
 
@@ -60,13 +59,16 @@ def _progress_on_stderr() -> Iterator[ProgressFn]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
 @click.option("--whole", is_flag=True, help="Export the whole network as one model.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True)
-@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset.")
+@click.option(
+    "--opset", type=int, default=None, help="ONNX opset (default 17; 18 with --exporter dynamo)."
+)
 @click.option(
     "--exporter",
     type=click.Choice(("torchscript", "dynamo")),
     default="torchscript",
     show_default=True,
-    help="torch.onnx.export's TorchScript tracer (0.1-0.3 s a model) or torch.export (4-10 s).",
+    help="torch.onnx.export's TorchScript tracer, or torch.export (same models, slower; "
+    "opset 18 or later).",
 )
 @click.option(
     "--check/--no-check",
@@ -89,7 +91,7 @@ def export_cmd(
     seed: int,
     whole: bool,
     fmt: str,
-    opset: int,
+    opset: int | None,
     exporter: str,
     check: bool,
     out: Path,
@@ -112,7 +114,7 @@ def export_cmd(
     from parawire.runtime.plan import load_plan_or_spec
 
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    if whole and devices is None:
+    if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
     plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
     with _progress_on_stderr() as progress:
@@ -125,7 +127,7 @@ def export_cmd(
         f"wrote {out}: {len(result.files)} {fmt} model(s) for {manifest['devices']} device(s) "
         f"(steps per device {result.steps_per_device}), {len(manifest['transfers'])} "
         f"transfer(s), {moved:,} bytes per image on the wire ({manifest['wire_dtype']}), "
-        f"opset {opset}, {result.seconds:.1f} s",
+        f"opset {manifest['opset']}, {result.seconds:.1f} s",
         err=True,
     )
     if check:
@@ -144,6 +146,21 @@ def export_cmd(
                 f"the exported models' logits differ from PyTorch's by {diff:.2e}; please "
                 "report it with the plan (parawire --debug export ...)"
             )
+
+
+def _is_plan(path: Path) -> bool:
+    """True for a plan folder or plan file (a document with ``plan_version``), else False."""
+    import json
+
+    from parawire.arch.spec import read_capped
+    from parawire.errors import SpecError
+
+    file = path / "plan.json" if path.is_dir() else path
+    try:
+        data = json.loads(read_capped(file))
+    except (SpecError, ValueError):
+        return False  # not readable as JSON: load_plan_or_spec says what is wrong
+    return isinstance(data, dict) and "plan_version" in data
 
 
 COMMANDS = [export_cmd]

@@ -36,6 +36,7 @@ from parawire.export.pieces import (
     EXPORTERS,
     ExportError,
     check_export_options,
+    default_opset,
     export_step,
 )
 from parawire.export.runner import load_sessions, run_export
@@ -52,6 +53,7 @@ __all__ = [
     "ExportResult",
     "ProgressFn",
     "check_manifest",
+    "default_opset",
     "export_onnx",
     "load_manifest",
     "load_sessions",
@@ -97,19 +99,21 @@ def export_onnx(
     plan: Plan,
     out: str | Path,
     *,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     exporter: str = "torchscript",
     whole: bool = False,
     progress: ProgressFn | None = None,
 ) -> ExportResult:
     """Write one ONNX model per device step of ``plan`` (the whole network with ``whole``)
     and ``manifest.json`` into ``out``; every model passes ``onnx.checker`` (full check).
+    ``opset`` defaults to ``default_opset(exporter)``.
 
     A vertex that cannot be exported raises ``ExportError`` naming it; nothing is left
     half-written under a manifest (the manifest is written last).
     """
     if whole:
         plan = whole_plan(plan)
+    opset = default_opset(exporter) if opset is None else opset
     check_export_options(plan.wire_dtype, exporter, opset)
     start = time.perf_counter()
     folder = Path(out)

@@ -14,10 +14,10 @@ between two waits, the codec included (``parawire.runtime.wire``):
   ``<name>_scale``) are two outputs, N + 4 bytes as in the runtime's one message;
 * ``bfloat16`` is refused: ONNX Runtime's Python API cannot hand bfloat16 tensors to numpy.
 
-Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)`` by default. With
-torch 2.14 it still works, warns that it is deprecated, and takes about 0.1-0.3 s per step;
-the ``torch.export``-based exporter (``exporter="dynamo"``) gives the same logits and takes
-4-10 s per step (docs/export.md).
+Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)`` by default: with
+torch 2.14 it still works (it warns that it is deprecated) and is several times faster than
+the ``torch.export``-based exporter (``exporter="dynamo"``), which gives the same logits
+(figures in docs/export.md).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from parawire.runtime.plan import Plan
 from parawire.runtime.wire import INT8_LEVELS, INT8_MIN_STEP
 
 DEFAULT_OPSET = 17  # ONNX Runtime 1.14+, TensorRT 8.6+, onnx2tf read it
+DYNAMO_MIN_OPSET = 18  # the torch.export-based exporter writes no older opset
 EXPORTERS = ("torchscript", "dynamo")
 EXPORT_WIRE_DTYPES = ("float32", "float16", "int8")
 EXAMPLE_BATCH = 2  # traced with 2 images so nothing specialises to a batch of 1
@@ -62,6 +63,16 @@ def check_export_options(wire_dtype: str, exporter: str, opset: int) -> None:
         raise ConfigError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < 1:
         raise ConfigError(f"--opset must be a positive integer, got {opset!r}")
+    if exporter == "dynamo" and opset < DYNAMO_MIN_OPSET:
+        raise ConfigError(
+            f"the dynamo exporter writes ONNX opset {DYNAMO_MIN_OPSET} or later, not {opset}; "
+            f"use --opset {DYNAMO_MIN_OPSET} or --exporter torchscript"
+        )
+
+
+def default_opset(exporter: str) -> int:
+    """The opset written unless one is asked for: 17, or 18 for the dynamo exporter."""
+    return DYNAMO_MIN_OPSET if exporter == "dynamo" else DEFAULT_OPSET
 
 
 def encode(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
@@ -287,7 +298,7 @@ def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
                     what = f"the {wire} wire encoding of {what}"
                 raise ExportError(
                     f"{what} cannot be exported to ONNX opset {opset} with the {exporter} "
-                    f"exporter: {_first_line(exc)}; export with --opset {DEFAULT_OPSET}"
+                    f"exporter: {_first_line(exc)}; export with --opset {default_opset(exporter)}"
                 ) from exc
 
 

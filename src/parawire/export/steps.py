@@ -128,35 +128,47 @@ def split_steps(plan: Plan) -> tuple[list[Step], list[tuple[int, int]]]:
 
 
 def _group(units: _Units) -> dict[int, list[list[int]]]:
-    """Device -> its steps as lists of vertices, cut where merging would close a cycle."""
+    """Device -> its steps as lists of vertices, cut where merging would close a cycle.
+
+    The graph holds every unit, the data edges and each device's order; a step is contracted
+    into its first unit. The next unit joins the step unless another path leads from the step
+    to it (through another device): contracting an edge of a DAG keeps it acyclic exactly then.
+    """
     graph = nx.DiGraph()
-    label: dict[Unit, Unit] = {}  # unit -> the unit that names its (contracted) step
-    for unit in units.units():
-        graph.add_node(unit)
-        label[unit] = unit
+    graph.add_nodes_from(units.units())
     for d, vs in units.order.items():
-        for a, b in itertools.pairwise(vs):
-            graph.add_edge((d, a), (d, b))
+        graph.add_edges_from(((d, a), (d, b)) for a, b in itertools.pairwise(vs))
     for unit in units.units():
-        for src in units.sources(unit):
-            if src != unit:
-                graph.add_edge(src, unit)
+        graph.add_edges_from((src, unit) for src in units.sources(unit))
     groups: dict[int, list[list[int]]] = {}
     for d, vs in units.order.items():
         steps: list[list[int]] = []
         for v in vs:
             unit = (d, v)
             if steps:
-                head = label[(d, steps[-1][0])]
-                others = [s for s in graph.successors(head) if s != unit]
-                if not any(nx.has_path(graph, s, unit) for s in others):
+                head = (d, steps[-1][0])
+                detours = [s for s in graph.successors(head) if s != unit]
+                if not _reaches(graph, detours, unit):
                     nx.contracted_nodes(graph, head, unit, self_loops=False, copy=False)
-                    label[unit] = head
                     steps[-1].append(v)
                     continue
             steps.append([v])
         groups[d] = steps
     return groups
+
+
+def _reaches(graph: nx.DiGraph, starts: list[Unit], target: Unit) -> bool:
+    """True when a path leads from one of ``starts`` to ``target`` (one search for all)."""
+    seen, stack = set(starts), list(starts)
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        for nxt in graph.successors(node):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
 
 
 def _topological(units: _Units, groups: dict[int, list[list[int]]]) -> list[tuple[int, int]]:
