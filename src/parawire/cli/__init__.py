@@ -38,6 +38,31 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
 }
 
 
+def checks_out_first(command: click.Command) -> click.Command:
+    """Make ``command`` check its ``--out`` before it runs (``parawire.cli._paths``): a file
+    path for an option declared ``dir_okay=False``, a folder otherwise; one ConfigError line
+    instead of a traceback after the work. Options that are not paths (a store URL) are left."""
+    param = next((p for p in command.params if p.name == "out"), None)
+    original = command.callback
+    if param is None or not isinstance(param.type, click.Path) or original is None:
+        return command
+    wants_file = not param.type.dir_okay
+
+    def callback(**kwargs: object) -> object:
+        from pathlib import Path
+
+        from parawire.cli._paths import check_output_file, check_output_folder
+
+        out = kwargs.get("out")
+        if out is not None:
+            check = check_output_file if wants_file else check_output_folder
+            check(Path(str(out)), max(param.opts, key=len))
+        return original(**kwargs)
+
+    command.callback = callback
+    return command
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is looked up."""
 
@@ -50,7 +75,7 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"parawire.cli.{COMMAND_TABLE[cmd_name][0]}")
         for command in module.COMMANDS:
             if command.name == cmd_name:
-                self.add_command(command)
+                self.add_command(checks_out_first(command))
                 return command
         raise LookupError(f"{module.__name__}.COMMANDS has no command {cmd_name!r}")
 

@@ -166,6 +166,7 @@ def run_cmd(
     profile, or --profile with the --link emulated (the deployment options apply to specs only;
     a plan runs as it was written).
     """
+    from parawire.cli._progress import progress_on_stderr
     from parawire.runtime.launch import run_local, run_profile
     from parawire.runtime.plan import load_plan_or_spec
 
@@ -174,7 +175,10 @@ def run_cmd(
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
     plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
-    report = run_local(plan, options, profile=profile)
+    with progress_on_stderr("run") as progress:
+        report = run_local(plan, options, profile=profile, progress=progress)
+    for warning in report.warnings:
+        click.echo(f"parawire: warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "plan": _describe(plan), "info": plan.info}))
         return
@@ -188,6 +192,8 @@ def run_cmd(
         f"speedup {report.speedup:.2f}x  max |diff| {report.max_abs_diff:.2e}",
         f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
         f"  measured/simulated {report.measured_over_simulated:.2f}",
+        f"  machine      1-minute load average {report.load['load_1min']:.2f} before, "
+        f"{report.load['load_1min_after']:.2f} after, on {report.load['cores']} cores",
     ]
     for r in report.ranks:
         lines.append(
@@ -228,6 +234,13 @@ def run_cmd(
 @_link
 @_emulate
 @_timeout
+@click.option(
+    "--exit-with-parent/--no-exit-with-parent",
+    default=True,
+    show_default=True,
+    help="End when the process that started this worker ends (a script, shell or ssh "
+    "session), so that no worker computes on forever; --no-exit-with-parent to detach.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Rank 0: print one JSON object.")
 def worker_cmd(
     path: Path,
@@ -242,13 +255,20 @@ def worker_cmd(
     link: str | None,
     emulate: str | None,
     timeout: float,
+    exit_with_parent: bool,
     as_json: bool,
 ) -> None:
     """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
+    import os
+
     from parawire.errors import ConfigError
     from parawire.runtime.group import StoreHost, parse_address
     from parawire.runtime.launch import percentile, run_profile, run_rank
+    from parawire.runtime.lifeline import exit_with_parent as watch_parent
     from parawire.runtime.plan import Plan
+
+    if exit_with_parent:
+        watch_parent(os.getppid())
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others

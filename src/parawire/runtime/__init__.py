@@ -4,13 +4,39 @@
     plan = make_plan(spec, devices=2)
     report = run_local(plan, RunOptions(runs=50))
 
-See ``docs/runtime.md`` for the plan format, the engine and launching on real devices.
+See ``docs/runtime.md`` for the plan format, the engine and launching on real devices. The
+names load on first use (module ``__getattr__``), so that light modules of this package
+(``parawire.runtime.lifeline``) import without torch.
 """
 
-from parawire.runtime.engine import RankEngine
-from parawire.runtime.launch import RunOptions, RunReport, run_local, run_rank
-from parawire.runtime.link import LinkModel, Outbox
-from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan, seeded_state_dict
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from parawire._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from parawire.runtime.engine import RankEngine
+    from parawire.runtime.launch import RunOptions, RunReport, run_local, run_rank
+    from parawire.runtime.link import LinkModel, Outbox
+    from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan, seeded_state_dict
+
+# Public name -> the module of this package that defines it.
+_LAZY = {
+    "RankEngine": "engine",
+    "RunOptions": "launch",
+    "RunReport": "launch",
+    "run_local": "launch",
+    "run_rank": "launch",
+    "LinkModel": "link",
+    "Outbox": "link",
+    "Plan": "plan",
+    "load_plan_or_spec": "plan",
+    "make_plan": "plan",
+    "seeded_state_dict": "plan",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, {k: f"parawire.runtime.{m}" for k, m in _LAZY.items()})
 
 __all__ = [
     "LinkModel",

@@ -18,8 +18,11 @@ from datetime import timedelta
 import torch.distributed as dist
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
+from parawire.runtime.link import _first_line
 
-JOIN_KEY = "parawire/joined/{rank}"
+JOIN_KEY = "parawire/joined/{rank}"  # value: the rank's plan digest
+CHECKED_KEY = "parawire/checked/{rank}"  # set once the rank has compared every digest
+CHECK_GRACE_S = 5.0  # beyond the timeout: for peers to read the digests once all joined
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -115,28 +118,64 @@ def connect_store(host: str, port: int, rank: int, timeout: float) -> dist.TCPSt
         ) from exc
 
 
-def missing_ranks(store: dist.Store, world: int) -> list[int]:
-    """Ranks that have not announced themselves in the store yet."""
-    return [r for r in range(world) if not store.check([JOIN_KEY.format(rank=r)])]
+def missing_ranks(store: dist.Store, world: int, key: str = JOIN_KEY) -> list[int]:
+    """Ranks that have not set ``key`` (default: announced themselves) in the store yet."""
+    return [r for r in range(world) if not store.check([key.format(rank=r)])]
 
 
-def join_group(store: dist.Store, rank: int, world: int, timeout: float) -> None:
-    """Announce ``rank``, wait (bounded) for all others, then initialise the gloo group."""
+def _not_joined(rank: int, missing: list[int], world: int, timeout: float) -> str:
+    """The one-line message naming the ranks that did not join."""
+    names = ", ".join(str(r) for r in missing)
+    return (
+        f"rank {rank}: rank(s) {names} of {world} did not join within {timeout:g}s; "
+        "start every worker with the same --master, --world and plan"
+    )
+
+
+def _other_plans(store: dist.Store, world: int, digest: str) -> dict[int, str]:
+    """Rank -> the plan digest it announced, for every rank whose digest is not ``digest``."""
+    announced = {r: store.get(JOIN_KEY.format(rank=r)).decode() for r in range(world)}
+    return {r: d for r, d in announced.items() if d != digest}
+
+
+def join_group(store: dist.Store, rank: int, world: int, timeout: float, digest: str = "") -> None:
+    """Announce ``rank`` with its plan ``digest``, wait (bounded) for all others, refuse a
+    rank that runs another plan, then initialise the gloo group.
+
+    Every rank compares every digest and then waits until all have compared (a second
+    round of keys), so that a mismatch is reported by each rank, not only by the first to
+    notice while the others lose the rendezvous it was hosting.
+    """
     deadline = time.monotonic() + timeout
+    waiting_for: list[int] = []  # ranks not yet seen at the last look: named if the store goes
     try:
-        store.set(JOIN_KEY.format(rank=rank), "1")
-        while missing := missing_ranks(store, world):
-            if time.monotonic() > deadline:
-                names = ", ".join(str(r) for r in missing)
-                raise RuntimeTimeoutError(
-                    f"rank {rank}: rank(s) {names} of {world} did not join within {timeout:g}s; "
-                    "start every worker with the same --master and --world"
-                )
-            time.sleep(0.005)
-    except (RuntimeError, OSError) as exc:
+        store.set(JOIN_KEY.format(rank=rank), digest or "-")
+        for key, limit in ((JOIN_KEY, deadline), (CHECKED_KEY, deadline + CHECK_GRACE_S)):
+            while waiting_for := missing_ranks(store, world, key):
+                if time.monotonic() > limit:
+                    raise RuntimeTimeoutError(_not_joined(rank, waiting_for, world, timeout))
+                time.sleep(0.005)
+            if key == JOIN_KEY:
+                others = _other_plans(store, world, digest or "-")
+                store.set(CHECKED_KEY.format(rank=rank), "1")
+    except RuntimeTimeoutError:
+        raise
+    except (RuntimeError, OSError) as exc:  # the store is gone: rank 0 (its host) has left
+        if waiting_for and rank not in waiting_for:
+            raise RuntimeTimeoutError(
+                _not_joined(rank, waiting_for, world, timeout)
+                + " (rank 0 stopped waiting and closed the rendezvous)"
+            ) from exc
         raise RuntimeTimeoutError(
-            f"rank {rank}: lost the master (rank 0's rendezvous) while joining: {exc}"
+            f"rank {rank}: lost the master (rank 0's rendezvous) while joining "
+            f"({_first_line(exc)}); check that rank 0 is still running"
         ) from exc
+    if others:
+        shown = ", ".join(f"rank {r} has {d}" for r, d in sorted(others.items()))
+        raise ConfigError(
+            f"rank {rank}: the ranks run different plans (plan digest {digest or '-'} here; "
+            f"{shown}); copy the same plan folder (plan.json and weights) to every device"
+        )
     dist.init_process_group(
         "gloo", store=store, rank=rank, world_size=world, timeout=timedelta(seconds=timeout)
     )

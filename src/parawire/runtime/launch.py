@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import statistics
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-from parawire.errors import ParawireError, RuntimeTimeoutError
+from parawire.errors import DataError, ParawireError, RuntimeTimeoutError
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
@@ -39,9 +40,11 @@ from parawire.runtime.group import (
     is_loopback,
     join_group,
     leave_group,
+    missing_ranks,
     use_loopback_for_gloo,
 )
-from parawire.runtime.link import LinkModel, wait_until
+from parawire.runtime.lifeline import exit_with_parent, removed_on_termination, run_dir
+from parawire.runtime.link import LinkModel, _first_line, wait_until
 from parawire.runtime.plan import (
     WEIGHTS_FILE,
     Plan,
@@ -53,6 +56,12 @@ LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
 CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
 TRACE_FILE = "trace-rank{rank}.json"  # each rank's measured trace (run_local)
+ERROR_FILE = "error-rank{rank}.txt"  # a failed rank's one-line error (run_local)
+PROGRESS_KEY = "parawire/progress"  # rank 0 -> launcher: "phase|done|total" (run_local)
+BUSY_LOAD_PER_CORE = 1.0  # a 1-minute load average above this per core: the machine is busy
+
+# (phase, done, total): what a run is doing, for a progress bar
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class RunReport:
     check: dict[str, Any] = field(default_factory=dict)  # real images: diff, agreement, source
     ranks: list[dict[str, Any]] = field(default_factory=list)  # measured vs simulated per rank
     emulation: dict[str, Any] = field(default_factory=dict)  # profile, vertices over their time
+    load: dict[str, Any] = field(default_factory=dict)  # the machine's load (machine_load)
 
     @property
     def p50_s(self) -> float:
@@ -132,8 +142,15 @@ class RunReport:
             "check": self.check,
             "ranks": self.ranks,
             "emulation": self.emulation,
+            "load": self.load,
+            "warnings": self.warnings,
             **self.options,
         }
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why the measured figures may not be what ``devices`` devices would give."""
+        return load_warnings(self.load)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -210,17 +227,46 @@ def full_model(plan: Plan) -> torch.nn.Module:
     from parawire.nn import build_model
 
     model = build_model(plan.spec)
-    if plan.weights is not None:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(plan.weights)))
-    else:
-        model.load_state_dict(seeded_state_dict(plan.spec, plan.seed))
+    model.load_state_dict(plan_state(plan))
     return model.eval()
 
 
+def plan_state(plan: Plan) -> dict[str, torch.Tensor]:
+    """The full state dict of the plan: its weights file, or the seeded initialisation.
+
+    A weights file that cannot be read or does not fit the spec is a one-line ``DataError``.
+    """
+    if plan.weights is None:
+        return seeded_state_dict(plan.spec, plan.seed)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(plan.weights))
+    except (OSError, SafetensorError) as exc:
+        raise DataError(
+            f"cannot read plan weights {plan.weights} ({_first_line(exc)}); copy the plan "
+            "folder again or remake it with `parawire plan`"
+        ) from exc
+    expected = seeded_state_dict(plan.spec, plan.seed)
+    wrong = sorted(
+        set(expected) ^ set(state)
+        | {k for k in set(expected) & set(state) if expected[k].shape != state[k].shape}
+    )
+    if wrong:
+        raise DataError(
+            f"plan weights {plan.weights} do not fit the plan's spec ({len(wrong)} tensor(s) "
+            f"missing, extra or of another shape, e.g. {wrong[0]!r}); remake the plan with "
+            "the weights trained for this spec"
+        )
+    return state
+
+
 def drive(
-    engine: RankEngine, options: RunOptions, check_images: torch.Tensor | None = None
+    engine: RankEngine,
+    options: RunOptions,
+    check_images: torch.Tensor | None = None,
+    progress: ProgressFn | None = None,
 ) -> RankRecord:
     """Warm-up plus measured inferences, then the check (see :class:`RankRecord`). Rank 0
     must hold ``options.check`` check images (every rank runs their chunks).
@@ -228,7 +274,8 @@ def drive(
     With ``options.paired`` rank 0 follows every distributed inference with one of the whole
     model in its own process (the other ranks then sit blocked on their receives), so both are
     measured under the same machine load: a fair speedup on a shared machine. Under device
-    emulation that model is padded vertex by vertex as the ranks are.
+    emulation that model is padded vertex by vertex as the ranks are. ``progress`` is called
+    between inferences (outside the timed parts).
     """
     image, model = None, None
     record = RankRecord()
@@ -251,6 +298,13 @@ def drive(
                 padded_forward(model, image, pads)
             if i >= options.warmup:
                 record.single.append(time.perf_counter() - start)
+        if progress is not None:
+            if i < options.warmup:
+                progress("warm-up", i + 1, options.warmup)
+            else:
+                progress("measuring", i + 1 - options.warmup, options.runs)
+    if progress is not None and options.check:
+        progress("check images", 0, options.check)
     record.overruns = sorted(engine.overruns)
     if model is not None and record.logits is not None:
         with torch.inference_mode():
@@ -288,14 +342,21 @@ def run_rank(
     *,
     store: Any = None,
     check_images: torch.Tensor | None = None,
+    publish_progress: bool = False,
 ) -> RankRecord:
-    """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly."""
+    """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly.
+
+    Joining compares the plan's digest with every other rank's (a rank with another plan or
+    other weights is refused on every rank). With ``publish_progress`` rank 0 writes its
+    progress to the rendezvous store (``PROGRESS_KEY``), where a launcher can show it.
+    """
     torch.set_num_threads(options.threads)
     if is_loopback(host):
         use_loopback_for_gloo()
     if store is None:
         store = connect_store(host, port, rank, options.timeout)
-    join_group(store, rank, plan.world, options.timeout)
+    join_group(store, rank, plan.world, options.timeout, plan.digest())
+    progress = _store_progress(store) if publish_progress and rank == 0 else None
     try:
         pads = None
         if options.emulate is not None:
@@ -308,7 +369,7 @@ def run_rank(
             link=resolve_link(options.link or options.emulate),
             pad=pads,
         )
-        result = drive(engine, options, check_images)
+        result = drive(engine, options, check_images, progress)
         engine.close()
     except BaseException:
         abandon_group(options.timeout)  # peers may be dead: never wait on them unbounded
@@ -317,8 +378,30 @@ def run_rank(
     return result
 
 
-def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
-    """Entry point of one spawned local worker: results and errors go to files in plan_dir."""
+def _store_progress(store: Any, every: float = 0.1) -> ProgressFn:
+    """A progress callback that writes ``phase|done|total`` to ``store`` (at most every
+    ``every`` seconds, and at each phase's end)."""
+    last = [0.0]
+
+    def publish(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every or done >= total:
+            last[0] = now
+            store.set(PROGRESS_KEY, f"{phase}|{done}|{total}")
+
+    return publish
+
+
+def _worker(
+    rank: int, plan_dir: str, port: int, options: RunOptions, parent: int | None = None
+) -> None:
+    """Entry point of one spawned local worker: results and errors go to files in plan_dir.
+
+    The worker ends when its launcher (``parent``, default: the process that started it) is
+    gone, however the launcher died (``parawire.runtime.lifeline``). Any error becomes one
+    line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it.
+    """
+    exit_with_parent(os.getppid() if parent is None else parent)
     out = Path(plan_dir)
     try:
         plan = Plan.load(plan_dir)
@@ -327,7 +410,9 @@ def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
             from safetensors.torch import load_file
 
             images = load_file(str(out / CHECK_FILE))["images"]
-        record = run_rank(plan, rank, "127.0.0.1", port, options, check_images=images)
+        record = run_rank(
+            plan, rank, "127.0.0.1", port, options, check_images=images, publish_progress=True
+        )
         (out / TRACE_FILE.format(rank=rank)).write_text(json.dumps(record.trace_doc()))
         if rank == 0:
             from safetensors.torch import save_file
@@ -339,30 +424,62 @@ def _worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
             save_file(tensors, str(out / LOGITS_FILE))
             timings = {"latencies_s": record.latencies, "single_latencies_s": record.single}
             (out / RESULT_FILE).write_text(json.dumps(timings))
-    except ParawireError as exc:
-        (out / f"error-rank{rank}.txt").write_text(str(exc))
+    except Exception as exc:  # every error must reach the launcher, as one line
+        (out / ERROR_FILE.format(rank=rank)).write_text(worker_error(rank, exc))
         os._exit(1)  # the group may hold waits on dead peers: leave without destructors
 
 
-def spawn_ranks(plan_dir: Path, world: int, port: int, options: RunOptions) -> None:
+def worker_error(rank: int, exc: BaseException) -> str:
+    """One line for an error of ``rank``: a parawire error's message as it is, anything else
+    as its type and the first line of its message, naming the rank."""
+    if isinstance(exc, ParawireError):
+        return " ".join(str(exc).split())
+    return f"rank {rank} failed: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def exit_reason(rank: int, code: int | None) -> str:
+    """Why ``rank`` ended without writing an error: its exit code or the signal that killed it."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"rank {rank} was killed by {name}{hint}"
+    return f"rank {rank} exited with code {code} without an error message"
+
+
+def spawn_ranks(
+    plan_dir: Path,
+    world: int,
+    port: int,
+    options: RunOptions,
+    *,
+    store: Any = None,
+    progress: ProgressFn | None = None,
+) -> None:
     """Start ``world`` worker processes and wait for all; raise the workers' errors.
 
     When a worker fails, the others get ``timeout`` seconds to notice and exit with their own
-    message (naming the rank they miss); then any still running is terminated.
+    message (naming the rank they miss); then any still running is terminated. The errors
+    are reported first-failed first (the cause before its consequences). With the rendezvous
+    ``store`` (the launcher's), ``progress`` gets the ranks' joining and rank 0's inferences.
     """
     context = mp.start_processes(
         _worker,
-        args=(str(plan_dir), port, options),
+        args=(str(plan_dir), port, options, os.getpid()),
         nprocs=world,
         join=False,
         start_method="spawn",
     )
     processes = context.processes
     deadline = None
+    watch = _RunWatch(store, world, progress)
     try:
         while any(p.is_alive() for p in processes):
             for p in processes:
                 p.join(timeout=0.05)
+            watch.poll()
             if deadline is None and any(p.exitcode not in (None, 0) for p in processes):
                 deadline = time.monotonic() + options.timeout + 5
             if deadline is not None and time.monotonic() > deadline:
@@ -377,13 +494,45 @@ def spawn_ranks(plan_dir: Path, world: int, port: int, options: RunOptions) -> N
                 p.join()
     failed = [(rank, p.exitcode) for rank, p in enumerate(processes) if p.exitcode != 0]
     if failed:
-        messages = [
-            file.read_text() if (file := plan_dir / f"error-rank{rank}.txt").exists()
-            else f"rank {rank} exited with code {code}"
-            for rank, code in failed
-        ]  # fmt: skip
-        unique = list(dict.fromkeys(messages))  # ranks failing for one reason say it once
-        raise RuntimeTimeoutError("distributed run failed: " + "; ".join(unique))
+        raise RuntimeTimeoutError("distributed run failed: " + "; ".join(_errors(plan_dir, failed)))
+
+
+def _errors(plan_dir: Path, failed: list[tuple[int, int | None]]) -> list[str]:
+    """The failed ranks' messages, the earliest written first, each once."""
+    written, silent = [], []
+    for rank, code in failed:
+        file = plan_dir / ERROR_FILE.format(rank=rank)
+        if file.exists():
+            written.append((file.stat().st_mtime_ns, rank, file.read_text().strip()))
+        else:
+            silent.append(exit_reason(rank, code))
+    messages = [m for _, _, m in sorted(written)] + silent
+    return list(dict.fromkeys(messages))  # ranks failing for one reason say it once
+
+
+class _RunWatch:
+    """Turns the rendezvous store's keys into progress: ranks joined, then rank 0's phases."""
+
+    def __init__(self, store: Any, world: int, progress: ProgressFn | None) -> None:
+        self.store, self.world, self.progress = store, world, progress
+        self.next = 0.0
+        self.joined = False
+
+    def poll(self, every: float = 0.25) -> None:
+        """Read the store at most every ``every`` seconds and report; never raises."""
+        if self.store is None or self.progress is None or time.monotonic() < self.next:
+            return
+        self.next = time.monotonic() + every
+        try:
+            if not self.joined:
+                waiting = len(missing_ranks(self.store, self.world))
+                self.progress("starting ranks", self.world - waiting, self.world)
+                self.joined = waiting == 0
+            if self.store.check([PROGRESS_KEY]):
+                phase, done, total = self.store.get(PROGRESS_KEY).decode().split("|")
+                self.progress(phase, int(done), int(total))
+        except (RuntimeError, OSError, ValueError):
+            pass  # progress is a courtesy: the run's own errors come from the workers
 
 
 def single_process(
@@ -485,9 +634,28 @@ def run_local(
     *,
     profile: str | None = None,
     baseline: bool = True,
+    progress: ProgressFn | None = None,
 ) -> RunReport:
-    """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation."""
-    options = options or RunOptions()
+    """Run ``plan`` on ``plan.world`` local processes; compare with one process and simulation.
+
+    ``progress`` gets (phase, done, total) while it runs. A SIGTERM or SIGHUP of this
+    process stops the workers and removes the temporary folder before it exits; its workers
+    end by themselves whatever else ends it (``parawire.runtime.lifeline``).
+    """
+    with removed_on_termination():
+        return _run_local(plan, options or RunOptions(), profile, baseline, progress)
+
+
+def _run_local(
+    plan: Plan,
+    options: RunOptions,
+    profile: str | None,
+    baseline: bool,
+    progress: ProgressFn | None,
+) -> RunReport:
+    """:func:`run_local`, its signal handlers in place."""
+    step = progress or (lambda phase, done, total: None)
+    load_before = machine_load()
     # an unknown link or emulated profile fails here, before any process starts
     run_profile(profile, options.link, options.emulate)
     check = None
@@ -496,14 +664,9 @@ def run_local(
 
         check = check_images(plan.spec, options.check, options.check_data)
         options = replace(options, check=len(check.labels))
-    with tempfile.TemporaryDirectory(prefix="parawire-run-") as tmp:
+    state = plan_state(plan)
+    with run_dir() as tmp:
         work = Path(tmp)
-        if plan.weights is not None:
-            from safetensors.torch import load_file
-
-            state = load_file(str(plan.weights))
-        else:
-            state = seeded_state_dict(plan.spec, plan.seed)
         from parawire.train.checkpoint import save_weights
 
         save_weights(work / WEIGHTS_FILE, state)
@@ -514,7 +677,8 @@ def run_local(
             save_file({"images": check.images.contiguous()}, str(work / CHECK_FILE))
         host = StoreHost("127.0.0.1", 0, plan.world, options.timeout)
         try:
-            spawn_ranks(work, plan.world, host.port, options)
+            step("starting ranks", 0, plan.world)
+            spawn_ranks(work, plan.world, host.port, options, store=host.store, progress=step)
         finally:
             host.close()
         from safetensors.torch import load_file
@@ -534,11 +698,13 @@ def run_local(
         },
     )
     if baseline:
+        step("one-process reference", 0, 1)
         reference_options = replace(options, runs=1, warmup=0) if options.paired else options
         single, reference = single_process(plan, state, reference_options)
         report.single_latencies_s = report.single_latencies_s or single
         report.max_abs_diff = float((logits - reference).abs().max())
     if check is not None:
+        step("check reference", 0, 1)
         report.check = _check_report(plan, state, check, tensors["check"], options)
     predicted = run_profile(profile, options.link, options.emulate)
     schedule = simulate_plan(plan, predicted, options.batch)
@@ -551,4 +717,44 @@ def run_local(
             "vertices": len(plan.spec.nodes),
             "over_emulated_time": over,
         }
+    report.load = {
+        **load_before,
+        "load_1min_after": machine_load()["load_1min"],
+        "ranks": plan.world,
+        "threads": options.threads,
+    }
     return report
+
+
+def machine_load() -> dict[str, Any]:
+    """The 1-minute load average and the cores this process may use (NaN where unknown)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = math.nan
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {"load_1min": load, "cores": cores}
+
+
+def load_warnings(load: dict[str, Any]) -> list[str]:
+    """Warnings for a run's ``load`` record: a busy machine, or more busy threads than cores."""
+    if not load:
+        return []
+    out = []
+    cores, before = load["cores"], load["load_1min"]
+    if before > BUSY_LOAD_PER_CORE * cores:
+        out.append(
+            f"the machine was busy (1-minute load average {before:.2f} on {cores} cores before "
+            "the run): latencies and speedup are not those of an idle machine; rerun when it "
+            "is quiet"
+        )
+    busy = load["ranks"] * load["threads"]
+    if busy > cores:
+        out.append(
+            f"{load['ranks']} ranks x {load['threads']} thread(s) share {cores} cores: the ranks "
+            "compete for cores, so the speedup understates what separate devices would give"
+        )
+    return out

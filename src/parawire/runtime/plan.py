@@ -18,6 +18,7 @@ runs the input vertex (the stem) itself, from the image rank 0 sends it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,13 +158,18 @@ class Plan:
         if self.weights is None:
             full = seeded_state_dict(self.spec, self.seed)
             return {k: t for k, t in full.items() if k.startswith(prefixes)}
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
+
+        from parawire.runtime.link import _first_line
 
         try:
             with safe_open(str(self.weights), framework="pt") as f:
                 return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefixes)}  # noqa: SIM118
-        except (OSError, RuntimeError) as exc:
-            raise DataError(f"cannot read plan weights {self.weights}: {exc}") from exc
+        except (OSError, RuntimeError, SafetensorError) as exc:
+            raise DataError(
+                f"cannot read plan weights {self.weights} ({_first_line(exc)}); copy the plan "
+                "folder again or remake it with `parawire plan`"
+            ) from exc
 
     # --- serialization ---------------------------------------------------------------------
 
@@ -181,6 +187,26 @@ class Plan:
             "placement": {str(v): r for v, r in sorted(self.placement.items())},
             "spec": self.spec.to_dict(),
         }
+
+    def digest(self) -> str:
+        """Short hash of what every rank must agree on: the spec's structure, the placement,
+        the schedule, the wire format, the seed and the weights file's bytes (``info`` aside).
+
+        Ranks compare it when they join, so that a rank started with another plan (or other
+        weights) is refused instead of computing garbage.
+        """
+        doc = {**self.to_dict(), "spec": self.spec.digest()}
+        doc.pop("info")
+        h = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
+        if self.weights is not None:
+            try:
+                with self.weights.open("rb") as f:
+                    h.update(hashlib.file_digest(f, "sha256").digest())
+            except OSError as exc:
+                raise DataError(
+                    f"cannot read plan weights {self.weights} ({exc.strerror or exc})"
+                ) from exc
+        return h.hexdigest()[:16]
 
     def save(self, directory: str | Path) -> Path:
         """Write ``plan.json`` (and a copy of the weights) into ``directory``; returns it."""

@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (job TEXT PRIMARY KEY, row TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS param_stability (cell TEXT PRIMARY KEY, row TEXT NOT NULL);
 """
+_COLUMNS = {  # the columns of each table of _SCHEMA, in order (a file of another schema is refused)
+    "meta": ["key", "value"],
+    "results": ["job", "row"],
+    "param_stability": ["cell", "row"],
+}
 
 
 class StudyStore:
@@ -34,10 +39,20 @@ class StudyStore:
         try:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                found = {
+                    table: [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+                    for table in _COLUMNS
+                }
         except sqlite3.DatabaseError as exc:
             raise DataError(
                 f"{self.path} is not a study database ({exc}); use a new --out"
             ) from exc
+        wrong = [t for t, columns in _COLUMNS.items() if found[t] != columns]
+        if wrong:
+            raise DataError(
+                f"{self.path} is not a study database of this version (table {wrong[0]!r} has "
+                f"columns {found[wrong[0]]}, expected {_COLUMNS[wrong[0]]}); use a new --out"
+            )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
