@@ -17,6 +17,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from conftest import GENERATORS, small_spec
 from parawire.arch import ArchSpec
@@ -166,6 +167,25 @@ def test_whole_model_is_one_model_with_the_plans_weights(tmp_path: Path) -> None
     model.load_state_dict(seeded_state_dict(plan.spec, plan.seed))
     image = _image(plan.spec, 4)
     got = torch.from_numpy(session.run(["logits"], {"image": image.numpy()})[0])
+    torch.testing.assert_close(got, model.eval()(image).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_trained_weights_travel_from_the_plans_weights_file(tmp_path: Path) -> None:
+    spec = small_spec("ws", size=SIZE, merge="pooled")
+    generator = torch.Generator().manual_seed(1)
+    state = {
+        k: t + 0.1 * torch.randn(t.shape, generator=generator) if t.is_floating_point() else t
+        for k, t in seeded_state_dict(spec, 0).items()
+    }
+    weights = tmp_path / "w.safetensors"
+    save_file(state, str(weights))
+    placement = {v: i % 2 for i, v in enumerate(spec.topological_order)}
+    plan = Plan(spec, input_first(placement, spec), 2, weights=weights)
+    _assert_round_trip(plan, tmp_path / "out")
+    model = build_model(spec)
+    model.load_state_dict(state)
+    image = _image(spec)
+    got = torch.from_numpy(run_export(tmp_path / "out", image.numpy()))
     torch.testing.assert_close(got, model.eval()(image).detach(), rtol=1e-5, atol=1e-5)
 
 
