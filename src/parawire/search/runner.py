@@ -150,7 +150,8 @@ def run_search(
     # everything that can fail on a bad option fails before the folder holds anything
     splits = load_dataset(cfg.dataset, root=cfg.data, **dict(cfg.dataset_options))
     input_shape, classes = splits.input_shape, splits.num_classes
-    check_budget(cfg, input_shape, classes)
+    if cfg.max_params is not None:
+        check_budget(cfg, input_shape, classes)
     if cfg.predictor is not None:
         from parawire.search.predictor import check_predictor
 
@@ -218,8 +219,6 @@ def run_search(
             evaluated += 1
             if log:
                 log(_trial_line(trial.number, choice, ev))
-    rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
-    front = pareto_front(rows)
     with co.claim_lock(url, STUDY_NAME):  # one exporter at a time, from the latest trials
         rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
         front = pareto_front(rows)
