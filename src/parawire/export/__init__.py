@@ -75,6 +75,7 @@ class ExportResult:
 
     @property
     def steps_per_device(self) -> list[int]:
+        """How many models each device runs per inference (1 unless it waits for itself)."""
         counts = [0] * self.manifest["devices"]
         for s in self.manifest["steps"]:
             counts[s["device"]] += 1
