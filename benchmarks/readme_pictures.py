@@ -21,6 +21,7 @@ Runs, printing every command and keeping them in each folder's ``commands.txt`` 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import statistics
@@ -49,10 +50,10 @@ def sh(words: list[str], log: list[str], stdout: Path | None = None) -> None:
     print(f"$ {line}", flush=True)
     log.append(line)
     if stdout is None:
-        subprocess.run(words, check=True, cwd=ROOT)
+        subprocess.run(words, check=True)
         return
     with stdout.open("w") as out:
-        subprocess.run(words, check=True, stdout=out, cwd=ROOT)
+        subprocess.run(words, check=True, stdout=out)
 
 
 def run_with_traces(words: list[str], folder: Path, log: list[str]) -> None:
@@ -94,7 +95,7 @@ def figure11(seeds: int, out: Path) -> None:
     from figure11 import PROFILE, UNITS, paper
     from parawire.report.plots import save_figure, speedup_figure
 
-    specs = [parawire.generate("dp", seed=s) for s in range(seeds)]
+    specs = [parawire.generate("dp", seed=s, merge="maps") for s in range(seeds)]  # the paper's
     pooled = [parawire.generate("dp", seed=s, merge="pooled") for s in range(seeds)]
     series: dict[str, list[float]] = {
         "paper's deployment (Section V, maps merge)": [],
@@ -104,8 +105,8 @@ def figure11(seeds: int, out: Path) -> None:
     for n in UNITS:
         rows = (
             [paper(s, n) for s in specs],
-            [parawire.analyze(s, n, PROFILE) for s in specs],
-            [parawire.analyze(s, n, PROFILE) for s in pooled],
+            [parawire.analyze(s, n, profile=PROFILE) for s in specs],
+            [parawire.analyze(s, n, profile=PROFILE) for s in pooled],
         )
         for values, results in zip(series.values(), rows, strict=True):
             values.append(statistics.median(r.speedup for r in results))
@@ -122,11 +123,12 @@ def figure11(seeds: int, out: Path) -> None:
 def main() -> None:
     """Make every picture; print where they went."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "pictures")
+    parser.add_argument("--work", type=Path, default=Path("runs/pictures"), help="from the root")
     parser.add_argument("--seeds", type=int, default=5, help="dp specs of Figure 11")
     parser.add_argument("--runs", type=int, default=20, help="measured runs of the plan")
     args = parser.parse_args()
     t0 = time.time()
+    os.chdir(ROOT)  # the commands name paths from the repository's root, as the README does
     from parawire.report.browser import check_page, screenshot
 
     work: Path = args.work

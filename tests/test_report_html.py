@@ -380,3 +380,27 @@ def test_chromium_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
     with pytest.raises(ParawireError, match="no Chromium found"):
         browser.check_page(page)
     assert shutil.which("sh")  # the monkeypatch hid only the browser
+
+
+@pytest.mark.slow  # trains a network: about a minute on a busy 2-core machine
+def test_demo_writes_its_report_and_prints_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`parawire demo` (here shrunk to one dp network, one epoch) ends with its page's path."""
+    import dataclasses
+
+    from parawire.cli import study_commands
+    from parawire.study.config import demo_config
+
+    tiny = dataclasses.replace(
+        demo_config(), generators=("dp",), baselines=(), staging_generators=(), samples=1,
+        merge_generators=(), uniform_generator="", param_samples=0, epochs=1, vertices=6,
+    )  # fmt: skip
+    monkeypatch.setattr(study_commands, "demo_config", lambda: tiny)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith(f"; report: {out / folders.REPORT_FILE}")
+    text = (out / folders.REPORT_FILE).read_text()
+    assert "Study: digits, 1 samples per generator, 1 epochs, 1 networks" in text
+    assert "study-width-depth" in text and "study-pareto" in text

@@ -345,14 +345,17 @@ def pareto_figure(
     if len(latency_s) != len(accuracy) or (groups is not None and len(groups) != len(accuracy)):
         raise ConfigError("pareto_figure needs as many latencies, accuracies and groups")
     labels = list(groups) if groups is not None else [""] * len(accuracy)
-    fig = Figure(figsize=(6.8, 4.4))
+    many = len(set(labels)) > 4  # the legend goes beside the axes, not over the points
+    fig = Figure(figsize=(8.6 if many else 6.8, 4.4))
     ax = fig.subplots()
-    for i, group in enumerate(dict.fromkeys(labels)):
+    names = list(dict.fromkeys(labels))
+    colors = PALETTE if len(names) <= 10 else matplotlib.colormaps["tab20"]  # 20 distinct
+    for i, group in enumerate(names):
         idx = [j for j, g in enumerate(labels) if g == group]
         ax.scatter(
             [latency_s[j] * 1e3 for j in idx],
             [accuracy[j] for j in idx],
-            color=PALETTE(i % 10),
+            color=colors(i % colors.N),
             label=group or None,
             alpha=0.8,
             gid=GID_POINTS,
@@ -372,7 +375,10 @@ def pareto_figure(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    if many:
+        ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
