@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import parawire
+from parawire.arch import list_stagings
+from parawire.graphs import list_generators
 
 torch.set_num_threads(1)
 # Hermetic: no user profile file (written by `parawire calibrate`) or data cache leaks into tests.
@@ -18,8 +20,8 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="parawire-test-cache-")
 atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 os.environ.pop("PARAWIRE_PROFILES", None)
 
-GENERATORS = ["er", "ba", "ws", "dp", "chain", "lanes"]
-STAGINGS = ["probabilistic", "greedy", "uniform", "fb"]
+GENERATORS = list_generators()  # every registered generator and staging mode
+STAGINGS = list_stagings()
 SMALL_PARAMS: dict[str, dict[str, int]] = {
     "er": {"n": 12},
     "ba": {"n": 12, "m": 2},
@@ -45,7 +47,7 @@ def small_spec(
         staging=cfg,
         input_shape=(3, size, size),
         merge=merge,
-        **SMALL_PARAMS[generator],
+        **SMALL_PARAMS.get(generator, {"n": 12}),
     )
 
 

@@ -21,7 +21,7 @@ def test_registry_lists_all_six() -> None:
     assert list_generators() == ["ba", "chain", "dp", "er", "lanes", "ws"]
 
 
-@pytest.mark.parametrize("name", ["er", "ba", "ws", "dp", "chain", "lanes"])
+@pytest.mark.parametrize("name", list_generators())
 def test_contract_seeded_simple_graph_on_n_vertices(name: str) -> None:
     gen = create_generator(name, n=20)
     a, b = gen.sample(7), gen.sample(7)
@@ -93,7 +93,7 @@ def test_dfs_orientation_differs_from_index_rule() -> None:
     assert sorted(orient(g, "index").edges) == [(0, 2), (1, 2)]
 
 
-@pytest.mark.parametrize("name", ["er", "ba", "ws", "dp", "chain", "lanes"])
+@pytest.mark.parametrize("name", list_generators())
 @pytest.mark.parametrize("orientation", ["dfs", "index"])
 def test_generated_dags_have_single_input_output_and_full_paths(
     name: str, orientation: str

@@ -16,6 +16,7 @@ from parawire.arch.spec import (
     load_spec,
     validate_spec,
 )
+from parawire.arch.staging import StagingMode, get_staging, list_stagings, register_staging
 
 __all__ = [
     "AGGREGATIONS",
@@ -30,9 +31,13 @@ __all__ = [
     "Provenance",
     "Stage",
     "StagingConfig",
+    "StagingMode",
     "Stem",
     "default_stem_stride",
     "generate",
+    "get_staging",
+    "list_stagings",
     "load_spec",
+    "register_staging",
     "validate_spec",
 ]

@@ -40,17 +40,18 @@ from parawire.arch.spec import (
     Stage,
     Stem,
 )
+from parawire.arch.staging import STAGINGS, get_staging, list_stagings
 from parawire.errors import ConfigError
 from parawire.graphs import create_generator, orient
 
-STAGINGS = ("probabilistic", "greedy", "uniform", "fb")
+__all__ = ["STAGINGS", "StagingConfig", "default_stem_stride", "generate"]
 
 
 @dataclass(frozen=True)
 class StagingConfig:
     """How channels and resolution evolve through the DAG."""
 
-    name: str = "probabilistic"  # one of STAGINGS
+    name: str = "probabilistic"  # a registered staging mode (parawire.arch.staging)
     channels: int = 32  # stem output channels (width of the first vertices)
     c_max: int = 256  # no staging once a block's input has this many channels
     stage_prob: float = 0.5  # probabilistic: chance that an eligible block stages
@@ -59,8 +60,10 @@ class StagingConfig:
 
     def check(self) -> None:
         """Raise ``ConfigError`` on an unknown mode or out-of-range value."""
-        if self.name not in STAGINGS:
-            raise ConfigError(f"unknown staging {self.name!r}; choose one of {', '.join(STAGINGS)}")
+        if self.name not in list_stagings():
+            raise ConfigError(
+                f"unknown staging {self.name!r}; choose one of {', '.join(list_stagings())}"
+            )
         if self.channels < 1:
             raise ConfigError(f"channels must be >= 1, got {self.channels}")
         if self.c_max < self.channels:
@@ -121,7 +124,7 @@ def generate(
         raise ConfigError(f"stem stride {stride} is too large for input {input_shape}")
 
     builder = _Builder(cfg, stem_hw, np.random.default_rng([seed, 0x5A6E]))
-    if cfg.name == "fb":
+    if get_staging(cfg.name).sequence:
         sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
         for s, size in enumerate(sizes):
             try:
@@ -204,9 +207,10 @@ class _Builder:
 
     def _decide(self, in_channels: int, in_scale: int) -> bool:
         draw = self.rng.random()  # drawn for every block so decisions do not shift each other
-        if self.cfg.name in ("uniform", "fb") or not self._may_stage(in_channels, in_scale):
+        rule = get_staging(self.cfg.name).vertex_staging
+        if rule == "never" or not self._may_stage(in_channels, in_scale):
             return False
-        return self.cfg.name == "greedy" or draw < self.cfg.stage_prob
+        return rule == "always" or draw < self.cfg.stage_prob
 
     def add_stage(self, dag: nx.DiGraph, *, fixed_stage: bool) -> None:
         """Append ``dag`` as one stage between a fresh input vertex and a fresh mean vertex."""

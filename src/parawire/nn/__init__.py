@@ -1,5 +1,6 @@
 """Spec -> PyTorch modules, and the hand-made baselines."""
 
+from parawire.nn.aggregations import create_aggregation, list_aggregations, register_aggregation
 from parawire.nn.baselines import (
     CifarNet,
     CifarResNet,
@@ -21,7 +22,10 @@ __all__ = [
     "build_model",
     "build_vertex",
     "count_parameters",
+    "create_aggregation",
     "create_baseline",
+    "list_aggregations",
     "list_baselines",
+    "register_aggregation",
     "register_baseline",
 ]

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from parawire.arch.spec import ArchSpec, Edge, Node
+from parawire.nn.aggregations import create_aggregation
 
 
 class ScalingBlock(nn.Sequential):
@@ -99,7 +100,8 @@ class VertexBlock(nn.Module):
         if node.op == "input":
             self.body: nn.Module = Stem(spec.input_shape[0], node.channels, spec.stem.stride)
         elif node.op == "sepconv3x3":
-            self.weight = nn.Parameter(_initial_weights(spec.aggregation, len(edges)))
+            self.aggregate = create_aggregation(spec.aggregation)
+            self.weight = nn.Parameter(self.aggregate.initial_weights(len(edges)))
             self.body = SepConv(node.in_channels, node.channels, node.stage)
         else:  # mean
             self.body = nn.Identity()
@@ -119,25 +121,7 @@ class VertexBlock(nn.Module):
         xs = [adapt(x) for adapt, x in zip(self.adapters, inputs, strict=True)]
         if self.op == "mean":
             return torch.stack(xs).mean(0)
-        if self.aggregation == "sigmoid_weights":
-            w = torch.sigmoid(self.weight)
-            x = sum(wi * xi for wi, xi in zip(w, xs, strict=True))
-        else:  # sigmoid_inputs: the EDGE'23 text's variant
-            x = sum(wi * torch.sigmoid(xi) for wi, xi in zip(self.weight, xs, strict=True))
-        return self.body(x)
-
-
-def _initial_weights(aggregation: str, fan_in: int) -> torch.Tensor:
-    """Aggregation weights at initialisation: every input counts the same.
-
-    ``sigmoid_weights`` gates inputs with sigmoid(w): w = 0 gives each a weight of 0.5.
-    ``sigmoid_inputs`` multiplies sigmoid(input) by w itself: w = 0 would zero every vertex's
-    output (and the ReLU after it passes no gradient, so nothing would learn); w = 1/fan_in
-    averages the gated inputs.
-    """
-    if aggregation == "sigmoid_inputs":
-        return torch.full((fan_in,), 1.0 / fan_in)
-    return torch.zeros(fan_in)
+        return self.body(self.aggregate.combine(self.weight, xs))
 
 
 class Head(nn.Sequential):

@@ -20,16 +20,15 @@ from parawire.train.checkpoint import (
 from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, train_model
 from parawire.train.models import ModelSource, model_source, pick_device
 from parawire.train.recipes import (
-    RECIPES,
     Recipe,
     get_recipe,
     list_recipes,
     make_optimizer,
+    register_recipe,
     schedule_at,
 )
 
 __all__ = [
-    "RECIPES",
     "Checkpoint",
     "EpochRecord",
     "ModelSource",
@@ -44,6 +43,7 @@ __all__ = [
     "make_optimizer",
     "model_source",
     "pick_device",
+    "register_recipe",
     "save_checkpoint",
     "save_weights",
     "schedule_at",

@@ -23,6 +23,7 @@ from typing import Any
 from torch import nn, optim
 
 from parawire.errors import ConfigError
+from parawire.registry import Registry
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -54,7 +55,12 @@ def fit_batch_size(num_train: int) -> int:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: optimiser, schedule and regularisation."""
+    """How to train: optimiser, schedule and regularisation.
+
+    Contract of a registered recipe (:func:`register_recipe`): ``name`` is its registry name,
+    :meth:`check` passes, it survives a JSON round trip (:meth:`to_dict` / :meth:`from_dict`),
+    and its schedule (:func:`schedule_at`) gives finite learning rates in [0, peak] at every step.
+    """
 
     name: str = "modern"  # the registry name this recipe came from
     epochs: int = 40  # default number of epochs (--epochs overrides)
@@ -135,37 +141,36 @@ _PAPER = Recipe(
     label_smoothing=0.0,
 )
 
-RECIPES: dict[str, Recipe] = {
-    "modern": Recipe(),
-    "modern-adamw": Recipe(
-        name="modern-adamw", optimizer="adamw", lr=2e-3, weight_decay=0.05, nesterov=False
-    ),
-    "paper": _PAPER,
-    # Flower-102 in EDGE'23: 300 epochs, lr 5e-4 and momentum 0.95 after the first 100
-    "paper-flowers": dataclasses.replace(
+_RECIPES: Registry[Recipe] = Registry("recipe")
+list_recipes = _RECIPES.names  # sorted names matching a glob pattern
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    """Add ``recipe`` under its ``name`` (checked; a duplicate name is a bug)."""
+    return _RECIPES.register(recipe.name)(recipe.check())
+
+
+register_recipe(Recipe())
+register_recipe(
+    Recipe(name="modern-adamw", optimizer="adamw", lr=2e-3, weight_decay=0.05, nesterov=False)
+)
+register_recipe(_PAPER)
+# Flower-102 in EDGE'23: 300 epochs, lr 5e-4 and momentum 0.95 after the first 100
+register_recipe(
+    dataclasses.replace(
         _PAPER,
         name="paper-flowers",
         epochs=300,
         switch_epoch=100,
         switch_lr=5e-4,
         switch_momentum=0.95,
-    ),
-}
-
-
-def list_recipes() -> list[str]:
-    """Names of the built-in recipes."""
-    return sorted(RECIPES)
+    )
+)
 
 
 def get_recipe(name: str, **overrides: Any) -> Recipe:
     """A named recipe, with fields replaced by ``overrides`` (``None`` values are ignored)."""
-    try:
-        base = RECIPES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown recipe {name!r}; choose one of {', '.join(list_recipes())}"
-        ) from None
+    base = _RECIPES.get(name)  # ConfigError naming the recipes
     changes = {k: v for k, v in overrides.items() if v is not None}
     try:
         return dataclasses.replace(base, **changes).check()

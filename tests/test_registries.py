@@ -1,0 +1,105 @@
+"""Contract suites of the pluggable families outside graphs/partitioners/datasets: baselines,
+training recipes, staging modes, aggregations and device profiles. Each test runs over every
+registered entry, so a new entry is tested the moment it is registered (issue 9, item 14)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from conftest import GENERATORS, small_spec
+from parawire.analysis.costs import spec_costs
+from parawire.analysis.profiles import get_profile, list_profiles
+from parawire.analysis.simulate import single_device_seconds
+from parawire.analysis.trace import from_module, resolve_model
+from parawire.arch import AGGREGATIONS, STAGINGS, get_staging, list_stagings
+from parawire.nn import (
+    build_model,
+    create_aggregation,
+    create_baseline,
+    list_aggregations,
+    list_baselines,
+)
+from parawire.train.recipes import Recipe, get_recipe, list_recipes, make_optimizer, schedule_at
+
+
+@pytest.mark.parametrize("name", list_baselines())
+def test_baseline_contract(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_baseline(name, num_classes=7, in_channels=3, image_size=32)
+    torch.manual_seed(0)
+    again = create_baseline(name, num_classes=7, in_channels=3, image_size=32)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # seeded by torch's global RNG
+    logits = model(torch.randn(2, 3, 32, 32))
+    assert logits.shape == (2, 7)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())  # every parameter on the path
+    graph = from_module(*resolve_model(name), name=name)  # the one name analyze takes
+    assert graph.check() is graph and len(graph.vertices) >= 2
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_recipe_contract(name: str) -> None:
+    recipe = get_recipe(name)
+    assert recipe.name == name and recipe.check() is recipe
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    steps, epochs = 10, min(recipe.epochs, 12)
+    for step in range(steps * epochs):
+        lr, momentum = schedule_at(recipe, step, steps, epochs)
+        assert math.isfinite(lr) and 0 <= lr <= max(recipe.lr, recipe.switch_lr)
+        assert 0 <= momentum < 1
+    model = torch.nn.Linear(4, 2)
+    before = model.weight.detach().clone()
+    optimizer = make_optimizer(model, recipe.fit(1000))
+    model(torch.randn(8, 4)).sum().backward()
+    optimizer.step()
+    assert not torch.equal(before, model.weight)
+
+
+def test_staging_registry_holds_the_built_in_modes() -> None:
+    assert sorted(STAGINGS) == list_stagings()
+
+
+@pytest.mark.parametrize("staging", list_stagings())
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_staging_contract(generator: str, staging: str) -> None:
+    spec = small_spec(generator, staging, seed=3)
+    assert spec.digest() == small_spec(generator, staging, seed=3).digest()
+    mode = get_staging(staging)
+    convs = [n for n in spec.nodes if n.op == "sepconv3x3"]
+    if mode.vertex_staging == "never" and not mode.sequence:
+        assert {n.channels for n in convs} == {8} and not any(n.stage for n in convs)
+    if mode.sequence:
+        assert len(spec.stages) == 2  # small_spec: fb_stages=2
+    assert all(n.channels <= 32 * 2 for n in convs)  # c_max 32: the last stage may double it
+
+
+def test_aggregation_registry_matches_the_spec() -> None:
+    assert list_aggregations() == sorted(AGGREGATIONS)
+
+
+@pytest.mark.parametrize("name", list_aggregations())
+def test_aggregation_contract(name: str) -> None:
+    agg = create_aggregation(name)
+    w = torch.nn.Parameter(agg.initial_weights(3))
+    assert w.shape == (3,) and torch.allclose(w, w[0].expand(3))  # every input counts the same
+    xs = [torch.randn(2, 4, 5, 5, requires_grad=True) for _ in range(3)]
+    out = agg.combine(w, xs)
+    assert out.shape == xs[0].shape and out.abs().sum() > 0
+    out.relu().sum().backward()
+    assert w.grad is not None and w.grad.abs().sum() > 0
+    assert all(x.grad is not None for x in xs)
+    spec = small_spec("dp")
+    spec = type(spec).from_dict({**spec.to_dict(), "aggregation": name})
+    assert build_model(spec)(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("name", list_profiles())
+def test_profile_contract(name: str) -> None:
+    profile = get_profile(name)
+    assert profile.name == name
+    t1 = single_device_seconds(spec_costs(small_spec("dp")), profile)
+    assert math.isfinite(t1) and t1 > 0
