@@ -103,3 +103,11 @@ def test_profile_contract(name: str) -> None:
     assert profile.name == name
     t1 = single_device_seconds(spec_costs(small_spec("dp")), profile)
     assert math.isfinite(t1) and t1 > 0
+
+
+def test_run_names_a_baseline_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    from parawire.cli import main
+
+    assert main(["run", "cifarnet", "--devices", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "cifarnet is a baseline" in err and "parawire analyze cifarnet" in err

@@ -435,6 +435,15 @@ def make_plan(
 
 def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:
     """A plan folder/file as is, or a spec placed by ``make_plan(spec, devices, **choice)``."""
+    if not Path(path).exists():
+        from parawire.nn import baseline_name
+
+        if baseline_name(str(path)) is not None:
+            raise ConfigError(
+                f"{path} is a baseline, a traced torch.fx graph: the runtime runs the vertices of "
+                f"generated specs only; `parawire analyze {path} --devices K` simulates its "
+                "deployment"
+            )
     file = _plan_file(Path(path))
     data = _read_json(
         file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
