@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 from parawire.cli import main
 from parawire.errors import ConfigError, DataError
@@ -124,6 +125,9 @@ def test_study_runs_extends_and_refuses_other_settings(tmp_path: Path) -> None:
     assert more.trained == 2 and len(more.rows) == 4  # the first two came from the store
     saved = json.loads((tmp_path / "results.json").read_text())
     assert len(saved["rows"]) == 4
+    env = saved["environment"]  # what decides the weights besides the seed (docs/training.md)
+    assert env["threads"] == torch.get_num_threads() and env["torch"] == torch.__version__
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert (tmp_path / "results.csv").read_text().startswith("job,kind,group")
     assert (tmp_path / "tables" / "generators.csv").is_file()
     assert "Parameter-size stability" in (tmp_path / "tables.md").read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -279,6 +280,22 @@ def build_tables(
     return tables
 
 
+def environment() -> dict[str, Any]:
+    """What, besides the seed, decides the trained weights on a CPU: torch's version, its thread
+    count (reductions split differently) and the instruction set its kernels use (AVX2,
+    AVX-512...; ``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA`` pin it). Recorded with the
+    results so that figures from two machines can be told apart (docs/training.md)."""
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+        "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
 def write_outputs(
     folder: Path, cfg: StudyConfig, rows: list[dict[str, Any]], tables: list[Table]
 ) -> None:
@@ -287,7 +304,8 @@ def write_outputs(
         writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    write_json(folder / "results.json", {"config": cfg.to_dict(), "rows": rows})
+    env = environment()
+    write_json(folder / "results.json", {"config": cfg.to_dict(), "environment": env, "rows": rows})
     write_json(folder / "tables.json", [t.to_dict() for t in tables])
     (folder / "tables").mkdir(exist_ok=True)
     for t in tables:
@@ -295,6 +313,8 @@ def write_outputs(
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
     head = (
         f"# Study: {cfg.dataset}, {cfg.samples} samples per generator, {cfg.epochs} epochs, "
-        f"recipe {cfg.recipe}\n\nDevice: {device}; configuration in results.json.\n\n"
+        f"recipe {cfg.recipe}\n\nDevice: {device}; torch {env['torch']}, {env['threads']} "
+        f"thread(s), CPU kernels {env['cpu_capability']}; configuration and environment in "
+        "results.json.\n\n"
     )
     (folder / "tables.md").write_text(head + "\n".join(to_markdown(t) for t in tables))
