@@ -11,8 +11,8 @@ devices of each profile (``parawire.analyze``, the recommended placement, simula
   profile; from its Pareto front the fastest member at least as accurate as (a)'s pick (by proxy
   accuracy), else the most accurate one.
 * (d) ``diff``: ``parawire search diff`` for each of ``--lambdas`` (a ``--nodes``-vertex dense
-  supernet, ``--search-epochs``), each discretised network trained ``--proxy-epochs``; the
-  same rule as (c).
+  supernet, ``--search-epochs``; ``--per-vertex`` discretisation if given), each discretised
+  network trained ``--proxy-epochs``; the same rule as (c).
 
 Every architecture has the same input (digits at 32x32, stem stride 2: 16x16 maps), stem widths
 of 8 or 16 and float32 on the wire, so latency differences come from the wiring and sizes.
@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--lambdas", default="0,1,3")
     parser.add_argument("--nodes", type=int, default=10, help="(d): supernet vertices")
     parser.add_argument("--search-epochs", type=int, default=2, help="(d): DARTS epochs")
+    parser.add_argument(
+        "--per-vertex", action="store_true", help="(d): each vertex keeps its strongest edges"
+    )
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default: none)")
     args = parser.parse_args()
@@ -164,7 +167,7 @@ def main() -> None:
         t0 = time.time()
         diff_cfg = DiffConfig(
             nodes=args.nodes, channels=16, stem_stride=2, devices=DEVICES, profile=profile,
-            search_epochs=args.search_epochs,
+            search_epochs=args.search_epochs, per_vertex=args.per_vertex,
         )  # fmt: skip
         lambdas = [float(x) for x in args.lambdas.split(",")]
         swept = sweep(splits, diff_cfg, lambdas, epochs=args.proxy_epochs)

@@ -72,6 +72,10 @@ def test_discretise_keeps_strong_edges_and_a_path() -> None:
     chain = discretise(spec, gates, 0.5)
     assert [(e.src, e.dst) for e in chain.edges] == [(0, 1), (1, 2), (2, 3)]  # renumbered
     assert len(parawire.analysis.costs.spec_costs(chain).vertices) == 4
+    every = discretise(spec, gates, 0.5, per_vertex=True)  # no vertex lost, weak edges gone
+    assert len(every.nodes) == len(spec.nodes) and len(every.edges) < len(spec.edges)
+    for v in every.nodes[1:-1]:
+        assert every.in_edges[v.id] and every.successors[v.id]
 
 
 def test_config_checks() -> None:

@@ -193,6 +193,12 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Network weights.")
 @click.option("--arch-lr", type=float, default=0.05, show_default=True, help="Edge logits.")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Gate kept.")
+@click.option(
+    "--per-vertex/--no-per-vertex",
+    default=False,
+    show_default=True,
+    help="Each vertex keeps its strongest in- and out-edge (only edges are pruned).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)

@@ -18,8 +18,9 @@ Search" (arXiv 2001.06392) apply it with a latency loss:
 * **Alternation** (first-order DARTS): each step updates the network weights on a batch of one
   half of the training split, then the architecture logits on a batch of the other half.
 * **Discretisation** (:func:`discretise`): keep the edges whose gate is at least ``threshold``,
-  always keep the strongest input-to-output path (so the network is never empty), drop the
-  vertices no longer on an input-to-output path; the result is a valid spec.
+  always keep the strongest input-to-output path (so the network is never empty) and, with
+  ``per_vertex``, each vertex's strongest in- and out-edge; drop the vertices no longer on an
+  input-to-output path; the result is a valid spec.
 
 A sweep over ``lambda`` (:func:`sweep`) trains each discretised network from scratch with the
 same budget and gives an accuracy/latency curve.
@@ -66,6 +67,7 @@ class DiffConfig:
     lr: float = 0.05  # SGD learning rate of the network weights (cosine to 0)
     arch_lr: float = 0.05  # Adam learning rate of the architecture logits
     threshold: float = 0.5  # discretisation: keep edges whose gate is at least this
+    per_vertex: bool = False  # discretisation: each vertex keeps its strongest in- and out-edge
     seed: int = 0  # data split, initialisation and batch order
 
     def check(self) -> DiffConfig:
@@ -277,7 +279,9 @@ def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) 
         gates = model.gates()
         final = float(latency(gates))
     result = DiffResult(cfg.lam, gates.tolist(), final, full, history)
-    result.spec = discretise(spec, gates.tolist(), cfg.threshold, provenance=_provenance(cfg))
+    result.spec = discretise(
+        spec, gates.tolist(), cfg.threshold, _provenance(cfg), per_vertex=cfg.per_vertex
+    )
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -286,16 +290,27 @@ def _provenance(cfg: DiffConfig) -> Provenance:
     return Provenance(
         generator="darts",
         params={"nodes": cfg.nodes, "lam": cfg.lam, "sparsity": cfg.sparsity,
-                "devices": cfg.devices, "profile": cfg.profile, "threshold": cfg.threshold},
+                "devices": cfg.devices, "profile": cfg.profile, "threshold": cfg.threshold,
+                "per_vertex": cfg.per_vertex},
         seed=cfg.seed,
         parawire_version=__version__,
     )  # fmt: skip
 
 
 def discretise(
-    spec: ArchSpec, gates: list[float], threshold: float, provenance: Provenance | None = None
+    spec: ArchSpec,
+    gates: list[float],
+    threshold: float,
+    provenance: Provenance | None = None,
+    *,
+    per_vertex: bool = False,
 ) -> ArchSpec:
-    """The supernet with only its strong edges (module docstring), renumbered and validated."""
+    """The supernet with only its strong edges (module docstring), renumbered and validated.
+
+    ``per_vertex``: every vertex also keeps its strongest in-edge and its strongest out-edge
+    (DARTS keeps the top in-edges of each node), so that no vertex is lost because all its gates
+    sit just under the threshold: only edges go, the vertices stay.
+    """
     src, dst = spec.input_node, spec.output_node
     g = nx.DiGraph()
     g.add_nodes_from(n.id for n in spec.nodes)
@@ -308,6 +323,13 @@ def discretise(
         (e.src, e.dst) for e, gate in zip(spec.edges, gates, strict=True) if gate >= threshold
     )
     keep.add_edges_from(itertools.pairwise(strongest))
+    if per_vertex:
+        gate_of = {(e.src, e.dst): gate for e, gate in zip(spec.edges, gates, strict=True)}
+        for v in g.nodes:
+            if v != src:
+                keep.add_edge(max(g.predecessors(v), key=lambda u: gate_of[(u, v)]), v)
+            if v != dst:
+                keep.add_edge(v, max(g.successors(v), key=lambda w: gate_of[(v, w)]))
     alive = (nx.descendants(keep, src) | {src}) & (nx.ancestors(keep, dst) | {dst})
     order = [v for v in spec.topological_order if v in alive]
     new_id = {v: i for i, v in enumerate(order)}
