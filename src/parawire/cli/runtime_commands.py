@@ -261,14 +261,16 @@ def worker_cmd(
     """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
     import os
 
-    from parawire.errors import ConfigError
-    from parawire.runtime.group import StoreHost, parse_address
-    from parawire.runtime.launch import percentile, run_profile, run_rank
     from parawire.runtime.lifeline import exit_with_parent as watch_parent
-    from parawire.runtime.plan import Plan
+    from parawire.runtime.lifeline import quiet_torch_logs
 
     if exit_with_parent:
         watch_parent(os.getppid())
+    quiet_torch_logs()  # before torch loads: a lost peer is one line, not pages of frames
+    from parawire.errors import ConfigError
+    from parawire.runtime.group import StoreHost, parse_address
+    from parawire.runtime.launch import percentile, run_profile, run_rank
+    from parawire.runtime.plan import Plan
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others

@@ -21,8 +21,8 @@ from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime.link import _first_line
 
 JOIN_KEY = "parawire/joined/{rank}"  # value: the rank's plan digest
-CHECKED_KEY = "parawire/checked/{rank}"  # set once the rank has compared every digest
-CHECK_GRACE_S = 5.0  # beyond the timeout: for peers to read the digests once all joined
+CHECKED_KEY = "parawire/checked/{rank}"  # set once the rank has read every digest
+CHECK_GRACE_S = 5.0  # on a mismatch, how long rank 0 waits for every rank to read the digests
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -138,46 +138,73 @@ def _other_plans(store: dist.Store, world: int, digest: str) -> dict[int, str]:
     return {r: d for r, d in announced.items() if d != digest}
 
 
+def _await_keys(
+    store: dist.Store, world: int, key: str, deadline: float, missing: list[int]
+) -> None:
+    """Poll until every rank has set ``key``; ``missing`` holds the ranks not seen at the last
+    look (for the error when the store fails); ``TimeoutError`` past ``deadline``."""
+    while True:
+        missing[:] = missing_ranks(store, world, key)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(key)
+        time.sleep(0.005)
+
+
 def join_group(store: dist.Store, rank: int, world: int, timeout: float, digest: str = "") -> None:
     """Announce ``rank`` with its plan ``digest``, wait (bounded) for all others, refuse a
     rank that runs another plan, then initialise the gloo group.
 
-    Every rank compares every digest and then waits until all have compared (a second
-    round of keys), so that a mismatch is reported by each rank, not only by the first to
-    notice while the others lose the rendezvous it was hosting.
+    Every rank compares every digest once all have joined. On a mismatch rank 0 (which may
+    host the store) waits a little until every rank has read the digests (``CHECKED_KEY``),
+    so that each one reports the mismatch instead of losing the rendezvous.
     """
-    deadline = time.monotonic() + timeout
-    waiting_for: list[int] = []  # ranks not yet seen at the last look: named if the store goes
+    mine = digest or "-"
+    missing: list[int] = list(range(world))
     try:
-        store.set(JOIN_KEY.format(rank=rank), digest or "-")
-        for key, limit in ((JOIN_KEY, deadline), (CHECKED_KEY, deadline + CHECK_GRACE_S)):
-            while waiting_for := missing_ranks(store, world, key):
-                if time.monotonic() > limit:
-                    raise RuntimeTimeoutError(_not_joined(rank, waiting_for, world, timeout))
-                time.sleep(0.005)
-            if key == JOIN_KEY:
-                others = _other_plans(store, world, digest or "-")
-                store.set(CHECKED_KEY.format(rank=rank), "1")
-    except RuntimeTimeoutError:
-        raise
+        store.set(JOIN_KEY.format(rank=rank), mine)
+        _await_keys(store, world, JOIN_KEY, time.monotonic() + timeout, missing)
+    except TimeoutError as exc:
+        raise RuntimeTimeoutError(_not_joined(rank, missing, world, timeout)) from exc
     except (RuntimeError, OSError) as exc:  # the store is gone: rank 0 (its host) has left
-        if waiting_for and rank not in waiting_for:
+        if missing and rank not in missing:
             raise RuntimeTimeoutError(
-                _not_joined(rank, waiting_for, world, timeout)
+                _not_joined(rank, missing, world, timeout)
                 + " (rank 0 stopped waiting and closed the rendezvous)"
             ) from exc
-        raise RuntimeTimeoutError(
-            f"rank {rank}: lost the master (rank 0's rendezvous) while joining "
-            f"({_first_line(exc)}); check that rank 0 is still running"
-        ) from exc
+        raise _lost_master(rank, exc) from exc
+    others: dict[int, str] = {}
+    try:
+        others = _other_plans(store, world, mine)
+        store.set(CHECKED_KEY.format(rank=rank), "1")
+        if others and rank == 0:
+            _await_keys(store, world, CHECKED_KEY, time.monotonic() + CHECK_GRACE_S, [])
+    except (RuntimeError, OSError) as exc:  # TimeoutError included: the grace ran out
+        if not others:
+            raise _lost_master(rank, exc) from exc
     if others:
         shown = ", ".join(f"rank {r} has {d}" for r, d in sorted(others.items()))
         raise ConfigError(
-            f"rank {rank}: the ranks run different plans (plan digest {digest or '-'} here; "
-            f"{shown}); copy the same plan folder (plan.json and weights) to every device"
+            f"rank {rank}: the ranks run different plans (plan digest {mine} here; {shown}); "
+            "copy the same plan folder (plan.json and weights) to every device"
         )
-    dist.init_process_group(
-        "gloo", store=store, rank=rank, world_size=world, timeout=timedelta(seconds=timeout)
+    try:
+        dist.init_process_group(
+            "gloo", store=store, rank=rank, world_size=world, timeout=timedelta(seconds=timeout)
+        )
+    except (RuntimeError, OSError) as exc:
+        raise RuntimeTimeoutError(
+            f"rank {rank}: the process group did not form within {timeout:g}s: a rank left "
+            f"after joining ({_first_line(exc)})"
+        ) from exc
+
+
+def _lost_master(rank: int, exc: BaseException) -> RuntimeTimeoutError:
+    """The error of a rank whose rendezvous store went away while it was joining."""
+    return RuntimeTimeoutError(
+        f"rank {rank}: lost the master (rank 0's rendezvous) while joining "
+        f"({_first_line(exc)}); check that rank 0 is still running"
     )
 
 

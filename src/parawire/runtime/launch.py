@@ -43,7 +43,12 @@ from parawire.runtime.group import (
     missing_ranks,
     use_loopback_for_gloo,
 )
-from parawire.runtime.lifeline import exit_with_parent, removed_on_termination, run_dir
+from parawire.runtime.lifeline import (
+    exit_with_parent,
+    quiet_torch_logs,
+    removed_on_termination,
+    run_dir,
+)
 from parawire.runtime.link import LinkModel, _first_line, wait_until
 from parawire.runtime.plan import (
     WEIGHTS_FILE,
@@ -675,6 +680,7 @@ def _run_local(
             from safetensors.torch import save_file
 
             save_file({"images": check.images.contiguous()}, str(work / CHECK_FILE))
+        quiet_torch_logs()  # the workers report failures in one line, without C++ frames
         host = StoreHost("127.0.0.1", 0, plan.world, options.timeout)
         try:
             step("starting ranks", 0, plan.world)

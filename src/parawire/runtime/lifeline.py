@@ -98,6 +98,14 @@ def removed_on_termination() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def quiet_torch_logs() -> None:
+    """Keep torch's C++ warnings (pages of stack frames when a peer or the rendezvous goes
+    away) out of the terminal of processes started from now on (``TORCH_CPP_LOG_LEVEL``, read
+    when torch loads), unless the user chose a level. parawire reports those failures itself,
+    in one line; ``TORCH_CPP_LOG_LEVEL=WARNING`` brings the frames back for debugging."""
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+
+
 def run_dir() -> tempfile.TemporaryDirectory[str]:
     """A temporary folder for one local run (``parawire-run-<launcher pid>-*``)."""
     return tempfile.TemporaryDirectory(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-")
