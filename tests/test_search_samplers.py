@@ -53,3 +53,11 @@ def test_registry_names_and_unknown_name() -> None:
     assert {"nsga2", "tpe", "random"} <= set(list_samplers())
     with pytest.raises(ConfigError, match="unknown sampler 'cmaes'; choose one of"):
         create_sampler("cmaes", seed=0)
+
+
+def test_the_cli_lists_every_sampler_and_space_without_importing_them() -> None:
+    from parawire.cli import search_commands
+    from parawire.search import SPACES
+
+    assert set(search_commands.SAMPLERS) == set(list_samplers())
+    assert set(search_commands.SPACE_NAMES) == set(SPACES)

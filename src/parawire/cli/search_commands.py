@@ -52,7 +52,12 @@ def _print_front(rows: list[dict], devices: int, profile: str) -> None:
 @click.option("--epochs", type=int, default=2, show_default=True, help="Proxy training epochs.")
 @click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices k.")
 @click.option("--profile", default="rpi4-wifi", show_default=True, help="Device/link profile.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The search folder (its SQLite study, the front and its specs). Required.",
+)
 @click.option(
     "--storage",
     default=None,
