@@ -212,3 +212,11 @@ def test_a_dead_processs_running_trial_is_failed_queued_again_and_rerun(tmp_path
     retry = [t for t in done if t.system_attrs.get("failed_trial") == trial.number]
     assert len(retry) == 1 and retry[0].params == trial.params
     assert study.get_trials()[trial.number].state.name == "FAIL"
+
+
+def test_a_missing_predictor_file_is_one_line_before_anything_is_written(tmp_path, capsys) -> None:
+    out = tmp_path / "s"
+    assert main(search_args(out, 2, "--predictor", str(tmp_path / "none.pt"))) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
+    assert not out.exists()
