@@ -235,6 +235,13 @@ def test_the_pictures_hold_the_folder_data(built, results: Path) -> None:
     rows = json.loads((results / "results.json").read_text())["rows"]
     best = max(rows, key=lambda r: r["analysis"]["speedup"])  # the network drawn
     assert sum(len(c.get_offsets()) for c in dots) == len(best["spec"]["nodes"])
+    # the analysis' schedule is drawn with the plan's rank numbers: row r is rank r's busy time
+    from matplotlib.patches import Rectangle as Bar
+
+    bars = [b for b in figures["analysis-schedule"].findobj(Bar) if b.get_gid() == "compute"]
+    for rank, busy in enumerate(plan["schedule"]["busy_s"]):
+        row = [b for b in bars if abs(b.get_y() + b.get_height() / 2 - rank) < 1e-9]
+        assert sum(b.get_width() for b in row) == pytest.approx(busy * 1e3)
     # Figure 10's eta is at the k devices offered, whatever the deployment uses (oracle: eta())
     from parawire.analysis.costs import spec_costs
     from parawire.analysis.metrics import eta

@@ -19,7 +19,8 @@ from parawire.analysis.api import AnalysisResult
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.metrics import depth_histogram
-from parawire.errors import ConfigError
+from parawire.analysis.simulate import TimelineEvent
+from parawire.errors import ConfigError, DataError
 from parawire.report import gather, plots
 
 
@@ -187,6 +188,18 @@ def test_timeline_round_trip(analysed) -> None:
     _, result = analysed
     docs = result.schedule.to_dict(timeline=True)["timeline"]
     assert gather.timeline_events(docs) == result.schedule.timeline
+
+
+def test_renaming_to_the_plan_ranks() -> None:
+    assert gather.renaming({0: 2, 1: 0, 2: 2}, {0: 0, 1: 1, 2: 0}) == {2: 0, 0: 1}
+    with pytest.raises(DataError, match="vertex 2"):
+        gather.renaming({0: 2, 1: 0, 2: 2}, {0: 0, 1: 1, 2: 1})
+    with pytest.raises(DataError, match="two of the analysis' devices"):
+        gather.renaming({0: 0, 1: 1}, {0: 0, 1: 0})
+    events = (TimelineEvent("transfer", 0, 2, 0.0, 1.0, dst=0, nbytes=8),)
+    assert gather.renamed_events(events, {2: 0, 0: 1}) == (
+        TimelineEvent("transfer", 0, 0, 0.0, 1.0, dst=1, nbytes=8),
+    )
 
 
 def _trace_docs(offsets: list[float]) -> list[dict]:

@@ -262,8 +262,12 @@ def _analysis_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
     if isinstance(docs.get(COMPARE_FILE), list):
         section.tables.append(_compare_table(docs[COMPARE_FILE]))
     placement = {int(v): int(d) for v, d in r["placement"].items()}
+    rename: dict[int, int] = {}
     plan = _spec_of_plan(folder / PLAN_DIR)
-    if plan is not None:
+    if plan is not None:  # number the devices as the plan's ranks, which `run` executes
+        ranks = {int(v): int(d) for v, d in plan[1]["placement"].items()}
+        rename = gather.renaming(placement, ranks)
+        placement = ranks
         section.pictures.append(
             _architecture(report, "analysis-architecture", plan[0], placement, r)
         )
@@ -271,7 +275,7 @@ def _analysis_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
     events = timelines.get(r["partitioner"]) if isinstance(timelines, Mapping) else None
     if events:
         fig = gantt_figure(
-            gather.timeline_events(events),
+            gather.renamed_events(gather.timeline_events(events), rename),
             r["devices"],
             title=f"Simulated schedule on {r['profile']}: {r['makespan_s'] * 1e3:.2f} ms, "
             f"{r['speedup']:.2f}x over one device",
@@ -283,7 +287,8 @@ def _analysis_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
                 fig,
                 "The simulated schedule of one inference: a row per device, a bar per vertex "
                 "(its id), transfers hatched under their sender and coloured by the receiver; "
-                "dashed: the logits are back on the device that holds the image.",
+                "dashed: the logits are back on the device that holds the image"
+                + (" (device d: the plan's rank d)." if rename else "."),
             )
         )
     return [section]

@@ -9,6 +9,7 @@ settings the document stores. No matplotlib here, no file system.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +42,33 @@ def timeline_events(items: Iterable[Doc]) -> tuple[TimelineEvent, ...]:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"malformed timeline event ({exc}); rewrite it with analyze --out") from exc
+
+
+def renaming(placement: Mapping[int, int], ranks: Mapping[int, int]) -> dict[int, int]:
+    """Device -> rank such that ``placement`` renamed is ``ranks`` (a plan numbers the devices
+    of its analysis with the image's device first: ``parawire.runtime.plan.input_first``);
+    ``DataError`` when no such renaming exists (the plan is of another placement)."""
+    rename: dict[int, int] = {}
+    for v, d in placement.items():
+        if rename.setdefault(d, ranks.get(v, -1)) != ranks.get(v, -1):
+            raise DataError(f"vertex {v}: the plan's placement is not the analysis' renamed")
+    if len(set(rename.values())) != len(rename):
+        raise DataError("the plan puts two of the analysis' devices on one rank")
+    return rename
+
+
+def renamed_events(
+    events: Iterable[TimelineEvent], rename: Mapping[int, int]
+) -> tuple[TimelineEvent, ...]:
+    """``events`` with every device (sender and receiver) renamed; others keep their number."""
+    return tuple(
+        dataclasses.replace(
+            e,
+            device=rename.get(e.device, e.device),
+            dst=None if e.dst is None else rename.get(e.dst, e.dst),
+        )
+        for e in events
+    )
 
 
 def median_run(trace_docs: Sequence[Doc]) -> int:
