@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from typing import Any
 
 import click
 
@@ -100,10 +102,17 @@ def app(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def _one_line_warning(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
+    """Warnings (e.g. a deprecated spelling) as one line, like the errors."""
+    click.echo(f"parawire: warning: {' '.join(str(message).split())}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``parawire`` console script; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if argv is None and not debug:  # the console script (tests call main(argv) and record them)
+        warnings.showwarning = _one_line_warning
     try:
         app.main(args=args, prog_name="parawire", standalone_mode=False)
     except click.exceptions.Exit as exc:
