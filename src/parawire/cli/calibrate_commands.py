@@ -6,42 +6,11 @@ The measurement modules (torch) are imported when the command runs, not for ``--
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    from parawire.analysis.calibrate import ProgressFn
-
-
-@contextmanager
-def _progress_on_stderr() -> Iterator[ProgressFn]:
-    """A ``calibrate`` progress callback: a rich bar on a terminal, one line per phase otherwise."""
-    if not sys.stderr.isatty():
-        phases: list[str] = []
-
-        def line(phase: str, done: int, total: int) -> None:
-            if not phases or phases[-1] != phase:
-                phases.append(phase)
-                click.echo(f"calibrate: {phase} ({total} step(s))...", err=True)
-
-        yield line
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("calibrate", total=None)
-
-        def update(phase: str, done: int, total: int) -> None:
-            bar.update(task, description=phase, completed=done, total=total)
-
-        yield update
+from parawire.cli._progress import progress_on_stderr
 
 
 @click.command("calibrate")
@@ -77,7 +46,7 @@ def calibrate_cmd(
     from parawire.analysis.profiles import save_profile, user_profile_file
     from parawire.analysis.work import FLOP_KINDS
 
-    with _progress_on_stderr() as progress:
+    with progress_on_stderr("calibrate") as progress:
         result = calibrate(threads=threads, repeats=repeats, timeout=timeout, progress=progress)
     path = save_profile(result.to_profile(name), out)
     if as_json:
