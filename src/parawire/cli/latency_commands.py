@@ -11,9 +11,11 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -90,6 +92,19 @@ def latency_group() -> None:
 @click.option("--max-nodes", type=int, default=32, show_default=True)
 @click.option("--generators", default="", help="Comma-separated generators (default: all).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop starting new measurements after this long (rerun to continue).",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["wall", "cpu"]),
+    default="wall",
+    show_default=True,
+    help="cpu: time k=1 inferences by thread CPU time (robust on a shared machine).",
+)
 def collect_cmd(
     out: str,
     samples: int,
@@ -103,6 +118,8 @@ def collect_cmd(
     max_nodes: int,
     generators: str,
     timeout: float,
+    max_minutes: float | None,
+    clock: str,
 ) -> None:
     """Measure sampled architectures into OUT; resumable (rerun to continue)."""
     from parawire.latency.collect import CollectConfig, collect
@@ -124,18 +141,163 @@ def collect_cmd(
         max_nodes=max_nodes,
         timeout=timeout,
         generators=tuple(g.strip() for g in generators.split(",") if g.strip()),
+        clock=clock,
     )
     config.check()
     store = LatencyStore(out)
     with _progress("collect") as progress:
-        summary = collect(store, config, progress)
+        budget = None if max_minutes is None else 60.0 * max_minutes
+        summary = collect(store, config, progress, budget_s=budget)
     click.echo(
         f"{summary.measured} measured, {summary.skipped} already stored, "
         f"{len(summary.failed)} failed; {store.count()} rows in {out}"
+        + (" (out of time: rerun to continue)" if summary.out_of_time else "")
     )
     for line in summary.failed:
         click.echo(f"  failed: {line}", err=True)
     store.close()
+
+
+def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich Table
+    """A rich table of (label, Errors, predictions per second) rows."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("", "n", "MAPE %", "within 5%", "within 10%", "Spearman", "arch/s"):
+        table.add_column(col, justify="right" if col else "left")
+    for label, e, rate in rows:
+        table.add_row(
+            label,
+            str(e.n),
+            f"{e.mape:.2f}",
+            f"{e.within5:.1f}%",
+            f"{e.within10:.1f}%",
+            f"{e.spearman:.3f}",
+            f"{rate:,.0f}",
+        )
+    return table
+
+
+@latency_group.command("fit")
+@click.argument("db")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", default="hybrid", show_default=True, help="A registered predictor.")
+@click.option("--devices", type=click.IntRange(min=1), default=None, help="Only rows of this k.")
+@click.option("--profile", default=None, help="Only rows of this measurement profile.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Learned models only.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def fit_cmd(
+    db: str,
+    out: Path,
+    model: str,
+    devices: int | None,
+    profile: str | None,
+    epochs: int | None,
+    seed: int,
+) -> None:
+    """Fit a latency predictor on the measurements in DB; write it to OUT."""
+    from parawire.latency import create_predictor, load_samples, save_predictor
+    from parawire.latency.evaluate import score
+    from parawire.latency.store import LatencyStore
+
+    options = {"epochs": epochs} if epochs is not None else {}
+    predictor = create_predictor(model, seed=seed, **options)
+    store = LatencyStore(db, create=False)
+    samples = load_samples(store, devices=devices, profile=profile)
+    store.close()
+    if not samples:
+        raise ConfigError(f"{db} has no measurements to fit (k={devices}, profile={profile})")
+    predictor.fit(samples)
+    save_predictor(predictor, out)
+    errors, _ = score(predictor, samples)
+    click.echo(
+        f"fitted {model} on {len(samples)} measurements ({', '.join(predictor.profiles)}): "
+        f"training MAPE {errors.mape:.2f}%, {errors.within10:.1f}% within 10%; wrote {out}"
+    )
+
+
+@latency_group.command("predict")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--predictor", "predictor_file", required=True, type=click.Path(path_type=Path))
+@click.option("--profile", default=None, help="Measurement profile (default: the predictor's).")
+@click.option("--wire-dtype", default="float32", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def predict_cmd(
+    spec: Path,
+    devices: int,
+    predictor_file: Path,
+    profile: str | None,
+    wire_dtype: str,
+    as_json: bool,
+) -> None:
+    """Predict the latency of SPEC on K devices (the analysis' recommended placement)."""
+    from parawire.arch import load_spec
+    from parawire.latency import load_predictor, predict_spec
+
+    predictor = load_predictor(predictor_file)
+    result = predict_spec(
+        predictor, load_spec(spec), devices, profile=profile, wire_dtype=wire_dtype
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(
+        f"{spec}: {result['predicted_s'] * 1e3:.3f} ms predicted by {result['predictor']} on "
+        f"{result['devices_used']} of {devices} device(s) ({result['profile']}); simulation "
+        f"{result['simulated_s'] * 1e3:.3f} ms ({result['simulation_profile']})"
+    )
+
+
+@latency_group.command("report")
+@click.argument("db")
+@click.option("--predictor", "predictor_file", required=True, type=click.Path(path_type=Path))
+@click.option("--devices", type=click.IntRange(min=1), default=None, help="Only rows of this k.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the predicted-vs-measured plot here (PNG).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def report_cmd(
+    db: str, predictor_file: Path, devices: int | None, plot: Path | None, as_json: bool
+) -> None:
+    """Error table of a predictor on the measurements in DB (use rows it was not fitted on)."""
+    from rich.console import Console
+
+    from parawire.latency import load_predictor, load_samples
+    from parawire.latency.evaluate import score
+    from parawire.latency.plot import plot_predicted_vs_measured
+    from parawire.latency.store import LatencyStore
+
+    predictor = load_predictor(predictor_file)
+    store = LatencyStore(db, create=False)
+    samples = [s for s in load_samples(store, devices=devices) if s.profile in predictor.profiles]
+    store.close()
+    if not samples:
+        raise ConfigError(
+            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor on"
+        )
+    rows = []
+    groups = sorted({(s.devices, s.profile) for s in samples})
+    for k, prof in groups:
+        part = [s for s in samples if (s.devices, s.profile) == (k, prof)]
+        errors, rate = score(predictor, part)
+        rows.append((f"k={k} {prof}", errors, rate))
+    if len(groups) > 1:
+        errors, rate = score(predictor, samples)
+        rows.append(("all", errors, rate))
+    if plot is not None:
+        plot_predicted_vs_measured(
+            predictor.predict(samples),
+            [s.latency_s for s in samples],
+            plot,
+            f"{predictor.name} on {db} ({len(samples)} measurements)",
+        )
+    if as_json:
+        doc = {label: {**e.to_dict(), "per_s": rate} for label, e, rate in rows}
+        click.echo(json.dumps({"predictor": predictor.name, "groups": doc}))
+        return
+    Console().print(_error_table(f"{predictor.name} on {db}", rows))
+    if plot is not None:
+        click.echo(f"wrote {plot}")
 
 
 COMMANDS = [latency_group]

@@ -16,8 +16,24 @@ from parawire._lazy import lazy_names
 
 # Public name -> the module that defines it; imported on first attribute access.
 _LAZY = {
-    "relaxed_latency": "parawire.latency.differentiable",
+    "Predictor": "parawire.latency._base",
+    "Sample": "parawire.latency._base",
+    "create_predictor": "parawire.latency._base",
+    "list_predictors": "parawire.latency._base",
+    "predictor_class": "parawire.latency._base",
+    "register_predictor": "parawire.latency._base",
+    "predict_spec": "parawire.latency.api",
+    "CollectConfig": "parawire.latency.collect",
+    "collect": "parawire.latency.collect",
     "recommended_placement": "parawire.latency.differentiable",
+    "relaxed_latency": "parawire.latency.differentiable",
+    "errors": "parawire.latency.evaluate",
+    "hold_out_generator": "parawire.latency.evaluate",
+    "load_samples": "parawire.latency.evaluate",
+    "split_by_architecture": "parawire.latency.evaluate",
+    "load_predictor": "parawire.latency.files",
+    "save_predictor": "parawire.latency.files",
+    "LatencyStore": "parawire.latency.store",
 }
 
 __all__ = sorted(_LAZY)

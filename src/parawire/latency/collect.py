@@ -12,13 +12,18 @@ any time, rerun it, nothing finished is lost and nothing is measured twice.
 
 Measurement hygiene: a fixed number of torch threads, warm-up inferences, then ``repeats``
 timed ones; the median and inter-quartile range are stored, with a noise flag when the range
-exceeds ``NOISE_THRESHOLD`` of the median. k = 1 runs in this process; k > 1 through the
-runtime (``run_local``: real loopback processes, or with ``emulate`` every vertex padded to a
-device profile's time and every transfer to its link's).
+exceeds ``NOISE_THRESHOLD`` of the median. On a machine other work shares, wall-clock times of
+one process measure the load as much as the network; ``clock="cpu"`` (k = 1 only, one thread)
+times each inference by the CPU time of the thread that runs it (``time.thread_time``), which
+waiting for a core does not inflate; those rows carry the profile ``local-cputime``.
+k = 1 runs in this process; k > 1 through the runtime (``run_local``: real loopback
+processes, or with ``emulate`` every vertex padded to a device profile's time and every
+transfer to its link's).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +36,7 @@ from parawire.arch.spec import MERGES, ArchSpec
 from parawire.errors import ConfigError, ParawireError
 from parawire.latency.store import (
     REAL,
+    REAL_CPU,
     LatencyStore,
     MeasurementKey,
     machine_fingerprint,
@@ -58,6 +64,7 @@ class CollectConfig:
     profile: str = "local-cpu"  # profile the recommended placement is chosen on (real runs)
     timeout: float = 120.0  # seconds any wait of a distributed run may last
     generators: tuple[str, ...] = field(default=())  # () = every registered generator
+    clock: str = "wall"  # "wall", or "cpu": the thread's CPU time (k = 1, one thread, real)
 
     def check(self) -> None:
         """``ConfigError`` on a value out of range."""
@@ -70,6 +77,13 @@ class CollectConfig:
         if not 4 <= self.min_nodes <= self.max_nodes <= 200:
             raise ConfigError(
                 f"node range {self.min_nodes}..{self.max_nodes} must satisfy 4 <= min <= max <= 200"
+            )
+        if self.clock not in ("wall", "cpu"):
+            raise ConfigError(f"--clock must be wall or cpu, got {self.clock!r}")
+        if self.clock == "cpu" and (self.devices != (1,) or self.threads != 1 or self.emulate):
+            raise ConfigError(
+                "--clock cpu times one thread of one process: use it with --devices 1, "
+                "--threads 1 and no --emulate"
             )
         if not 0.0 <= self.recommended_share <= 1.0:
             raise ConfigError("recommended_share must be in [0, 1]")
@@ -166,7 +180,7 @@ def job_key(job: Job, config: CollectConfig) -> MeasurementKey:
         digest=job.spec.digest(),
         devices=job.devices,
         placement=placement_text(job.spec, job.placement),
-        profile=config.emulate or REAL,
+        profile=config.emulate or (REAL_CPU if config.clock == "cpu" else REAL),
         wire_dtype=job.wire_dtype,
         threads=config.threads,
         machine=machine_fingerprint(),
@@ -190,10 +204,39 @@ def measure(job: Job, config: CollectConfig) -> list[float]:
         paired=False,
         emulate=config.emulate,
     )
+    if world == 1 and config.clock == "cpu":
+        return cpu_latencies(job.spec, config)
     if world == 1:
         latencies, _ = single_process(plan, seeded_state_dict(job.spec, 0), options)
         return latencies
     return run_local(plan, options, baseline=False).latencies_s
+
+
+def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
+    """CPU seconds of this thread for each timed inference of ``spec`` (one torch thread)."""
+    import torch
+
+    from parawire.nn import build_model
+    from parawire.runtime.launch import make_image
+    from parawire.runtime.plan import seeded_state_dict
+
+    model = build_model(spec)
+    model.load_state_dict(seeded_state_dict(spec, 0))
+    model.eval()
+    image = make_image(spec.input_shape, 1, 0)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = []
+    try:
+        with torch.inference_mode():
+            for i in range(config.warmup + config.repeats):
+                start = time.thread_time()
+                model(image)
+                if i >= config.warmup:
+                    out.append(time.thread_time() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return out
 
 
 @dataclass
@@ -204,6 +247,7 @@ class CollectSummary:
     measured: int = 0  # rows written now
     skipped: int = 0  # already in the store
     failed: list[str] = field(default_factory=list)  # one line per job that failed
+    out_of_time: bool = False  # stopped by the time budget before the end of the list
 
 
 def collect(
@@ -212,16 +256,22 @@ def collect(
     progress: Callable[[int, int, str], None] | None = None,
     *,
     limit: int | None = None,
+    budget_s: float | None = None,
 ) -> CollectSummary:
     """Measure every job of ``config`` not yet in ``store`` (each row committed on its own).
 
     ``progress(done, total, label)`` is called after each job; ``limit`` stops after that many
-    new measurements. A job whose run fails is reported in ``failed`` and left for a rerun.
+    new measurements, ``budget_s`` before the first job that would start after that many
+    seconds. A job whose run fails is reported in ``failed`` and left for a rerun.
     """
     total = config.samples * len(config.devices)
     summary = CollectSummary(jobs=total)
+    stop = None if budget_s is None else time.monotonic() + budget_s
     for done, job in enumerate(iter_jobs(config), start=1):
         if limit is not None and summary.measured >= limit:
+            break
+        if stop is not None and time.monotonic() > stop:
+            summary.out_of_time = True
             break
         key = job_key(job, config)
         label = f"#{job.index} k={job.devices} {job.spec.provenance.generator}"

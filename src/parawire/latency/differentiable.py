@@ -196,8 +196,13 @@ def relaxed_simulation(
     placement: Mapping[int, int] | None = None,
     profile: str | Profile = "rpi4-ethernet",
     wire_dtype: str = "float32",
+    vertex_seconds: Mapping[int, float] | None = None,
 ) -> torch.Tensor:
-    """The schedule simulation relaxed over edge weights (module docstring): seconds, scalar."""
+    """The schedule simulation relaxed over edge weights (module docstring): seconds, scalar.
+
+    ``vertex_seconds`` replaces the profile's compute time of each vertex (a look-up table's),
+    the schedule's orders staying the profile's.
+    """
     w = check_edge_weights(spec, edge_weights)
     prof = get_profile(profile)
     graph, placement, events = _schedule_setup(spec, devices, placement, prof, wire_dtype)
@@ -211,7 +216,8 @@ def relaxed_simulation(
         ids = [index[(e.src, e.dst)] for e in in_idx[v.id]]
         proj_of[v.id] = [i for i in ids if proj[i] > 0]
         projected = sum(int(proj[i]) for i in proj_of[v.id])
-        base[v.id] = device.seconds(v) - 2.0 * projected / device.rate(v.op)
+        full = device.seconds(v) if vertex_seconds is None else float(vertex_seconds[v.id])
+        base[v.id] = max(0.0, full - 2.0 * projected / device.rate(v.op))
     mean_time = max(sum(base.values()) / len(base), 1e-12)
     tau = SMOOTHNESS * mean_time
     zero = w.new_zeros(())

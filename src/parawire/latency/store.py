@@ -32,7 +32,8 @@ from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
 
 NOISE_THRESHOLD = 0.10  # a row is noisy when its inter-quartile range exceeds 10% of its median
-REAL = "local"  # the profile column of a real measurement on this machine (no emulation)
+REAL = "local"  # the profile column of a real measurement on this machine (wall clock)
+REAL_CPU = "local-cputime"  # real, k = 1, timed by the thread's CPU clock (see collect.py)
 
 _META = sa.MetaData()
 SPECS = sa.Table(
@@ -92,7 +93,7 @@ class MeasurementKey:
     digest: str  # ArchSpec.digest()
     devices: int  # k
     placement: str  # canonical JSON list: device of each spec node, in spec node order
-    profile: str  # REAL, or the emulated device profile
+    profile: str  # REAL or REAL_CPU, or the emulated device profile
     wire_dtype: str
     threads: int
     machine: str  # machine_fingerprint()
