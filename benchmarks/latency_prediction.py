@@ -82,6 +82,119 @@ def run_collect(db: str, args: argparse.Namespace) -> dict[str, Any]:
     return timings
 
 
+GROUPS = (  # label, k, measurement profile, held-out-generator split, learning curve
+    ("k=1 real, wall clock", 1, "local", True, False),
+    ("k=1 real, CPU clock", 1, "local-cputime", True, True),
+    ("k=2 real loopback", 2, "local", False, False),
+    ("k=4 emulated rpi4-ethernet", 4, "rpi4-ethernet", False, False),
+)
+LEARNED = ("mlp", "gnn", "hybrid")
+
+
+def _fit_score(name: str, train: list, test: list, epochs: int, seed: int) -> dict[str, Any]:
+    from parawire.latency import create_predictor
+    from parawire.latency.evaluate import score
+
+    options = {"epochs": epochs} if name in LEARNED else {}
+    start = time.perf_counter()
+    predictor = create_predictor(name, seed=seed, **options).fit(train)
+    fit_s = time.perf_counter() - start
+    errors, per_s = score(predictor, test)
+    return {**errors.to_dict(), "per_s": per_s, "fit_s": fit_s, "train": len(train),
+            "predicted": predictor.predict(test).tolist()}  # fmt: skip
+
+
+def run_evaluate(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every model on every group's random split (and held-out generators where marked)."""
+    import numpy as np
+    import torch
+
+    from parawire.latency import errors, list_predictors, load_samples
+    from parawire.latency.evaluate import hold_out_generator, split_by_architecture
+    from parawire.latency.store import LatencyStore
+
+    torch.set_num_threads(1)
+    store = LatencyStore(db, create=False)
+    models = list_predictors()
+    result: dict[str, Any] = {"groups": {}, "learning_curve": {}}
+    for label, k, profile, held_out, curve in GROUPS:
+        samples = load_samples(store, devices=k, profile=profile)
+        if len(samples) < 4:
+            continue
+        group: dict[str, Any] = {"rows": len(samples),
+                                 "architectures": len({s.digest for s in samples})}  # fmt: skip
+        train, test = split_by_architecture(samples, 0.3, seed=args.seed)
+        group["random"] = {m: _fit_score(m, train, test, args.epochs, args.seed) for m in models}
+        print(label, "random", {m: round(v["mape"], 1) for m, v in group["random"].items()})
+        if held_out:
+            pooled: dict[str, dict[str, list[float]]] = {m: {"p": [], "m": []} for m in models}
+            for generator in sorted({s.generator for s in samples}):
+                tr, te = hold_out_generator(samples, generator)
+                for m in models:
+                    r = _fit_score(m, tr, te, args.epochs, args.seed)
+                    pooled[m]["p"] += r["predicted"]
+                    pooled[m]["m"] += [s.latency_s for s in te]
+            group["held_out_generator"] = {
+                m: errors(v["p"], v["m"]).to_dict() for m, v in pooled.items()
+            }
+            print(label, "held-out", {m: round(v["mape"], 1)
+                                      for m, v in group["held_out_generator"].items()})  # fmt: skip
+        if curve:
+            sizes = [n for n in (25, 50, 100) if n < len(train)] + [len(train)]
+            rng = np.random.default_rng(args.seed)
+            order = rng.permutation(len(train))
+            result["learning_curve"][label] = {
+                m: {str(n): _fit_score(m, [train[i] for i in order[:n]], test, args.epochs,
+                                       args.seed)["mape"] for n in sizes}
+                for m in ("mlp", "hybrid")
+            }  # fmt: skip
+            print(label, "learning curve", result["learning_curve"][label])
+        for split in ("random",):
+            for v in group[split].values():
+                v.pop("predicted")
+        result["groups"][label] = group
+    store.close()
+    return result
+
+
+def markdown(result: dict[str, Any], timings: dict[str, Any]) -> str:
+    """The tables of docs/latency.md."""
+    lines = ["| phase | measurements | wall time |", "|---|---:|---:|"]
+    for name, t in timings.items():
+        lines.append(f"| {name} | {t['measured']} | {t['wall_s'] / 60:.1f} min |")
+    for label, group in result["groups"].items():
+        lines += ["", f"**{label}** ({group['rows']} rows, {group['architectures']} "
+                  "architectures; random split 70/30 by architecture)", "",
+                  "| model | train | test | MAPE % | within 5% | within 10% | Spearman | arch/s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for m, v in group["random"].items():
+            lines.append(
+                f"| {m} | {v['train']} | {v['n']} | {v['mape']:.1f} | {v['within5']:.0f}% | "
+                f"{v['within10']:.0f}% | {v['spearman']:.3f} | {v['per_s']:,.0f} |"
+            )
+        if "held_out_generator" in group:
+            lines += ["", f"{label}, each generator held out in turn (pooled):", "",
+                      "| model | test | MAPE % | within 5% | within 10% | Spearman |",
+                      "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+            for m, v in group["held_out_generator"].items():
+                lines.append(
+                    f"| {m} | {v['n']} | {v['mape']:.1f} | {v['within5']:.0f}% | "
+                    f"{v['within10']:.0f}% | {v['spearman']:.3f} |"
+                )
+    for label, curve in result["learning_curve"].items():
+        sizes = list(next(iter(curve.values())))
+        lines += [
+            "",
+            f"Learning curve, {label}: test MAPE % against training rows",
+            "",
+            "| model | " + " | ".join(sizes) + " |",
+            "|---|" + "---:|" * len(sizes),
+        ]
+        for m, values in curve.items():
+            lines.append(f"| {m} | " + " | ".join(f"{values[n]:.1f}" for n in sizes) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="SQLite file (or SQLAlchemy URL)")
@@ -93,6 +206,7 @@ def main() -> None:
     parser.add_argument("--k2-minutes", type=float, default=7.0)
     parser.add_argument("--k4-minutes", type=float, default=7.0)
     parser.add_argument("--k1cpu-minutes", type=float, default=5.0)
+    parser.add_argument("--epochs", type=int, default=100, help="learned models' epochs")
     parser.add_argument("--out", default=None, help="JSON file for the evaluation figures")
     args = parser.parse_args()
     print(
@@ -100,6 +214,19 @@ def main() -> None:
     )
     if args.phase in ("collect", "all"):
         run_collect(args.db, args)
+    if args.phase in ("evaluate", "all"):
+        start = time.monotonic()
+        result = run_evaluate(args.db, args)
+        result["evaluate_wall_s"] = time.monotonic() - start
+        timing_file = Path(args.db + ".collect.json")
+        timings = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        result["collect"] = timings
+        table = markdown(result, timings)
+        print(table)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=1))
+            Path(args.out).with_suffix(".md").write_text(table + "\n")
 
 
 if __name__ == "__main__":

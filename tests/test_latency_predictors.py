@@ -220,3 +220,17 @@ def test_cli_fit_predict_report(data, tmp_path, capsys):
     assert report["groups"]["k=1 local"]["n"] == stored
     assert report["groups"]["k=1 local"]["mape"] < 5.0
     assert plot.stat().st_size > 1000
+
+
+def test_analyze_shows_the_prediction_beside_the_simulation(data, tmp_path, capsys):
+    from parawire.cli import main
+
+    predictor = save_predictor(create_predictor("simulation").fit(data), tmp_path / "p.pt")
+    spec_file = data[4].spec.save(tmp_path / "arch.json")
+    args = ["analyze", str(spec_file), "--devices", "2", "--predictor", str(predictor)]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["predictor"]
+    assert doc["predictor"] == "simulation" and doc["predicted_s"] > 0
+    assert doc["simulation_profile"] == "local-cpu"
+    assert main(args) == 0
+    assert "predicted latency (simulation, local)" in capsys.readouterr().out

@@ -125,6 +125,30 @@ def _write_out(
     return plan.save(out / PLAN_DIR)
 
 
+def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
+    """The latency predictor's figures for the chosen placement (parawire.latency)."""
+    from parawire.errors import ConfigError
+
+    if not Path(target).is_file():
+        raise ConfigError("--predictor needs a spec file (latency predictors encode specs)")
+    from parawire.arch import load_spec
+    from parawire.latency import load_predictor, predict_spec
+    from parawire.runtime.plan import input_first
+
+    predictor = load_predictor(predictor_file)
+    spec = load_spec(target)
+    profile = best.profile if best.profile in predictor.profiles else None
+    placement = input_first(best.placement, spec)
+    return predict_spec(
+        predictor,
+        spec,
+        best.devices,
+        profile=profile,
+        wire_dtype=best.wire_dtype,
+        placement=placement,
+    )
+
+
 @click.command("analyze")
 @click.argument("target", metavar="SPEC_OR_MODEL")
 @devices_option(default=4)
@@ -141,6 +165,14 @@ def _write_out(
     help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and (for a spec) the plan `run` executes "
     f"({PLAN_DIR}/) into this folder.",
 )
+@click.option(
+    "--predictor",
+    "predictor_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A latency predictor (`parawire latency fit`): its prediction for the chosen "
+    "placement beside the simulation's (spec files only).",
+)
 def analyze_cmd(
     target: str,
     devices: int,
@@ -154,6 +186,7 @@ def analyze_cmd(
     seed: int,
     as_json: bool,
     out: Path | None,
+    predictor_file: Path | None,
 ) -> None:
     """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
     baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
@@ -168,8 +201,11 @@ def analyze_cmd(
     plan_dir = _write_out(out, target, [best], True, seed) if out is not None else None
     if out is not None and compare_all:
         (out / "compare.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
     if as_json:
         payload = best.to_dict()
+        if predicted is not None:
+            payload["predictor"] = predicted
         if compare_all:
             payload["compare"] = {r.partitioner: r.to_dict() for r in results}
         click.echo(json.dumps(payload))
@@ -181,6 +217,13 @@ def analyze_cmd(
         console.print(_summary_table(best))
         if len(best.options) > 1:
             console.print(_options_table(best))
+    if predicted is not None:
+        console.print(
+            f"predicted latency ({predicted['predictor']}, {predicted['profile']}): "
+            f"{predicted['predicted_s'] * 1e3:.2f} ms; simulated on "
+            f"{predicted['simulation_profile']}: {predicted['simulated_s'] * 1e3:.2f} ms",
+            highlight=False,
+        )
     console.print(best.verdict.text, highlight=False)
     if out is not None:
         console.print(f"wrote {out / RESULT_FILE} and {out / TIMELINE_FILE}", highlight=False)

@@ -166,10 +166,11 @@ class SimulationPredictor(_ProfileScaled):
 
 
 def kernel_key(spec: ArchSpec, node_id: int) -> str:
-    """The look-up table's key of one vertex: operation, staging, channels in/out, side."""
+    """The look-up table's key of one vertex: operation, staging, channels in/out, side (the
+    in-edges count enters through the per-edge term, not the key)."""
     n = spec.node_map[node_id]
     side = spec.stem_size[0] // n.scale
-    return f"{n.op}|{int(n.stage)}|{n.in_channels}|{n.channels}|{side}|{len(spec.in_edges[n.id])}"
+    return f"{n.op}|{int(n.stage)}|{n.in_channels}|{n.channels}|{side}"
 
 
 def _vertex_terms(spec: ArchSpec) -> dict[int, tuple[str, list[float]]]:
@@ -201,7 +202,7 @@ class LookupPredictor(_ProfileScaled):
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"ridge": 1e-3}  # ridge penalty of the table's least-squares fit
+        return {"ridge": 10.0}  # ridge penalty of the table's least-squares fit (relative units)
 
     def __init__(self, seed: int = 0, **config: Any) -> None:
         super().__init__(seed, **config)
