@@ -114,8 +114,7 @@ def figure11(seeds: int, out: Path) -> None:
     fig = speedup_figure(
         list(UNITS),
         series,
-        title=f"Speedup against units on {PROFILE} (EDGE'23 Figure 11), simulated, "
-        f"median of {seeds} dp architectures",
+        title=f"EDGE'23 Figure 11 on {PROFILE}: simulated, median of {seeds} dp networks",
     )
     save_figure(fig, out)
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import small_spec
 from parawire.cli import main
 from parawire.errors import DataError, ParawireError
-from parawire.report import browser, folders
+from parawire.report import browser, folders, gather
 from parawire.report.html import Page, Picture, Section, render
 from parawire.report.tables import Table
 from parawire.runtime.plan import Plan, simulate_plan
@@ -48,7 +48,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "predictions.json").write_text(
         json.dumps({"predicted_s": [0.010, 0.021, 0.029], "measured_s": [0.011, 0.020, 0.031]})
     )
-    (folder / folders.COMMANDS_FILE).write_text(f"parawire analyze {spec_path} -n 3\n")
+    run = json.loads((folder / "run.json").read_text())
+    rebuilt = gather.run_command(run, str(folder / "plan"), str(folder / "run.json"))
+    (folder / folders.COMMANDS_FILE).write_text(f"parawire analyze {spec_path} -n 3\n{rebuilt}\n")
     return folder
 
 
@@ -188,6 +190,10 @@ def test_every_kind_of_folder_gets_its_section(built) -> None:
     assert titles[0] == "How this folder was made"  # commands.txt first
     for start in ("Analysis: ", "Run (run.json)", "Study: ", "Search: ", "Latency prediction"):
         assert sum(t.startswith(start) for t in titles) == 1, start
+    commands = {s.title.split(":")[0].split(" (")[0]: s.commands for s in page.sections}
+    assert len(commands["How this folder was made"]) == 2
+    assert commands["Run"] == []  # rebuilt as commands.txt has it: shown once
+    assert commands["Analysis"][0].startswith("parawire analyze ARCH.json")
     assert sorted(figures) == sorted(
         [
             "analysis-architecture",

@@ -104,6 +104,9 @@ def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
     commands = folder / COMMANDS_FILE
     if commands.is_file():
         lines = [ln for ln in commands.read_text().splitlines() if ln.strip()]
+        for section in report.page.sections:  # a rebuilt command already listed: shown once
+            if section.commands and set(section.commands) <= set(lines):
+                section.commands, section.command_note = [], ""
         report.page.sections.insert(
             0,
             Section(

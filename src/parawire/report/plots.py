@@ -237,6 +237,7 @@ def gantt_figure(
             patch.set_gid(GID_TRANSFER)
     if makespan_s is not None:
         ax.axvline(makespan_s * scale, color="black", linestyle="--", linewidth=1)
+    ax.set_xlim(left=0)
     ax.set_yticks(range(n), [f"device {d}" for d in range(n)])
     ax.set_ylim(n - 0.4, -0.6)  # device 0 on top
     sends = any(e.kind == "transfer" for e in events)
