@@ -304,6 +304,11 @@ def test_a_folder_without_results_is_one_line_error(
     (tmp_path / "analysis.json").write_text("{not json")
     with pytest.raises(DataError, match=r"analysis\.json as JSON"):
         folders.build_report(tmp_path)
+    (tmp_path / "analysis.json").write_text('{"placement": {"0": 0}, "name": "x"}')
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "its analysis files are not as parawire writes them (KeyError" in err
+    assert err.count("\n") == 1
 
 
 def test_file_names_match_the_commands_that_write_them() -> None:

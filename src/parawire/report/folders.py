@@ -86,15 +86,21 @@ def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
         raise DataError(f"{folder} is not a folder; give a folder written by parawire")
     report = _Report(folder)
     docs = {p.name: read_json(p) for p in sorted(folder.glob("*.json"))}
-    builders: list[Callable[[_Report, dict[str, Any]], list[Section]]] = [
-        _analysis_sections,
-        _run_sections,
-        _study_sections,
-        _search_sections,
-        _latency_sections,
-    ]
-    for build in builders:
-        report.page.sections += build(report, docs)
+    builders: dict[str, Callable[[_Report, dict[str, Any]], list[Section]]] = {
+        "analysis": _analysis_sections,
+        "run": _run_sections,
+        "study": _study_sections,
+        "search": _search_sections,
+        "latency": _latency_sections,
+    }
+    for kind, build in builders.items():
+        try:
+            report.page.sections += build(report, docs)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(
+                f"{folder}: its {kind} files are not as parawire writes them ({type(exc).__name__}"
+                f": {exc}); rewrite them with this version's command"
+            ) from exc
     if not report.page.sections:
         raise DataError(
             f"{folder} holds no parawire results: expected {ANALYSIS_FILE} (analyze --out), a "
