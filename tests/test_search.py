@@ -220,3 +220,27 @@ def test_a_missing_predictor_file_is_one_line_before_anything_is_written(tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err
     assert not out.exists()
+
+
+def test_the_learned_predictor_gives_the_latency_objective(tmp_path) -> None:
+    from parawire.latency import Sample, create_predictor, save_predictor
+    from parawire.search.evaluate import latency
+
+    specs = [Choice("dp", {"n": 6 + i, "alpha": 1.0, "beta": 1.0, "p": 0.5}, channels=4,
+                    arch_seed=i).spec((3, 16, 16), 10) for i in range(6)]  # fmt: skip
+    cfg = dataclasses.replace(TINY, trials=2, sampler="random")
+    samples = []
+    for spec in specs:
+        simulated = latency(spec, cfg, "float32")
+        samples.append(Sample(spec, 4, simulated.placement, "float32", "rpi4-ethernet",
+                              2.0 * simulated.seconds, "dp"))  # fmt: skip
+    path = save_predictor(create_predictor("simulation").fit(samples), tmp_path / "p.pt")
+    with_predictor = dataclasses.replace(cfg, predictor=str(path))
+    doubled = latency(specs[0], with_predictor, "float32")
+    assert doubled.source.startswith("predictor:")
+    assert doubled.seconds == pytest.approx(2.0 * latency(specs[0], cfg, "float32").seconds, 0.05)
+    outcome = run_search(with_predictor, tmp_path / "s")
+    assert len(outcome.rows) == 2
+    with pytest.raises(ConfigError, match="fitted on measurements of rpi4-ethernet"):
+        run_search(dataclasses.replace(with_predictor, profile="rpi4-wifi"), tmp_path / "w")
+    assert not (tmp_path / "w").exists()

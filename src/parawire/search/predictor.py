@@ -40,9 +40,10 @@ def load(path: str) -> Any:
     return _latency_module().load_predictor(path)
 
 
-def check_predictor(path: str) -> None:
-    """Load ``path`` now, so that a bad file fails before the search starts."""
-    load(path)
+def check_predictor(path: str, profile: str) -> None:
+    """Load ``path`` and check that it predicts for ``profile``, so that a bad file or a
+    predictor fitted on another profile fails before the search starts."""
+    load(path).check_profile(profile)
 
 
 def predict_latency(

@@ -155,7 +155,7 @@ def run_search(
     if cfg.predictor is not None:
         from parawire.search.predictor import check_predictor
 
-        check_predictor(cfg.predictor)
+        check_predictor(cfg.predictor, cfg.profile)
     folder.mkdir(parents=True, exist_ok=True)
     url = storage or co.default_storage_url(folder)
     extra = {"input_shape": list(input_shape), "num_classes": classes}
