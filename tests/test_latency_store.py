@@ -86,7 +86,7 @@ def _collect_forever(db: str, config: CollectConfig) -> None:
 def test_collect_killed_midway_resumes_without_loss_or_duplicates(tmp_path):
     """A collecting process is SIGKILLed after its second row; a rerun completes the list."""
     db = tmp_path / "l.db"
-    config = CollectConfig(samples=8, **{**TINY, "repeats": 30})
+    config = CollectConfig(samples=6, **{**TINY, "repeats": 20})
     LatencyStore(db).close()
     child = multiprocessing.get_context("fork").Process(
         target=_collect_forever, args=(str(db), config)
