@@ -67,13 +67,16 @@ def shown_url(url: str) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Write-ahead log (readers never block the writer) and one sync per checkpoint: a
-    process killed at any point loses no committed transaction in this mode (only a power cut
-    could lose the last ones), and each commit no longer waits for the disk."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+class _WalConnection(sqlite3.Connection):
+    """A SQLite connection in write-ahead-log mode with one sync per checkpoint: a process
+    killed at any point loses no committed transaction (only a power cut could lose the last
+    ones), readers never block the writer, and a commit does not wait for the disk. Passed as
+    the connection ``factory``, so that only the search's own engine is affected."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=NORMAL")
 
 
 def open_storage(url: str, heartbeat_s: int, grace_s: int) -> optuna.storages.RDBStorage:
@@ -81,9 +84,7 @@ def open_storage(url: str, heartbeat_s: int, grace_s: int) -> optuna.storages.RD
     parsed = normalise_url(url)
     engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-        if not sqlalchemy.event.contains(sqlalchemy.engine.Engine, "connect", _sqlite_pragmas):
-            sqlalchemy.event.listen(sqlalchemy.engine.Engine, "connect", _sqlite_pragmas)
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S, "factory": _WalConnection}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
