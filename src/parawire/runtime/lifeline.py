@@ -35,6 +35,8 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
     """Ask the Linux kernel to send ``sig`` to this process when its parent dies.
 
     Returns whether it is in force (False on other systems or without libc's ``prctl``).
+    Linux sends it when the parent *thread* that started this process ends: launch workers
+    from a thread that outlives them (``run_local`` waits for them where it started them).
     """
     if not sys.platform.startswith("linux"):
         return False
