@@ -13,7 +13,6 @@ from parawire.analysis.partitioners import list_partitioners
 from parawire.analysis.profiles import list_profiles
 from parawire.cli import COMMAND_TABLE, app, main
 
-
 # Commands still being written by parallel work when this test landed (issue 9, item 15 names
 # what they lack); remove a name when its command meets the conventions below.
 PENDING = {"export", "latency", "search"}

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from parawire._io import atomic_write
 from parawire.errors import ConfigError, DataError
 from parawire.latency._base import Predictor, predictor_class
 
@@ -36,10 +37,8 @@ def save_predictor(predictor: Predictor, path: str | os.PathLike[str]) -> Path:
         "meta": json.dumps(meta),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: t.contiguous() for k, t in tensors.items()}, str(tmp), metadata=header)
-    os.replace(tmp, path)
+    contiguous = {k: t.contiguous() for k, t in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(contiguous, str(tmp), metadata=header))
     return path
 
 
