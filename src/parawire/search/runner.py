@@ -72,9 +72,9 @@ def check_budget(cfg: SearchConfig, input_shape: tuple[int, int, int], classes: 
 def open_study(cfg: SearchConfig, url: str, extra: dict[str, Any]) -> optuna.Study:
     """The search's study in ``url``, created on first use; ``DataError`` when the storage
     holds a search with other settings."""
-    storage = co.open_storage(url, cfg.heartbeat_s, cfg.grace_s)
     settings = {**cfg.settings(), **extra}
-    with co.claim_lock(url, STUDY_NAME):
+    with co.claim_lock(url, STUDY_NAME):  # two first starts must not both create the tables
+        storage = co.open_storage(url, cfg.heartbeat_s, cfg.grace_s)
         study = optuna.create_study(
             storage=storage,
             study_name=STUDY_NAME,
