@@ -61,7 +61,8 @@ def run_population(
     out: dict[int, list[AnalysisResult]] = {n: [] for n in units}
     for seed in range(samples):
         graph = spec_costs(
-            parawire.generate(generator, seed=seed, staging=staging, n=size), scatter="stem"
+            parawire.generate(generator, seed=seed, staging=staging, n=size, merge="maps"),
+            scatter="stem",
         )
         for n in units:
             out[n].append(analyze(graph, n, profile, **PAPER))
@@ -75,7 +76,7 @@ def ablation_cs(label: str, n: int, samples: int, profile: str) -> dict[str, flo
     steps: dict[str, list[float]] = {"per-graph U_c": [], "shared U_c": [], "+ no idle unit": [],
                                      "+ image scatter": []}  # fmt: skip
     for seed in range(samples):
-        spec = parawire.generate(generator, seed=seed, staging=staging)
+        spec = parawire.generate(generator, seed=seed, staging=staging, merge="maps")
         for scatter in ("stem", "image"):
             graph = spec_costs(spec, scatter=scatter)
             options = partition_options(graph, n, "kahypar", prof)
