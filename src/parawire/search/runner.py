@@ -28,7 +28,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.errors import ConfigError, DataError, ParawireError
 from parawire.search import coordination as co
 from parawire.search.config import STUDY_NAME, SearchConfig
 from parawire.search.front import export, pareto_front, trial_rows
@@ -195,7 +195,7 @@ def run_search(
             try:
                 with co.Heartbeat(study._storage, trial._trial_id, cfg.heartbeat_s):
                     ev = evaluate_choice(choice, splits, cfg)
-            except TrainingError as exc:  # a diverged proxy training: the trial failed
+            except ParawireError as exc:  # a diverged training, an impossible proposal: failed
                 trial.set_user_attr("error", str(exc))
                 study.tell(trial, state=TrialState.FAIL)
                 errors += 1
