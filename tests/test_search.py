@@ -244,3 +244,23 @@ def test_the_learned_predictor_gives_the_latency_objective(tmp_path) -> None:
     with pytest.raises(ConfigError, match="fitted on measurements of rpi4-ethernet"):
         run_search(dataclasses.replace(with_predictor, profile="rpi4-wifi"), tmp_path / "w")
     assert not (tmp_path / "w").exists()
+
+
+def test_a_failed_proposal_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch) -> None:
+    from parawire.errors import TrainingError
+    from parawire.search import evaluate
+
+    real, calls = evaluate.evaluate_choice, []
+
+    def diverge_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TrainingError("training diverged in epoch 1")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_choice", diverge_once)
+    outcome = run_search(dataclasses.replace(TINY, trials=2, sampler="random"), tmp_path)
+    assert outcome.evaluated == 2 and len(calls) == 3
+    from search_helpers import states
+
+    assert states(default_storage_url(tmp_path)) == {"COMPLETE": 2, "FAIL": 1}
