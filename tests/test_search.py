@@ -17,7 +17,7 @@ from parawire.search import SearchConfig, SearchSpace, get_space, pareto_front, 
 from parawire.search.coordination import default_storage_url
 from parawire.search.front import dominates
 from parawire.search.space import Choice, smallest_corner
-from search_helpers import TINY_DATASET_OPTIONS, assert_exact_budget, search_args
+from search_helpers import TINY_DATASET_OPTIONS, assert_exact_budget, search_args, states
 
 TINY = SearchConfig(
     dataset="synthetic",
@@ -261,6 +261,4 @@ def test_a_failed_proposal_is_recorded_and_the_search_goes_on(tmp_path, monkeypa
     monkeypatch.setattr(evaluate, "evaluate_choice", diverge_once)
     outcome = run_search(dataclasses.replace(TINY, trials=2, sampler="random"), tmp_path)
     assert outcome.evaluated == 2 and len(calls) == 3
-    from search_helpers import states
-
     assert states(default_storage_url(tmp_path)) == {"COMPLETE": 2, "FAIL": 1}
