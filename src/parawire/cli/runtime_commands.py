@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,16 @@ _emulate = click.option(
     help="Emulate devices of this profile: every vertex runs for real, then waits until the "
     "profile's time for it has passed; the profile's link is emulated too (unless --link).",
 )
+_dilation = click.option(
+    "--dilation",
+    default="1",
+    show_default=True,
+    metavar="F|auto",
+    help="With --emulate: run the emulation F times slower (every compute and transfer time "
+    "x F) so that ranks sharing few cores still compute within their emulated times; auto "
+    "picks F from this machine (docs/runtime.md, time dilation). Times print dilated, with "
+    "the p50 divided by F; ratios are unaffected.",
+)
 _threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
 _runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
 _warmup = click.option(
@@ -63,6 +74,32 @@ def _options(
     if threads < 1 or not 0 < timeout < float("inf"):
         raise ConfigError("--threads must be >= 1 and --timeout a finite number > 0")
     return RunOptions(runs, warmup, batch, threads, timeout, link, emulate=emulate)
+
+
+def _dilated(
+    plan: Plan, options: RunOptions, dilation: str, folder: str
+) -> tuple[float, RunOptions]:
+    """(time dilation, the options that run it): ``--dilation`` applied to ``--emulate``."""
+    from parawire.errors import ConfigError
+
+    if dilation == "1":
+        return 1.0, options
+    if options.emulate is None:
+        raise ConfigError("--dilation applies to device emulation: add --emulate PROFILE")
+    from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
+
+    if dilation == "auto":
+        factor = auto_dilation(plan, options.emulate, batch=options.batch)
+    else:
+        try:
+            factor = float(dilation)
+        except ValueError:
+            raise ConfigError(
+                f"--dilation must be a number >= 1 or auto, got {dilation!r}"
+            ) from None
+    ref = dilated_profile_ref(options.emulate, factor, folder)
+    timeout = options.timeout * factor
+    return factor, dataclasses.replace(options, emulate=ref, timeout=timeout)
 
 
 def _describe(plan: Plan) -> str:
@@ -128,6 +165,7 @@ def plan_cmd(
 @_batch
 @_link
 @_emulate
+@_dilation
 @_timeout
 @click.option(
     "--check",
@@ -154,6 +192,7 @@ def run_cmd(
     batch: int,
     link: str | None,
     emulate: str | None,
+    dilation: str,
     timeout: float,
     check: int,
     check_data: str,
@@ -175,12 +214,15 @@ def run_cmd(
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
     plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
-    with progress_on_stderr("run") as progress:
-        report = run_local(plan, options, profile=profile, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="parawire-dilation-") as tmp:
+        factor, options = _dilated(plan, options, dilation, tmp)
+        with progress_on_stderr("run") as progress:
+            report = run_local(plan, options, profile=profile, progress=progress)
     for warning in report.warnings:
         click.echo(f"parawire: warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "plan": _describe(plan), "info": plan.info}))
+        doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
+        click.echo(json.dumps({**doc, "dilation": factor}))
         return
     ms = 1e3
     lines = [
@@ -209,6 +251,12 @@ def run_cmd(
             f"  emulation    {e['profile']}: {len(over)} of {e['vertices']} vertices computed "
             "longer here than on the emulated device"
             + (f" (vertices {over[:8]}): not faithful for those" if over else "")
+        )
+    if factor != 1:
+        lines.append(
+            f"  dilation     x{factor:g}: every time above is {factor:g}x the emulated "
+            f"device's; its distributed p50 is {report.p50_s / factor * ms:.3f} ms, one device "
+            f"{report.single_process_p50_s / factor * ms:.3f} ms"
         )
     c = report.check
     if c:

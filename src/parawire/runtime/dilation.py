@@ -31,7 +31,8 @@ QUANTILE = 0.9  # the share of vertices the estimate keeps within their emulated
 
 
 def vertex_seconds_here(plan: Plan, batch: int = 1, repeats: int = 5) -> dict[int, float]:
-    """Vertex -> its median compute time on this machine, alone, one thread (CPU time)."""
+    """Vertex -> its median compute time on this machine, alone, one thread: wall time, so
+    that the load the machine is under now counts, as it will during the run."""
     spec = plan.spec
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -47,9 +48,9 @@ def vertex_seconds_here(plan: Plan, batch: int = 1, repeats: int = 5) -> dict[in
                 block(args)  # warm-up
                 runs = []
                 for _ in range(repeats):
-                    t0 = time.thread_time()
+                    t0 = time.perf_counter()
                     block(args)
-                    runs.append(time.thread_time() - t0)
+                    runs.append(time.perf_counter() - t0)
                 times[node.id] = statistics.median(runs)
     finally:
         torch.set_num_threads(previous)
