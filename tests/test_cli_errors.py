@@ -91,6 +91,21 @@ def test_run_and_worker_refuse_a_timeout_that_is_not_finite(capsys, tmp_path, va
         assert "--timeout a finite number > 0" in err
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dilation", "2"], "add --emulate PROFILE"),
+        (["--emulate", "t2micro", "--dilation", "0.5"], "dilation must be a finite number >= 1"),
+        (["--emulate", "t2micro", "--dilation", "fast"], "a number >= 1 or auto"),
+    ],
+)
+def test_run_refuses_a_dilation_it_cannot_apply(capsys, tmp_path, extra, message) -> None:
+    spec = small_spec("chain", size=16)
+    folder = Plan(spec, dict.fromkeys(spec.topological_order, 0), 1).save(tmp_path)
+    err = _one_line_error(capsys, ["run", str(folder), "--check", "0", *extra])
+    assert message in err
+
+
 def _plan_with_weights(folder: Path) -> Path:
     """A 2-rank plan folder with a weights file."""
     from safetensors.torch import save_file
