@@ -88,3 +88,25 @@ def test_wrong_weight_shape_is_a_config_error():
     spec = _spec()
     with pytest.raises(ConfigError, match="one weight per spec edge"):
         relaxed_latency(spec, torch.ones(len(spec.edges) + 1), devices=2)
+
+
+def test_with_a_predictor_it_is_the_predictors_differentiable_output():
+    from parawire.latency import Sample, create_predictor
+
+    specs = [_spec("pooled", seed=s) for s in range(6)]
+    samples = [
+        Sample(s, 1, {n.id: 0 for n in s.nodes}, "float32", "local", 1e-4 * len(s.nodes), "er")
+        for s in specs
+    ]
+    predictor = create_predictor("gnn", epochs=5, hidden=8, layers=1).fit(samples)
+    spec = specs[0]
+    w = torch.full((len(spec.edges),), 0.5, requires_grad=True)
+    latency = relaxed_latency(spec, w, devices=1, profile="local", predictor=predictor)
+    expected = predictor.relaxed(
+        spec, w, devices=1, placement=None, profile="local", wire_dtype="float32"
+    )
+    assert latency.item() == pytest.approx(expected.item())
+    latency.backward()
+    assert torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="fitted on measurements of local"):
+        relaxed_latency(spec, w, devices=1, predictor=predictor)  # default rpi4-ethernet
