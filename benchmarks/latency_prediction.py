@@ -118,6 +118,8 @@ def run_evaluate(db: str, args: argparse.Namespace) -> dict[str, Any]:
     models = list_predictors()
     result: dict[str, Any] = {"groups": {}, "learning_curve": {}}
     for label, k, profile, held_out, curve in GROUPS:
+        if args.groups and args.groups not in label:
+            continue
         samples = load_samples(store, devices=k, profile=profile)
         if len(samples) < 4:
             continue
@@ -207,6 +209,7 @@ def main() -> None:
     parser.add_argument("--k4-minutes", type=float, default=7.0)
     parser.add_argument("--k1cpu-minutes", type=float, default=5.0)
     parser.add_argument("--epochs", type=int, default=100, help="learned models' epochs")
+    parser.add_argument("--groups", default="", help="evaluate only groups whose label has this")
     parser.add_argument("--out", default=None, help="JSON file for the evaluation figures")
     args = parser.parse_args()
     print(
