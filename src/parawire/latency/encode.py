@@ -107,7 +107,7 @@ def encode(
         src = torch.tensor([pos[e.src] for e in spec.edges], dtype=torch.long)
         dst = torch.tensor([pos[e.dst] for e in spec.edges], dtype=torch.long)
         w = edge_weights[i] if edge_weights is not None else None
-        weights = w if w is not None else torch.ones(len(spec.edges))
+        weights = w.float() if w is not None else torch.ones(len(spec.edges))
         a = torch.zeros(max_nodes, max_nodes, dtype=weights.dtype)
         adjs.append(a.index_put((src, dst), weights))
         crossing = torch.tensor(
