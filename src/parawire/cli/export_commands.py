@@ -9,56 +9,44 @@ torch and the exporters are imported when the command runs, not for ``--help``.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from parawire.cli.deployment_options import choice_kwargs, deployment_options
+from parawire.cli._progress import progress_on_stderr
+from parawire.cli.deployment_options import (
+    PLAN_SEED_HELP,
+    choice_kwargs,
+    deployment_options,
+    devices_option,
+    profile_option,
+)
 
 if TYPE_CHECKING:
-    from parawire.export import ProgressFn
+    pass
 
 FORMATS = ("onnx",)
 CHECK_BATCH = 2  # images of the --check comparison
 CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong model
 
 
-@contextmanager
-def _progress_on_stderr() -> Iterator[ProgressFn]:
-    """An export progress callback: a rich bar on a terminal, nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda what, done, total: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("export", total=None)
-
-        def update(what: str, done: int, total: int) -> None:
-            bar.update(task, description=f"export: {what}", completed=done, total=total)
-
-        yield update
-
-
 @click.command("export")
 @click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
-@click.option("--devices", "-n", type=int, default=None, help="Devices K (needed for a spec).")
-@click.option(
-    "--profile",
-    default=None,
-    help="Profile the placement of a spec is chosen for: a name or TOML file (default local-cpu).",
-)
+@devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
+@profile_option(None, "the placement of a spec is chosen for")
 @deployment_options
 @click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the partitioners.")
+@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
 @click.option("--whole", is_flag=True, help="Export the whole network as one model.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="onnx",
+    show_default=True,
+    help="Model format of the pieces.",
+)
 @click.option(
     "--opset", type=int, default=None, help="ONNX opset (default 17; 18 with --exporter dynamo)."
 )
@@ -117,7 +105,7 @@ def export_cmd(
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
     plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
-    with _progress_on_stderr() as progress:
+    with progress_on_stderr("export") as progress:
         result = export_onnx(
             plan, out, opset=opset, exporter=exporter, whole=whole, progress=progress
         )

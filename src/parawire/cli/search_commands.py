@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from parawire.cli.deployment_options import devices_option, profile_option
 from parawire.errors import ConfigError
 
 SAMPLERS = ("nsga2", "tpe", "random")  # parawire.search.samplers, listed without importing it
@@ -50,10 +51,11 @@ def _print_front(rows: list[dict], devices: int, profile: str) -> None:
 )
 @click.option("--trials", type=int, default=40, show_default=True, help="Finished trials in all.")
 @click.option("--epochs", type=int, default=2, show_default=True, help="Proxy training epochs.")
-@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices k.")
-@click.option("--profile", default="rpi4-wifi", show_default=True, help="Device/link profile.")
+@devices_option(default=4, note=" (the latency objective's deployment)")
+@profile_option("rpi4-wifi", "of the latency objective")
 @click.option(
     "--out",
+    "-o",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="The search folder (its SQLite study, the front and its specs). Required.",
@@ -64,8 +66,20 @@ def _print_front(rows: list[dict], devices: int, profile: str) -> None:
     help="SQLAlchemy URL of the study (default: search.sqlite in --out); share one URL "
     "(e.g. postgresql://user@host/db) to run the search from many processes or machines.",
 )
-@click.option("--sampler", type=click.Choice(SAMPLERS), default="nsga2", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--sampler",
+    type=click.Choice(SAMPLERS),
+    default="nsga2",
+    show_default=True,
+    help="Optuna sampler: NSGA-II (multi-objective), TPE, or random (the first paper's method).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the sampler's draws, the generators and the proxy training's weights.",
+)
 @click.option("--max-params", type=int, default=None, help="Parameter budget (a constraint).")
 @click.option(
     "--predictor",
@@ -79,9 +93,13 @@ def _print_front(rows: list[dict], devices: int, profile: str) -> None:
     show_default=True,
     help=f"Search space: {', '.join(SPACE_NAMES)}, or a JSON file of SearchSpace fields.",
 )
-@click.option("--recipe", default="modern", show_default=True)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None)
+@click.option("--recipe", default="modern", show_default=True, help="Proxy training recipe.")
+@click.option(
+    "--batch-size", type=int, default=None, help="Proxy training batch (default: the recipe's)."
+)
+@click.option(
+    "--lr", type=float, default=None, help="Proxy training learning rate (default: the recipe's)."
+)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
 @click.pass_context
 def search_cmd(
@@ -173,17 +191,24 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @search_cmd.command("diff")
 @click.option("--dataset", default="digits", show_default=True, help="Data set registry name.")
 @click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 archive).")
-@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=INT")
+@click.option(
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=INT",
+    help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
+)
 @click.option("--nodes", type=int, default=8, show_default=True, help="Supernet vertices.")
 @click.option("--channels", type=int, default=16, show_default=True, help="Vertex width.")
-@click.option("--stem-stride", type=int, default=2, show_default=True)
-@click.option("--devices", "-n", type=int, default=4, show_default=True, help="Devices k.")
-@click.option("--profile", default="rpi4-wifi", show_default=True, help="Device/link profile.")
+@click.option("--stem-stride", type=int, default=2, show_default=True, help="The stem's stride.")
+@devices_option(default=4, note=" (the relaxed latency's deployment)")
+@profile_option("rpi4-wifi", "of the relaxed latency")
 @click.option(
     "--wire-dtype",
     type=click.Choice(["float32", "float16", "bfloat16", "int8"]),
     default="float32",
     show_default=True,
+    help="Dtype of tensors sent between devices in the relaxed latency.",
 )
 @click.option(
     "--lambdas",
@@ -192,9 +217,11 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     help="Latency weights to sweep (comma-separated): one search and one finalist each.",
 )
 @click.option("--sparsity", type=float, default=0.0, show_default=True, help="Mean-gate weight.")
-@click.option("--search-epochs", type=int, default=4, show_default=True)
+@click.option(
+    "--search-epochs", type=int, default=4, show_default=True, help="Supernet training epochs."
+)
 @click.option("--epochs", type=int, default=4, show_default=True, help="Finalists' training.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Training batch.")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Network weights.")
 @click.option("--arch-lr", type=float, default=0.05, show_default=True, help="Edge logits.")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Gate kept.")
@@ -204,9 +231,21 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     show_default=True,
     help="Each vertex keeps its strongest in- and out-edge (only edges are pruned).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the supernet's weights, the data order and the finalists' weights.",
+)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for diff.json and the discretised specs.",
+)
 def diff_cmd(
     dataset: str,
     data: str | None,
