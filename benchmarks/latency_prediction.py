@@ -128,7 +128,7 @@ def run_evaluate(db: str, args: argparse.Namespace) -> dict[str, Any]:
         train, test = split_by_architecture(samples, 0.3, seed=args.seed)
         group["random"] = {m: _fit_score(m, train, test, args.epochs, args.seed) for m in models}
         print(label, "random", {m: round(v["mape"], 1) for m, v in group["random"].items()})
-        if held_out:
+        if held_out and not args.no_held_out:
             pooled: dict[str, dict[str, list[float]]] = {m: {"p": [], "m": []} for m in models}
             for generator in sorted({s.generator for s in samples}):
                 tr, te = hold_out_generator(samples, generator)
@@ -142,7 +142,7 @@ def run_evaluate(db: str, args: argparse.Namespace) -> dict[str, Any]:
             print(label, "held-out", {m: round(v["mape"], 1)
                                       for m, v in group["held_out_generator"].items()})  # fmt: skip
         if curve:
-            sizes = [n for n in (25, 50, 100) if n < len(train)] + [len(train)]
+            sizes = [n for n in (25, 50, 100, 400) if n < len(train)] + [len(train)]
             rng = np.random.default_rng(args.seed)
             order = rng.permutation(len(train))
             result["learning_curve"][label] = {
@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--k1cpu-minutes", type=float, default=5.0)
     parser.add_argument("--epochs", type=int, default=100, help="learned models' epochs")
     parser.add_argument("--groups", default="", help="evaluate only groups whose label has this")
+    parser.add_argument("--no-held-out", action="store_true", help="skip held-out generators")
     parser.add_argument("--out", default=None, help="JSON file for the evaluation figures")
     args = parser.parse_args()
     print(
