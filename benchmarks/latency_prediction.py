@@ -95,7 +95,10 @@ def _fit_score(name: str, train: list, test: list, epochs: int, seed: int) -> di
     from parawire.latency import create_predictor
     from parawire.latency.evaluate import score
 
-    options = {"epochs": epochs} if name in LEARNED else {}
+    # learned models pad to the largest spec of either side (a small training subset may hold
+    # none of the test set's largest specs)
+    largest = max(len(s.spec.nodes) for s in [*train, *test])
+    options = {"epochs": epochs, "max_nodes": largest} if name in LEARNED else {}
     start = time.perf_counter()
     predictor = create_predictor(name, seed=seed, **options).fit(train)
     fit_s = time.perf_counter() - start
