@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from parawire.cli.deployment_options import devices_option
 from parawire.errors import ConfigError
 
 
@@ -80,16 +81,54 @@ def latency_group() -> None:
 
 
 @latency_group.command("collect")
-@click.option("--out", "out", required=True, help="SQLite file or SQLAlchemy URL of the store.")
-@click.option("--samples", type=click.IntRange(min=0), default=100, show_default=True)
-@click.option("--devices", default="1", show_default=True, help="k values, e.g. 1,2,4.")
-@click.option("--emulate", default=None, help="Emulate this device profile (runtime emulation).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--repeats", type=click.IntRange(min=1), default=15, show_default=True)
-@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--min-nodes", type=int, default=6, show_default=True)
-@click.option("--max-nodes", type=int, default=32, show_default=True)
+@click.option(
+    "-o", "--out", "out", required=True, help="SQLite file or SQLAlchemy URL of the store."
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Architectures to sample (the job list extends without reshuffling).",
+)
+@click.option(
+    "-n",
+    "--devices",
+    default="1",
+    show_default=True,
+    help="Devices (ranks) available: a deployment uses at most this many; a list (1,2,4) "
+    "measures every architecture at each.",
+)
+@click.option(
+    "--emulate",
+    default=None,
+    metavar="PROFILE",
+    help="Emulate devices of this profile for k > 1 (runtime device emulation).",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per rank."
+)
+@click.option(
+    "--repeats", type=click.IntRange(min=1), default=15, show_default=True, help="Timed runs."
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Unmeasured runs first.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the sampled architectures' draws (generator, size, width, staging...).",
+)
+@click.option(
+    "--min-nodes", type=int, default=6, show_default=True, help="Fewest vertices sampled."
+)
+@click.option("--max-nodes", type=int, default=32, show_default=True, help="Most vertices sampled.")
 @click.option("--generators", default="", help="Comma-separated generators (default: all).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
 @click.option(
@@ -182,10 +221,27 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
 @click.argument("db")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--model", default="hybrid", show_default=True, help="A registered predictor.")
-@click.option("--devices", type=click.IntRange(min=1), default=None, help="Only rows of this k.")
-@click.option("--profile", default=None, help="Only rows of this measurement profile.")
+@click.option(
+    "--k",
+    "devices",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only rows measured on this many devices.",
+)
+@click.option(
+    "--measured-on",
+    "profile",
+    default=None,
+    help="Only rows of this measurement label (a profile name, or local-cputime).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Learned models only.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the split and the learned models' weights.",
+)
 def fit_cmd(
     db: str,
     out: Path,
@@ -218,10 +274,26 @@ def fit_cmd(
 
 @latency_group.command("predict")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--predictor", "predictor_file", required=True, type=click.Path(path_type=Path))
-@click.option("--profile", default=None, help="Measurement profile (default: the predictor's).")
-@click.option("--wire-dtype", default="float32", show_default=True)
+@devices_option(default=1, note=" (the recommended deployment is predicted)")
+@click.option(
+    "--predictor",
+    "predictor_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A predictor file from `parawire latency fit`.",
+)
+@click.option(
+    "--measured-on",
+    "profile",
+    default=None,
+    help="Measurement label to predict for (default: the predictor's).",
+)
+@click.option(
+    "--wire-dtype",
+    default="float32",
+    show_default=True,
+    help="Dtype of tensors sent between devices.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def predict_cmd(
     spec: Path,
@@ -251,8 +323,20 @@ def predict_cmd(
 
 @latency_group.command("report")
 @click.argument("db")
-@click.option("--predictor", "predictor_file", required=True, type=click.Path(path_type=Path))
-@click.option("--devices", type=click.IntRange(min=1), default=None, help="Only rows of this k.")
+@click.option(
+    "--predictor",
+    "predictor_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A predictor file from `parawire latency fit`.",
+)
+@click.option(
+    "--k",
+    "devices",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only rows measured on this many devices.",
+)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the predicted-vs-measured plot here (PNG).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
