@@ -75,6 +75,15 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
         yield update
 
 
+_predictor_option = click.option(
+    "--predictor",
+    "predictor_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A predictor file from `parawire latency fit`.",
+)
+
+
 @click.group("latency")
 def latency_group() -> None:
     """Collect measured latencies; fit, apply and evaluate latency predictors."""
@@ -219,7 +228,14 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
 
 @latency_group.command("fit")
 @click.argument("db")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The predictor file to write (safetensors weights with JSON metadata).",
+)
 @click.option("--model", default="hybrid", show_default=True, help="A registered predictor.")
 @click.option(
     "--k",
@@ -275,13 +291,7 @@ def fit_cmd(
 @latency_group.command("predict")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @devices_option(default=1, note=" (the recommended deployment is predicted)")
-@click.option(
-    "--predictor",
-    "predictor_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A predictor file from `parawire latency fit`.",
-)
+@_predictor_option
 @click.option(
     "--measured-on",
     "profile",
@@ -323,13 +333,7 @@ def predict_cmd(
 
 @latency_group.command("report")
 @click.argument("db")
-@click.option(
-    "--predictor",
-    "predictor_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A predictor file from `parawire latency fit`.",
-)
+@_predictor_option
 @click.option(
     "--k",
     "devices",
