@@ -187,6 +187,12 @@ def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:
         ({"generators": ("fb",)}, "'fb' is a staging mode, not a generator; write GENERATOR:fb"),
         ({"generators": ("ws:nope",)}, "unknown staging 'nope'"),
         ({"merge_generators": ("xyz",)}, "unknown generator 'xyz'"),
+        ({"device": "bogus"}, "unknown device 'bogus'"),
+        pytest.param(
+            {"device": "cuda"},
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),
+        ),
     ],
 )
 def test_bad_option_fails_before_anything_is_stored(tmp_path: Path, bad, message) -> None:

@@ -144,8 +144,10 @@ class StudyConfig:
     def _check_training(self) -> None:
         """Data set, recipe and its overrides (imported here: the registries load torch)."""
         from parawire.data import list_datasets
+        from parawire.train.models import pick_device
         from parawire.train.recipes import get_recipe
 
+        pick_device(self.device)  # an unknown or absent device, before the folder is written
         if self.dataset not in list_datasets():
             raise ConfigError(
                 f"unknown dataset {self.dataset!r}; choose one of {', '.join(list_datasets())}"
