@@ -144,6 +144,11 @@ def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
     assert report["simulated_makespan_s"] > 0 and report["devices"] == 2
     assert all(r["order_as_planned"] for r in report["ranks"])  # recorded traces
     assert len(report["ranks"]) == 2 and all(r["measured_busy_s"] > 0 for r in report["ranks"])
+    # the per-rank traces travel in the JSON (parawire report draws the measured schedule)
+    assert len(report["traces"]) == 2
+    for doc in report["traces"]:
+        assert len(doc["traces"]) == 3 and len(doc["starts"]) == 3
+        assert all(end >= start for run in doc["traces"] for _, start, end in run)
     check = report["check"]  # 100 real digits test images through the split, against float32
     assert check["images"] == 100 and check["top1_agreement"] == 1.0
     assert check["max_abs_diff"] <= 1e-5 and check["source"].startswith("digits")

@@ -100,6 +100,8 @@ class RunReport:
     ranks: list[dict[str, Any]] = field(default_factory=list)  # measured vs simulated per rank
     emulation: dict[str, Any] = field(default_factory=dict)  # profile, vertices over their time
     load: dict[str, Any] = field(default_factory=dict)  # the machine's load (machine_load)
+    # per rank: {"starts": [...], "traces": [[[vertex, start, end], ...] per run], "overruns"}
+    traces: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def p50_s(self) -> float:
@@ -149,6 +151,7 @@ class RunReport:
             "emulation": self.emulation,
             "load": self.load,
             "warnings": self.warnings,
+            "traces": self.traces,
             **self.options,
         }
 
@@ -716,6 +719,7 @@ def _run_local(
     schedule = simulate_plan(plan, predicted, options.batch)
     report.simulated_makespan_s, report.options["profile"] = schedule.makespan_s, predicted.name
     report.ranks = rank_figures(plan, traces, schedule)
+    report.traces = traces
     if options.emulate is not None:
         over = sorted({v for doc in traces for v in doc["overruns"]})
         report.emulation = {
