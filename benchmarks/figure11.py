@@ -78,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.time()
-    specs = [parawire.generate("dp", seed=s) for s in range(args.seeds)]
+    specs = [parawire.generate("dp", seed=s, merge="maps") for s in range(args.seeds)]  # the paper
     pooled = [parawire.generate("dp", seed=s, merge="pooled") for s in range(args.seeds)]
     print(f"dp, 40 vertices, {args.seeds} seeds, profile {PROFILE}; latency in ms\n")
     head = "| units | paper (sim) | latency (sim) | latency, pooled (sim) | units used (pooled) |"
