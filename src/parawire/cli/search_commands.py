@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
+from parawire.analysis.costs import WIRE_DTYPES
 from parawire.cli.deployment_options import devices_option, profile_option
 from parawire.errors import ConfigError
 
@@ -39,16 +42,31 @@ def _print_front(rows: list[dict], devices: int, profile: str) -> None:
     console.print(to_rich(front_table(pareto_front(rows), devices, profile, len(rows))))
 
 
+def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--dataset, --data and --dataset-option, the same for both searches."""
+    for option in reversed(
+        (
+            click.option(
+                "--dataset", default="digits", show_default=True, help="Data set registry name."
+            ),
+            click.option(
+                "--data", default=None, help="Data set location (e.g. the CIFAR-10 archive)."
+            ),
+            click.option(
+                "--dataset-option",
+                "dataset_options",
+                multiple=True,
+                metavar="KEY=INT",
+                help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.group("search", invoke_without_command=True)
-@click.option("--dataset", default="digits", show_default=True, help="Data set registry name.")
-@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 archive).")
-@click.option(
-    "--dataset-option",
-    "dataset_options",
-    multiple=True,
-    metavar="KEY=INT",
-    help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
-)
+@_data_options
 @click.option("--trials", type=int, default=40, show_default=True, help="Finished trials in all.")
 @click.option("--epochs", type=int, default=2, show_default=True, help="Proxy training epochs.")
 @devices_option(default=4, note=" (the latency objective's deployment)")
@@ -147,39 +165,9 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     cfg = meta["config"]
     if show_all:
         from parawire.report import to_rich
-        from parawire.report.tables import Table
+        from parawire.search.front import trials_table
 
-        table = Table(
-            "trials",
-            f"Finished trials of {folder}",
-            (
-                "trial",
-                "graph",
-                "width",
-                "staging",
-                "merge",
-                "wire",
-                "params",
-                "acc %",
-                "latency ms",
-                "devices",
-            ),
-            tuple(
-                (
-                    r["number"],
-                    f"{r['family']} n={r['n']}",
-                    r["channels"],
-                    r["staging"],
-                    r["merge"],
-                    r["wire_dtype"],
-                    r["params"],
-                    r["accuracy"] if r["feasible"] else None,
-                    r["latency_ms"],
-                    r["devices_used"],
-                )
-                for r in rows
-            ),
-        )
+        table = trials_table(rows, folder)
         _console().print(to_rich(table))
     _print_front(rows, cfg["devices"], cfg["profile"])
     click.echo(
@@ -189,15 +177,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 
 
 @search_cmd.command("diff")
-@click.option("--dataset", default="digits", show_default=True, help="Data set registry name.")
-@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 archive).")
-@click.option(
-    "--dataset-option",
-    "dataset_options",
-    multiple=True,
-    metavar="KEY=INT",
-    help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
-)
+@_data_options
 @click.option("--nodes", type=int, default=8, show_default=True, help="Supernet vertices.")
 @click.option("--channels", type=int, default=16, show_default=True, help="Vertex width.")
 @click.option("--stem-stride", type=int, default=2, show_default=True, help="The stem's stride.")
@@ -205,7 +185,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @profile_option("rpi4-wifi", "of the relaxed latency")
 @click.option(
     "--wire-dtype",
-    type=click.Choice(["float32", "float16", "bfloat16", "int8"]),
+    type=click.Choice(WIRE_DTYPES),
     default="float32",
     show_default=True,
     help="Dtype of tensors sent between devices in the relaxed latency.",

@@ -104,42 +104,51 @@ def member_file(row: dict[str, Any]) -> str:
     return f"trial-{row['number']:05d}.json"
 
 
+TABLE_COLUMNS = (
+    "trial",
+    "graph",
+    "width",
+    "staging",
+    "merge",
+    "wire",
+    "params",
+    "acc %",
+    "latency ms",
+    "devices",
+)
+
+
+def trial_cells(row: dict[str, Any]) -> tuple[Any, ...]:
+    """One trial's cells under ``TABLE_COLUMNS`` (no accuracy for an over-budget trial)."""
+    return (
+        row["number"],
+        f"{row['family']} n={row['n']}",
+        row["channels"],
+        row["staging"],
+        row["merge"],
+        row["wire_dtype"],
+        row["params"],
+        row["accuracy"] if row["feasible"] else None,
+        row["latency_ms"],
+        row["devices_used"],
+    )
+
+
 def front_table(front: list[dict[str, Any]], devices: int, profile: str, total: int) -> Table:
     """The Pareto front as a table (gathered data; ``to_rich``/``to_markdown`` draw it)."""
-    rows = tuple(
-        (
-            r["number"],
-            f"{r['family']} n={r['n']}",
-            r["channels"],
-            r["staging"],
-            r["merge"],
-            r["wire_dtype"],
-            r["params"],
-            r["accuracy"],
-            r["latency_ms"],
-            r["devices_used"],
-            f"{FRONT_DIR}/{member_file(r)}",
-        )
-        for r in front
-    )
     return Table(
         "front",
         f"Pareto front: accuracy against {devices}-device latency on {profile}",
-        (
-            "trial",
-            "graph",
-            "width",
-            "staging",
-            "merge",
-            "wire",
-            "params",
-            "acc %",
-            "latency ms",
-            "devices",
-            "spec",
-        ),
-        rows,
+        (*TABLE_COLUMNS, "spec"),
+        tuple((*trial_cells(r), f"{FRONT_DIR}/{member_file(r)}") for r in front),
         (f"{len(front)} of {total} finished trials are on the front.",),
+    )
+
+
+def trials_table(rows: list[dict[str, Any]], folder: Path) -> Table:
+    """Every finished trial of the search in ``folder`` as a table."""
+    return Table(
+        "trials", f"Finished trials of {folder}", TABLE_COLUMNS, tuple(map(trial_cells, rows))
     )
 
 
