@@ -37,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.work import KINDS
 from parawire.arch import generate
+from parawire.arch.spec import ArchSpec, Node
 from parawire.errors import ConfigError, DataError, RuntimeTimeoutError
 from parawire.nn import build_vertex
 
@@ -129,6 +130,19 @@ def _typical_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) ->
     return statistics.quantiles(times, n=4)[0] if len(times) > 1 else times[0]
 
 
+def vertex_calls(
+    spec: ArchSpec, gen: torch.Generator, batch: int = 1
+) -> Iterator[tuple[Node, Callable[[], object]]]:
+    """Each vertex of ``spec`` (its ``VertexBlock``, in eval mode) as a call on random inputs
+    of the shapes it receives in the network, batch ``batch``: what timing a vertex runs."""
+    image = torch.randn(batch, *spec.input_shape, generator=gen)
+    for node in spec.nodes:
+        block = build_vertex(spec, node.id).eval()
+        shapes = [spec.output_shape(e.src) for e in spec.in_edges[node.id]]
+        args = [torch.randn(batch, *shape, generator=gen) for shape in shapes] or [image]
+        yield node, lambda b=block, a=args: b(a)
+
+
 def _spec_vertex_points(
     repeats: int,
     progress: ProgressFn = _no_progress,
@@ -150,16 +164,11 @@ def _spec_vertex_points(
     done = 0
     for spec in specs:
         costs = spec_costs(spec).vertex_map
-        image = torch.randn(1, *spec.input_shape, generator=gen)
-        for node in spec.nodes:
+        for node, call in vertex_calls(spec, gen):
             progress(COMPUTE_PHASE, done, total)
             done += 1
-            block = build_vertex(spec, node.id).eval()
-            edges = spec.in_edges[node.id]
-            xs = [torch.randn(1, *spec.output_shape(e.src), generator=gen) for e in edges]
-            args = xs or [image]
             with torch.no_grad():
-                secs = _typical_seconds(lambda b=block, a=args: b(a), repeats)
+                secs = _typical_seconds(call, repeats)
             points.setdefault(node.op, []).append((2.0 * costs[node.id].macs, secs))
             if rows is not None:
                 rows.append((costs[node.id].work, secs))

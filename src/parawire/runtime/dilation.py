@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
+from parawire.analysis.calibrate import vertex_calls
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import Profile, get_profile, save_profile
-from parawire.nn import build_vertex
 from parawire.runtime.plan import Plan
 
 MARGIN = 1.5  # head room over the estimate: vertices that compute at once, Python overhead
@@ -33,23 +33,17 @@ QUANTILE = 0.9  # the share of vertices the estimate keeps within their emulated
 def vertex_seconds_here(plan: Plan, batch: int = 1, repeats: int = 5) -> dict[int, float]:
     """Vertex -> its median compute time on this machine, alone, one thread: wall time, so
     that the load the machine is under now counts, as it will during the run."""
-    spec = plan.spec
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    gen = torch.Generator().manual_seed(0)
     times: dict[int, float] = {}
     try:
         with torch.inference_mode():
-            for node in spec.nodes:
-                block = build_vertex(spec, node.id).eval()
-                shapes = [spec.output_shape(e.src) for e in spec.in_edges[node.id]]
-                xs = [torch.randn(batch, *s, generator=gen) for s in shapes]
-                args = xs or [torch.randn(batch, *spec.input_shape, generator=gen)]
-                block(args)  # warm-up
+            for node, call in vertex_calls(plan.spec, torch.Generator().manual_seed(0), batch):
+                call()  # warm-up
                 runs = []
                 for _ in range(repeats):
                     t0 = time.perf_counter()
-                    block(args)
+                    call()
                     runs.append(time.perf_counter() - t0)
                 times[node.id] = statistics.median(runs)
     finally:
