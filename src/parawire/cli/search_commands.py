@@ -179,7 +179,16 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @search_cmd.command("diff")
 @_data_options
 @click.option("--nodes", type=int, default=8, show_default=True, help="Supernet vertices.")
-@click.option("--channels", type=int, default=16, show_default=True, help="Vertex width.")
+@click.option(
+    "--channels", type=int, default=16, show_default=True, help="The first stage's width."
+)
+@click.option(
+    "--stages",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Supernet stages: each after the first halves the maps and doubles the width.",
+)
 @click.option("--stem-stride", type=int, default=2, show_default=True, help="The stem's stride.")
 @devices_option(default=4, note=" (the relaxed latency's deployment)")
 @profile_option("rpi4-wifi", "of the relaxed latency")

@@ -62,6 +62,29 @@ class ImageSplits:
             raise DataError(f"{self.name}: train and test images differ in shape")
         return self
 
+    def subset(self, train: int | None, test: int | None, seed: int = 0) -> ImageSplits:
+        """A seeded random subset: ``train`` training and ``test`` test images (``None``: all
+        of that split), each split drawn without replacement. Why: CPU-sized runs on a large
+        data set (a CIFAR-10 subset for a search) with the sizes stated, not a silent cut."""
+        generator = torch.Generator().manual_seed(seed)
+
+        def pick(
+            x: torch.Tensor, y: torch.Tensor, n: int | None, split: str
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            if n is None:
+                return x, y
+            if not 1 <= n <= len(y):
+                raise DataError(
+                    f"{self.name}: a {split} subset of {n} images is not within 1..{len(y)} "
+                    f"(the {split} split's size); choose a size in that range"
+                )
+            idx = torch.randperm(len(y), generator=generator)[:n].sort().values
+            return x[idx], y[idx]
+
+        train_x, train_y = pick(self.train_images, self.train_labels, train, "train")
+        test_x, test_y = pick(self.test_images, self.test_labels, test, "test")
+        return ImageSplits(self.name, train_x, train_y, test_x, test_y, self.classes)
+
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-channel mean and std of the training images in [0, 1] units (for normalising)."""
         x = self.train_images[:10_000].to(torch.float64) / 255.0

@@ -28,5 +28,16 @@ def create_dataset(
 def load_dataset(
     name: str, *, root: str | Path | None = None, cache: str | Path | None = None, **options: Any
 ) -> ImageSplits:
-    """``create_dataset(...).load()``, checked."""
-    return create_dataset(name, root=root, cache=cache, **options).load().check()
+    """``create_dataset(...).load()``, checked.
+
+    Two options every data set takes: ``train_subset`` and ``test_subset`` (numbers of images)
+    keep a seeded random subset of that split (``ImageSplits.subset``, seed ``subset_seed``,
+    default 0), e.g. ``load_dataset("cifar10", root=..., train_subset=5000, test_subset=1000)``.
+    """
+    train = options.pop("train_subset", None)
+    test = options.pop("test_subset", None)
+    seed = options.pop("subset_seed", 0)
+    splits = create_dataset(name, root=root, cache=cache, **options).load().check()
+    if train is None and test is None:
+        return splits
+    return splits.subset(train, test, seed).check()

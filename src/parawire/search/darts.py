@@ -4,9 +4,14 @@ Liu, Simonyan, Yang, "DARTS: Differentiable Architecture Search", ICLR 2019 (arX
 1806.09055), applied to wiring as Xu et al., "Latency-Aware Differentiable Neural Architecture
 Search" (arXiv 2001.06392) apply it with a latency loss:
 
-* **Supernet** (:func:`supernet_spec`): ``nodes`` sepconv vertices of one width, every forward
-  edge ``i -> j`` (i < j), the input vertex feeding every vertex and every vertex feeding the
-  output vertex (merge ``maps``: a mean of maps). Each edge ``e`` has one architecture logit
+* **Supernet** (:func:`supernet_spec`): ``nodes`` sepconv vertices, every forward edge
+  ``i -> j`` (i < j), the input vertex feeding every vertex and every vertex feeding the
+  output vertex (merge ``maps``: a mean of maps). With ``stages`` > 1 the vertices are staged
+  the way generated specs are (``parawire.arch.generate``): they fall in ``stages`` consecutive
+  levels of near-equal size, the first vertex of each level after the first stages (2x2
+  max-pool, channels x2), so level ``s`` runs at ``channels * 2**s`` channels and 1/2**s of
+  the stem's resolution, and every edge that crosses levels carries the scaling block
+  (max-pool, 1x1 projection) that its ends need. Each edge ``e`` has one architecture logit
   ``a_e`` and gate ``g_e = sigmoid(a_e)``: the vertices' own sigmoid aggregation weights are the
   gates of their in-edges, and the output vertex becomes a gated mean ``sum g x / sum g``.
 * **Loss** of the architecture step: cross-entropy on held-out training images
@@ -55,7 +60,8 @@ class DiffConfig:
     """One differentiable wiring search (``parawire search diff``)."""
 
     nodes: int = 8  # sepconv vertices of the supernet
-    channels: int = 16  # width of every vertex (no staging: one resolution)
+    channels: int = 16  # width of the first level's vertices (the stem's width)
+    stages: int = 1  # resolution levels: each after the first halves the maps, doubles width
     stem_stride: int = 2  # stem downsampling (2: 16x16 maps on 32x32 images)
     devices: int = 4  # k of the latency term
     profile: str = "rpi4-wifi"  # device/link profile of the latency term
@@ -72,11 +78,18 @@ class DiffConfig:
 
     def check(self) -> DiffConfig:
         """Raise ``ConfigError`` on an out-of-range value; returns self."""
-        for name in ("nodes", "channels", "stem_stride", "devices", "search_epochs", "batch_size"):
+        for name in (
+            "nodes", "channels", "stages", "stem_stride", "devices", "search_epochs", "batch_size"
+        ):  # fmt: skip
             if type(getattr(self, name)) is not int or getattr(self, name) < 1:
                 raise ConfigError(f"differentiable search: {name} must be a whole number >= 1")
         if self.nodes < 2:
             raise ConfigError("differentiable search: the supernet needs at least 2 nodes")
+        if self.stages > self.nodes:
+            raise ConfigError(
+                f"differentiable search: {self.stages} stages need at least as many nodes, got "
+                f"{self.nodes}; raise --nodes or lower --stages"
+            )
         for name in ("lam", "sparsity", "lr", "arch_lr"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -86,21 +99,45 @@ class DiffConfig:
         return self
 
 
+def level_of(vertex: int, nodes: int, stages: int) -> int:
+    """The resolution level (0-based) of sepconv vertex ``vertex`` (1..nodes) among ``stages``
+    near-equal consecutive levels."""
+    return (vertex - 1) * stages // nodes
+
+
 def supernet_spec(
     nodes: int,
     channels: int,
     input_shape: tuple[int, int, int],
     num_classes: int,
     stem_stride: int = 2,
+    stages: int = 1,
 ) -> ArchSpec:
-    """The dense DAG: input -> every vertex, every forward edge, every vertex -> output."""
+    """The dense DAG: input -> every vertex, every forward edge, every vertex -> output; with
+    ``stages`` > 1 the vertices staged in levels (module docstring)."""
+    if not 1 <= stages <= nodes:
+        raise ConfigError(f"the supernet's stages must lie in 1..{nodes} (its nodes), got {stages}")
+    if min(input_shape[1:]) // stem_stride < 2 ** (stages - 1):
+        raise ConfigError(
+            f"{stages} stages halve the {input_shape[1]}x{input_shape[2]} input's "
+            f"{min(input_shape[1:]) // stem_stride}-pixel stem maps below one pixel; lower "
+            "--stages or --stem-stride"
+        )
     out = nodes + 1
     vertices = [Node(0, "input", channels, 1)]
-    vertices += [Node(i, "sepconv3x3", channels, 1) for i in range(1, nodes + 1)]
-    vertices.append(Node(out, "mean", channels, 1))
-    edges = [Edge(0, j) for j in range(1, nodes + 1)]
-    edges += [Edge(i, j) for i in range(1, nodes + 1) for j in range(i + 1, nodes + 1)]
-    edges += [Edge(i, out) for i in range(1, nodes + 1)]
+    for i in range(1, nodes + 1):
+        level = level_of(i, nodes, stages)
+        first = level > 0 and level_of(i - 1, nodes, stages) < level
+        vertices.append(Node(i, "sepconv3x3", channels << level, 1 << level, first))
+    vertices.append(Node(out, "mean", channels << (stages - 1), 1 << (stages - 1)))
+
+    def edge(src: int, dst: int) -> Edge:  # the scaling block its ends need
+        a, b = vertices[src], vertices[dst]
+        return Edge(src, dst, pool=b.in_scale // a.scale, project=a.channels != b.in_channels)
+
+    edges = [edge(0, j) for j in range(1, nodes + 1)]
+    edges += [edge(i, j) for i in range(1, nodes + 1) for j in range(i + 1, nodes + 1)]
+    edges += [edge(i, out) for i in range(1, nodes + 1)]
     return ArchSpec(
         input_shape=tuple(input_shape),  # type: ignore[arg-type]
         num_classes=num_classes,
@@ -111,7 +148,11 @@ def supernet_spec(
         head=Head(),
         aggregation="sigmoid_weights",
         merge="maps",
-        provenance=Provenance(generator="dense", params={"n": nodes}, parawire_version=__version__),
+        provenance=Provenance(
+            generator="dense",
+            params={"n": nodes, "stages": stages},
+            parawire_version=__version__,
+        ),
     ).validate()
 
 
@@ -160,7 +201,10 @@ class Supernet(nn.Module):
                 outputs[v] = vertices[str(v)]([x])
             elif v == spec.output_node:
                 g = self.out_logits.sigmoid()
-                xs = torch.stack([outputs[e.src] for e in spec.in_edges[v]])  # (E, B, C, H, W)
+                adapters = vertices[str(v)].adapters  # the scaling blocks of the staged inputs
+                xs = torch.stack(
+                    [a(outputs[e.src]) for a, e in zip(adapters, spec.in_edges[v], strict=True)]
+                )  # (E, B, C, H, W)
                 outputs[v] = (g.view(-1, 1, 1, 1, 1) * xs).sum(0) / g.sum()
             else:
                 outputs[v] = vertices[str(v)]([outputs[e.src] for e in spec.in_edges[v]])
@@ -214,7 +258,12 @@ def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) 
     cfg.check()
     t0 = time.perf_counter()
     spec = supernet_spec(
-        cfg.nodes, cfg.channels, splits.input_shape, splits.num_classes, cfg.stem_stride
+        cfg.nodes,
+        cfg.channels,
+        splits.input_shape,
+        splits.num_classes,
+        cfg.stem_stride,
+        cfg.stages,
     )
     placement = spread_placement(spec, cfg)
 
@@ -289,7 +338,7 @@ def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) 
 def _provenance(cfg: DiffConfig) -> Provenance:
     return Provenance(
         generator="darts",
-        params={"nodes": cfg.nodes, "lam": cfg.lam, "sparsity": cfg.sparsity,
+        params={"nodes": cfg.nodes, "stages": cfg.stages, "lam": cfg.lam, "sparsity": cfg.sparsity,
                 "devices": cfg.devices, "profile": cfg.profile, "threshold": cfg.threshold,
                 "per_vertex": cfg.per_vertex},
         seed=cfg.seed,
@@ -429,7 +478,8 @@ def sweep_table(rows: list[dict[str, Any]], cfg: DiffConfig) -> Table:
     """The accuracy/latency curve of a sweep as a table."""
     return Table(
         "diff",
-        f"Differentiable wiring search: {cfg.nodes}-vertex supernet, {cfg.devices} devices of "
+        f"Differentiable wiring search: {cfg.nodes}-vertex supernet in {cfg.stages} stage(s), "
+        f"{cfg.devices} devices of "
         f"{cfg.profile}",
         ("lambda", "vertices", "edges", "params", "acc %", "latency ms", "devices",
          "relaxed ms"),
