@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from parawire._inference import inference_settings
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.work import KINDS
@@ -427,11 +428,9 @@ def measure_kinds(
     """
     from parawire.analysis.trace import from_module
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
     rows: list[WorkRow] = list(vertex_rows or [])
     samples: dict[str, list[list[float]]] = {}
-    try:
+    with inference_settings(threads):
         cases = _kind_cases(torch.Generator().manual_seed(0))
         rng = np.random.default_rng(0)
         contexts = [_context_model(rng) for _ in range(models)]
@@ -450,8 +449,6 @@ def measure_kinds(
             rows.append((work, secs))
             samples.setdefault("models", []).append([float(len(work)), secs])
         progress(KINDS_PHASE, total, total)
-    finally:
-        torch.set_num_threads(previous)
     rates, call_s = fit_kinds(rows)
     return {"kind_rates": rates, "kind_call_s": call_s, "kind_samples": samples}
 
@@ -460,10 +457,8 @@ def measure_compute(
     threads: int = 1, repeats: int = 30, progress: ProgressFn = _no_progress
 ) -> dict[str, Any]:
     """Effective FLOP/s of the vertex operation, the stem and a dense convolution."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
     rows: list[WorkRow] = []
-    try:
+    with inference_settings(threads):
         points = _spec_vertex_points(repeats, progress, extra_steps=1, rows=rows)  # + dense conv
         sep = points["sepconv3x3"]
         # the zero-MAC ``mean`` vertices measure the fixed cost of a vertex; the rate follows
@@ -480,8 +475,6 @@ def measure_compute(
             t_conv = _typical_seconds(lambda: conv(x), repeats)
         progress(COMPUTE_PHASE, total, total)
         dense_rate = 2.0 * 64 * 64 * 9 * 28 * 28 / t_conv
-    finally:
-        torch.set_num_threads(previous)
     return {
         "flops_per_s": dense_rate,
         "op_flops_per_s": {"sepconv3x3": rate, "input": stem_rate},

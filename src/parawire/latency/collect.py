@@ -216,6 +216,7 @@ def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
     """CPU seconds of this thread for each timed inference of ``spec`` (one torch thread)."""
     import torch
 
+    from parawire._inference import inference_settings
     from parawire.nn import build_model
     from parawire.runtime.launch import make_image
     from parawire.runtime.plan import seeded_state_dict
@@ -224,18 +225,13 @@ def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
     model.load_state_dict(seeded_state_dict(spec, 0))
     model.eval()
     image = make_image(spec.input_shape, 1, 0)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = []
-    try:
-        with torch.inference_mode():
-            for i in range(config.warmup + config.repeats):
-                start = time.thread_time()
-                model(image)
-                if i >= config.warmup:
-                    out.append(time.thread_time() - start)
-    finally:
-        torch.set_num_threads(previous)
+    with inference_settings(1), torch.inference_mode():
+        for i in range(config.warmup + config.repeats):
+            start = time.thread_time()
+            model(image)
+            if i >= config.warmup:
+                out.append(time.thread_time() - start)
     return out
 
 
