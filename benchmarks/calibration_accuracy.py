@@ -4,9 +4,9 @@ Calibrates this machine (``parawire.analysis.calibrate``: vertex fits and per-ki
 rates), then for every generator's spec (both merge modes) and torchvision resnet50,
 mobilenet_v2 and googlenet measures one inference in one process (batch 1, ``--threads``
 threads, the median of ``--repeats`` runs after warm-up; with one thread the thread's CPU
-time, as calibration measures it, so that other processes on a shared machine do not count)
-and compares it with the
-simulation's single-device time under two pricings of the same calibration:
+time, as calibration measures it, so that other processes on a shared machine do not count;
+float32 subnormals flushed, as every parawire timing, ``parawire._inference``) and compares it
+with the simulation's single-device time under two pricings of the same calibration:
 
 * ``kinds``: every vertex priced operator by operator (``kind_rates``/``kind_call_s``),
 * ``vertex fit``: the earlier model, MACs over one fitted rate per vertex op plus an overhead.
@@ -28,6 +28,7 @@ import time
 
 import torch
 
+from parawire._inference import inference_settings
 from parawire.analysis.calibrate import calibrate
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.simulate import single_device_seconds
@@ -70,7 +71,6 @@ def main() -> int:
     vertex_fit = dataclasses.replace(
         kinds, device=dataclasses.replace(kinds.device, kind_rates={}, kind_call_s={})
     )
-    torch.set_num_threads(args.threads)
     cases: list[tuple[str, torch.nn.Module, torch.Tensor, object]] = []
     for generator in list_generators():
         for merge in ("maps", "pooled"):
@@ -90,7 +90,8 @@ def main() -> int:
     header = f"{'network':<22}{'measured ms':>12}{'kinds ms':>10}{'err':>8}"
     print(header + f"{'vertex fit':>12}{'err':>8}")
     for name, model, x, graph in cases:
-        measured = measured_seconds(model, x, args.repeats)
+        with inference_settings(args.threads):  # subnormals flushed, as calibration times
+            measured = measured_seconds(model, x, args.repeats)
         by_kind = single_device_seconds(graph, kinds)
         by_vertex = single_device_seconds(graph, vertex_fit)
         row = {
