@@ -153,6 +153,45 @@ def emulated(
     }
 
 
+def probe_splitting(args: argparse.Namespace, shape: tuple[int, int, int], classes: int) -> str:
+    """Does splitting pay for networks of this space? No training: for the random samples of
+    (a) and (b) and the staged supernet of (d), at stem strides 2 and 1, wider stems and
+    float32 or int8 on the wire, the simulated latency on 1 device and the recommended one on
+    up to 4 devices of each profile, as one Markdown table (medians over the samples)."""
+    from parawire.analysis.api import analyze
+    from parawire.search.darts import supernet_spec
+
+    lines = [
+        "| stem stride | stem widths | wire | profile | networks | 1-device ms | up-to-4 ms "
+        "| gain | split (>1 device) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for stride in (2, 1):
+        for widths in ((8, 16), (64, 128)):
+            space = dataclasses.replace(SPACE, stem_stride=stride, channels=widths)
+            specs = [
+                c.spec(shape, classes)
+                for fams, seed in ((("er", "ba", "ws"), 1), (("dp",), 2))
+                for c in random_samples(fams, args.samples, seed, space)
+            ]
+            specs.append(supernet_spec(args.nodes, widths[-1], shape, classes, stride, 3))
+            for wire in ("float32", "int8"):
+                for profile in args.profiles.split(","):
+                    results = [
+                        analyze(s, min(DEVICES, len(s.nodes)), profile, wire_dtype=wire)
+                        for s in specs
+                    ]
+                    one = float(np.median([1e3 * r.single_device_s for r in results]))
+                    best = float(np.median([1e3 * r.makespan_s for r in results]))
+                    split = sum(r.devices_used > 1 for r in results)
+                    lines.append(
+                        f"| {stride} | {widths[0]}, {widths[1]} | {wire} | {profile} | "
+                        f"{len(specs)} | {one:.2f} | {best:.2f} | {100 * (1 - best / one):.0f}% "
+                        f"| {split} of {len(specs)} |"
+                    )
+    return "\n".join(lines)
+
+
 def load_splits(args: argparse.Namespace) -> Any:
     """The data set of the comparison (a seeded subset when ``--subset`` is given)."""
     return load_dataset(args.dataset, root=args.data, **dict(data_options(args)))
@@ -194,6 +233,9 @@ def main() -> None:
     parser.add_argument("--run-timeout", type=float, default=60.0, help="emulated run wait, s")
     parser.add_argument("--no-emulate", action="store_true", help="skip the emulated runs")
     parser.add_argument(
+        "--probe-splitting", action="store_true", help="only the no-training splitting probe"
+    )
+    parser.add_argument(
         "--dilation-margin", type=float, default=3.0, help="times auto_dilation's factor"
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default: none)")
@@ -206,6 +248,9 @@ def main() -> None:
     sizes = f"{len(splits.train_labels):,} train / {len(splits.test_labels):,} test images"
     print(f"{args.dataset}: {sizes}; load {os.getloadavg()[0]:.1f}", flush=True)
     profiles = args.profiles.split(",")
+    if args.probe_splitting:
+        print(probe_splitting(args, shape, classes))
+        return
 
     def lat_ms(spec: parawire.ArchSpec, profile: str) -> float:
         cfg = SearchConfig(devices=DEVICES, profile=profile)
