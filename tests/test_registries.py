@@ -108,6 +108,7 @@ def test_profile_contract(name: str) -> None:
 def test_run_names_a_baseline_clearly(capsys: pytest.CaptureFixture[str]) -> None:
     from parawire.cli import main
 
-    assert main(["run", "cifarnet", "--devices", "2"]) == 1
+    # baselines run through the runtime (tests/test_runtime_baselines.py); K is still needed
+    assert main(["run", "cifarnet"]) == 1
     err = capsys.readouterr().err
-    assert "cifarnet is a baseline" in err and "parawire analyze cifarnet" in err
+    assert "a model needs --devices K" in err and "parawire run cifarnet -n 2" in err

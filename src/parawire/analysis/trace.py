@@ -278,10 +278,29 @@ def _trace(module: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModu
     return gm
 
 
+@dataclass(frozen=True)
+class TracedModule:
+    """A traced model, its cost graph, and which fx nodes each vertex of the graph runs: what
+    the distributed runtime executes (``parawire.runtime.graph``)."""
+
+    module: torch.fx.GraphModule  # the traced model, every node annotated by ShapeProp
+    graph: CostGraph
+    nodes: dict[int, tuple[torch.fx.Node, ...]]  # vertex id -> its fx nodes, in graph order
+    # vertex id -> the nodes of it that other vertices read (the sink: the output's inputs)
+    exported: dict[int, tuple[torch.fx.Node, ...]]
+
+
 def from_module(
     module: nn.Module, example_input: torch.Tensor, *, name: str | None = None
 ) -> CostGraph:
     """Trace ``module`` (put in eval mode) on ``example_input`` into a ``CostGraph``."""
+    return trace_module(module, example_input, name=name).graph
+
+
+def trace_module(
+    module: nn.Module, example_input: torch.Tensor, *, name: str | None = None
+) -> TracedModule:
+    """:func:`from_module`, keeping the traced module and each vertex's fx nodes."""
     module.eval()
     gm = _trace(module, example_input)
     nodes = list(gm.graph.nodes)
@@ -320,7 +339,10 @@ def from_module(
             if id(p) not in seen_params:
                 seen_params.add(id(p))
                 group_of[owner].params += p.numel()
-    return _assemble(nodes, groups, group_of, sink_inputs, name or type(module).__name__)
+    graph, exported = _assemble(nodes, groups, group_of, sink_inputs, name or type(module).__name__)
+    vertex_nodes = {g.index: tuple(g.nodes) for g in groups}
+    vertex_nodes[graph.sink] = ()
+    return TracedModule(gm, graph, vertex_nodes, exported)
 
 
 def _assemble(
@@ -329,8 +351,9 @@ def _assemble(
     group_of: dict[torch.fx.Node, _Group],
     sink_inputs: list[_Group],
     name: str,
-) -> CostGraph:
-    """Vertices and edges from the fused groups, plus the output vertex."""
+) -> tuple[CostGraph, dict[int, tuple[torch.fx.Node, ...]]]:
+    """Vertices and edges from the fused groups, plus the output vertex; and the nodes each
+    vertex hands to others (the output vertex: those the model returns)."""
     sink_id = len(groups)
     edges: set[tuple[int, int]] = set()
     exported: dict[int, dict[torch.fx.Node, None]] = {g.index: {} for g in groups}
@@ -379,16 +402,21 @@ def _assemble(
          for n in nodes for m in _tensor_metas(n.meta.get("tensor_meta"))),
         4,
     )  # fmt: skip
-    return CostGraph(
+    graph = CostGraph(
         vertices=tuple(vertices),
         edges=tuple(sorted(edges)),
         name=name,
         batch=batch_shape[0] if batch_shape else 1,
         dtype_bytes=dtype_bytes,
     ).check()
+    handed = {v: tuple(ns) for v, ns in exported.items()}
+    handed[sink_id] = tuple(out_meta)
+    return graph, handed
 
 
-def _torchvision_model(name: str) -> tuple[nn.Module, torch.Tensor]:
+def _torchvision_model(
+    name: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
+) -> tuple[nn.Module, torch.Tensor]:
     import torchvision
 
     if name not in torchvision.models.list_models(module=torchvision.models):
@@ -398,26 +426,42 @@ def _torchvision_model(name: str) -> tuple[nn.Module, torch.Tensor]:
     extra: dict[str, Any] = {}
     if name in ("googlenet", "inception_v3"):
         extra = {"aux_logits": False, "init_weights": False}
+    if num_classes is not None:
+        extra["num_classes"] = num_classes
     side = 299 if name == "inception_v3" else TORCHVISION_INPUT
+    shape = tuple(input_shape) if input_shape is not None else (3, side, side)
+    if shape[0] != 3:
+        raise ConfigError(f"torchvision:{name} takes 3-channel images, not {shape[0]}")
     model = torchvision.models.get_model(name, weights=None, **extra)
-    return model, torch.zeros(1, 3, side, side)
+    return model, torch.zeros(1, *shape)
 
 
-def resolve_model(name: str) -> tuple[nn.Module, torch.Tensor]:
+def resolve_model(
+    name: str,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+) -> tuple[nn.Module, torch.Tensor]:
     """An untrained model and an example input (batch 1) for ``torchvision:X`` or a baseline
     name (``cifarnet``, ``resnet20``, ``resnet50``; the old ``baseline:X`` still works).
 
-    The one resolver of model names: ``analyze``, ``train`` and the study name baselines alike.
+    ``input_shape`` (C, H, W) and ``num_classes`` default to 3x32x32 and 10 classes for
+    baselines, torchvision's input side and 1000 classes for torchvision models.
+    The one resolver of model names: ``analyze``, ``train``, the study and the runtime name
+    baselines alike.
     """
     from parawire.nn import baseline_name, create_baseline, list_baselines
 
     baseline = baseline_name(name)
     if baseline is not None:
-        model = create_baseline(baseline, image_size=BASELINE_INPUT)
-        return model, torch.zeros(1, 3, BASELINE_INPUT, BASELINE_INPUT)
+        c, h, w = input_shape if input_shape is not None else (3, BASELINE_INPUT, BASELINE_INPUT)
+        model = create_baseline(
+            baseline, num_classes=num_classes or 10, in_channels=c, image_size=h
+        )
+        return model, torch.zeros(1, c, h, w)
     kind, _, model_name = name.partition(":")
     if kind == "torchvision" and model_name:
-        return _torchvision_model(model_name)
+        return _torchvision_model(model_name, input_shape, num_classes)
     if kind == "baseline":
         raise ConfigError(
             f"unknown baseline {model_name!r} (have {', '.join(list_baselines())}); "

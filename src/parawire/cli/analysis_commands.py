@@ -25,7 +25,7 @@ from parawire.cli.deployment_options import (
 
 RESULT_FILE = "analysis.json"  # --out: the JSON --json prints (one object, or a list)
 TIMELINE_FILE = "timeline.json"  # --out: every compute and transfer interval of each schedule
-PLAN_DIR = "plan"  # --out: the plan `parawire run` executes (for spec files)
+PLAN_DIR = "plan"  # --out: the plan `parawire run` executes
 
 
 def _summary_table(result: AnalysisResult) -> Table:
@@ -105,7 +105,7 @@ def _compare_table(results: list[AnalysisResult]) -> Table:
 def _write_out(
     out: Path, target: str, results: list[AnalysisResult], single: bool, seed: int
 ) -> Path | None:
-    """analysis.json, timeline.json and (for a spec file) the plan of the first result."""
+    """analysis.json, timeline.json and the plan of the first result."""
     from parawire.errors import ConfigError
 
     try:
@@ -116,12 +116,17 @@ def _write_out(
     (out / RESULT_FILE).write_text(json.dumps(payload[0] if single else payload, indent=2))
     timelines = {r.partitioner: r.schedule.to_dict(timeline=True)["timeline"] for r in results}
     (out / TIMELINE_FILE).write_text(json.dumps(timelines))
-    if not Path(target).is_file():
-        return None  # traced models have no spec for the runtime
-    from parawire.arch import load_spec
-    from parawire.runtime.plan import plan_from_analysis
+    from parawire.runtime.graph import ModelRef
+    from parawire.runtime.plan import load_network, plan_from_analysis
 
-    plan = plan_from_analysis(load_spec(target), results[0], seed=seed)
+    network = load_network(target)  # a spec, or a model name (traced as analyze traced it)
+    if isinstance(network, str):
+        try:
+            plan = plan_from_analysis(ModelRef.named(network), results[0], seed=seed)
+        except ConfigError:
+            return None  # a model the runtime cannot split (e.g. a vertex hands on an int)
+    else:
+        plan = plan_from_analysis(network, results[0], seed=seed)
     return plan.save(out / PLAN_DIR)
 
 
@@ -162,7 +167,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and (for a spec) the plan `run` executes "
+    help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes "
     f"({PLAN_DIR}/) into this folder.",
 )
 @click.option(

@@ -116,7 +116,7 @@ def _describe(plan: Plan) -> str:
 
 
 @click.command("plan")
-@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.argument("spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path))
 @devices_option(default=None, required=True)
 @profile_option(None, "the placement is chosen for")
 @deployment_options
@@ -141,22 +141,22 @@ def plan_cmd(
     seed: int,
     out: Path,
 ) -> None:
-    """Choose a deployment of ARCH_JSON on up to K ranks; write the plan folder to copy to
-    every device (the same choice `analyze` makes with the same options)."""
-    from parawire.arch import load_spec
-    from parawire.runtime.plan import make_plan
+    """Choose a deployment of SPEC_OR_MODEL (arch.json, a baseline such as cifarnet, or
+    torchvision:NAME) on up to K ranks; write the plan folder to copy to every device (the same
+    choice `analyze` makes with the same options)."""
+    from parawire.runtime.plan import load_network, make_plan
 
-    spec = load_spec(spec_path)
+    network = load_network(spec_path)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    plan = make_plan(spec, devices, profile=profile, weights=weights, seed=seed, **kw)
+    plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
     click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
 
 @click.command("run")
-@click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
-@devices_option(default=None, note=" (needed for a spec; a plan runs on its own ranks)")
+@click.argument("path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path))
+@devices_option(default=None, note=" (needed for a spec or model; a plan runs on its own ranks)")
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options
 @_threads
@@ -199,11 +199,12 @@ def run_cmd(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Run PLAN_OR_SPEC on K local processes; compare with one process and the simulation.
+    """Run PLAN_SPEC_OR_MODEL on K local processes; compare with one process and the simulation.
 
-    A spec is placed first as `plan` would place it, for the devices it runs on: --emulate's
-    profile, or --profile with the --link emulated (the deployment options apply to specs only;
-    a plan runs as it was written).
+    A spec or model (a baseline such as cifarnet, torchvision:NAME) is placed first as `plan`
+    would place it, for the devices it runs on: --emulate's profile, or --profile with the
+    --link emulated (the deployment options apply to specs and models only; a plan runs as it
+    was written).
     """
     from parawire.cli._progress import progress_on_stderr
     from parawire.runtime.launch import run_local, run_profile

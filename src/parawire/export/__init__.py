@@ -85,7 +85,7 @@ class ExportResult:
 def whole_plan(plan: Plan) -> Plan:
     """``plan``'s network, weights and seed on one device (the whole-model export)."""
     return Plan(
-        spec=plan.spec,
+        spec=plan.require_spec("ONNX export"),
         placement=dict.fromkeys(plan.placement, 0),
         world=1,
         weights=plan.weights,
@@ -112,6 +112,7 @@ def export_onnx(
     A vertex that cannot be exported raises ``ExportError`` naming it; nothing is left
     half-written under a manifest (the manifest is written last).
     """
+    plan.require_spec("ONNX export")  # traced models: no per-vertex modules to export yet
     if whole:
         plan = whole_plan(plan)
     opset = default_opset(exporter) if opset is None else opset

@@ -3,7 +3,8 @@
 One random input says little about a lossy wire (float16, int8): ``run`` also sends a batch of
 real test images through the deployment and compares every image's logits and top-1 class with
 the whole model in one process, in float32. The images are normalised as training normalises
-them (the training split's per-channel mean and std).
+them (the training split's per-channel mean and std); gray images are repeated on three channels
+for a model that takes colour (a baseline such as ``cifarnet`` checked on ``digits``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import torch
 
-from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 
 CHECK_CHUNK = 100  # images per checking inference (one message per tensor and chunk)
@@ -34,12 +34,13 @@ def chunk_sizes(count: int) -> list[int]:
 
 
 def check_images(
-    spec: ArchSpec, count: int, dataset: str = "digits", data: str | None = None
+    spec: Any, count: int, dataset: str = "digits", data: str | None = None
 ) -> CheckImages:
-    """The first ``count`` test images of ``dataset``, resized to the spec's input side.
+    """The first ``count`` test images of ``dataset``, resized to the input side of ``spec``
+    (an ``ArchSpec`` or the plan's graph: anything with an ``input_shape`` (C, H, W)).
 
-    Raises ``ConfigError`` when the data set has another channel count or class count than the
-    spec (checking a digits model on CIFAR-10 images would compare nothing meaningful).
+    Raises ``ConfigError`` when the data set has another channel count than the spec (gray
+    images for a 3-channel model excepted: they are repeated on each channel).
     """
     from parawire.data import Normalize, load_dataset, resize_splits
 
@@ -47,7 +48,8 @@ def check_images(
         raise ConfigError(f"the check needs at least one image, got {count}")
     splits = load_dataset(dataset, root=data)
     c, h, w = spec.input_shape
-    if splits.input_shape[0] != c or h != w:
+    gray_as_colour = splits.input_shape[0] == 1 and c == 3
+    if (splits.input_shape[0] != c and not gray_as_colour) or h != w:
         raise ConfigError(
             f"the spec takes {c}x{h}x{w} images, {dataset} has {splits.input_shape}; check with "
             "a data set of the spec's channel count (--check-data NAME) or --check 0"
@@ -57,6 +59,8 @@ def check_images(
     n = min(count, len(splits.test_labels))
     mean, std = splits.channel_stats()
     images = Normalize(mean, std, torch.device("cpu"))(splits.test_images[:n])
+    if gray_as_colour:
+        images = images.expand(-1, c, -1, -1).contiguous()  # (N, 1, H, W) -> (N, 3, H, W)
     return CheckImages(images, splits.test_labels[:n], f"{dataset} test split (first {n})")
 
 

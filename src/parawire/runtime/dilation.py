@@ -17,12 +17,13 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
+from parawire._inference import inference_settings
 from parawire.analysis.calibrate import vertex_calls
-from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import Profile, get_profile, save_profile
 from parawire.runtime.plan import Plan
 
@@ -33,22 +34,35 @@ QUANTILE = 0.9  # the share of vertices the estimate keeps within their emulated
 def vertex_seconds_here(plan: Plan, batch: int = 1, repeats: int = 5) -> dict[int, float]:
     """Vertex -> its median compute time on this machine, alone, one thread: wall time, so
     that the load the machine is under now counts, as it will during the run."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     times: dict[int, float] = {}
-    try:
-        with torch.inference_mode():
-            for node, call in vertex_calls(plan.spec, torch.Generator().manual_seed(0), batch):
-                call()  # warm-up
-                runs = []
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    call()
-                    runs.append(time.perf_counter() - t0)
-                times[node.id] = statistics.median(runs)
-    finally:
-        torch.set_num_threads(previous)
+    with inference_settings(1), torch.inference_mode():
+        for vertex, call in _vertex_calls(plan, batch):
+            call()  # warm-up
+            runs = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                call()
+                runs.append(time.perf_counter() - t0)
+            times[vertex] = statistics.median(runs)
     return times
+
+
+def _vertex_calls(plan: Plan, batch: int) -> Iterator[tuple[int, Callable[[], object]]]:
+    """(vertex, a call that computes it on inputs of its real shapes), for every vertex: a
+    spec's from ``calibrate.vertex_calls``, a traced model's from one forward pass."""
+    if plan.spec is not None:
+        for node, call in vertex_calls(plan.spec, torch.Generator().manual_seed(0), batch):
+            yield node.id, call
+        return
+    from parawire.runtime.launch import make_image, plan_model
+
+    model = plan_model(plan, plan.graph.seeded_state(plan.seed))
+    graph, outputs = plan.graph, {}
+    image = make_image(graph.input_shape, batch, seed=0)
+    for v in graph.vertex_ids:
+        args = [outputs[u] for u in graph.inputs(v)] or [image]
+        outputs[v] = model.parts.run(v, args)
+        yield v, lambda v=v, args=args: model.parts.run(v, args)
 
 
 def auto_dilation(
@@ -58,7 +72,7 @@ def auto_dilation(
     on this machine stays faithful for most vertices: the 90th percentile of real over
     emulated vertex time, times the ranks per core, times a margin."""
     device = get_profile(profile).device
-    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     emulated = {v.id: device.seconds(v) for v in graph.vertices}
     real = vertex_seconds_here(plan, batch)
     ratios = sorted(real[v] / emulated[v] for v in real if emulated[v] > 0)

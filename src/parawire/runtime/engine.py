@@ -1,10 +1,12 @@
 """One rank's share of a split inference: its vertices, their inputs and outputs.
 
 Per inference, a rank (1) pre-posts one ``irecv`` per remote input it needs, into buffers whose
-shapes come from the spec, (2) runs its vertices in the order of the plan's schedule (the one
-the simulation predicted), waiting (bounded) only for the inputs of the vertex at hand, (3)
-sends each output once to every other rank that consumes it, in the schedule's send order
-(``isend``: computation goes on while data moves), and (4) waits for its sends at the end.
+shapes come from the plan's graph (``parawire.runtime.graph``: a spec, or a traced model whose
+vertex may hand on several tensors, in one message), (2) runs its vertices in the order of the
+plan's schedule (the one the simulation predicted), waiting (bounded) only for the inputs of the
+vertex at hand, (3) sends each output once to every other rank that consumes it, in the
+schedule's send order (``isend``: computation goes on while data moves), and (4) waits for its
+sends at the end.
 Each inference's trace (vertex, start, end; ``time.perf_counter``, one clock for every process
 of a machine) is kept for the report. With ``pad`` (device emulation) each vertex is padded to
 its emulated duration after computing for real. There is no barrier: ranks other than the
@@ -26,10 +28,8 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
-from parawire.nn import build_head, build_vertex
 from parawire.runtime.link import LinkModel, Outbox, _first_line, wait_until
 from parawire.runtime.plan import Plan
 from parawire.runtime.wire import decode, encode, encoded_buffer
@@ -49,7 +49,7 @@ class RemoteInput:
 
     vertex: int  # producer vertex id
     src: int  # rank that computes it
-    shape: tuple[int, ...]  # (C, H, W) of one image's tensor, known in advance from the spec
+    shape: tuple[int, ...]  # one image's share of the message, known in advance (the graph)
 
 
 def _in_order(ranks: set[int], order: tuple[int, ...]) -> list[int]:
@@ -73,7 +73,11 @@ def _last_uses(
 
 
 class RankEngine:
-    """The modules, receive list and send list of one rank; ``infer`` runs one inference."""
+    """The modules, receive list and send list of one rank; ``infer`` runs one inference.
+
+    ``parts`` holds the modules of this rank's vertices (and the head on the output vertex's
+    rank): ``parts.run(v, args)`` computes a vertex, ``parts.finish`` the logits.
+    """
 
     def __init__(
         self,
@@ -85,7 +89,7 @@ class RankEngine:
         link: LinkModel | None = None,
         pad: Mapping[int, float] | None = None,
     ) -> None:
-        spec, where = plan.spec, plan.placement
+        graph, where = plan.graph, plan.placement
         self.plan, self.rank, self.timeout = plan, rank, timeout
         self.pad = pad  # vertex -> emulated seconds (device emulation), or None
         self.overruns: set[int] = set()  # vertices whose real compute exceeded their pad
@@ -93,27 +97,28 @@ class RankEngine:
         self.started = 0.0  # perf_counter() when the last inference started
         self.wire = plan.wire_dtype
         self.mine = plan.vertices_of(rank)
-        self.output_rank = where[spec.output_node]
-        self.inputs = {v: [e.src for e in spec.in_edges[v]] for v in self.mine}
-        self.modules = nn.ModuleDict({str(v): build_vertex(spec, v) for v in self.mine})
-        self.head = build_head(spec) if self.output_rank == rank else None
-        self._load(plan.state_dict(rank))
+        self.graph = graph
+        self.output_rank = where[graph.output_vertex]
+        self.inputs = {v: list(graph.inputs(v)) for v in self.mine}
+        self.parts = graph.parts(self.mine, head=self.output_rank == rank)
+        self.parts.load(plan.state_dict(rank))
+        self.parts.eval()
         needed = {u for v in self.mine for u in self.inputs[v] if not plan.runs_on(u, rank)}
         self.remote = [
-            RemoteInput(u, where[u], spec.output_shape(u))
-            for u in spec.topological_order
+            RemoteInput(u, where[u], graph.message_shape(u))
+            for u in graph.vertex_ids
             if u in needed
         ]
         replicated = plan.scatter == "image"
         self.sends = {
             v: []
-            if replicated and v == spec.input_node  # every rank that needs the stem runs it
-            else _in_order({where[w] for w in spec.successors[v]} - {rank}, plan.send_order(v))
+            if replicated and v == graph.input_vertex  # every rank that needs the stem runs it
+            else _in_order({where[w] for w in graph.successors(v)} - {rank}, plan.send_order(v))
             for v in self.mine
         }
-        self.free_after = _last_uses(self.mine, self.inputs, keep=spec.output_node)
+        self.free_after = _last_uses(self.mine, self.inputs, keep=graph.output_vertex)
         targets = {r for r in plan.stem_ranks if r != 0}  # ranks rank 0 sends the image to
-        self.image_targets = _in_order(targets, plan.send_order(spec.input_node))
+        self.image_targets = _in_order(targets, plan.send_order(graph.input_vertex))
         self.outbox = Outbox(rank, timeout, link)
         self.step = 0
         self.set_batch(batch)
@@ -123,16 +128,7 @@ class RankEngine:
         if batch < 1:
             raise ConfigError(f"batch must be >= 1, got {batch}")
         self.batch = batch
-        self.image_shape = (batch, *self.plan.spec.input_shape)
-
-    def _load(self, state: dict[str, torch.Tensor]) -> None:
-        """Load this rank's slice of the state dict (keys ``vertices.<id>.*``, ``head.*``)."""
-        holder = nn.Module()
-        holder.vertices = self.modules
-        if self.head is not None:
-            holder.head = self.head
-        holder.load_state_dict(state, strict=True)
-        holder.eval()
+        self.image_shape = (batch, *self.graph.input_shape)
 
     def infer(self, image: torch.Tensor | None = None) -> torch.Tensor | None:
         """Run one inference; rank 0 passes the image and gets the logits, others get None."""
@@ -147,7 +143,7 @@ class RankEngine:
         }
         logits_recv = None
         if self.rank == 0 and self.output_rank != 0:
-            buf = torch.empty(self.batch, self.plan.spec.num_classes)
+            buf = torch.empty(self.batch, self.graph.num_classes)
             logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=LOGITS_TAG + step % 2))
         self.started = time.perf_counter()
         image = self._image(image, step)
@@ -157,13 +153,13 @@ class RankEngine:
             for v in self.mine:
                 args = [self._input(u, outputs, pending) for u in self.inputs[v]] or [image]
                 start = time.perf_counter()
-                out = self.modules[str(v)](args)
+                out = self.parts.run(v, args)
                 if self.pad is not None:
                     self._pad(v, start)
                 trace.append((v, start, time.perf_counter()))
                 outputs[v] = out
                 if self.sends[v]:
-                    message = encode(out, self.wire)
+                    message = self.graph.pack(v, out, self.wire)
                     for dst in self.sends[v]:
                         self.outbox.send(
                             message, dst, vertex_tag(v, step), f"the output of vertex {v}"
@@ -173,8 +169,8 @@ class RankEngine:
                     # output alive made a 26-vertex inference 1.8x slower
                     outputs.pop(u, None)
             logits = None
-            if self.head is not None:
-                logits = self.head(outputs[self.plan.spec.output_node])
+            if self.output_rank == self.rank:
+                logits = self.parts.finish(outputs[self.graph.output_vertex])
                 if self.rank != 0:
                     self.outbox.send(logits, 0, LOGITS_TAG + step % 2, "the logits")
         if logits_recv is not None:
@@ -216,8 +212,7 @@ class RankEngine:
             buf, work = pending.pop(u)
             src = self.plan.placement[u]
             got = self._wait(buf, work, src, f"the output of vertex {u}")
-            shape = (self.batch, *self.plan.spec.output_shape(u))
-            outputs[u] = decode(got, shape, self.wire)
+            outputs[u] = self.graph.unpack(u, got, self.batch, self.wire)
         return outputs[u]
 
     def _wait(self, buf: torch.Tensor, work: dist.Work, src: int, what: str) -> torch.Tensor:

@@ -50,12 +50,7 @@ from parawire.runtime.lifeline import (
     run_dir,
 )
 from parawire.runtime.link import LinkModel, _first_line, wait_until
-from parawire.runtime.plan import (
-    WEIGHTS_FILE,
-    Plan,
-    seeded_state_dict,
-    simulate_plan,
-)
+from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
@@ -205,37 +200,64 @@ class RankRecord:
 
 def emulation_pads(plan: Plan, profile: str, batch: int) -> dict[int, float]:
     """Vertex -> seconds it takes on a device of ``profile`` (what device emulation pads to)."""
-    from parawire.analysis.costs import spec_costs
     from parawire.analysis.profiles import get_profile
 
     device = get_profile(profile).device
-    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     return {v.id: device.seconds(v) for v in graph.vertices}
 
 
-def padded_forward(
-    model: torch.nn.Module, x: torch.Tensor, pads: dict[int, float] | None
-) -> torch.Tensor:
+def padded_forward(model: Any, x: torch.Tensor, pads: dict[int, float] | None) -> torch.Tensor:
     """The whole model in this process, each vertex held for its emulated time (``pads``):
-    the single-device baseline of device emulation. Without ``pads``, ``model(x)``."""
+    the single-device baseline of device emulation. Without ``pads``, ``model(x)``.
+
+    ``model``: a spec's model (``build_model``), or a :class:`PlanModel` (any plan).
+    """
     if pads is None:
         return model(x)
-    spec = model.spec
-    outputs: dict[int, torch.Tensor] = {}
-    for v in spec.topological_order:
-        start = time.perf_counter()
-        args = [outputs[e.src] for e in spec.in_edges[v]] or [x]
-        outputs[v] = model.vertices[str(v)](args)
-        wait_until(start + pads[v])
-    return model.head(outputs[spec.output_node])
+    if not isinstance(model, PlanModel):
+        from parawire.runtime.graph import SpecGraph, SpecParts
+
+        model = PlanModel(SpecGraph(model.spec), SpecParts(model.vertices, model.head))
+    return model.forward_padded(x, pads)
 
 
-def full_model(plan: Plan) -> torch.nn.Module:
-    """The whole network with the plan's weights, for the single-process baseline."""
-    from parawire.nn import build_model
+class PlanModel(torch.nn.Module):
+    """The whole network of a plan run vertex by vertex in one process: the ranks' code with
+    no wire between them (what device emulation pads vertex by vertex)."""
 
-    model = build_model(plan.spec)
-    model.load_state_dict(plan_state(plan))
+    def __init__(self, graph: Any, parts: Any) -> None:
+        super().__init__()
+        self.graph, self.parts = graph, parts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, H, W)
+        return self.forward_padded(x, None)
+
+    def forward_padded(self, x: torch.Tensor, pads: dict[int, float] | None) -> torch.Tensor:
+        """:meth:`forward`, each vertex held until ``pads[v]`` seconds after it started."""
+        outputs: dict[int, Any] = {}
+        for v in self.graph.vertex_ids:
+            start = time.perf_counter()
+            args = [outputs[u] for u in self.graph.inputs(v)] or [x]
+            outputs[v] = self.parts.run(v, args)
+            if pads is not None:
+                wait_until(start + pads[v])
+        return self.parts.finish(outputs[self.graph.output_vertex])
+
+
+def plan_model(plan: Plan, state: dict[str, torch.Tensor]) -> PlanModel:
+    """Every vertex of ``plan`` in one :class:`PlanModel`, with the weights ``state``."""
+    graph = plan.graph
+    parts = graph.parts(graph.vertex_ids, head=True)
+    parts.load({k: state[k] for k in parts.state_keys()})
+    return PlanModel(graph, parts).eval()
+
+
+def full_model(plan: Plan, state: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """The whole network with the plan's weights, for the single-process baseline: the spec's
+    model, or the traced model's own module (the trusted oracle)."""
+    model = plan.graph.whole_model()
+    model.load_state_dict(plan_state(plan) if state is None else state)
     return model.eval()
 
 
@@ -245,7 +267,7 @@ def plan_state(plan: Plan) -> dict[str, torch.Tensor]:
     A weights file that cannot be read or does not fit the spec is a one-line ``DataError``.
     """
     if plan.weights is None:
-        return seeded_state_dict(plan.spec, plan.seed)
+        return plan.graph.seeded_state(plan.seed)
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -256,16 +278,16 @@ def plan_state(plan: Plan) -> dict[str, torch.Tensor]:
             f"cannot read plan weights {plan.weights} ({_first_line(exc)}); copy the plan "
             "folder again or remake it with `parawire plan`"
         ) from exc
-    expected = seeded_state_dict(plan.spec, plan.seed)
+    expected = plan.graph.seeded_state(plan.seed)
     wrong = sorted(
         set(expected) ^ set(state)
         | {k for k in set(expected) & set(state) if expected[k].shape != state[k].shape}
     )
     if wrong:
         raise DataError(
-            f"plan weights {plan.weights} do not fit the plan's spec ({len(wrong)} tensor(s) "
-            f"missing, extra or of another shape, e.g. {wrong[0]!r}); remake the plan with "
-            "the weights trained for this spec"
+            f"plan weights {plan.weights} do not fit the plan's {plan.kind} ({len(wrong)} "
+            f"tensor(s) missing, extra or of another shape, e.g. {wrong[0]!r}); remake the plan "
+            f"with the weights trained for this {plan.kind}"
         )
     return state
 
@@ -285,12 +307,15 @@ def drive(
     emulation that model is padded vertex by vertex as the ranks are. ``progress`` is called
     between inferences (outside the timed parts).
     """
-    image, model = None, None
+    image, model, padded = None, None, None
     record = RankRecord()
-    if engine.rank == 0:
-        image = make_image(engine.plan.spec.input_shape, options.batch, options.seed)
-        model = full_model(engine.plan) if options.paired else None
     pads = engine.pad
+    if engine.rank == 0:
+        image = make_image(engine.graph.input_shape, options.batch, options.seed)
+        if options.paired:
+            state = plan_state(engine.plan)
+            model = full_model(engine.plan, state)
+            padded = plan_model(engine.plan, state) if pads is not None else model
     for i in range(options.warmup + options.runs):
         if i == options.warmup:
             engine.overruns.clear()  # first calls pay one-off costs: count measured runs only
@@ -300,10 +325,10 @@ def drive(
             record.latencies.append(time.perf_counter() - start)
             record.starts.append(engine.started)
             record.traces.append(engine.trace)
-        if model is not None:
+        if padded is not None:
             start = time.perf_counter()
             with torch.inference_mode():
-                padded_forward(model, image, pads)
+                padded_forward(padded, image, pads)
             if i >= options.warmup:
                 record.single.append(time.perf_counter() - start)
         if progress is not None:
@@ -547,13 +572,9 @@ def single_process(
     plan: Plan, state: dict[str, torch.Tensor], options: RunOptions
 ) -> tuple[list[float], torch.Tensor]:
     """Latencies and logits of the whole model in this process with ``options.threads``."""
-    from parawire.nn import build_model
-
-    model = build_model(plan.spec)
-    model.load_state_dict(state)
-    model.eval()
-    image = make_image(plan.spec.input_shape, options.batch, options.seed)
     pads = emulation_pads(plan, options.emulate, options.batch) if options.emulate else None
+    model = full_model(plan, state) if pads is None else plan_model(plan, state)
+    image = make_image(plan.graph.input_shape, options.batch, options.seed)
     previous = torch.get_num_threads()
     torch.set_num_threads(options.threads)
     latencies: list[float] = []
@@ -616,12 +637,9 @@ def _check_report(
     plan: Plan, state: dict[str, torch.Tensor], check: Any, logits: torch.Tensor, options: Any
 ) -> dict[str, Any]:
     """The split logits of the check images against the float32 model in one process."""
-    from parawire.nn import build_model
     from parawire.runtime.check import compare_logits
 
-    model = build_model(plan.spec)
-    model.load_state_dict(state)
-    model.eval()
+    model = full_model(plan, state)
     previous = torch.get_num_threads()
     torch.set_num_threads(options.threads)
     try:
@@ -670,7 +688,7 @@ def _run_local(
     if options.check:
         from parawire.runtime.check import check_images
 
-        check = check_images(plan.spec, options.check, options.check_data)
+        check = check_images(plan.graph, options.check, options.check_data)
         options = replace(options, check=len(check.labels))
     state = plan_state(plan)
     with run_dir() as tmp:
@@ -724,7 +742,7 @@ def _run_local(
         over = sorted({v for doc in traces for v in doc["overruns"]})
         report.emulation = {
             "profile": options.emulate,
-            "vertices": len(plan.spec.nodes),
+            "vertices": len(plan.graph.vertex_ids),
             "over_emulated_time": over,
         }
     report.load = {

@@ -1,16 +1,21 @@
-"""The execution plan: a spec, where each vertex runs, and (optionally) the trained weights.
+"""The execution plan: a network, where each vertex runs, and (optionally) the trained weights.
 
-A plan is a folder holding ``plan.json`` (the spec, the placement vertex -> rank, the world
+A plan is a folder holding ``plan.json`` (the network, the placement vertex -> rank, the world
 size, a seed, the wire dtype and the scatter mode) and, when weights are given,
-``weights.safetensors`` (the full state dict of ``build_model(spec)``: keys ``vertices.<id>.*``
-and ``head.*``). The same folder is copied to every device; each rank reads only the tensors of
-its own vertices from the weights file.
+``weights.safetensors`` (the full state dict of the network). The network is either a spec
+(``"spec"``: a generated architecture; weights keyed ``vertices.<id>.*`` and ``head.*`` as
+``build_model(spec)`` has them) or a named model traced with torch.fx (``"model"``: a baseline
+such as ``cifarnet`` or ``torchvision:NAME``, with its input shape and class count; weights as
+the model's own ``state_dict()``); ``parawire.runtime.graph`` gives both one face. The same
+folder is copied to every device; each rank reads only the tensors of its own vertices from the
+weights file.
 
 Rank 0 is the driver: it holds the image and gets the logits; the input vertex is placed on it.
 With image scatter (``scatter="image"``) every rank that hosts a consumer of the input vertex
 runs the input vertex (the stem) itself, from the image rank 0 sends it.
 
     plan = make_plan(spec, devices=4, profile="rpi4-wifi")   # the fastest simulated deployment
+    plan = make_plan("cifarnet", devices=2)                   # a baseline, traced
     plan.save("plan/")            # plan/plan.json (+ plan/weights.safetensors)
     plan = Plan.load("plan/")
 """
@@ -28,9 +33,10 @@ from typing import Any
 
 import torch
 
-from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter, spec_costs
+from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
+from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, traced_graph
 
 PLAN_FILE = "plan.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -43,7 +49,7 @@ MAX_WORLD = 256  # ranks of one plan: far beyond any edge deployment, small enou
 class Plan:
     """Everything a rank needs to run its part of one inference."""
 
-    spec: ArchSpec
+    spec: ArchSpec | None  # the network, a generated spec; None for a traced model
     placement: dict[int, int]  # vertex id -> rank in 0..world-1
     world: int  # number of ranks (devices)
     weights: Path | None = None  # safetensors file of the full state dict; None: seeded init
@@ -52,6 +58,7 @@ class Plan:
     wire_dtype: str = "float32"  # dtype of every tensor sent between ranks
     scatter: str = DEFAULT_SCATTER  # "image": ranks run the stem; "stem": they get its output
     schedule: dict[str, Any] | None = None  # simulated order and sends (``schedule_doc``)
+    model: ModelRef | None = None  # the network, a traced model (when ``spec`` is None)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -60,13 +67,17 @@ class Plan:
         """Raise ``ConfigError`` unless every vertex is placed on a rank in 0..world-1."""
         from parawire.runtime.wire import check_wire_dtype
 
+        if (self.spec is None) == (self.model is None):
+            raise ConfigError("a plan runs either a spec or a model (exactly one of them)")
         if isinstance(self.world, bool) or not isinstance(self.world, int) or self.world < 1:
             raise ConfigError(f"a plan needs at least one rank, got world={self.world!r}")
-        limit = min(MAX_WORLD, len(self.spec.nodes))
-        if self.world > limit:
+        if self.world > MAX_WORLD:  # before tracing a model: a tampered world fails at once
+            raise ConfigError(f"the plan asks for {self.world} ranks; the cap is {MAX_WORLD}")
+        vertices = len(self.graph.vertex_ids)
+        if self.world > vertices:
             raise ConfigError(
-                f"the plan asks for {self.world} ranks; at most {limit} make sense for this "
-                f"spec ({len(self.spec.nodes)} vertices, cap {MAX_WORLD})"
+                f"the plan asks for {self.world} ranks; at most {vertices} make sense for this "
+                f"{self.kind} ({vertices} vertices)"
             )
         check_wire_dtype(self.wire_dtype)
         check_scatter(self.scatter)
@@ -77,7 +88,7 @@ class Plan:
     def _check_placement(self) -> None:
         from parawire.analysis.simulate import check_placement
 
-        check_placement([n.id for n in self.spec.nodes], self.placement, self.world, unit="rank")
+        check_placement(list(self.graph.vertex_ids), self.placement, self.world, unit="rank")
 
     def _check_schedule(self) -> None:
         """A stored schedule runs every vertex where the placement says, producers first."""
@@ -87,7 +98,7 @@ class Plan:
             raise ConfigError(
                 f"the plan's schedule is malformed ({exc}); remake the plan"
             ) from None
-        spec = self.spec
+        graph = self.graph
         for rank in range(self.world):
             order = execution["order"].get(rank, ())
             expected = {v for v in self.placement if self.runs_on(v, rank)}
@@ -98,14 +109,37 @@ class Plan:
                 )
             position = {v: i for i, v in enumerate(order)}
             for v in order:
-                for e in spec.in_edges[v]:
-                    if e.src in position and position[e.src] > position[v]:
+                for u in graph.inputs(v):
+                    if u in position and position[u] > position[v]:
                         raise ConfigError(
-                            f"the plan's schedule runs vertex {v} before its input {e.src} on "
+                            f"the plan's schedule runs vertex {v} before its input {u} on "
                             f"rank {rank}; remake the plan"
                         )
 
     # --- derived views ---------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        """``"spec"`` (a generated architecture) or ``"model"`` (a traced named model)."""
+        return "spec" if self.spec is not None else "model"
+
+    @cached_property
+    def graph(self) -> RunGraph:
+        """What the ranks run, one face for both kinds (``parawire.runtime.graph``)."""
+        if self.spec is not None:
+            return SpecGraph(self.spec)
+        assert self.model is not None
+        return traced_graph(self.model)
+
+    def require_spec(self, what: str) -> ArchSpec:
+        """The plan's spec; ``ConfigError`` naming ``what`` needs one when it runs a model."""
+        if self.spec is None:
+            assert self.model is not None
+            raise ConfigError(
+                f"{what} needs a generated spec; this plan runs the traced model "
+                f"{self.model.name} (give an arch.json, or run the model with `parawire run`)"
+            )
+        return self.spec
 
     @cached_property
     def execution(self) -> dict[str, Any]:
@@ -125,14 +159,14 @@ class Plan:
     @cached_property
     def stem_ranks(self) -> tuple[int, ...]:
         """Ranks that run the input vertex: its own, or (image scatter) its consumers' ranks."""
-        source = self.spec.input_node
+        source = self.graph.input_vertex
         if self.scatter != "image":
             return (self.placement[source],)
-        return tuple(sorted({self.placement[w] for w in self.spec.successors[source]}))
+        return tuple(sorted({self.placement[w] for w in self.graph.successors(source)}))
 
     def runs_on(self, vertex: int, rank: int) -> bool:
         """True when ``rank`` computes ``vertex`` (the stem may run on several ranks)."""
-        if vertex == self.spec.input_node:
+        if vertex == self.graph.input_vertex:
             return rank in self.stem_ranks
         return self.placement[vertex] == rank
 
@@ -150,21 +184,25 @@ class Plan:
         From the weights file, only the keys of this rank are read; without one, the full model
         is initialised from ``seed`` (identical on every rank) and sliced.
         """
-        prefixes = tuple(f"vertices.{v}." for v in self.vertices_of(rank))
-        if self.placement[self.spec.output_node] == rank:
-            prefixes += ("head.",)
-        if not prefixes:
+        vertices = self.vertices_of(rank)
+        head = self.placement[self.graph.output_vertex] == rank
+        if not vertices and not head:
             return {}
+        return self.weights_where(self.graph.state_filter(vertices, head=head))
+
+    def weights_where(self, wanted: Any) -> dict[str, torch.Tensor]:
+        """The tensors of the whole model's state dict whose key ``wanted(key)`` accepts: read
+        from the weights file alone, or from the seeded initialisation."""
         if self.weights is None:
-            full = seeded_state_dict(self.spec, self.seed)
-            return {k: t for k, t in full.items() if k.startswith(prefixes)}
+            full = self.graph.seeded_state(self.seed)
+            return {k: t for k, t in full.items() if wanted(k)}
         from safetensors import SafetensorError, safe_open
 
         from parawire.runtime.link import _first_line
 
         try:
             with safe_open(str(self.weights), framework="pt") as f:
-                return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefixes)}  # noqa: SIM118
+                return {k: f.get_tensor(k) for k in f.keys() if wanted(k)}  # noqa: SIM118
         except (OSError, RuntimeError, SafetensorError) as exc:
             raise DataError(
                 f"cannot read plan weights {self.weights} ({_first_line(exc)}); copy the plan "
@@ -175,6 +213,9 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary (the weights file is referenced by name, next to plan.json)."""
+        network = {"spec": self.spec.to_dict()} if self.spec is not None else {}
+        if self.model is not None:
+            network = {"model": self.model.to_dict()}
         return {
             "plan_version": PLAN_VERSION,
             "world": self.world,
@@ -185,17 +226,18 @@ class Plan:
             "schedule": self.schedule,
             "info": self.info,
             "placement": {str(v): r for v, r in sorted(self.placement.items())},
-            "spec": self.spec.to_dict(),
+            **network,
         }
 
     def digest(self) -> str:
-        """Short hash of what every rank must agree on: the spec's structure, the placement,
-        the schedule, the wire format, the seed and the weights file's bytes (``info`` aside).
+        """Short hash of what every rank must agree on: the network's structure (a model's as
+        traced on this rank), the placement, the schedule, the wire format, the seed and the
+        weights file's bytes (``info`` aside).
 
         Ranks compare it when they join, so that a rank started with another plan (or other
         weights) is refused instead of computing garbage.
         """
-        doc = {**self.to_dict(), "spec": self.spec.digest()}
+        doc = {**self.to_dict(), self.kind: self.graph.digest()}
         doc.pop("info")
         h = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
         if self.weights is not None:
@@ -230,7 +272,10 @@ class Plan:
             )
         legacy = version == 1  # before wire dtypes and image scatter
         try:
-            spec = ArchSpec.from_dict(data["spec"]).validate()
+            if "model" in data and "spec" not in data:
+                spec, model = None, ModelRef.from_dict(data["model"])
+            else:
+                spec, model = ArchSpec.from_dict(data["spec"]).validate(), None
             placement = {int(v): _int(r, "placement rank") for v, r in data["placement"].items()}
             return cls(
                 spec=spec,
@@ -242,6 +287,7 @@ class Plan:
                 wire_dtype=str(data.get("wire_dtype", "float32")),
                 scatter=str(data.get("scatter", "stem" if legacy else DEFAULT_SCATTER)),
                 schedule=data.get("schedule"),
+                model=model,
             )
         except KeyError as exc:
             raise DataError(f"plan is missing field {exc.args[0]!r}") from exc
@@ -307,20 +353,17 @@ def _read_json(file: Path, missing: str, not_json: str) -> Any:
 
 def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:
     """The state dict of ``build_model(spec)`` initialised from ``seed`` (same in any process)."""
-    from parawire.nn import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(spec).state_dict()
+    return SpecGraph(spec).seeded_state(seed)
 
 
-def input_first(placement: Mapping[int, int], spec: ArchSpec) -> dict[int, int]:
+def input_first(placement: Mapping[int, int], spec: ArchSpec | RunGraph) -> dict[int, int]:
     """Relabel ranks 0..m-1 (m = ranks in use) with the input vertex on rank 0 (the driver).
 
     Rank labels are interchangeable; the other ranks keep their relative order, and ranks that
     hold no vertex are dropped (a deployment may use fewer devices than it was offered).
     """
-    first = placement[spec.input_node]
+    source = spec.input_node if isinstance(spec, ArchSpec) else spec.input_vertex
+    first = placement[source]
     ranks = [first, *sorted({r for r in placement.values()} - {first})]
     rename = {r: i for i, r in enumerate(ranks)}
     return {v: rename[r] for v, r in placement.items()}
@@ -333,7 +376,7 @@ def simulate_plan(plan: Plan, profile: Any = None, batch: int = 1) -> Any:
     from parawire.analysis.simulate import simulate
 
     prof = get_profile(profile if profile is not None else "local-cpu")
-    graph = spec_costs(plan.spec, batch=batch, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
+    graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     return simulate(graph, plan.placement, prof, plan.world)
 
 
@@ -359,20 +402,27 @@ def with_schedule(plan: Plan, profile: Any = None) -> Plan:
     return dataclasses.replace(plan, schedule=simulated_schedule(plan, profile))
 
 
+Network = ArchSpec | ModelRef  # what a plan runs: a generated spec, or a traced named model
+
+
 def plan_from_analysis(
-    spec: ArchSpec,
+    network: Network,
     result: Any,
     *,
     profile: Any = None,
     weights: str | Path | None = None,
     seed: int = 0,
 ) -> Plan:
-    """The plan that runs ``result`` (an ``AnalysisResult`` of ``spec``): its placement on the
-    ranks it uses, its wire dtype and scatter mode, how it was chosen, and its schedule as
-    simulated on ``profile`` (the one analysed: a Profile, or by default ``result.profile``)."""
-    placement = input_first(result.placement, spec)
+    """The plan that runs ``result`` (an ``AnalysisResult`` of ``network``, a spec or a traced
+    model): its placement on the ranks it uses, its wire dtype and scatter mode, how it was
+    chosen, and its schedule as simulated on ``profile`` (the one analysed: a Profile, or by
+    default ``result.profile``)."""
+    is_spec = isinstance(network, ArchSpec)
+    graph = SpecGraph(network) if is_spec else traced_graph(network)
+    placement = input_first(result.placement, graph)
     plan = Plan(
-        spec=spec,
+        spec=network if is_spec else None,
+        model=None if is_spec else network,
         placement=placement,
         world=max(placement.values()) + 1,
         weights=Path(weights) if weights is not None else None,
@@ -393,7 +443,7 @@ def plan_from_analysis(
 
 
 def make_plan(
-    spec: ArchSpec,
+    network: ArchSpec | ModelRef | str,
     devices: int,
     *,
     partitioner: str | None = None,
@@ -405,22 +455,29 @@ def make_plan(
     weights: str | Path | None = None,
     seed: int = 0,
 ) -> Plan:
-    """Choose a deployment of ``spec`` on up to ``devices`` ranks (``parawire.analyze`` with
-    the same options) and wrap it as a plan; ``profile`` defaults to ``local-cpu``."""
+    """Choose a deployment of ``network`` on up to ``devices`` ranks (``parawire.analyze`` with
+    the same options) and wrap it as a plan; ``profile`` defaults to ``local-cpu``.
+
+    ``network``: a spec, or a model name (``cifarnet``, ``torchvision:resnet18``) or
+    ``ModelRef``, traced as ``analyze`` traces it (a baseline with trained ``weights`` takes
+    the input shape and classes it was trained for, from the weights file's metadata).
+    """
     from parawire.analysis.api import analyze
     from parawire.analysis.partitioners import EPS_SWEEP
 
+    if isinstance(network, str):
+        network = model_for(network, weights)
+    graph = SpecGraph(network) if isinstance(network, ArchSpec) else traced_graph(network)
+    vertices = len(graph.vertex_ids)
     if devices < 1:
         raise ConfigError(f"--devices must be >= 1, got {devices}")
-    if devices > len(spec.nodes):
-        raise ConfigError(
-            f"{devices} devices for {len(spec.nodes)} vertices: use at most {len(spec.nodes)}"
-        )
+    if devices > vertices:
+        raise ConfigError(f"{devices} devices for {vertices} vertices: use at most {vertices}")
     from parawire.analysis.profiles import get_profile
 
     prof = get_profile(profile if profile is not None else "local-cpu")
     result = analyze(
-        spec,
+        network if isinstance(network, ArchSpec) else graph.costs(),
         devices,
         prof,
         partitioner,
@@ -430,20 +487,39 @@ def make_plan(
         eps=eps if eps is not None else EPS_SWEEP,
         seed=seed,
     )
-    return plan_from_analysis(spec, result, profile=prof, weights=weights, seed=seed)
+    return plan_from_analysis(network, result, profile=prof, weights=weights, seed=seed)
+
+
+def model_for(name: str, weights: str | Path | None = None) -> ModelRef:
+    """The model ``name`` as a plan runs it: with the input shape and classes a baseline was
+    trained for when ``weights`` (``parawire train``'s) record them, else ``analyze``'s."""
+    if weights is None:
+        return ModelRef.named(name)
+    from parawire.nn import baseline_name
+    from parawire.train.checkpoint import load_weights
+
+    _, meta = load_weights(Path(weights))
+    trained = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    if not trained.get("baseline"):
+        return ModelRef.named(name)
+    if trained["baseline"] != (baseline_name(name) or name):
+        raise ConfigError(
+            f"{weights} holds weights of {trained['baseline']!r}, not of {name!r}; plan "
+            f"{trained['baseline']} with them or give the weights of {name}"
+        )
+    try:
+        return ModelRef.named(name, trained["input_shape"], int(trained["num_classes"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{weights}: malformed model metadata ({exc})") from None
 
 
 def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:
-    """A plan folder/file as is, or a spec placed by ``make_plan(spec, devices, **choice)``."""
-    if not Path(path).exists():
-        from parawire.nn import baseline_name
-
-        if baseline_name(str(path)) is not None:
-            raise ConfigError(
-                f"{path} is a baseline, a traced torch.fx graph: the runtime runs the vertices of "
-                f"generated specs only; `parawire analyze {path} --devices K` simulates its "
-                "deployment"
-            )
+    """A plan folder/file as is, a spec placed by ``make_plan(spec, devices, **choice)``, or
+    a model name (a baseline such as ``cifarnet``, ``torchvision:NAME``) placed likewise."""
+    if not Path(path).exists() and _is_model_name(str(path)):
+        if devices is None:
+            raise ConfigError(f"a model needs --devices K (e.g. parawire run {path} -n 2)")
+        return make_plan(str(path), devices, **choice)
     file = _plan_file(Path(path))
     data = _read_json(
         file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
@@ -463,3 +539,19 @@ def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> P
     except SpecError as exc:
         raise DataError(f"{file} is neither a plan nor a valid spec: {exc}") from exc
     return make_plan(spec, devices, **choice)
+
+
+def load_network(path_or_name: str | Path) -> ArchSpec | str:
+    """A spec file's spec, or the model name itself (what ``make_plan`` takes)."""
+    if not Path(path_or_name).exists() and _is_model_name(str(path_or_name)):
+        return str(path_or_name)
+    from parawire.arch import load_spec
+
+    return load_spec(path_or_name)
+
+
+def _is_model_name(text: str) -> bool:
+    """True for a baseline's name or ``torchvision:NAME`` (what ``analyze`` traces)."""
+    from parawire.nn import baseline_name
+
+    return baseline_name(text) is not None or text.startswith("torchvision:")

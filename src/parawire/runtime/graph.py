@@ -1,0 +1,482 @@
+"""What a plan runs: a graph of vertices, each a piece of torch code, seen one way for
+generated specs and for traced models.
+
+* :class:`SpecGraph`: an architecture spec (``parawire.arch``); one module per vertex
+  (``parawire.nn.build_vertex``) and the classifier head after the output vertex. A vertex's
+  value is one tensor, sent as it is.
+* :class:`TracedGraph`: a named model (a baseline such as ``cifarnet``, or ``torchvision:NAME``)
+  traced with torch.fx into the cost graph ``analyze`` simulates
+  (``parawire.analysis.trace``: one heavy operator plus the cheap ones fused to it per vertex).
+  Each vertex is a small fx ``GraphModule`` of its own nodes, taking the tensors its producers
+  hand on and returning those it hands on (often one, sometimes several: a value read by two
+  later vertices). Its value is that tuple; on the wire it travels as one message per
+  destination, every tensor flattened per image and concatenated (split again on receipt, the
+  shapes from the trace), so that the bytes are exactly the cost graph's ``out_bytes``. The
+  trace is made at batch 1; tensors carry the batch first, so any batch runs.
+
+The engine (``parawire.runtime.engine``) sees only this interface: vertex ids, in-edges,
+successors, the input and output vertex, per-image message shapes, the codec of a message, and
+:class:`Parts`, the modules of the vertices one rank runs.
+
+    graph = plan.graph                      # SpecGraph or TracedGraph, from plan.json
+    parts = graph.parts(plan.vertices_of(1), head=False)
+    parts.load(plan.state_dict(1))
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from parawire.analysis.costs import spec_costs
+from parawire.analysis.graph import CostGraph
+from parawire.arch.spec import ArchSpec
+from parawire.errors import ConfigError, DataError
+from parawire.runtime.wire import decode, encode
+
+MAX_MODEL_NAME = 200  # characters of a model name in plan.json
+MAX_SIDE = 4096  # pixels of an image side of a traced model (a tampered plan must not OOM)
+MAX_CLASSES = 1_000_000  # classifier outputs of a traced model
+
+
+class Parts(nn.Module, ABC):
+    """The modules of some vertices of a graph (and maybe its head), as one rank holds them."""
+
+    @abstractmethod
+    def run(self, vertex: int, args: list[Any]) -> Any:
+        """The value of ``vertex`` from its producers' values (the input vertex: ``[image]``)."""
+
+    @abstractmethod
+    def finish(self, value: Any) -> torch.Tensor:
+        """The logits, (B, classes), from the output vertex's value."""
+
+    @abstractmethod
+    def state_keys(self) -> set[str]:
+        """The keys of the whole model's state dict that these parts hold."""
+
+    @abstractmethod
+    def load(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Load exactly :meth:`state_keys` from ``state`` (a slice of the whole state dict)."""
+
+
+class RunGraph(ABC):
+    """The contract the runtime needs of what a plan runs (see the module docstring)."""
+
+    kind: ClassVar[str]  # "spec" or "model": the plan.json field that describes it
+
+    vertex_ids: tuple[int, ...]  # every vertex, producers first
+    input_vertex: int  # takes the image; on rank 0 (or, with image scatter, its consumers')
+    output_vertex: int  # its value gives the logits (``Parts.finish``)
+    input_shape: tuple[int, ...]  # (C, H, W) of one image
+    num_classes: int  # logits per image
+
+    @abstractmethod
+    def inputs(self, vertex: int) -> tuple[int, ...]:
+        """The producers of ``vertex``, in the order its module takes their values."""
+
+    @abstractmethod
+    def successors(self, vertex: int) -> tuple[int, ...]:
+        """The vertices that read ``vertex``'s value."""
+
+    @abstractmethod
+    def message_shape(self, vertex: int) -> tuple[int, ...]:
+        """Shape of one image's share of the message carrying ``vertex``'s value."""
+
+    @abstractmethod
+    def pack(self, vertex: int, value: Any, wire: str) -> torch.Tensor:
+        """The message (wire dtype ``wire``) that carries ``value`` to another rank."""
+
+    @abstractmethod
+    def unpack(self, vertex: int, message: torch.Tensor, batch: int, wire: str) -> Any:
+        """Inverse of :meth:`pack` on the receiving rank."""
+
+    @abstractmethod
+    def costs(
+        self, batch: int = 1, wire_dtype: str = "float32", scatter: str = "image"
+    ) -> CostGraph:
+        """The cost graph ``analyze`` and the schedule simulation use (same vertex ids)."""
+
+    @abstractmethod
+    def parts(self, vertices: Iterable[int], *, head: bool) -> Parts:
+        """Fresh modules of ``vertices`` (and of the head when ``head``), weights not loaded."""
+
+    @abstractmethod
+    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
+        """Which keys of the whole model's state dict :meth:`parts` of the same vertices hold."""
+
+    @abstractmethod
+    def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
+        """The whole model's state dict initialised from ``seed`` (the same in any process)."""
+
+    @abstractmethod
+    def whole_model(self) -> nn.Module:
+        """The whole network in one module (image -> logits), weights not loaded: the oracle."""
+
+    @abstractmethod
+    def digest(self) -> str:
+        """Short hash of the structure every rank must agree on."""
+
+    @abstractmethod
+    def to_doc(self) -> dict[str, Any]:
+        """What plan.json stores under :attr:`kind`."""
+
+
+# --- generated specs ------------------------------------------------------------------------
+
+
+class SpecParts(Parts):
+    """Vertex modules of a spec (keys ``vertices.<id>.*``) and maybe its head (``head.*``)."""
+
+    def __init__(self, vertices: nn.ModuleDict, head: nn.Module | None) -> None:
+        super().__init__()
+        self.vertices, self.head = vertices, head  # str(vertex id) -> its VertexBlock
+
+    def run(self, vertex: int, args: list[Any]) -> torch.Tensor:
+        return self.vertices[str(vertex)](args)
+
+    def finish(self, value: torch.Tensor) -> torch.Tensor:
+        assert self.head is not None
+        return self.head(value)
+
+    def state_keys(self) -> set[str]:
+        return set(self.state_dict())
+
+    def load(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.load_state_dict(state, strict=True)
+
+
+class SpecGraph(RunGraph):
+    """A generated architecture spec, as the runtime sees it."""
+
+    kind = "spec"
+
+    def __init__(self, spec: ArchSpec) -> None:
+        self.spec = spec
+        self.vertex_ids = tuple(spec.topological_order)
+        self.input_vertex, self.output_vertex = spec.input_node, spec.output_node
+        self.input_shape = tuple(spec.input_shape)
+        self.num_classes = spec.num_classes
+
+    def inputs(self, vertex: int) -> tuple[int, ...]:
+        return tuple(e.src for e in self.spec.in_edges[vertex])
+
+    def successors(self, vertex: int) -> tuple[int, ...]:
+        return tuple(self.spec.successors[vertex])
+
+    def message_shape(self, vertex: int) -> tuple[int, ...]:
+        return tuple(self.spec.output_shape(vertex))
+
+    def pack(self, vertex: int, value: torch.Tensor, wire: str) -> torch.Tensor:
+        return encode(value, wire)
+
+    def unpack(self, vertex: int, message: torch.Tensor, batch: int, wire: str) -> torch.Tensor:
+        return decode(message, (batch, *self.message_shape(vertex)), wire)
+
+    def costs(
+        self, batch: int = 1, wire_dtype: str = "float32", scatter: str = "image"
+    ) -> CostGraph:
+        return spec_costs(self.spec, batch=batch, wire_dtype=wire_dtype, scatter=scatter)
+
+    def parts(self, vertices: Iterable[int], *, head: bool) -> SpecParts:
+        from parawire.nn import build_head, build_vertex
+
+        modules = nn.ModuleDict({str(v): build_vertex(self.spec, v) for v in vertices})
+        return SpecParts(modules, build_head(self.spec) if head else None)
+
+    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
+        prefixes = tuple(f"vertices.{v}." for v in vertices) + (("head.",) if head else ())
+        return lambda key: key.startswith(prefixes)
+
+    def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
+        from parawire.nn import build_model
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_model(self.spec).state_dict()
+
+    def whole_model(self) -> nn.Module:
+        from parawire.nn import build_model
+
+        return build_model(self.spec)
+
+    def digest(self) -> str:
+        return self.spec.digest()
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.spec.to_dict()
+
+
+# --- traced models --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A named model every rank builds alike: a baseline (``cifarnet``) or ``torchvision:X``,
+    for images of ``input_shape`` and ``num_classes`` classes (as it was trained, if it was)."""
+
+    name: str  # as analyze takes it: "cifarnet", "torchvision:resnet18"
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    num_classes: int
+
+    @classmethod
+    def named(
+        cls,
+        name: str,
+        input_shape: Sequence[int] | None = None,
+        num_classes: int | None = None,
+    ) -> ModelRef:
+        """The model ``name`` with its defaults filled in (those ``analyze`` traces)."""
+        from parawire.analysis.trace import resolve_model
+        from parawire.nn import baseline_name
+
+        name = baseline_name(name) or name
+        shape = tuple(input_shape) if input_shape is not None else None
+        with torch.random.fork_rng(devices=[]):
+            module, example = resolve_model(name, input_shape=shape, num_classes=num_classes)
+            if num_classes is None:
+                with torch.inference_mode():
+                    num_classes = int(module.eval()(example).shape[-1])
+        c, h, w = example.shape[1:]
+        return cls(name, (int(c), int(h), int(w)), num_classes).check()
+
+    def check(self) -> ModelRef:
+        """Raise ``DataError`` for a name, shape or class count that cannot be right."""
+        shape = self.input_shape
+        if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_MODEL_NAME:
+            raise DataError(f"malformed plan: model name must be a short string, got {self.name!r}")
+        if not (
+            isinstance(shape, tuple)
+            and len(shape) == 3
+            and all(type(x) is int and 0 < x <= MAX_SIDE for x in shape)
+        ):
+            raise DataError(
+                f"malformed plan: model input_shape must be 3 integers in 1..{MAX_SIDE}, "
+                f"got {shape!r}"
+            )
+        if type(self.num_classes) is not int or not 0 < self.num_classes <= MAX_CLASSES:
+            raise DataError(
+                f"malformed plan: model num_classes must be an integer in 1..{MAX_CLASSES}, "
+                f"got {self.num_classes!r}"
+            )
+        return self
+
+    def build(self) -> tuple[nn.Module, torch.Tensor]:
+        """The model (initialised from torch's global RNG) and an example input, batch 1."""
+        from parawire.analysis.trace import resolve_model
+
+        return resolve_model(self.name, input_shape=self.input_shape, num_classes=self.num_classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (plan.json's ``model``)."""
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelRef:
+        """Inverse of :meth:`to_dict`, every field type-checked."""
+        if not isinstance(data, dict):
+            raise DataError(f"malformed plan: model must be an object, got {data!r:.60}")
+        shape = data.get("input_shape")
+        shape = tuple(shape) if isinstance(shape, list) else shape
+        return cls(data.get("name"), shape, data.get("num_classes")).check()  # type: ignore[arg-type]
+
+
+class TracedParts(Parts):
+    """fx ``GraphModule``s of some vertices of a traced model, sharing one copy of its modules."""
+
+    def __init__(self, modules: dict[int, torch.fx.GraphModule], keys: set[str]) -> None:
+        super().__init__()
+        self.vertices = nn.ModuleDict({str(v): m for v, m in modules.items()})
+        self._keys = keys
+
+    def run(self, vertex: int, args: list[Any]) -> tuple[torch.Tensor, ...]:
+        # the input vertex gets [image]; any other the producers' tuples, flattened in order
+        flat = [t for a in args for t in (a if isinstance(a, tuple) else (a,))]
+        return self.vertices[str(vertex)](*flat)
+
+    def finish(self, value: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return value[0]
+
+    def state_keys(self) -> set[str]:
+        return set(self._keys)
+
+    def load(self, state: Mapping[str, torch.Tensor]) -> None:
+        missing = sorted(self._keys - set(state))
+        if missing or set(state) - self._keys:
+            extra = sorted(set(state) - self._keys)
+            raise DataError(
+                f"the weights for these vertices do not fit the model ({len(missing)} missing, "
+                f"e.g. {missing[:1]}, {len(extra)} extra, e.g. {extra[:1]}); remake the plan"
+            )
+        for module in self.vertices.values():
+            mine = module.state_dict()
+            module.load_state_dict({k: state[k] for k in mine}, strict=True)
+
+
+class TracedGraph(RunGraph):
+    """A named model traced by torch.fx, as the runtime sees it (see the module docstring)."""
+
+    kind = "model"
+
+    def __init__(self, ref: ModelRef) -> None:
+        from parawire.analysis.trace import trace_module
+
+        self.ref = ref
+        with torch.random.fork_rng(devices=[]):
+            module, example = ref.build()
+        self.traced = trace_module(module, example, name=ref.name)
+        graph = self.traced.graph
+        self.cost_graph = graph
+        self.vertex_ids = graph.topological_order
+        self.input_vertex, self.output_vertex = graph.source, graph.sink
+        self.input_shape = tuple(ref.input_shape)
+        self.num_classes = ref.num_classes
+        # vertex -> per-image shapes of the tensors it hands on (one message, in this order)
+        self.handed_shapes = {v: self._handed_shapes(v) for v in self.vertex_ids}
+        self._state_keys = set(module.state_dict())
+
+    def _handed_shapes(self, vertex: int) -> tuple[tuple[int, ...], ...]:
+        """Per-image shapes of the tensors ``vertex`` hands on (checked: tensors, batch first)."""
+        from torch.fx.passes.shape_prop import TensorMetadata
+
+        shapes = []
+        for node in self.traced.exported[vertex]:
+            meta = node.meta.get("tensor_meta")
+            if not isinstance(meta, TensorMetadata) or not meta.shape or meta.shape[0] != 1:
+                what = "a tensor without a batch" if isinstance(meta, TensorMetadata) else "no"
+                raise ConfigError(
+                    f"{self.ref.name}: {node.name} (vertex {vertex}) hands on {what} tensor of "
+                    "shape (B, ...) to another vertex: the runtime sends only those"
+                )
+            shapes.append(tuple(meta.shape[1:]))
+        if vertex == self.traced.graph.sink and len(shapes) != 1:
+            raise ConfigError(
+                f"{self.ref.name} returns {len(shapes)} tensors; the runtime needs one (the logits)"
+            )
+        return tuple(shapes)
+
+    def inputs(self, vertex: int) -> tuple[int, ...]:
+        return self.cost_graph.producers[vertex]
+
+    def successors(self, vertex: int) -> tuple[int, ...]:
+        return self.cost_graph.consumers[vertex]
+
+    def message_shape(self, vertex: int) -> tuple[int, ...]:
+        return (sum(math.prod(s) for s in self.handed_shapes[vertex]),)
+
+    def pack(self, vertex: int, value: tuple[torch.Tensor, ...], wire: str) -> torch.Tensor:
+        batch = value[0].shape[0] if value else 1
+        flat = torch.cat([t.reshape(batch, -1) for t in value], dim=1)  # a copy: never aliased
+        if flat.shape[1:] != self.message_shape(vertex):
+            raise ConfigError(
+                f"{self.ref.name}: vertex {vertex} hands on {flat.shape[1]} values per image, "
+                f"not the {self.message_shape(vertex)[0]} of its trace (batch 1): the model must "
+                "treat the first dimension as the batch"
+            )
+        return encode(flat, wire)
+
+    def unpack(
+        self, vertex: int, message: torch.Tensor, batch: int, wire: str
+    ) -> tuple[torch.Tensor, ...]:
+        flat = decode(message, (batch, *self.message_shape(vertex)), wire)
+        shapes = self.handed_shapes[vertex]
+        pieces = flat.split([math.prod(s) for s in shapes], dim=1)
+        return tuple(p.reshape(batch, *s) for p, s in zip(pieces, shapes, strict=True))
+
+    def costs(
+        self, batch: int = 1, wire_dtype: str = "float32", scatter: str = "image"
+    ) -> CostGraph:
+        from parawire.analysis.costs import deploy
+
+        return deploy(_traced_costs(self.ref, batch), wire_dtype=wire_dtype, scatter=scatter)
+
+    def _modules(self, vertices: Iterable[int]) -> dict[int, torch.fx.GraphModule]:
+        """One GraphModule per vertex over a private copy of the traced model's modules."""
+        root = copy.deepcopy(self.traced.module)
+        return {v: _vertex_module(root, self.traced, v, self.inputs(v)) for v in vertices}
+
+    def parts(self, vertices: Iterable[int], *, head: bool) -> TracedParts:
+        modules = self._modules(vertices)
+        keys = {k for m in modules.values() for k in m.state_dict()} & self._state_keys
+        return TracedParts(modules, keys)
+
+    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
+        keys = self.parts(vertices, head=head).state_keys()
+        return keys.__contains__
+
+    def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.ref.build()[0].state_dict()
+
+    def whole_model(self) -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            return self.ref.build()[0].eval()
+
+    def digest(self) -> str:
+        doc = {
+            "model": self.ref.to_dict(),
+            "vertices": {v: [n.name for n in self.traced.nodes[v]] for v in self.vertex_ids},
+            "edges": self.cost_graph.edges,
+        }
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.ref.to_dict()
+
+
+@functools.lru_cache(maxsize=8)
+def _traced_costs(ref: ModelRef, batch: int) -> CostGraph:
+    """The traced cost graph of ``ref`` at ``batch`` (traced anew: the same vertex ids)."""
+    from parawire.analysis.trace import from_module
+
+    with torch.random.fork_rng(devices=[]):
+        module, example = ref.build()
+    return from_module(module, torch.zeros(batch, *example.shape[1:]), name=ref.name)
+
+
+@functools.lru_cache(maxsize=8)
+def traced_graph(ref: ModelRef) -> TracedGraph:
+    """The :class:`TracedGraph` of ``ref`` (cached: tracing costs a forward pass)."""
+    return TracedGraph(ref)
+
+
+def _vertex_module(
+    root: nn.Module, traced: Any, vertex: int, producers: tuple[int, ...]
+) -> torch.fx.GraphModule:
+    """The fx nodes of ``vertex`` as a GraphModule: placeholders for the tensors its producers
+    hand on (in ``producers`` order), its nodes copied, the tensors it hands on returned."""
+    graph = torch.fx.Graph()
+    env: dict[torch.fx.Node, torch.fx.Node] = {}
+    for u in producers:
+        for node in traced.exported[u]:
+            env[node] = graph.placeholder(node.name)
+
+    def lookup(node: torch.fx.Node) -> torch.fx.Node:
+        if node not in env and node.op == "get_attr":  # a constant: copied where it is used
+            env[node] = graph.node_copy(node)
+        return env[node]
+
+    for node in traced.nodes[vertex]:
+        if node.op == "placeholder":
+            env[node] = graph.placeholder(node.name)
+        else:
+            env[node] = graph.node_copy(node, lookup)
+    handed = traced.exported[vertex]
+    graph.output(tuple(lookup(n) for n in handed))
+    module = torch.fx.GraphModule(root, graph)
+    return module.eval()
