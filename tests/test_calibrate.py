@@ -27,6 +27,7 @@ from parawire.analysis.calibrate import (
 )
 from parawire.analysis.profiles import get_profile, load_profiles
 from parawire.analysis.work import KINDS
+from parawire.arch.spec import MERGES
 from parawire.cli import main
 from parawire.errors import ConfigError
 
@@ -79,7 +80,7 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     monkeypatch.setattr(calibrate_module, "measure_link", lambda repeats, timeout: link)
     # constant fake timings carry no rates: the fit is test_work's
     fitted = ({k: 1e9 for k in KINDS if k != "call"}, {k: 0.0 for k in KINDS})
-    monkeypatch.setattr(calibrate_module, "fit_kinds", lambda rows: fitted)
+    monkeypatch.setattr(calibrate_module, "fit_kinds", lambda rows, weights=None: fitted)
     calls: list[tuple[str, int, int]] = []
     calibrate(repeats=1, progress=lambda *call: calls.append(call))
     compute = [c for c in calls if c[0] == COMPUTE_PHASE]
@@ -90,7 +91,8 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     assert [done for _, done, _ in compute] == list(range(vertices + 2))  # + dense conv, end
     assert {total for _, _, total in compute} == {vertices + 1}
     kinds = [c for c in calls if c[0] == KINDS_PHASE]
-    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + 24  # + models
+    networks = 24 + len(calibrate_module.calibration_specs(merges=MERGES))  # random CNNs, specs
+    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + networks
     assert [done for _, done, _ in kinds] == list(range(steps + 1))
     assert (
         calls[: len(compute)] == compute

@@ -146,3 +146,34 @@ def test_fit_kinds_recovers_known_rates_and_call_costs() -> None:
         assert rates[kind] == pytest.approx(truth.kind_rates[kind], rel=1e-4)
     for kind in KINDS:
         assert calls[kind] == pytest.approx(truth.kind_call_s[kind], rel=1e-4, abs=1e-12)
+
+
+def test_fit_weights_decide_between_conflicting_evidence() -> None:
+    from parawire.analysis.calibrate import balanced_weights
+
+    truth = _device()
+    others = [  # every other kind, consistent with ``truth``
+        (((kind, amount),), _priced(truth, ((kind, amount),)))
+        for kind in RATED
+        if kind != "conv3x3"
+        for amount in (10**5, 10**6)
+    ]
+    # ten warm single convolutions say 1 ms each; one whole network says 2 ms each
+    single = [((("conv3x3", 10**6),), 1e-3)] * 10
+    network = [((("conv3x3", 10**6),) * 4, 8e-3)]
+    rows = others + single + network
+    groups = ["other"] * len(others) + ["operator"] * 10 + ["network"]
+    weights = balanced_weights(groups)
+    for group in set(groups):
+        total = sum(w for w, g in zip(weights, groups, strict=True) if g == group)
+        assert total == pytest.approx(1.0)
+
+    def conv_ms(fitted: tuple[dict[str, float], dict[str, float]]) -> float:
+        rates, calls = fitted
+        return 1e3 * (calls["conv3x3"] + 10**6 / rates["conv3x3"])
+
+    equal = conv_ms(fit_kinds(rows))
+    balanced = conv_ms(fit_kinds(rows, weights))
+    network_only = conv_ms(fit_kinds(rows, [1.0] * len(others) + [1e-9] * 10 + [1.0]))
+    assert 1.0 < equal < balanced < network_only
+    assert network_only == pytest.approx(2.0, rel=1e-3)

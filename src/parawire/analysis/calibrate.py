@@ -12,11 +12,13 @@ without a rate of its own). ``mean`` vertices cost ``overhead_s``.
 Operators by kind (what a calibrated profile prices vertices with): every work kind of
 ``parawire.analysis.work`` (dense convolutions by kernel class, depthwise convolution, linear,
 batch norm, max and average pooling, element-wise, plain calls) timed alone at generic sizes,
-plus 24 random small CNNs timed whole and the timed vertices above, all reduced to work lists;
-one non-negative least-squares fit (relative error) gives each kind's rate and per-call cost.
-The whole-network rows matter: operators in sequence pay for dispatch, allocation and cold
-caches that a single operator in a loop does not, and a fit on single operators alone
-under-predicted networks by a third or more.
+plus whole networks (24 random small CNNs and the three specs above in both merge modes) and
+the timed vertices above, all reduced to work lists; one non-negative least-squares fit
+(relative error, each of the three kinds of evidence weighing the same in total) gives each
+kind's rate and per-call cost. The whole-network rows matter: operators in sequence pay for
+dispatch, allocation and cold caches that a single operator in a loop does not, and a fit on
+single operators alone under-predicted networks by a third or more. Every timing runs with
+float32 subnormals flushed (``parawire._inference``).
 
 Link: torch.distributed gloo send/recv between two processes on 127.0.0.1, as the runtime
 uses it. A ping-pong of a small tensor gives the latency (half a round trip); a ~4 MB tensor
@@ -51,7 +53,7 @@ from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.work import KINDS
 from parawire.arch import generate
-from parawire.arch.spec import ArchSpec, Node
+from parawire.arch.spec import MERGES, ArchSpec, Node
 from parawire.errors import ConfigError, DataError, RuntimeTimeoutError
 from parawire.nn import build_vertex
 
@@ -160,7 +162,7 @@ def _spec_vertex_points(
     """
     points: dict[str, list[tuple[float, float]]] = {}
     gen = torch.Generator().manual_seed(0)
-    specs = [generate(generator, seed=seed, n=40) for generator, seed in CALIBRATION_SPECS]
+    specs = calibration_specs()
     total = sum(len(spec.nodes) for spec in specs) + extra_steps
     done = 0
     for spec in specs:
@@ -375,14 +377,16 @@ def _context_model(rng: np.random.Generator) -> tuple[nn.Module, torch.Tensor]:
     return nn.Sequential(*layers).eval(), torch.randn(1, 3, image, image)
 
 
-def fit_kinds(rows: list[WorkRow]) -> tuple[dict[str, float], dict[str, float]]:
+def fit_kinds(
+    rows: list[WorkRow], weights: list[float] | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
     """(rate, call seconds) per work kind from timed work lists, by non-negative least squares
     on relative error: seconds ~ sum over calls of call_s[kind] + amount / rate[kind].
 
     Rows mix single operators (which pin the rates) with whole vertices and whole models
-    (which carry the cost of operators running in sequence). A kind whose amounts the fit
-    explains entirely by its calls (rate = infinity) keeps the rate of its single-operator
-    rows.
+    (which carry the cost of operators running in sequence); ``weights`` (one per row, default
+    equal) weigh each row's squared relative error. A kind whose amounts the fit explains
+    entirely by its calls (rate = infinity) keeps the rate of its single-operator rows.
     """
     from scipy.optimize import nnls
 
@@ -397,7 +401,9 @@ def fit_kinds(rows: list[WorkRow]) -> tuple[dict[str, float], dict[str, float]]:
             if kind != "call":
                 x[r, len(KINDS) + kinds.index(kind)] += amount
     scale = np.maximum(x.max(axis=0), 1e-30)  # columns of comparable size for the solver
-    solution, _ = nnls((x / scale) / secs[:, None], np.ones(len(rows)), maxiter=50 * width)
+    root = np.sqrt(np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float))
+    a = (x / scale) / secs[:, None] * root[:, None]
+    solution, _ = nnls(a, root, maxiter=50 * width)
     solution = solution / scale
     call_s = {k: float(solution[column[k]]) for k in KINDS}
     rates: dict[str, float] = {}
@@ -422,35 +428,70 @@ def measure_kinds(
 ) -> dict[str, Any]:
     """Rate and per-call cost of every work kind (``parawire.analysis.work.KINDS``).
 
-    Times each kind's operators alone at several generic sizes, and ``models`` random small
-    CNNs whole (traced into work lists by ``parawire.analysis.trace``), batch 1, ``threads``
-    threads; ``vertex_rows`` adds timed parawire vertices. :func:`fit_kinds` fits all rows.
+    Three kinds of evidence, batch 1, ``threads`` threads: each kind's operators alone at
+    several generic sizes; whole networks (``models`` random small CNNs, traced into work lists
+    by ``parawire.analysis.trace``, and the calibration specs of ``CALIBRATION_SPECS`` in both
+    merge modes); and ``vertex_rows``, timed parawire vertices. :func:`fit_kinds` fits all rows,
+    each kind of evidence weighing the same in total (:func:`balanced_weights`).
     """
     from parawire.analysis.trace import from_module
 
     rows: list[WorkRow] = list(vertex_rows or [])
+    groups = ["vertex"] * len(rows)
     samples: dict[str, list[list[float]]] = {}
     with inference_settings(threads):
         cases = _kind_cases(torch.Generator().manual_seed(0))
         rng = np.random.default_rng(0)
-        contexts = [_context_model(rng) for _ in range(models)]
+        contexts = [(_context_model(rng), None) for _ in range(models)]
+        contexts += [(_spec_model(spec), spec) for spec in calibration_specs(merges=MERGES)]
         total = len(cases) + len(contexts)
         for i, (kind, amount, fn) in enumerate(cases):
             progress(KINDS_PHASE, i, total)
             with torch.no_grad():
                 secs = _typical_seconds(fn, repeats)
             rows.append((((kind, int(amount)),), secs))
+            groups.append("operator")
             samples.setdefault(kind, []).append([amount, secs])
-        for i, (model, x) in enumerate(contexts):
+        for i, ((model, x), spec) in enumerate(contexts):
             progress(KINDS_PHASE, len(cases) + i, total)
-            work = tuple(w for v in from_module(model, x).vertices for w in v.work)
+            graph = from_module(model, x) if spec is None else spec_costs(spec)
+            work = tuple(w for v in graph.vertices for w in v.work)
             with torch.no_grad():
                 secs = _typical_seconds(lambda m=model, x=x: m(x), max(3, repeats // 2))
             rows.append((work, secs))
+            groups.append("network")
             samples.setdefault("models", []).append([float(len(work)), secs])
         progress(KINDS_PHASE, total, total)
-    rates, call_s = fit_kinds(rows)
+    rates, call_s = fit_kinds(rows, balanced_weights(groups))
     return {"kind_rates": rates, "kind_call_s": call_s, "kind_samples": samples}
+
+
+def balanced_weights(groups: list[str]) -> list[float]:
+    """One weight per row: 1 / (rows of its group), so that each kind of evidence (single
+    operators, vertices, whole networks) weighs the same in the fit whatever its row count.
+
+    With equal row weights the 120 single operators, timed in a loop with warm caches,
+    outvoted the 30-odd whole networks, and the fit under-predicted networks by a third.
+    """
+    counts = {g: groups.count(g) for g in set(groups)}
+    return [1.0 / counts[g] for g in groups]
+
+
+def calibration_specs(merges: tuple[str, ...] = ("maps",)) -> list[ArchSpec]:
+    """The generated specs calibration times: ``CALIBRATION_SPECS`` (40 vertices) per merge."""
+    return [
+        generate(generator, seed=seed, n=40, merge=merge)
+        for generator, seed in CALIBRATION_SPECS
+        for merge in merges
+    ]
+
+
+def _spec_model(spec: ArchSpec) -> tuple[nn.Module, torch.Tensor]:
+    """A spec's whole model and an image, to time in context."""
+    from parawire.nn import build_model
+
+    image = torch.randn(1, *spec.input_shape, generator=torch.Generator().manual_seed(0))
+    return build_model(spec).eval(), image
 
 
 def measure_compute(
