@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
+from parawire._inference import flush_subnormals, inference_settings
 from parawire.errors import DataError, ParawireError, RuntimeTimeoutError
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
@@ -384,6 +385,7 @@ def run_rank(
     progress to the rendezvous store (``PROGRESS_KEY``), where a launcher can show it.
     """
     torch.set_num_threads(options.threads)
+    flush_subnormals()  # as the one-process reference and every timing (parawire._inference)
     if is_loopback(host):
         use_loopback_for_gloo()
     if store is None:
@@ -575,18 +577,13 @@ def single_process(
     pads = emulation_pads(plan, options.emulate, options.batch) if options.emulate else None
     model = full_model(plan, state) if pads is None else plan_model(plan, state)
     image = make_image(plan.graph.input_shape, options.batch, options.seed)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
     latencies: list[float] = []
-    try:
-        with torch.inference_mode():
-            for i in range(options.warmup + options.runs):
-                start = time.perf_counter()
-                logits = padded_forward(model, image, pads)
-                if i >= options.warmup:
-                    latencies.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
+    with inference_settings(options.threads), torch.inference_mode():
+        for i in range(options.warmup + options.runs):
+            start = time.perf_counter()
+            logits = padded_forward(model, image, pads)
+            if i >= options.warmup:
+                latencies.append(time.perf_counter() - start)
     return latencies, logits
 
 
@@ -640,13 +637,8 @@ def _check_report(
     from parawire.runtime.check import compare_logits
 
     model = full_model(plan, state)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
-    try:
-        with torch.inference_mode():
-            reference = torch.cat([model(x) for x in check.images.split(100)])
-    finally:
-        torch.set_num_threads(previous)
+    with inference_settings(options.threads), torch.inference_mode():
+        reference = torch.cat([model(x) for x in check.images.split(100)])
     return {
         "source": check.source,
         "wire_dtype": plan.wire_dtype,
