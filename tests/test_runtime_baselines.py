@@ -174,6 +174,18 @@ def test_emulation_pads_and_times_every_traced_vertex() -> None:
     assert torch.equal(got, want)
 
 
+def test_analyze_writes_the_plan_of_a_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["analyze", "cifarnet", "-n", "3", "--select", "makespan", "--profile", "rpi4-wifi"]
+    assert main([*args, "--json", "-o", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    plan = Plan.load(tmp_path / "plan")  # the analysed deployment, runnable by `run`
+    assert plan.kind == "model" and plan.world == data["devices_used"]
+    assert plan.info["simulated_makespan_s"] == data["makespan_s"]
+    assert plan.schedule["makespan_s"] == pytest.approx(data["makespan_s"])
+
+
 def _edit(folder: Path, **changes) -> Path:  # type: ignore[no-untyped-def]
     data = json.loads((folder / "plan.json").read_text())
     data["model"].update(changes)
@@ -261,3 +273,13 @@ def test_worker_command_runs_a_baseline_plan_on_loopback(tmp_path: Path) -> None
     assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
     report = json.loads(out.strip().splitlines()[-1])
     assert report["world"] == 2 and report["max_abs_diff"] <= 1e-5
+
+
+@pytest.mark.slow  # torchvision's ResNet-18 at 224x224 on 2 spawned ranks: about 40 s
+def test_a_torchvision_model_runs_split(tmp_path: Path) -> None:
+    args = ["run", "torchvision:resnet18", "-n", "2", "--select", "makespan", "--runs", "1"]
+    result = CliRunner().invoke(app, [*args, "--warmup", "0", "--check", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["devices"] == 2 and report["max_abs_diff"] <= 1e-5
+    assert all(r["order_as_planned"] for r in report["ranks"])

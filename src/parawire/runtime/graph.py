@@ -356,10 +356,10 @@ class TracedGraph(RunGraph):
         for node in self.traced.exported[vertex]:
             meta = node.meta.get("tensor_meta")
             if not isinstance(meta, TensorMetadata) or not meta.shape or meta.shape[0] != 1:
-                what = "a tensor without a batch" if isinstance(meta, TensorMetadata) else "no"
+                what = "a tensor without a batch dimension" if meta else "a value that is no tensor"
                 raise ConfigError(
-                    f"{self.ref.name}: {node.name} (vertex {vertex}) hands on {what} tensor of "
-                    "shape (B, ...) to another vertex: the runtime sends only those"
+                    f"{self.ref.name}: {node.name} (vertex {vertex}) hands {what} to another "
+                    "vertex; the runtime sends only tensors of shape (B, ...)"
                 )
             shapes.append(tuple(meta.shape[1:]))
         if vertex == self.traced.graph.sink and len(shapes) != 1:
