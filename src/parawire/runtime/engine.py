@@ -6,13 +6,12 @@ vertex may hand on several tensors, in one message), (2) runs its vertices in th
 plan's schedule (the one the simulation predicted), waiting (bounded) only for the inputs of the
 vertex at hand, (3) sends each output once to every other rank that consumes it, in the
 schedule's send order (``isend``: computation goes on while data moves), and (4) waits for its
-sends at the end.
-Each inference's trace (vertex, start, end; ``time.perf_counter``, one clock for every process
-of a machine) is kept for the report. With ``pad`` (device emulation) each vertex is padded to
-its emulated duration after computing for real. There is no barrier: ranks other than the
-driver are paced by their inputs. Messages are tagged by producer vertex and inference parity;
-gloo keeps messages of one (pair, tag) in order. Every tensor travels in the plan's wire dtype
-(``parawire.runtime.wire``) and is computed with in float32.
+sends at the end. Each inference's trace (vertex, start, end; ``time.perf_counter``, one clock
+for every process of a machine) is kept for the report. With ``pad`` (device emulation) each
+vertex is padded to its emulated duration after computing for real. There is no barrier: ranks
+other than the driver are paced by their inputs. Messages are tagged by producer vertex and
+inference parity; gloo keeps messages of one (pair, tag) in order. Every tensor travels in the
+plan's wire dtype (``parawire.runtime.wire``) and is computed with in float32.
 
 Rank 0 is the driver: it holds the image and gets the logits. The image goes to every rank that
 runs the stem (with image scatter: every rank hosting a consumer of the input vertex) and the

@@ -33,7 +33,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -44,8 +44,11 @@ from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
 from parawire.runtime.wire import decode, encode
 
+if TYPE_CHECKING:
+    from parawire.analysis.trace import TracedModule
+
 MAX_MODEL_NAME = 200  # characters of a model name in plan.json
-MAX_SIDE = 4096  # pixels of an image side of a traced model (a tampered plan must not OOM)
+MAX_SIDE = 512  # pixels of an image side (cifarnet's first linear layer grows with its square)
 MAX_CLASSES = 1_000_000  # classifier outputs of a traced model
 
 
@@ -322,8 +325,9 @@ class TracedParts(Parts):
                 f"e.g. {missing[:1]}, {len(extra)} extra, e.g. {extra[:1]}); remake the plan"
             )
         for module in self.vertices.values():
-            mine = module.state_dict()
-            module.load_state_dict({k: state[k] for k in mine}, strict=True)
+            # fx keeps a traced model's tensor constants as plain attributes, never in a
+            # state dict: every key a vertex module has is the model's (checked above)
+            module.load_state_dict({k: state[k] for k in module.state_dict()}, strict=True)
 
 
 class TracedGraph(RunGraph):
@@ -401,7 +405,8 @@ class TracedGraph(RunGraph):
     ) -> CostGraph:
         from parawire.analysis.costs import deploy
 
-        return deploy(_traced_costs(self.ref, batch), wire_dtype=wire_dtype, scatter=scatter)
+        graph = self.cost_graph if batch == 1 else _traced_costs(self.ref, batch)
+        return deploy(graph, wire_dtype=wire_dtype, scatter=scatter)
 
     def _modules(self, vertices: Iterable[int]) -> dict[int, torch.fx.GraphModule]:
         """One GraphModule per vertex over a private copy of the traced model's modules."""
@@ -409,6 +414,7 @@ class TracedGraph(RunGraph):
         return {v: _vertex_module(root, self.traced, v, self.inputs(v)) for v in vertices}
 
     def parts(self, vertices: Iterable[int], *, head: bool) -> TracedParts:
+        # no separate head: the output vertex's module returns the logits (``finish``)
         modules = self._modules(vertices)
         keys = {k for m in modules.values() for k in m.state_dict()} & self._state_keys
         return TracedParts(modules, keys)
@@ -432,7 +438,7 @@ class TracedGraph(RunGraph):
             "vertices": {v: [n.name for n in self.traced.nodes[v]] for v in self.vertex_ids},
             "edges": self.cost_graph.edges,
         }
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=list)
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_doc(self) -> dict[str, Any]:
@@ -456,7 +462,7 @@ def traced_graph(ref: ModelRef) -> TracedGraph:
 
 
 def _vertex_module(
-    root: nn.Module, traced: Any, vertex: int, producers: tuple[int, ...]
+    root: nn.Module, traced: TracedModule, vertex: int, producers: tuple[int, ...]
 ) -> torch.fx.GraphModule:
     """The fx nodes of ``vertex`` as a GraphModule: placeholders for the tensors its producers
     hand on (in ``producers`` order), its nodes copied, the tensors it hands on returned."""
