@@ -184,6 +184,9 @@ def test_analyze_writes_the_plan_of_a_baseline(
     assert plan.kind == "model" and plan.world == data["devices_used"]
     assert plan.info["simulated_makespan_s"] == data["makespan_s"]
     assert plan.schedule["makespan_s"] == pytest.approx(data["makespan_s"])
+    # the folder still reports (a traced plan has no spec to draw)
+    assert main(["report", str(tmp_path), "--figures", str(tmp_path / "f")]) == 0
+    assert "Analysis" in (tmp_path / "report.html").read_text()
 
 
 def _edit(folder: Path, **changes) -> Path:  # type: ignore[no-untyped-def]

@@ -153,13 +153,16 @@ def write_report(
 
 
 def _spec_of_plan(path: Path) -> tuple[Any, dict[str, Any]] | None:
-    """(ArchSpec, plan JSON) of a plan folder, or None when absent."""
+    """(ArchSpec, plan JSON) of a plan folder, or None when absent or of a traced model (no
+    spec to draw)."""
     from parawire.arch.spec import ArchSpec
 
     file = path / PLAN_FILE if path.is_dir() else path
     if not file.is_file():
         return None
     doc = read_json(file)
+    if isinstance(doc, dict) and "model" in doc and "spec" not in doc:
+        return None
     try:
         return ArchSpec.from_dict(doc["spec"]), doc
     except (KeyError, TypeError, ValueError) as exc:
