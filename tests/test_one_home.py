@@ -50,9 +50,7 @@ def test_metrics_and_plan_delegate() -> None:
     """The adapters named above hold no copy: they call the one implementation."""
     metrics = (SRC / "analysis/metrics.py").read_text()
     assert "return dag_depth_levels(graph.dag)" in metrics
-    assert (
-        "check_placement([n.id for n in self.spec.nodes]" in (SRC / "runtime/plan.py").read_text()
-    )
+    assert "check_placement(list(self.graph.vertex_ids)" in (SRC / "runtime/plan.py").read_text()
 
 
 @pytest.mark.parametrize("seed", range(5))
