@@ -49,6 +49,7 @@ import torch
 
 import parawire
 from parawire.data import load_dataset
+from parawire.errors import ParawireError
 from parawire.search import SearchConfig, SearchSpace, run_search
 from parawire.search.darts import DiffConfig, finalist, sweep
 from parawire.search.evaluate import latency
@@ -243,7 +244,10 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
     space = dataclasses.replace(SPACE, stem_stride=args.stem_stride)
-    splits = load_splits(args)
+    try:
+        splits = load_splits(args)
+    except ParawireError as exc:  # e.g. cifar10 without --data: one line, no traceback
+        parser.error(str(exc))
     shape, classes = splits.input_shape, splits.num_classes
     sizes = f"{len(splits.train_labels):,} train / {len(splits.test_labels):,} test images"
     print(f"{args.dataset}: {sizes}; load {os.getloadavg()[0]:.1f}", flush=True)
