@@ -55,3 +55,34 @@ def small_spec(
 def generator_name(request: pytest.FixtureRequest) -> str:
     """Every registered reference generator."""
     return request.param
+
+
+def run_two_workers(plan_dir: object) -> dict:
+    """Run the plan in ``plan_dir`` as two `parawire worker` processes on loopback (3 runs,
+    bounded waits), as on real devices; assert both exit 0 and return rank 0's JSON report."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("parawire"))
+    common = ["--world", "2", "--master", f"127.0.0.1:{port}", "--runs", "3", "--timeout", "30"]
+    rank0 = subprocess.Popen(
+        [exe, "worker", str(plan_dir), "--rank", "0", *common, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rank1 = subprocess.run(
+        [exe, "worker", str(plan_dir), "--rank", "1", *common],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out, err = rank0.communicate(timeout=120)
+    assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
+    return json.loads(out.strip().splitlines()[-1])

@@ -19,6 +19,7 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
+from conftest import run_two_workers
 from parawire.cli import app, main
 from parawire.errors import ConfigError, DataError
 from parawire.nn import create_baseline
@@ -250,31 +251,8 @@ def test_onnx_export_of_a_traced_model_is_refused_in_one_line(
 
 @pytest.mark.slow  # two `parawire worker` processes: about 30 s on a busy 2-core machine
 def test_worker_command_runs_a_baseline_plan_on_loopback(tmp_path: Path) -> None:
-    import socket
-    import subprocess
-    import sys
-
     make_plan("cifarnet", 2, partitioner="contiguous", select="makespan").save(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = str(Path(sys.executable).with_name("parawire"))
-    common = ["--world", "2", "--master", f"127.0.0.1:{port}", "--runs", "3", "--timeout", "30"]
-    rank0 = subprocess.Popen(
-        [exe, "worker", str(tmp_path), "--rank", "0", *common, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    rank1 = subprocess.run(
-        [exe, "worker", str(tmp_path), "--rank", "1", *common],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out, err = rank0.communicate(timeout=120)
-    assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
-    report = json.loads(out.strip().splitlines()[-1])
+    report = run_two_workers(tmp_path)
     assert report["world"] == 2 and report["max_abs_diff"] <= 1e-5
 
 

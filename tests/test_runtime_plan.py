@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import small_spec
+from conftest import run_two_workers, small_spec
 from parawire.cli import app
 from parawire.errors import ConfigError, DataError
 from parawire.runtime import Plan, load_plan_or_spec, make_plan, seeded_state_dict
@@ -207,32 +207,9 @@ def test_image_scatter_runs_the_stem_where_it_is_consumed() -> None:
 
 
 def test_worker_command_two_ranks_on_loopback(tmp_path: Path) -> None:
-    import socket
-    import subprocess
-    import sys
-
     spec = small_spec("lanes", size=16)
     Plan(spec, {v: i % 2 for i, v in enumerate(spec.topological_order)}, 2).save(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = str(Path(sys.executable).with_name("parawire"))
-    common = ["--world", "2", "--master", f"127.0.0.1:{port}", "--runs", "3", "--timeout", "30"]
-    rank0 = subprocess.Popen(
-        [exe, "worker", str(tmp_path), "--rank", "0", *common, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    rank1 = subprocess.run(
-        [exe, "worker", str(tmp_path), "--rank", "1", *common],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out, err = rank0.communicate(timeout=120)
-    assert rank0.returncode == 0 and rank1.returncode == 0, (err, rank1.stderr)
-    report = json.loads(out.strip().splitlines()[-1])
+    report = run_two_workers(tmp_path)
     assert report["world"] == 2 and report["p50_s"] > 0
 
 
