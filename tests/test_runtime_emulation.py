@@ -12,7 +12,7 @@ import torch
 from conftest import small_spec
 from parawire.nn import build_model
 from parawire.runtime import Plan, RunOptions, run_local
-from parawire.runtime.launch import emulation_pads, padded_forward
+from parawire.runtime.launch import emulation_pads, padded_forward, plan_model
 from parawire.runtime.link import wait_until
 
 PAD_S = 8e-3  # every vertex of the test profile takes 8 ms (far above its real compute)
@@ -55,12 +55,13 @@ def test_padded_forward_takes_the_emulated_time_and_keeps_the_logits(profile: st
     spec = small_spec("dp", size=16)
     model = build_model(spec).eval()
     plan = Plan(spec, dict.fromkeys(spec.topological_order, 0), 1)
+    padded = plan_model(plan, model.state_dict())
     pads = emulation_pads(plan, profile, 1)
     assert all(p == pytest.approx(PAD_S) for p in pads.values())
     x = torch.randn(1, 3, 16, 16)
     with torch.inference_mode():
         start = time.perf_counter()
-        got = padded_forward(model, x, pads)
+        got = padded_forward(padded, x, pads)
         took = time.perf_counter() - start
         assert torch.equal(got, model(x))
     assert took >= len(spec.nodes) * PAD_S

@@ -100,7 +100,7 @@ class RankEngine:
         self.output_rank = where[graph.output_vertex]
         self.inputs = {v: list(graph.inputs(v)) for v in self.mine}
         self.parts = graph.parts(self.mine, head=self.output_rank == rank)
-        self.parts.load(plan.state_dict(rank))
+        self.parts.load(plan.weights_for(self.parts))
         self.parts.eval()
         needed = {u for v in self.mine for u in self.inputs[v] if not plan.runs_on(u, rank)}
         self.remote = [

@@ -31,7 +31,7 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -114,10 +114,6 @@ class RunGraph(ABC):
         """Fresh modules of ``vertices`` (and of the head when ``head``), weights not loaded."""
 
     @abstractmethod
-    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
-        """Which keys of the whole model's state dict :meth:`parts` of the same vertices hold."""
-
-    @abstractmethod
     def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
         """The whole model's state dict initialised from ``seed`` (the same in any process)."""
 
@@ -195,10 +191,6 @@ class SpecGraph(RunGraph):
 
         modules = nn.ModuleDict({str(v): build_vertex(self.spec, v) for v in vertices})
         return SpecParts(modules, build_head(self.spec) if head else None)
-
-    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
-        prefixes = tuple(f"vertices.{v}." for v in vertices) + (("head.",) if head else ())
-        return lambda key: key.startswith(prefixes)
 
     def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
         from parawire.nn import build_model
@@ -419,10 +411,6 @@ class TracedGraph(RunGraph):
         keys = {k for m in modules.values() for k in m.state_dict()} & self._state_keys
         return TracedParts(modules, keys)
 
-    def state_filter(self, vertices: Iterable[int], *, head: bool) -> Callable[[str], bool]:
-        keys = self.parts(vertices, head=head).state_keys()
-        return keys.__contains__
-
     def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -459,6 +447,12 @@ def _traced_costs(ref: ModelRef, batch: int) -> CostGraph:
 def traced_graph(ref: ModelRef) -> TracedGraph:
     """The :class:`TracedGraph` of ``ref`` (cached: tracing costs a forward pass)."""
     return TracedGraph(ref)
+
+
+def graph_of(network: ArchSpec | ModelRef) -> RunGraph:
+    """What the runtime runs for ``network``: a spec's :class:`SpecGraph`, a model's (cached)
+    :class:`TracedGraph`."""
+    return SpecGraph(network) if isinstance(network, ArchSpec) else traced_graph(network)
 
 
 def _vertex_module(

@@ -210,17 +210,9 @@ def emulation_pads(plan: Plan, profile: str, batch: int) -> dict[int, float]:
 
 def padded_forward(model: Any, x: torch.Tensor, pads: dict[int, float] | None) -> torch.Tensor:
     """The whole model in this process, each vertex held for its emulated time (``pads``):
-    the single-device baseline of device emulation. Without ``pads``, ``model(x)``.
-
-    ``model``: a spec's model (``build_model``), or a :class:`PlanModel` (any plan).
-    """
-    if pads is None:
-        return model(x)
-    if not isinstance(model, PlanModel):
-        from parawire.runtime.graph import SpecGraph, SpecParts
-
-        model = PlanModel(SpecGraph(model.spec), SpecParts(model.vertices, model.head))
-    return model.forward_padded(x, pads)
+    the single-device baseline of device emulation (``model`` a :class:`PlanModel`, from
+    :func:`plan_model`). Without ``pads``, ``model(x)`` (any whole model)."""
+    return model(x) if pads is None else model.forward_padded(x, pads)
 
 
 class PlanModel(torch.nn.Module):

@@ -36,7 +36,7 @@ import torch
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
-from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, traced_graph
+from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
 
 PLAN_FILE = "plan.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -126,10 +126,9 @@ class Plan:
     @cached_property
     def graph(self) -> RunGraph:
         """What the ranks run, one face for both kinds (``parawire.runtime.graph``)."""
-        if self.spec is not None:
-            return SpecGraph(self.spec)
-        assert self.model is not None
-        return traced_graph(self.model)
+        network = self.spec if self.spec is not None else self.model
+        assert network is not None
+        return graph_of(network)
 
     def require_spec(self, what: str) -> ArchSpec:
         """The plan's spec; ``ConfigError`` naming ``what`` needs one when it runs a model."""
@@ -184,11 +183,13 @@ class Plan:
         From the weights file, only the keys of this rank are read; without one, the full model
         is initialised from ``seed`` (identical on every rank) and sliced.
         """
-        vertices = self.vertices_of(rank)
         head = self.placement[self.graph.output_vertex] == rank
-        if not vertices and not head:
-            return {}
-        return self.weights_where(self.graph.state_filter(vertices, head=head))
+        return self.weights_for(self.graph.parts(self.vertices_of(rank), head=head))
+
+    def weights_for(self, parts: Any) -> dict[str, torch.Tensor]:
+        """The tensors that ``parts`` (``RunGraph.parts`` of some vertices) hold, read alone."""
+        keys = parts.state_keys()
+        return self.weights_where(keys.__contains__) if keys else {}
 
     def weights_where(self, wanted: Any) -> dict[str, torch.Tensor]:
         """The tensors of the whole model's state dict whose key ``wanted(key)`` accepts: read
@@ -213,9 +214,6 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary (the weights file is referenced by name, next to plan.json)."""
-        network = {"spec": self.spec.to_dict()} if self.spec is not None else {}
-        if self.model is not None:
-            network = {"model": self.model.to_dict()}
         return {
             "plan_version": PLAN_VERSION,
             "world": self.world,
@@ -226,7 +224,7 @@ class Plan:
             "schedule": self.schedule,
             "info": self.info,
             "placement": {str(v): r for v, r in sorted(self.placement.items())},
-            **network,
+            self.kind: self.graph.to_doc(),
         }
 
     def digest(self) -> str:
@@ -418,8 +416,7 @@ def plan_from_analysis(
     chosen, and its schedule as simulated on ``profile`` (the one analysed: a Profile, or by
     default ``result.profile``)."""
     is_spec = isinstance(network, ArchSpec)
-    graph = SpecGraph(network) if is_spec else traced_graph(network)
-    placement = input_first(result.placement, graph)
+    placement = input_first(result.placement, graph_of(network))
     plan = Plan(
         spec=network if is_spec else None,
         model=None if is_spec else network,
@@ -467,7 +464,7 @@ def make_plan(
 
     if isinstance(network, str):
         network = model_for(network, weights)
-    graph = SpecGraph(network) if isinstance(network, ArchSpec) else traced_graph(network)
+    graph = graph_of(network)
     vertices = len(graph.vertex_ids)
     if devices < 1:
         raise ConfigError(f"--devices must be >= 1, got {devices}")
