@@ -18,6 +18,7 @@ import pytest
 from parawire.analysis import calibrate as calibrate_module
 from parawire.analysis.calibrate import (
     COMPUTE_PHASE,
+    CONTEXT_PHASE,
     KINDS_PHASE,
     LINK_PHASE,
     _fit,
@@ -27,7 +28,6 @@ from parawire.analysis.calibrate import (
 )
 from parawire.analysis.profiles import get_profile, load_profiles
 from parawire.analysis.work import KINDS
-from parawire.arch.spec import MERGES
 from parawire.cli import main
 from parawire.errors import ConfigError
 
@@ -50,11 +50,13 @@ def test_bad_arguments():
 def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     out = tmp_path / "local.toml"
-    code = main(["calibrate", "--out", str(out), "--repeats", "3", "--json", "--name", "here"])
+    args = ["calibrate", "--out", str(out), "--repeats", "3", "--processes", "1"]
+    code = main([*args, "--json", "--name", "here"])
     assert code == 0
     captured = capsys.readouterr()
     figures = json.loads(captured.out)
     # not a terminal: one progress line per phase on stderr, stdout stays pure JSON
+    assert captured.err.index(CONTEXT_PHASE) < captured.err.index(COMPUTE_PHASE)
     assert captured.err.index(COMPUTE_PHASE) < captured.err.index(LINK_PHASE)
     profile = load_profiles(out)["here"]
     assert get_profile(f"{out}#here") == profile
@@ -68,37 +70,70 @@ def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     assert all(1e5 < rate < 1e13 for rate in profile.device.kind_rates.values())
     assert all(0 <= s < 0.01 for s in profile.device.kind_call_s.values())
     assert 0 <= profile.device.overhead_s < 0.01
+    assert 0 <= profile.device.dispatch_s < 0.001 and figures["processes"] == 1
     assert 1e-6 < profile.link.latency_s < 0.05
     assert profile.link.bandwidth_bytes_per_s > 1e7
     assert not (tmp_path / "cache").exists()  # --out: the user's file is untouched
 
 
+def _fake_context_docs(runs: int, threads: int, timeout: float) -> list[dict]:
+    """What one fresh in-context process returns, with made-up times (1 ms a vertex)."""
+    docs = []
+    for spec in calibrate_module.context_specs():
+        n = len(spec.nodes)
+        vertex_s = {str(node.id): 1e-3 for node in spec.nodes}
+        docs.append({"vertex_s": vertex_s, "head_s": 1e-4, "forward_s": n * 1.02e-3 + 1e-4})
+    return docs
+
+
 def test_progress_reports_every_step_in_order(monkeypatch):
     # fake timings and link keep this fast; the real run is test_quick_calibration_through_the_cli
     monkeypatch.setattr(calibrate_module, "_typical_seconds", lambda fn, repeats: 1e-3)
+    monkeypatch.setattr(calibrate_module, "time_fresh_process", _fake_context_docs)
     link = {"latency_s": 1e-4, "bandwidth_bytes_per_s": 1e9}
     monkeypatch.setattr(calibrate_module, "measure_link", lambda repeats, timeout: link)
     # constant fake timings carry no rates: the fit is test_work's
     fitted = ({k: 1e9 for k in KINDS if k != "call"}, {k: 0.0 for k in KINDS})
     monkeypatch.setattr(calibrate_module, "fit_kinds", lambda rows, weights=None: fitted)
     calls: list[tuple[str, int, int]] = []
-    calibrate(repeats=1, progress=lambda *call: calls.append(call))
+    result = calibrate(repeats=1, processes=2, progress=lambda *call: calls.append(call))
+    # what a forward pass takes beyond its vertices and head, per vertex: 0.02 ms
+    assert result.dispatch_s == pytest.approx(2e-5)
+    assert result.context_spread == [1.0] * len(calibrate_module.CONTEXT_SHAPES)
+    context = [c for c in calls if c[0] == CONTEXT_PHASE]
+    assert context == [(CONTEXT_PHASE, i, 2) for i in range(3)]
     compute = [c for c in calls if c[0] == COMPUTE_PHASE]
-    vertices = sum(
-        len(calibrate_module.generate(g, seed=s, n=40).nodes)
-        for g, s in calibrate_module.CALIBRATION_SPECS
-    )
-    assert [done for _, done, _ in compute] == list(range(vertices + 2))  # + dense conv, end
-    assert {total for _, _, total in compute} == {vertices + 1}
+    assert compute == [(COMPUTE_PHASE, 0, 1), (COMPUTE_PHASE, 1, 1)]
     kinds = [c for c in calls if c[0] == KINDS_PHASE]
-    networks = 24 + len(calibrate_module.calibration_specs(merges=MERGES))  # random CNNs, specs
-    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + networks
+    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + 24
     assert [done for _, done, _ in kinds] == list(range(steps + 1))
-    assert (
-        calls[: len(compute)] == compute
-        and calls[len(compute) : len(compute) + len(kinds)] == kinds
-    )
-    assert calls[len(compute) + len(kinds) :] == [(LINK_PHASE, 0, 1), (LINK_PHASE, 1, 1)]
+    n = len(context) + len(compute)
+    assert calls[:n] == context + compute and calls[n : n + len(kinds)] == kinds
+    assert calls[n + len(kinds) :] == [(LINK_PHASE, 0, 1), (LINK_PHASE, 1, 1)]
+
+
+def test_in_context_medians_over_processes():
+    from parawire.analysis.in_context import combine
+
+    one = [{"vertex_s": {"0": 1.0, "1": 2.0}, "head_s": 0.5, "forward_s": 4.0}]
+    two = [{"vertex_s": {"0": 3.0, "1": 2.0}, "head_s": 0.5, "forward_s": 6.0}]
+    three = [{"vertex_s": {"0": 2.0, "1": 9.0}, "head_s": 0.5, "forward_s": 5.0}]
+    times = combine([one, two, three])
+    assert times.vertex_s == [{0: 2.0, 1: 2.0}]
+    assert times.forward_s == [5.0] and times.head_s == [0.5]
+    assert times.dispatch_s == pytest.approx((5.0 - 4.0 - 0.5) / 2)
+    assert times.process_spread == [1.5]
+
+
+def test_a_vertex_is_timed_inside_its_network():
+    from parawire.analysis.in_context import context_specs, time_in_context
+
+    spec = context_specs()[0]
+    doc = time_in_context(spec, runs=2, warmup=1)
+    assert set(doc["vertex_s"]) == {str(n.id) for n in spec.nodes}
+    assert all(t > 0 for t in doc["vertex_s"].values())
+    # the vertices and the head happen inside the forward pass
+    assert sum(doc["vertex_s"].values()) + doc["head_s"] <= doc["forward_s"] * 1.05
 
 
 def _listening_addresses(pid: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

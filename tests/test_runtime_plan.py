@@ -146,8 +146,13 @@ def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
     assert len(report["ranks"]) == 2 and all(r["measured_busy_s"] > 0 for r in report["ranks"])
     # the per-rank traces travel in the JSON (parawire report draws the measured schedule)
     assert len(report["traces"]) == 2
+    # the traces of every fresh process's runs, one after another
+    assert report["processes"] == 3 and len(report["spread"]["split"]["process_medians_s"]) == 3
+    low, high = report["speedup_interval"]
+    assert low <= report["speedup"] <= high
     for doc in report["traces"]:
-        assert len(doc["traces"]) == 3 and len(doc["starts"]) == 3
+        assert len(doc["traces"]) == 3 * 3 and len(doc["starts"]) == 3 * 3
+        assert len(doc["breakdown"]) == 3 * 3
         assert all(end >= start for run in doc["traces"] for _, start, end in run)
     check = report["check"]  # 100 real digits test images through the split, against float32
     assert check["images"] == 100 and check["top1_agreement"] == 1.0

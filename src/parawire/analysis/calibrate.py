@@ -1,19 +1,21 @@
 """Measure this machine: a device profile from micro-benchmarks (``parawire calibrate``).
 
-Compute: every vertex (``VertexBlock``) of three generated 40-vertex specs (dp, er, ws; default
-staging, 32x32 input), batch 1, ``threads`` threads (1 by default, one per rank as the runtime
-runs). The zero-MAC ``mean`` vertices give the per-vertex overhead (their median time), and a
-least-squares fit of ``time = overhead_s + flops / rate`` through the ``sepconv3x3`` vertices
-gives their effective FLOP/s: real vertices, with their in-degrees and scaling blocks, so the
-rate absorbs per-input work. The stem (``input`` vertex) rate is its FLOPs over its time; a
-dense 3x3 convolution gives the default rate (traced models' ``conv`` vertices and every op
-without a rate of its own). ``mean`` vertices cost ``overhead_s``.
+Compute: every vertex (``VertexBlock``) of twelve generated specs (every generator, both
+merges, 16-64 channels, 32 and 64 pixels; ``parawire.analysis.in_context``), timed INSIDE
+whole-network inferences in several fresh processes (batch 1, ``threads`` threads: 1 by
+default, one per rank as the runtime runs), not alone in a loop: a vertex timed alone ran
+1.3-3x faster than inside its network. The zero-MAC ``mean`` vertices give the per-vertex
+overhead (their median time), and a least-squares fit of ``time = overhead_s + flops / rate``
+through the ``sepconv3x3`` vertices gives their effective FLOP/s (the profile's pricing by
+vertex op, for uncalibrated callers). The stem (``input`` vertex) rate is its FLOPs over its
+time; a dense 3x3 convolution gives the default rate. What a whole forward pass takes beyond
+its vertices is ``dispatch_s``, added to every vertex.
 
 Operators by kind (what a calibrated profile prices vertices with): every work kind of
 ``parawire.analysis.work`` (dense convolutions by kernel class, depthwise convolution, linear,
 batch norm, max and average pooling, element-wise, plain calls) timed alone at generic sizes,
-plus whole networks (24 random small CNNs and the three specs above in both merge modes) and
-the timed vertices above, all reduced to work lists; one non-negative least-squares fit
+plus whole networks (24 random small CNNs, and the twelve specs above timed in context) and
+the in-context vertices above, all reduced to work lists; one non-negative least-squares fit
 (relative error, each of the three kinds of evidence weighing the same in total) gives each
 kind's rate and per-call cost. The whole-network rows matter: operators in sequence pay for
 dispatch, allocation and cold caches that a single operator in a loop does not, and a fit on
@@ -50,17 +52,23 @@ from torch import nn
 
 from parawire._inference import inference_settings
 from parawire.analysis.costs import spec_costs
+from parawire.analysis.in_context import (
+    CONTEXT_SHAPES,
+    ContextTimes,
+    combine,
+    context_specs,
+    time_fresh_process,
+)
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.work import KINDS
-from parawire.arch import generate
-from parawire.arch.spec import MERGES, ArchSpec, Node
+from parawire.arch.spec import ArchSpec, Node
 from parawire.errors import ConfigError, DataError, RuntimeTimeoutError
 from parawire.nn import build_vertex
 
-CALIBRATION_SPECS = (("dp", 0), ("er", 0), ("ws", 0))  # 40-vertex specs whose vertices are timed
 SMALL_BYTES = 256  # latency probe
 LARGE_BYTES = 4 * 1024 * 1024  # bandwidth probe
-COMPUTE_PHASE = "timing vertices and a dense convolution"  # progress phase names
+CONTEXT_PHASE = "timing networks in context (fresh processes)"  # progress phase names
+COMPUTE_PHASE = "fitting vertices, timing a dense convolution"
 KINDS_PHASE = "timing operators by kind"
 LINK_PHASE = "timing gloo send/recv between two processes"
 
@@ -82,6 +90,7 @@ class Calibration:
     flops_per_s: float  # dense 3x3 convolution, effective FLOP/s
     op_flops_per_s: dict[str, float]  # per vertex kind: sepconv3x3, input
     overhead_s: float  # fixed per-vertex time (intercept of the sepconv3x3 fit)
+    dispatch_s: float  # per vertex: a network's forward beyond its vertices (in context)
     latency_s: float  # one gloo message of SMALL_BYTES, one way
     bandwidth_bytes_per_s: float  # gloo payload throughput from the LARGE_BYTES probe
     threads: int  # torch threads used for the compute benchmarks
@@ -91,6 +100,8 @@ class Calibration:
     kind_rates: dict[str, float] = field(default_factory=dict)  # per work kind, see measure_kinds
     kind_call_s: dict[str, float] = field(default_factory=dict)
     kind_samples: dict[str, list[list[float]]] = field(default_factory=dict)  # (amount, s)
+    processes: int = 1  # fresh processes the in-context timings are medians of
+    context_spread: list[float] = field(default_factory=list)  # per spec: process max / min
 
     def to_profile(self, name: str = "local-cpu") -> Profile:
         """The measured figures as a ``Profile`` (this machine's processes over loopback)."""
@@ -104,6 +115,7 @@ class Calibration:
                 self.overhead_s,
                 kind_rates=self.kind_rates,
                 kind_call_s=self.kind_call_s,
+                dispatch_s=self.dispatch_s,
             ),
             link=LinkProfile("loopback-gloo", self.bandwidth_bytes_per_s, self.latency_s),
             description=f"this machine, {self.threads} thread(s) per process, gloo over loopback",
@@ -146,32 +158,21 @@ def vertex_calls(
         yield node, lambda b=block, a=args: b(a)
 
 
-def _spec_vertex_points(
-    repeats: int,
-    progress: ProgressFn = _no_progress,
-    extra_steps: int = 0,
-    rows: list[WorkRow] | None = None,
+def context_points(
+    context: ContextTimes, rows: list[WorkRow] | None = None
 ) -> dict[str, list[tuple[float, float]]]:
-    """Vertex kind -> (FLOPs, typical seconds) of every vertex of a few generated specs.
+    """Vertex kind -> (FLOPs, seconds in context) of every vertex of the context specs.
 
     Real vertices, not synthetic ones: their in-degrees, scaling blocks and sizes are those the
     simulation will be asked about, so the fitted overhead absorbs the per-input work (sigmoid
-    weights, sums, max-pool and projections) that MACs alone do not show. ``progress`` hears of
-    each vertex, out of the vertices plus ``extra_steps`` that the caller times afterwards.
-    ``rows``, when given, receives each vertex's (work list, seconds) for :func:`fit_kinds`.
+    weights, sums, max-pool and projections) that MACs alone do not show. ``rows``, when given,
+    receives each vertex's (work list, seconds) for :func:`fit_kinds`.
     """
     points: dict[str, list[tuple[float, float]]] = {}
-    gen = torch.Generator().manual_seed(0)
-    specs = calibration_specs()
-    total = sum(len(spec.nodes) for spec in specs) + extra_steps
-    done = 0
-    for spec in specs:
+    for spec, times in zip(context_specs(), context.vertex_s, strict=True):
         costs = spec_costs(spec).vertex_map
-        for node, call in vertex_calls(spec, gen):
-            progress(COMPUTE_PHASE, done, total)
-            done += 1
-            with torch.no_grad():
-                secs = _typical_seconds(call, repeats)
+        for node in spec.nodes:
+            secs = times[node.id]
             points.setdefault(node.op, []).append((2.0 * costs[node.id].macs, secs))
             if rows is not None:
                 rows.append((costs[node.id].work, secs))
@@ -425,25 +426,31 @@ def measure_kinds(
     progress: ProgressFn = _no_progress,
     vertex_rows: list[WorkRow] | None = None,
     models: int = 24,
+    context: ContextTimes | None = None,
 ) -> dict[str, Any]:
     """Rate and per-call cost of every work kind (``parawire.analysis.work.KINDS``).
 
     Three kinds of evidence, batch 1, ``threads`` threads: each kind's operators alone at
     several generic sizes; whole networks (``models`` random small CNNs, traced into work lists
-    by ``parawire.analysis.trace``, and the calibration specs of ``CALIBRATION_SPECS`` in both
-    merge modes); and ``vertex_rows``, timed parawire vertices. :func:`fit_kinds` fits all rows,
-    each kind of evidence weighing the same in total (:func:`balanced_weights`).
+    by ``parawire.analysis.trace``, and the ``context`` specs' forward passes, less their
+    dispatch); and ``vertex_rows``, parawire vertices timed in context. :func:`fit_kinds` fits
+    all rows, each kind of evidence weighing the same in total (:func:`balanced_weights`).
     """
     from parawire.analysis.trace import from_module
 
     rows: list[WorkRow] = list(vertex_rows or [])
     groups = ["vertex"] * len(rows)
     samples: dict[str, list[list[float]]] = {}
+    if context is not None:
+        for spec, forward in zip(context_specs(), context.forward_s, strict=True):
+            work = tuple(w for v in spec_costs(spec).vertices for w in v.work)
+            rows.append((work, forward - context.dispatch_s * len(spec.nodes)))
+            groups.append("network")
+            samples.setdefault("models", []).append([float(len(work)), forward])
     with inference_settings(threads):
         cases = _kind_cases(torch.Generator().manual_seed(0))
         rng = np.random.default_rng(0)
         contexts = [(_context_model(rng), None) for _ in range(models)]
-        contexts += [(_spec_model(spec), spec) for spec in calibration_specs(merges=MERGES)]
         total = len(cases) + len(contexts)
         for i, (kind, amount, fn) in enumerate(cases):
             progress(KINDS_PHASE, i, total)
@@ -452,9 +459,9 @@ def measure_kinds(
             rows.append((((kind, int(amount)),), secs))
             groups.append("operator")
             samples.setdefault(kind, []).append([amount, secs])
-        for i, ((model, x), spec) in enumerate(contexts):
+        for i, ((model, x), _) in enumerate(contexts):
             progress(KINDS_PHASE, len(cases) + i, total)
-            graph = from_module(model, x) if spec is None else spec_costs(spec)
+            graph = from_module(model, x)
             work = tuple(w for v in graph.vertices for w in v.work)
             with torch.no_grad():
                 secs = _typical_seconds(lambda m=model, x=x: m(x), max(3, repeats // 2))
@@ -477,55 +484,43 @@ def balanced_weights(groups: list[str]) -> list[float]:
     return [1.0 / counts[g] for g in groups]
 
 
-def calibration_specs(merges: tuple[str, ...] = ("maps",)) -> list[ArchSpec]:
-    """The generated specs calibration times: ``CALIBRATION_SPECS`` (40 vertices) per merge."""
-    return [
-        generate(generator, seed=seed, n=40, merge=merge)
-        for generator, seed in CALIBRATION_SPECS
-        for merge in merges
-    ]
-
-
-def _spec_model(spec: ArchSpec) -> tuple[nn.Module, torch.Tensor]:
-    """A spec's whole model and an image, to time in context."""
-    from parawire.nn import build_model
-
-    image = torch.randn(1, *spec.input_shape, generator=torch.Generator().manual_seed(0))
-    return build_model(spec).eval(), image
-
-
 def measure_compute(
-    threads: int = 1, repeats: int = 30, progress: ProgressFn = _no_progress
+    context: ContextTimes,
+    threads: int = 1,
+    repeats: int = 30,
+    progress: ProgressFn = _no_progress,
 ) -> dict[str, Any]:
-    """Effective FLOP/s of the vertex operation, the stem and a dense convolution."""
+    """Effective FLOP/s of the vertex operation (from ``context``), the stem and a dense
+    convolution (timed here)."""
     rows: list[WorkRow] = []
+    progress(COMPUTE_PHASE, 0, 1)
+    points = context_points(context, rows)
+    sep = points["sepconv3x3"]
+    # the zero-MAC ``mean`` vertices measure the fixed cost of a vertex; the rate follows
+    overhead = statistics.median(t for _, t in points["mean"]) if "mean" in points else None
+    rate, overhead = _fit(sep, overhead)
+    stem = points["input"]
+    # one stem per network: FLOPs / time, the overhead not subtracted
+    stem_rate = float(statistics.median(f / t for f, t in stem))
     with inference_settings(threads):
-        points = _spec_vertex_points(repeats, progress, extra_steps=1, rows=rows)  # + dense conv
-        sep = points["sepconv3x3"]
-        # the zero-MAC ``mean`` vertices measure the fixed cost of a vertex; the rate follows
-        overhead = statistics.median(t for _, t in points["mean"]) if "mean" in points else None
-        rate, overhead = _fit(sep, overhead)
-        stem = points["input"]
-        # one stem per network: FLOPs / time, the overhead not subtracted
-        stem_rate = float(statistics.median(f / t for f, t in stem))
         conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).eval()
         x = torch.randn(1, 64, 28, 28, generator=torch.Generator().manual_seed(0))
-        total = sum(len(p) for p in points.values()) + 1
-        progress(COMPUTE_PHASE, total - 1, total)
         with torch.no_grad():
             t_conv = _typical_seconds(lambda: conv(x), repeats)
-        progress(COMPUTE_PHASE, total, total)
-        dense_rate = 2.0 * 64 * 64 * 9 * 28 * 28 / t_conv
+    progress(COMPUTE_PHASE, 1, 1)
+    dense_rate = 2.0 * 64 * 64 * 9 * 28 * 28 / t_conv
     return {
         "flops_per_s": dense_rate,
         "op_flops_per_s": {"sepconv3x3": rate, "input": stem_rate},
         "overhead_s": overhead,
+        "dispatch_s": context.dispatch_s,
         "samples": {
             "sepconv3x3_flops": [p[0] for p in sep],
             "sepconv3x3_s": [p[1] for p in sep],
             "input_s": [p[1] for p in stem],
             "mean_s": [p[1] for p in points.get("mean", [])],
             "dense_conv_s": [t_conv],
+            "forward_s": list(context.forward_s),
         },
         "vertex_rows": rows,
     }
@@ -590,22 +585,49 @@ def calibrate(
     repeats: int = 30,
     timeout: float = 60.0,
     progress: ProgressFn | None = None,
+    processes: int = 3,
 ) -> Calibration:
-    """Measure compute and link; ``repeats`` trades accuracy for time (30: about 15 s).
+    """Measure compute and link; ``repeats`` trades accuracy for time (30: about a minute and
+    a half on 2 cores), ``processes`` the fresh processes the in-context timings take medians of.
 
-    ``progress(phase, done, total)`` hears of each step: ``COMPUTE_PHASE`` (one step per timed
-    vertex, then the dense convolution), ``KINDS_PHASE`` (one step per timed operator), then
-    ``LINK_PHASE`` (one step).
+    ``progress(phase, done, total)`` hears of each step: ``CONTEXT_PHASE`` (one step per fresh
+    process), ``COMPUTE_PHASE`` (the fit, the dense convolution), ``KINDS_PHASE`` (one step per
+    timed operator or model), then ``LINK_PHASE`` (one step).
     """
-    if threads < 1 or repeats < 1:
-        raise ConfigError(f"threads and repeats must be >= 1, got {threads} and {repeats}")
+    if threads < 1 or repeats < 1 or processes < 1:
+        raise ConfigError(
+            f"threads, repeats and processes must be >= 1, got {threads}, {repeats}, {processes}"
+        )
     report = progress or _no_progress
-    compute = measure_compute(threads, repeats, report)
-    kinds = measure_kinds(threads, repeats, report, vertex_rows=compute.pop("vertex_rows"))
+    context = measure_context(processes, repeats, threads, timeout, report)
+    compute = measure_compute(context, threads, repeats, report)
+    kinds = measure_kinds(
+        threads, repeats, report, vertex_rows=compute.pop("vertex_rows"), context=context
+    )
     report(LINK_PHASE, 0, 1)
     link = measure_link(max(repeats // 3, 2), timeout)
     report(LINK_PHASE, 1, 1)
-    return Calibration(threads=threads, **compute, **kinds, **link)
+    return Calibration(
+        threads=threads,
+        processes=processes,
+        context_spread=list(context.process_spread),
+        **compute,
+        **kinds,
+        **link,
+    )
+
+
+def measure_context(
+    processes: int, runs: int, threads: int, timeout: float, progress: ProgressFn = _no_progress
+) -> ContextTimes:
+    """The context specs timed in ``processes`` fresh processes, one after another (each
+    bounded by ``timeout`` per spec it times), with progress."""
+    docs = []
+    for i in range(processes):
+        progress(CONTEXT_PHASE, i, processes)
+        docs.append(time_fresh_process(runs, threads, timeout * len(CONTEXT_SHAPES)))
+    progress(CONTEXT_PHASE, processes, processes)
+    return combine(docs)
 
 
 def default_threads() -> int:

@@ -36,18 +36,41 @@ from parawire.cli._progress import progress_on_stderr
     show_default=True,
     help="Timed runs per micro-benchmark (fewer: faster, noisier).",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Fresh processes that time the networks in context (medians over them).",
+)
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def calibrate_cmd(
-    out: Path | None, threads: int, name: str, repeats: int, timeout: float, as_json: bool
+    out: Path | None,
+    threads: int,
+    name: str,
+    repeats: int,
+    processes: int,
+    timeout: float,
+    as_json: bool,
 ) -> None:
-    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu)."""
+    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu).
+
+    Vertices are timed inside whole networks (every generator, both merges) in --processes
+    fresh processes, each pinned to a core of its own when the machine has one to spare.
+    """
     from parawire.analysis.calibrate import calibrate
     from parawire.analysis.profiles import save_profile, user_profile_file
     from parawire.analysis.work import FLOP_KINDS
 
     with progress_on_stderr("calibrate") as progress:
-        result = calibrate(threads=threads, repeats=repeats, timeout=timeout, progress=progress)
+        result = calibrate(
+            threads=threads,
+            repeats=repeats,
+            timeout=timeout,
+            progress=progress,
+            processes=processes,
+        )
     path = save_profile(result.to_profile(name), out)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "profile": name, "file": str(path)}))
@@ -57,6 +80,11 @@ def calibrate_cmd(
     for op, rate in sorted(result.op_flops_per_s.items()):
         click.echo(f"  {op:<20} {rate / 1e9:8.2f} GFLOP/s")
     click.echo(f"  per-vertex overhead  {result.overhead_s * 1e6:8.1f} us")
+    click.echo(
+        f"  dispatch per vertex  {result.dispatch_s * 1e6:8.1f} us  (running a network vertex "
+        f"by vertex; in context, median of {result.processes} fresh processes, which differed "
+        f"up to x{max(result.context_spread, default=1.0):.2f})"
+    )
     click.echo("operators by kind (what the profile prices vertices with):")
     for kind, rate in result.kind_rates.items():
         unit = "GFLOP/s" if kind in FLOP_KINDS else "Gelem/s"

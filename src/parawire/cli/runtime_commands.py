@@ -23,7 +23,7 @@ from parawire.cli.deployment_options import (
 )
 
 if TYPE_CHECKING:
-    from parawire.runtime.launch import RunOptions
+    from parawire.runtime.launch import RunOptions, RunReport
     from parawire.runtime.plan import Plan
 
 _timeout = click.option(
@@ -176,6 +176,17 @@ def plan_cmd(
 )
 @click.option("--check-data", default="digits", show_default=True, help="Data set of --check.")
 @click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Fresh processes per side (split, one process), interleaved; medians with a bootstrap "
+    "interval over all of them.",
+)
+@click.option(
+    "--breakdown", is_flag=True, help="Per rank: where its time went (compute, waits, sends)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run_cmd(
     path: Path,
@@ -197,9 +208,15 @@ def run_cmd(
     check: int,
     check_data: str,
     seed: int,
+    processes: int,
+    breakdown: bool,
     as_json: bool,
 ) -> None:
     """Run PLAN_SPEC_OR_MODEL on K local processes; compare with one process and the simulation.
+
+    Both sides are measured in --processes fresh processes each, interleaved, each rank pinned
+    to a core of its own when the machine has enough; figures are medians over every run with
+    a 95% bootstrap interval, and the spread between processes is shown.
 
     A spec or model (a baseline such as cifarnet, torchvision:NAME) is placed first as `plan`
     would place it, for the devices it runs on: --emulate's profile, or --profile with the
@@ -211,7 +228,7 @@ def run_cmd(
     from parawire.runtime.plan import load_plan_or_spec
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
-    options = dataclasses.replace(options, check=check, check_data=check_data)
+    options = dataclasses.replace(options, check=check, check_data=check_data, processes=processes)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
     plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
@@ -225,18 +242,45 @@ def run_cmd(
         doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
         click.echo(json.dumps({**doc, "dilation": factor}))
         return
+    click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
+
+
+def _interval(values: list[float], scale: float = 1.0, unit: str = " ms") -> str:
+    """``[low, high]`` of a bootstrap interval, scaled, for the run's text report."""
+    low, high = values
+    return f"[{low * scale:.3f}, {high * scale:.3f}]{unit}"
+
+
+def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) -> list[str]:
+    """The text report of ``parawire run``."""
     ms = 1e3
+    o, load = report.options, report.load
+    spread = report.spread
+    pinned = (
+        "each rank pinned to its own core(s)"
+        if load.get("pinned")
+        else "not pinned (too few cores for one per rank)"
+    )
     lines = [
-        f"{_describe(plan)}; {threads} thread(s) per rank, {runs} runs (batch {batch}"
-        f"{', link ' + link if link else ''}):",
-        f"  distributed  p50 {report.p50_s * ms:.3f} ms  p95 {report.p95_s * ms:.3f} ms  "
-        f"mean {report.mean_s * ms:.3f} ms",
-        f"  one process  p50 {report.single_process_p50_s * ms:.3f} ms  "
-        f"speedup {report.speedup:.2f}x  max |diff| {report.max_abs_diff:.2e}",
-        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
+        f"{_describe(plan)}; {o['threads']} thread(s) per rank, {o['runs']} runs x "
+        f"{len(spread['split']['process_medians_s'])} fresh process(es) per side (batch "
+        f"{o['batch']}{', link ' + o['link'] if o.get('link') else ''}), {pinned}:",
+        f"  distributed  p50 {report.p50_s * ms:.3f} ms {_interval(report.p50_interval_s, ms)}  "
+        f"p95 {report.p95_s * ms:.3f} ms  processes differ x{spread['split']['max_over_min']:.2f}",
+    ]
+    if "one_process" in spread:
+        lines += [
+            f"  one process  p50 {report.single_process_p50_s * ms:.3f} ms "
+            f"{_interval(report.single_process_p50_interval_s, ms)}  processes differ "
+            f"x{spread['one_process']['max_over_min']:.2f}",
+            f"  speedup      {report.speedup:.2f}x {_interval(report.speedup_interval, 1, 'x')}"
+            f"  max |diff| {report.max_abs_diff:.2e}",
+        ]
+    lines += [
+        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({o['profile']})"
         f"  measured/simulated {report.measured_over_simulated:.2f}",
-        f"  machine      1-minute load average {report.load['load_1min']:.2f} before, "
-        f"{report.load['load_1min_after']:.2f} after, on {report.load['cores']} cores",
+        f"  machine      1-minute load average {load['load_1min']:.2f} before, "
+        f"{load['load_1min_after']:.2f} after, on {load['cores']} cores",
     ]
     for r in report.ranks:
         lines.append(
@@ -267,7 +311,22 @@ def run_cmd(
             f"process (accuracy split {c['accuracy_split']:.2%}, one process "
             f"{c['accuracy_single']:.2%})"
         )
-    click.echo("\n".join(lines))
+    if breakdown:
+        lines += _breakdown_lines(report.breakdown)
+    return lines
+
+
+def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
+    """Per rank, the median milliseconds of each part of its inference (engine.PARTS)."""
+    from parawire.runtime.engine import PARTS
+
+    names = [p.removesuffix("_s") for p in PARTS]
+    lines = ["  breakdown    median ms per inference: " + ", ".join([*names, "total"])]
+    for rank, parts in enumerate(per_rank):
+        if parts:
+            cells = "  ".join(f"{parts[p] * 1e3:7.3f}" for p in (*PARTS, "total_s"))
+            lines.append(f"    rank {rank:<3} {cells}")
+    return lines
 
 
 @click.command("worker")

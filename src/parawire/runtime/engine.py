@@ -7,11 +7,13 @@ plan's schedule (the one the simulation predicted), waiting (bounded) only for t
 vertex at hand, (3) sends each output once to every other rank that consumes it, in the
 schedule's send order (``isend``: computation goes on while data moves), and (4) waits for its
 sends at the end. Each inference's trace (vertex, start, end; ``time.perf_counter``, one clock
-for every process of a machine) is kept for the report. With ``pad`` (device emulation) each
-vertex is padded to its emulated duration after computing for real. There is no barrier: ranks
-other than the driver are paced by their inputs. Messages are tagged by producer vertex and
-inference parity; gloo keeps messages of one (pair, tag) in order. Every tensor travels in the
-plan's wire dtype (``parawire.runtime.wire``) and is computed with in float32.
+for every process of a machine) is kept for the report, and so is where the rank's time went
+(:data:`PARTS`: computing, waiting for inputs, unpacking them, packing and issuing sends,
+waiting for the sends at the end, and the runtime's own work in between). With ``pad`` (device
+emulation) each vertex is padded to its emulated duration after computing for real. There is
+no barrier: ranks other than the driver are paced by their inputs. Messages are tagged by
+producer vertex and inference parity; gloo keeps messages of one (pair, tag) in order. Every
+tensor travels in the plan's wire dtype (``parawire.runtime.wire``) and is computed with in float32.
 
 Rank 0 is the driver: it holds the image and gets the logits. The image goes to every rank that
 runs the stem (with image scatter: every rank hosting a consumer of the input vertex) and the
@@ -21,7 +23,8 @@ logits come back from the output vertex's rank when that is not 0.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,6 +38,30 @@ from parawire.runtime.wire import decode, encode, encoded_buffer
 
 IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
 LOGITS_TAG = 2
+# where one rank's inference time goes (seconds each; "other_s" is the rest of "total_s": the
+# runtime's own Python between those steps, posting receives, freeing tensors)
+PARTS = ("compute_s", "wait_s", "recv_s", "send_s", "drain_s", "other_s")
+
+
+class _Clock:
+    """Seconds spent per part of an inference (``with clock("send_s"): ...``)."""
+
+    def __init__(self) -> None:
+        self.spent = dict.fromkeys(PARTS, 0.0)
+
+    @contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[part] += time.perf_counter() - start
+
+    def finish(self, started: float) -> dict[str, float]:
+        """The parts, the rest as ``other_s``, and ``total_s`` since ``started``."""
+        total = time.perf_counter() - started
+        known = sum(v for k, v in self.spent.items() if k != "other_s")
+        return {**self.spent, "other_s": max(total - known, 0.0), "total_s": total}
 
 
 def vertex_tag(vertex: int, step: int) -> int:
@@ -93,6 +120,7 @@ class RankEngine:
         self.pad = pad  # vertex -> emulated seconds (device emulation), or None
         self.overruns: set[int] = set()  # vertices whose real compute exceeded their pad
         self.trace: list[tuple[int, float, float]] = []  # last inference: (vertex, start, end)
+        self.times: dict[str, float] = {}  # last inference: seconds per part (PARTS, total_s)
         self.started = 0.0  # perf_counter() when the last inference started
         self.wire = plan.wire_dtype
         self.mine = plan.vertices_of(rank)
@@ -120,6 +148,7 @@ class RankEngine:
         self.image_targets = _in_order(targets, plan.send_order(graph.input_vertex))
         self.outbox = Outbox(rank, timeout, link)
         self.step = 0
+        self._clock = _Clock()  # the current inference's
         self.set_batch(batch)
 
     def set_batch(self, batch: int) -> None:
@@ -145,6 +174,7 @@ class RankEngine:
             buf = torch.empty(self.batch, self.graph.num_classes)
             logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=LOGITS_TAG + step % 2))
         self.started = time.perf_counter()
+        clock = self._clock = _Clock()
         image = self._image(image, step)
         outputs: dict[int, torch.Tensor] = {}
         trace = []
@@ -155,14 +185,17 @@ class RankEngine:
                 out = self.parts.run(v, args)
                 if self.pad is not None:
                     self._pad(v, start)
-                trace.append((v, start, time.perf_counter()))
+                end = time.perf_counter()
+                trace.append((v, start, end))
+                clock.spent["compute_s"] += end - start
                 outputs[v] = out
                 if self.sends[v]:
-                    message = self.graph.pack(v, out, self.wire)
-                    for dst in self.sends[v]:
-                        self.outbox.send(
-                            message, dst, vertex_tag(v, step), f"the output of vertex {v}"
-                        )
+                    with clock("send_s"):
+                        message = self.graph.pack(v, out, self.wire)
+                        for dst in self.sends[v]:
+                            self.outbox.send(
+                                message, dst, vertex_tag(v, step), f"the output of vertex {v}"
+                            )
                 for u in self.free_after[v]:
                     # a freed tensor's memory is reused while still in cache: keeping every
                     # output alive made a 26-vertex inference 1.8x slower
@@ -171,11 +204,14 @@ class RankEngine:
             if self.output_rank == self.rank:
                 logits = self.parts.finish(outputs[self.graph.output_vertex])
                 if self.rank != 0:
-                    self.outbox.send(logits, 0, LOGITS_TAG + step % 2, "the logits")
+                    with clock("send_s"):
+                        self.outbox.send(logits, 0, LOGITS_TAG + step % 2, "the logits")
         if logits_recv is not None:
             logits = self._wait(*logits_recv, self.output_rank, "the logits")
-        self.outbox.drain()
+        with clock("drain_s"):
+            self.outbox.drain()
         self.trace = trace
+        self.times = clock.finish(self.started)
         return logits if self.rank == 0 else None
 
     def _pad(self, v: int, start: float) -> None:
@@ -190,14 +226,17 @@ class RankEngine:
         if self.rank == 0:
             assert image is not None
             if self.image_targets:
-                message = encode(image, self.wire)
-                for r in self.image_targets:
-                    self.outbox.send(message, r, tag, "the image")
+                with self._clock("send_s"):
+                    message = encode(image, self.wire)
+                    for r in self.image_targets:
+                        self.outbox.send(message, r, tag, "the image")
             return image
         if self.rank in self.image_targets:
             buf = encoded_buffer(self.image_shape, self.wire)
             work = dist.irecv(buf, 0, tag=tag)
-            return decode(self._wait(buf, work, 0, "the image"), self.image_shape, self.wire)
+            got = self._wait(buf, work, 0, "the image")
+            with self._clock("recv_s"):
+                return decode(got, self.image_shape, self.wire)
         return None
 
     def _input(
@@ -211,13 +250,15 @@ class RankEngine:
             buf, work = pending.pop(u)
             src = self.plan.placement[u]
             got = self._wait(buf, work, src, f"the output of vertex {u}")
-            outputs[u] = self.graph.unpack(u, got, self.batch, self.wire)
+            with self._clock("recv_s"):
+                outputs[u] = self.graph.unpack(u, got, self.batch, self.wire)
         return outputs[u]
 
     def _wait(self, buf: torch.Tensor, work: dist.Work, src: int, what: str) -> torch.Tensor:
         """Wait for a receive; a dead or stuck sender becomes a ``RuntimeTimeoutError``."""
         try:
-            work.wait(timeout=timedelta(seconds=self.timeout))
+            with self._clock("wait_s"):
+                work.wait(timeout=timedelta(seconds=self.timeout))
         except RuntimeError as exc:
             raise RuntimeTimeoutError(
                 f"rank {self.rank}: {what} from rank {src} did not arrive within "

@@ -1,17 +1,21 @@
 """Running a plan: K local worker processes (``run_local``) or one rank of a real deployment.
 
-    report = run_local(plan, RunOptions(threads=1, runs=50, warmup=5))
-    print(report.p50_s, report.speedup, report.max_abs_diff)
+    report = run_local(plan, RunOptions(threads=1, runs=50, warmup=5, processes=3))
+    print(report.p50_s, report.speedup, report.speedup_interval, report.max_abs_diff)
 
-``run_local`` hosts the rendezvous on 127.0.0.1 (a free port), spawns one process per rank
-(``torch.multiprocessing``, start method ``spawn``), each with ``threads`` torch threads; rank 0
-drives warm-up plus measured inferences and records the latency of each, each followed (with
-``paired``, the default) by one inference of the whole model in rank 0's process while the other
-ranks wait idle: the single-process baseline, measured under the same machine load. This process
-then computes the reference logits (and, without ``paired``, the baseline latencies). With
-``check`` > 0 the ranks then run that many real test images (in chunks) and the logits are
-compared with the whole float32 model in one process (``parawire.runtime.check``). Every wait
-is bounded by ``timeout``; failed or stuck workers are terminated, never left behind.
+``run_local`` measures as every parawire timing does (``parawire.measure``): ``processes`` rounds
+of fresh processes, the two sides interleaved (reference, split, split, reference, ...). A split
+round hosts the rendezvous on 127.0.0.1 (a free port) and spawns one process per rank
+(``torch.multiprocessing``, start method ``spawn``), each with ``threads`` torch threads and
+pinned to cores of its own when the machine has enough; rank 0 drives warm-up plus measured
+inferences and records the latency of each. A reference round spawns one process that times the
+whole model (``single_process``) on rank 0's cores. The figures are medians over every run of
+every process with a two-level bootstrap interval, and the spread between processes is kept.
+With ``check`` > 0 the ranks of the last split round then run that many real test images (in
+chunks) and the logits are compared with the whole float32 model in one process
+(``parawire.runtime.check``). Every wait is bounded by ``timeout``; failed or stuck workers are
+terminated, never left behind. (``paired`` keeps the older method for ``parawire worker`` on
+real devices: rank 0 times the whole model after each split inference, in its own process.)
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire._inference import flush_subnormals, inference_settings
-from parawire.errors import DataError, ParawireError, RuntimeTimeoutError
+from parawire.errors import ConfigError, DataError, ParawireError, RuntimeTimeoutError
+from parawire.measure import core_sets, interleaved_order, pin
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
@@ -56,6 +61,8 @@ from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
 CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
+REFERENCE_FILE = "reference.json"  # one-process reference latencies (run_local)
+REFERENCE_LOGITS_FILE = "reference.safetensors"  # and its logits
 TRACE_FILE = "trace-rank{rank}.json"  # each rank's measured trace (run_local)
 ERROR_FILE = "error-rank{rank}.txt"  # a failed rank's one-line error (run_local)
 PROGRESS_KEY = "parawire/progress"  # rank 0 -> launcher: "phase|done|total" (run_local)
@@ -76,10 +83,12 @@ class RunOptions:
     timeout: float = 60.0  # seconds any single wait may last
     link: str | None = None  # link profile to emulate (e.g. "rpi4-wifi"); None: free link
     seed: int = 0  # the input image
-    paired: bool = True  # rank 0 times the whole model after each distributed inference
+    paired: bool = False  # rank 0 times the whole model after each split inference (worker)
     check: int = 0  # real test images run split at the end and compared (0: none)
     check_data: str = "digits"  # the data set they come from
     emulate: str | None = None  # device emulation: pad every vertex to this profile's time
+    processes: int = 1  # run_local: fresh-process rounds of each side (parawire.measure)
+    pin: bool = True  # run_local: each process on cores of its own when there are enough
 
 
 @dataclass
@@ -96,8 +105,12 @@ class RunReport:
     ranks: list[dict[str, Any]] = field(default_factory=list)  # measured vs simulated per rank
     emulation: dict[str, Any] = field(default_factory=dict)  # profile, vertices over their time
     load: dict[str, Any] = field(default_factory=dict)  # the machine's load (machine_load)
-    # per rank: {"starts": [...], "traces": [[[vertex, start, end], ...] per run], "overruns"}
+    # per rank: {"starts": [...], "traces": [[[vertex, start, end], ...] per run], "overruns",
+    # "breakdown": [{"compute_s", "wait_s", "send_s", "drain_s", "total_s"} per run]}
     traces: list[dict[str, Any]] = field(default_factory=list)
+    # per fresh process, its measured runs (``parawire.measure``): split and one-process sides
+    latencies_by_process: list[list[float]] = field(default_factory=list)
+    single_by_process: list[list[float]] = field(default_factory=list)
 
     @property
     def p50_s(self) -> float:
@@ -129,15 +142,68 @@ class RunReport:
         """Measured median over the simulated makespan (1.0: the simulation is exact)."""
         return self.p50_s / self.simulated_makespan_s
 
+    def _split_samples(self) -> list[list[float]]:
+        return self.latencies_by_process or [self.latencies_s]
+
+    def _single_samples(self) -> list[list[float]]:
+        return self.single_by_process or [self.single_latencies_s]
+
+    @property
+    def p50_interval_s(self) -> list[float]:
+        """Bootstrap interval of :attr:`p50_s` (processes, then runs, resampled)."""
+        from parawire.measure import median_interval
+
+        return median_interval(self._split_samples()).as_list()
+
+    @property
+    def single_process_p50_interval_s(self) -> list[float]:
+        """Bootstrap interval of :attr:`single_process_p50_s` ([NaN, NaN] without one)."""
+        from parawire.measure import median_interval
+
+        if not self.single_latencies_s:
+            return [math.nan, math.nan]
+        return median_interval(self._single_samples()).as_list()
+
+    @property
+    def speedup_interval(self) -> list[float]:
+        """Bootstrap interval of :attr:`speedup` ([NaN, NaN] without a one-process side)."""
+        from parawire.measure import ratio_interval
+
+        if not self.single_latencies_s:
+            return [math.nan, math.nan]
+        return ratio_interval(self._single_samples(), self._split_samples()).as_list()
+
+    @property
+    def spread(self) -> dict[str, Any]:
+        """Per side, each fresh process's median and the largest over the smallest."""
+        from parawire.measure import process_spread
+
+        out = {"split": process_spread(self._split_samples())}
+        if self.single_latencies_s:
+            out["one_process"] = process_spread(self._single_samples())
+        return out
+
+    @property
+    def breakdown(self) -> list[dict[str, float]]:
+        """Per rank, the median over measured runs of where its time went (see
+        :func:`parawire.runtime.engine.breakdown_of`)."""
+        return [median_breakdown(doc.get("breakdown", [])) for doc in self.traces]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``parawire run --json`` prints."""
         return {
             "devices": self.devices,
             "p50_s": self.p50_s,
+            "p50_interval_s": self.p50_interval_s,
             "p95_s": self.p95_s,
             "mean_s": self.mean_s,
             "single_process_p50_s": self.single_process_p50_s,
+            "single_process_p50_interval_s": self.single_process_p50_interval_s,
             "speedup": self.speedup,
+            "speedup_interval": self.speedup_interval,
+            "processes": len(self._split_samples()),
+            "spread": self.spread,
+            "breakdown": self.breakdown,
             "max_abs_diff": self.max_abs_diff,
             "simulated_makespan_s": self.simulated_makespan_s,
             "measured_over_simulated": self.measured_over_simulated,
@@ -193,10 +259,23 @@ class RankRecord:
     traces: list[list[tuple[int, float, float]]] = field(default_factory=list)  # per run
     overruns: list[int] = field(default_factory=list)  # vertices over their emulated time
     max_abs_diff: float = math.nan  # rank 0, paired: last logits vs the whole model's
+    breakdowns: list[dict[str, float]] = field(default_factory=list)  # per run (engine.PARTS)
 
     def trace_doc(self) -> dict[str, Any]:
         """JSON-ready trace of the measured runs."""
-        return {"starts": self.starts, "traces": self.traces, "overruns": self.overruns}
+        return {
+            "starts": self.starts,
+            "traces": self.traces,
+            "overruns": self.overruns,
+            "breakdown": self.breakdowns,
+        }
+
+
+def median_breakdown(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each part's median over ``runs`` (per-run dicts of seconds; {} without runs)."""
+    if not runs:
+        return {}
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def emulation_pads(plan: Plan, profile: str, batch: int) -> dict[int, float]:
@@ -318,6 +397,7 @@ def drive(
             record.latencies.append(time.perf_counter() - start)
             record.starts.append(engine.started)
             record.traces.append(engine.trace)
+            record.breakdowns.append(engine.times)
         if padded is not None:
             start = time.perf_counter()
             with torch.inference_mode():
@@ -420,15 +500,22 @@ def _store_progress(store: Any, every: float = 0.1) -> ProgressFn:
 
 
 def _worker(
-    rank: int, plan_dir: str, port: int, options: RunOptions, parent: int | None = None
+    rank: int,
+    plan_dir: str,
+    port: int,
+    options: RunOptions,
+    parent: int | None = None,
+    cores: list[tuple[int, ...]] | None = None,
 ) -> None:
     """Entry point of one spawned local worker: results and errors go to files in plan_dir.
 
     The worker ends when its launcher (``parent``, default: the process that started it) is
     gone, however the launcher died (``parawire.runtime.lifeline``). Any error becomes one
-    line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it.
+    line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it. With ``cores``
+    the rank runs on ``cores[rank]`` only.
     """
     exit_with_parent(os.getppid() if parent is None else parent)
+    pin(cores[rank] if cores else None)
     out = Path(plan_dir)
     try:
         plan = Plan.load(plan_dir)
@@ -454,6 +541,32 @@ def _worker(
     except Exception as exc:  # every error must reach the launcher, as one line
         (out / ERROR_FILE.format(rank=rank)).write_text(worker_error(rank, exc))
         os._exit(1)  # the group may hold waits on dead peers: leave without destructors
+
+
+def _reference_worker(
+    index: int,
+    plan_dir: str,
+    port: int,
+    options: RunOptions,
+    parent: int | None = None,
+    cores: list[tuple[int, ...]] | None = None,
+) -> None:
+    """Entry point of the one-process reference: times the whole model in a fresh process
+    (``single_process``, on rank 0's cores) and writes its latencies and logits to
+    ``REFERENCE_FILE``; errors as :func:`_worker`'s (``port`` is unused)."""
+    exit_with_parent(os.getppid() if parent is None else parent)
+    pin(cores[0] if cores else None)
+    out = Path(plan_dir)
+    try:
+        plan = Plan.load(plan_dir)
+        latencies, logits = single_process(plan, plan_state(plan), options)
+        from safetensors.torch import save_file
+
+        save_file({"logits": logits.contiguous()}, str(out / REFERENCE_LOGITS_FILE))
+        (out / REFERENCE_FILE).write_text(json.dumps({"latencies_s": latencies}))
+    except Exception as exc:
+        (out / ERROR_FILE.format(rank=index)).write_text(worker_error(index, exc))
+        os._exit(1)
 
 
 def worker_error(rank: int, exc: BaseException) -> str:
@@ -484,6 +597,8 @@ def spawn_ranks(
     *,
     store: Any = None,
     progress: ProgressFn | None = None,
+    cores: list[tuple[int, ...]] | None = None,
+    target: Callable[..., None] | None = None,
 ) -> None:
     """Start ``world`` worker processes and wait for all; raise the workers' errors.
 
@@ -491,10 +606,12 @@ def spawn_ranks(
     message (naming the rank they miss); then any still running is terminated. The errors
     are reported first-failed first (the cause before its consequences). With the rendezvous
     ``store`` (the launcher's), ``progress`` gets the ranks' joining and rank 0's inferences.
+    ``cores[r]``: the cores rank r is pinned to. ``target``: another entry point of the same
+    arguments (the one-process reference, :func:`_reference_worker`).
     """
     context = mp.start_processes(
-        _worker,
-        args=(str(plan_dir), port, options, os.getpid()),
+        target or _worker,
+        args=(str(plan_dir), port, options, os.getpid(), cores),
         nprocs=world,
         join=False,
         start_method="spawn",
@@ -665,6 +782,8 @@ def _run_local(
 ) -> RunReport:
     """:func:`run_local`, its signal handlers in place."""
     step = progress or (lambda phase, done, total: None)
+    if options.processes < 1:
+        raise ConfigError(f"processes must be >= 1, got {options.processes}")
     load_before = machine_load()
     # an unknown link or emulated profile fails here, before any process starts
     run_profile(profile, options.link, options.emulate)
@@ -675,6 +794,8 @@ def _run_local(
         check = check_images(plan.graph, options.check, options.check_data)
         options = replace(options, check=len(check.labels))
     state = plan_state(plan)
+    cores = core_sets(plan.world, options.threads) if options.pin else None
+    rounds = _Rounds(plan.world, options.processes, step)
     with run_dir() as tmp:
         work = Path(tmp)
         from parawire.train.checkpoint import save_weights
@@ -686,37 +807,33 @@ def _run_local(
 
             save_file({"images": check.images.contiguous()}, str(work / CHECK_FILE))
         quiet_torch_logs()  # the workers report failures in one line, without C++ frames
-        host = StoreHost("127.0.0.1", 0, plan.world, options.timeout)
-        try:
-            step("starting ranks", 0, plan.world)
-            spawn_ranks(work, plan.world, host.port, options, store=host.store, progress=step)
-        finally:
-            host.close()
-        from safetensors.torch import load_file
-
-        timings = json.loads((work / RESULT_FILE).read_text())
-        tensors = load_file(str(work / LOGITS_FILE))
-        logits = tensors["logits"]
-        traces = [
-            json.loads((work / TRACE_FILE.format(rank=r)).read_text()) for r in range(plan.world)
-        ]
+        # arm 1: the split, arm 0: the one-process reference (without a baseline, splits only)
+        arms = interleaved_order(options.processes, 2) if baseline else [1] * options.processes
+        splits_left = arms.count(1)
+        for arm in arms:
+            if arm == 0:
+                rounds.reference(work, options, cores)
+                continue
+            splits_left -= 1
+            last = splits_left == 0  # the check images run once, in the last split round
+            rounds.split(work, replace(options, check=options.check if last else 0), cores)
+        logits = rounds.logits
+        traces = rounds.merged_traces()
     report = RunReport(
         devices=plan.world,
-        latencies_s=timings["latencies_s"],
-        single_latencies_s=timings["single_latencies_s"],
+        latencies_s=[t for p in rounds.split_latencies for t in p],
+        single_latencies_s=[t for p in rounds.single_latencies for t in p],
+        latencies_by_process=rounds.split_latencies,
+        single_by_process=rounds.single_latencies,
         options={
             k: v for k, v in asdict(options).items() if k not in ("seed", "check", "check_data")
         },
     )
-    if baseline:
-        step("one-process reference", 0, 1)
-        reference_options = replace(options, runs=1, warmup=0) if options.paired else options
-        single, reference = single_process(plan, state, reference_options)
-        report.single_latencies_s = report.single_latencies_s or single
-        report.max_abs_diff = float((logits - reference).abs().max())
+    if rounds.reference_logits is not None:
+        report.max_abs_diff = float((logits - rounds.reference_logits).abs().max())
     if check is not None:
         step("check reference", 0, 1)
-        report.check = _check_report(plan, state, check, tensors["check"], options)
+        report.check = _check_report(plan, state, check, rounds.checked, options)
     predicted = run_profile(profile, options.link, options.emulate)
     schedule = simulate_plan(plan, predicted, options.batch)
     report.simulated_makespan_s, report.options["profile"] = schedule.makespan_s, predicted.name
@@ -734,8 +851,75 @@ def _run_local(
         "load_1min_after": machine_load()["load_1min"],
         "ranks": plan.world,
         "threads": options.threads,
+        "pinned": cores is not None,
+        "rank_cores": [list(c) for c in cores] if cores else [],
     }
     return report
+
+
+class _Rounds:
+    """The fresh-process rounds of one ``run_local``: what each left in the run folder."""
+
+    def __init__(self, world: int, processes: int, step: ProgressFn) -> None:
+        self.world, self.processes, self.step = world, processes, step
+        self.split_latencies: list[list[float]] = []  # per split round
+        self.single_latencies: list[list[float]] = []  # per reference round
+        self.traces: list[list[dict[str, Any]]] = []  # per split round, per rank
+        self.logits: torch.Tensor = torch.empty(0)  # of the last split inference
+        self.checked: torch.Tensor | None = None  # the check images' logits
+        self.reference_logits: torch.Tensor | None = None
+
+    def _label(self, what: str, done: int) -> str:
+        return what if self.processes == 1 else f"{what} (process {done + 1}/{self.processes})"
+
+    def reference(self, work: Path, options: RunOptions, cores: Any) -> None:
+        """One fresh process times the whole model."""
+        from safetensors.torch import load_file
+
+        self.step(self._label("one-process reference", len(self.single_latencies)), 0, 1)
+        spawn_ranks(work, 1, 0, options, cores=cores, target=_reference_worker)
+        doc = json.loads((work / REFERENCE_FILE).read_text())
+        self.single_latencies.append(doc["latencies_s"])
+        self.reference_logits = load_file(str(work / REFERENCE_LOGITS_FILE))["logits"]
+
+    def split(self, work: Path, options: RunOptions, cores: Any) -> None:
+        """Fresh ranks run the plan once (rank 0 drives warm-up and measured inferences)."""
+        from safetensors.torch import load_file
+
+        def step(phase: str, done: int, total: int) -> None:
+            self.step(self._label(phase, len(self.split_latencies)), done, total)
+
+        host = StoreHost("127.0.0.1", 0, self.world, options.timeout)
+        try:
+            step("starting ranks", 0, self.world)
+            spawn_ranks(
+                work, self.world, host.port, options, store=host.store, progress=step, cores=cores
+            )
+        finally:
+            host.close()
+        timings = json.loads((work / RESULT_FILE).read_text())
+        self.split_latencies.append(timings["latencies_s"])
+        tensors = load_file(str(work / LOGITS_FILE))
+        self.logits = tensors["logits"]
+        if "check" in tensors:
+            self.checked = tensors["check"]
+        self.traces.append(
+            [json.loads((work / TRACE_FILE.format(rank=r)).read_text()) for r in range(self.world)]
+        )
+
+    def merged_traces(self) -> list[dict[str, Any]]:
+        """Per rank, the traces of every split round one after another."""
+        merged = []
+        for rank in range(self.world):
+            docs = [round_docs[rank] for round_docs in self.traces]
+            merged.append(
+                {
+                    key: [x for doc in docs for x in doc[key]]
+                    for key in ("starts", "traces", "breakdown")
+                }
+                | {"overruns": sorted({v for doc in docs for v in doc["overruns"]})}
+            )
+        return merged
 
 
 def machine_load() -> dict[str, Any]:

@@ -11,7 +11,8 @@ suite over the registry (``tests/test_profiles.py``):
   non-decreasing in the vertex's MACs (1 MAC = 2 FLOPs, as ``torch.utils.flop_counter``); a
   calibrated profile (``kind_rates``) instead sums ``call_s + amount / rate`` over the vertex's
   work list (``parawire.analysis.work``; module-call glue is in the list as ``call`` entries,
-  so ``overhead_s`` is not added), non-decreasing in every amount;
+  so ``overhead_s`` is not added), non-decreasing in every amount; either way plus
+  ``dispatch_s``, the cost of running a network vertex by vertex (0 unless calibrated);
 * ``LinkProfile.seconds(nbytes)`` = ``latency_s + nbytes / bandwidth``: non-decreasing in bytes;
 * a profile written to TOML and read back is equal to itself.
 """
@@ -52,6 +53,9 @@ class DeviceProfile:
     # operator by operator; without them (the literature profiles), by MACs and ``rate(op)``.
     kind_rates: Mapping[str, float] = field(default_factory=dict)
     kind_call_s: Mapping[str, float] = field(default_factory=dict)
+    # per vertex, beyond its operators: what running a network vertex by vertex costs (the
+    # Python loop, argument lists, freeing tensors), measured in context by `calibrate`
+    dispatch_s: float = 0.0
 
     def __post_init__(self) -> None:
         owner = f"device profile {self.name!r}"
@@ -59,6 +63,7 @@ class DeviceProfile:
         for op, rate in self.op_flops_per_s.items():
             _check_rate(owner, f"op_flops_per_s.{op}", rate)
         _check_delay(owner, "overhead_s", self.overhead_s)
+        _check_delay(owner, "dispatch_s", self.dispatch_s)
         for table in ("kind_rates", "kind_call_s"):
             unknown = sorted(set(getattr(self, table)) - set(KINDS))
             if unknown:
@@ -82,7 +87,7 @@ class DeviceProfile:
     def __hash__(self) -> int:
         tables = (self.op_flops_per_s, self.kind_rates, self.kind_call_s)
         items = tuple(tuple(sorted(t.items())) for t in tables)
-        return hash((self.name, self.flops_per_s, self.overhead_s, items))
+        return hash((self.name, self.flops_per_s, self.overhead_s, self.dispatch_s, items))
 
     def rate(self, op: str) -> float:
         """FLOP/s for vertices of operation kind ``op``."""
@@ -96,12 +101,12 @@ class DeviceProfile:
     def seconds(self, vertex: Vertex) -> float:
         """Compute time of one ``CostGraph`` vertex on this device."""
         if self.kind_rates and (vertex.work or not vertex.macs):
-            return sum(
+            return self.dispatch_s + sum(
                 self.kind_call_s.get(kind, 0.0)
                 + (amount / self.kind_rates[kind] if amount else 0.0)
                 for kind, amount in vertex.work
             )
-        return self.overhead_s + 2.0 * vertex.macs / self.rate(vertex.op)
+        return self.dispatch_s + self.overhead_s + 2.0 * vertex.macs / self.rate(vertex.op)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ A file holds any number of profiles under ``[profiles.NAME]``. A profile's ``dev
     # optional, written by `parawire calibrate`: per work kind (parawire.analysis.work)
     # kind_rates = { conv1x1 = 2e10, dwconv = 3e9, bn = 1e9, ... }   # FLOP/s or elements/s
     # kind_call_s = { conv1x1 = 2e-5, bn = 5e-6, ... }               # per operator call
+    # dispatch_s = 1e-5   # per vertex: running a network vertex by vertex, measured in context
 
     [links.wifi]
     bandwidth_bytes_per_s = 5.0e6
@@ -38,7 +39,15 @@ from typing import Any, TypeVar
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.errors import ConfigError
 
-_DEVICE_KEYS = {"name", "flops_per_s", "op_flops_per_s", "overhead_s", "kind_rates", "kind_call_s"}
+_DEVICE_KEYS = {
+    "name",
+    "flops_per_s",
+    "op_flops_per_s",
+    "overhead_s",
+    "dispatch_s",
+    "kind_rates",
+    "kind_call_s",
+}
 _DEVICE_TABLES = ("op_flops_per_s", "kind_rates", "kind_call_s")
 _LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s"}
 _PROFILE_KEYS = {"device", "link", "description", "source"}
@@ -107,6 +116,8 @@ def dump_profiles(profiles: Iterable[Profile]) -> str:
             f"flops_per_s = {float(p.device.flops_per_s)!r}",
             f"overhead_s = {float(p.device.overhead_s)!r}",
         ]
+        if p.device.dispatch_s:
+            lines.append(f"dispatch_s = {float(p.device.dispatch_s)!r}")
         for table in _DEVICE_TABLES:
             if values := getattr(p.device, table):
                 items = ", ".join(f"{_key(k)} = {float(v)!r}" for k, v in sorted(values.items()))
@@ -175,6 +186,7 @@ def _device(origin: str, where: str, default_name: str, body: dict[str, Any]) ->
             name=_text(origin, where, body, "name", default_name),
             flops_per_s=_number(origin, where, body, "flops_per_s"),
             overhead_s=_number(origin, where, body, "overhead_s", 0.0),
+            dispatch_s=_number(origin, where, body, "dispatch_s", 0.0),
             **tables,
         )
     except ConfigError as exc:
