@@ -84,7 +84,12 @@ def _fake_run(folder: Path) -> None:
         "runs": 3,
         "check": {},
         "ranks": ranks,
-        "emulation": {},
+        "emulation": {"profile": "rpi4-wifi", "vertices": 42, "over_emulated_time": [3, 7]},
+        "warnings": ["the machine was busy (1-minute load average 3.10 on 2 cores before the run)"],
+        "processes": 3,
+        "speedup_interval": [0.8, 0.95],
+        "p50_interval_s": [1.0 * sched.makespan_s, 1.2 * sched.makespan_s],
+        "spread": {"split": {"max_over_min": 1.04}, "one_process": {"max_over_min": 1.21}},
         "warmup": 1,
         "batch": 1,
         "threads": 1,
@@ -211,6 +216,18 @@ def test_every_kind_of_folder_gets_its_section(built) -> None:
     )
     pictures = [p.name for s in page.sections for p in s.pictures]
     assert sorted(pictures) == sorted(figures)
+
+
+def test_a_run_shows_its_warnings_next_to_measured_against_simulated(built) -> None:
+    page, _, _ = built
+    (run,) = [s for s in page.sections if s.title.startswith("Run (run.json)")]
+    (picture,) = [p for p in run.pictures if p.name == "run-predicted-measured"]
+    assert "the machine was busy" in picture.caption
+    assert "2 of 42 vertices computed longer here than on the emulated rpi4-wifi" in picture.caption
+    assert any("the machine was busy" in t for t in run.text)
+    cells = dict(run.tables[0].rows)
+    assert cells["speedup, 95% interval"] == "[0.8, 0.95]"
+    assert cells["processes differ (largest / smallest median)"] == "split x1.04, one process x1.21"
 
 
 def test_the_pictures_hold_the_folder_data(built, results: Path) -> None:

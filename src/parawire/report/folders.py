@@ -330,10 +330,14 @@ def _run_table(run: Mapping[str, Any]) -> Table:
     rows: list[tuple[str, Any]] = [
         ("ranks", run["devices"]),
         ("measured runs", run.get("runs")),
+        ("fresh processes per side", run.get("processes", 1)),
         ("distributed p50 (ms)", run["p50_s"] * ms),
+        ("distributed p50, 95% interval (ms)", _interval_text(run.get("p50_interval_s"), ms)),
         ("distributed p95 (ms)", run["p95_s"] * ms),
         ("one process p50 (ms)", run.get("single_process_p50_s", float("nan")) * ms),
         ("speedup", run.get("speedup")),
+        ("speedup, 95% interval", _interval_text(run.get("speedup_interval"), 1.0)),
+        ("processes differ (largest / smallest median)", _spread_text(run.get("spread"))),
         (f"simulated ({run.get('profile')}) (ms)", run["simulated_makespan_s"] * ms),
         ("measured / simulated", run.get("measured_over_simulated")),
         ("max |diff| vs one process", run.get("max_abs_diff")),
@@ -344,6 +348,40 @@ def _run_table(run: Mapping[str, Any]) -> Table:
             (f"check: top-1 agreement on {check['images']} images", check["top1_agreement"])
         )
     return Table("run", f"Run: {run.get('plan', '')}", ("figure", "value"), tuple(rows))
+
+
+def _interval_text(interval: Any, scale: float) -> str:
+    """``[low, high]`` of a run's bootstrap interval, scaled ("-" where the run has none)."""
+    if not interval or any(x is None or x != x for x in interval):
+        return "-"
+    return f"[{interval[0] * scale:.3g}, {interval[1] * scale:.3g}]"
+
+
+def _spread_text(spread: Any) -> str:
+    """Each side's spread between fresh processes, e.g. "split x1.04, one process x1.21"."""
+    if not spread:
+        return "-"
+    names = {"split": "split", "one_process": "one process"}
+    return ", ".join(
+        f"{names.get(side, side)} x{doc['max_over_min']:.2f}" for side, doc in spread.items()
+    )
+
+
+def run_warnings(run: Mapping[str, Any]) -> list[str]:
+    """Why a run's measured figures may not be what its devices would give: the warnings it
+    recorded (a busy machine, ranks sharing cores) and the vertices over their emulated time."""
+    out = [str(w) for w in run.get("warnings") or []]
+    emulation = run.get("emulation") or {}
+    over = emulation.get("over_emulated_time") or []
+    if over:
+        out.append(
+            f"{len(over)} of {emulation.get('vertices', '?')} vertices computed longer here than "
+            f"on the emulated {emulation.get('profile', 'device')}: the emulation is not "
+            "faithful for those (rerun with --dilation auto)"
+        )
+    if run.get("load") and not run["load"].get("pinned", True):
+        out.append("the ranks were not pinned to cores of their own (too few cores)")
+    return out
 
 
 def _ranks_table(run: Mapping[str, Any]) -> Table:
@@ -389,6 +427,8 @@ def _run_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
         ranks = run["ranks"]
         predicted = [r["simulated_finish_s"] for r in ranks] + [run["simulated_makespan_s"]]
         measured = [r["measured_finish_s"] for r in ranks] + [run["p50_s"]]
+        warnings = run_warnings(run)
+        section.text += [f"Warning: {w}." for w in warnings]
         section.pictures.append(
             report.picture(
                 f"{stem}-predicted-measured",
@@ -396,7 +436,7 @@ def _run_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
                     predicted, measured, title=f"Simulated ({run.get('profile')}) against measured"
                 ),
                 "When each rank finishes (median over runs) and the whole inference (p50), "
-                "simulated against measured.",
+                "simulated against measured." + "".join(f" Warning: {w}." for w in warnings),
             )
         )
         if plan is not None:
