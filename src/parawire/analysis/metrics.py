@@ -38,6 +38,7 @@ from typing import Any
 
 import networkx as nx
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.simulate import check_placement
@@ -60,8 +61,14 @@ DEFAULT_WEIGHTS = ScoreWeights()  # the paper's a = c = 1, b = 1.5
 
 def longest_path_vertices(graph: CostGraph, *, include_io: bool = True) -> int:
     """max{d_i}: vertices on the longest input-to-output path (both ends counted)."""
-    length = nx.dag_longest_path_length(graph.dag) + 1
+    length = _longest_path_edges(graph) + 1
     return length if include_io else max(1, length - 2)
+
+
+@by_identity
+def _longest_path_edges(graph: CostGraph) -> int:
+    """Edges on the longest path of ``graph`` (once per graph object: every option asks)."""
+    return int(nx.dag_longest_path_length(graph.dag))
 
 
 def eta(graph: CostGraph, n: int, *, include_io: bool = True) -> float:
