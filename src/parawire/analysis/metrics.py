@@ -207,7 +207,8 @@ def evaluate_placement(
     check_placement(graph, assignment, n)
     hg = hypergraph or build_hypergraph(graph)
     parts = part_weights(hg, assignment, n)
-    lam = communication_bytes(hg, assignment)
+    gammas = hg.connectivity(assignment)
+    lam = sum(b * (g - 1) for b, g in zip(hg.edge_bytes, gammas, strict=True))  # Eq. 3
     u_c = u_c if u_c is not None else graph.reference_bytes
     if u_c < 1:
         raise ConfigError(f"u_c must be a positive number of bytes, got {u_c}")
@@ -216,7 +217,7 @@ def evaluate_placement(
     if eta_value is None:
         eta_value = eta(graph, n, include_io=include_io)
     flows = device_flows(graph, assignment)
-    transfers = sum(g - 1 for g in hg.connectivity(assignment))
+    transfers = sum(g - 1 for g in gammas)
     both_ways = sum(1 for a, b in flows.edges if a < b and flows.has_edge(b, a))
     return PlacementMetrics(
         devices=n,
