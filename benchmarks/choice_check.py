@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -59,7 +58,7 @@ def worker() -> None:
         graph = spec_costs(parawire.generate(case["generator"], seed=case["seed"], n=40))
         t0 = time.perf_counter()
         result = parawire.analyze(graph, case["devices"], profile=case["profile"])
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0  # kept in --out; timing: score_throughput.py
         row = {**case, "makespan_s": result.makespan_s, "devices_used": result.devices_used,
                "partitioner": result.partitioner, "seconds": seconds}  # fmt: skip
         print(json.dumps(row), flush=True)
@@ -113,11 +112,6 @@ def main() -> None:
           f"identical {sum(r == 1.0 for r in ratios)}, faster {sum(r < 1.0 for r in ratios)}, "
           f"slower within {args.tolerance:.0%} {len(slower) - len(broken)}, "
           f"beyond {len(broken)}")  # fmt: skip
-    for k in DEVICES:
-        o = [p[0]["seconds"] for p in pairs if p[0]["devices"] == k]
-        n = [p[1]["seconds"] for p in pairs if p[1]["devices"] == k]
-        print(f"k={k}: median analyze {statistics.median(o) * 1e3:.1f} ms (reference), "
-              f"{statistics.median(n) * 1e3:.1f} ms (this code), run side by side")  # fmt: skip
     for r, o, n in sorted(broken, key=lambda t: -t[0])[:10]:
         print(f"  {r:.4f}: {key(o)} {o['partitioner']} on {o['devices_used']} -> "
               f"{n['partitioner']} on {n['devices_used']}")  # fmt: skip

@@ -6,7 +6,9 @@ partitioner on 1..k devices, the fastest simulated placement refined by single-v
 the paper's CS choice and the verdict beside it), one thread. With ``--reference REV`` the same
 seeds are also analysed by the code of git revision REV, in a second process, the two processes
 taking turns architecture by architecture, so that both see the same load on a shared machine;
-the ratio of the medians is the speed-up of this code over REV's.
+the ratio of the medians is the speed-up of this code over REV's. The time spent inside
+Mt-KaHyPar (``kahypar_partition``: its partition and V-cycle calls) is reported beside it: the
+part of a call no simulation speed-up can shorten.
 
     .venv/bin/python benchmarks/score_throughput.py --samples 200 --devices 4 8
     .venv/bin/python benchmarks/score_throughput.py --samples 50 --devices 4 8 --reference e529c3b
@@ -29,21 +31,35 @@ WARM_UP_SEED = 10**6  # the first analysis of a process pays for imports and Mt-
 
 
 def worker() -> None:
-    """Answer each ``seed devices generator profile`` line with the milliseconds of one analyze."""
+    """Answer each ``seed devices generator profile`` line with the milliseconds of one analyze
+    and of the Mt-KaHyPar calls within it."""
     import time
 
     import torch
 
     import parawire
     from parawire.analysis.costs import spec_costs
+    from parawire.analysis.partitioners import kahypar
 
+    solver = kahypar.kahypar_partition
+    inside = [0.0]
+
+    def timed_solver(*args: object, **kwargs: object) -> object:
+        t = time.perf_counter()
+        try:
+            return solver(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            inside[0] += time.perf_counter() - t
+
+    kahypar.kahypar_partition = timed_solver  # type: ignore[assignment]
     torch.set_num_threads(1)
     for line in sys.stdin:
         seed, devices, generator, profile = line.split()
         graph = spec_costs(parawire.generate(generator, seed=int(seed), n=40))
+        inside[0] = 0.0
         t0 = time.perf_counter()
         parawire.analyze(graph, int(devices), profile=profile)
-        print((time.perf_counter() - t0) * 1e3, flush=True)
+        print((time.perf_counter() - t0) * 1e3, inside[0] * 1e3, flush=True)
 
 
 class Worker:
@@ -58,12 +74,13 @@ class Worker:
             env=source_env(src),
         )
 
-    def time(self, seed: int, devices: int, generator: str, profile: str) -> float:
-        """Milliseconds of one analysis."""
+    def time(self, seed: int, devices: int, generator: str, profile: str) -> tuple[float, float]:
+        """Milliseconds of one analysis, and of Mt-KaHyPar within it."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(f"{seed} {devices} {generator} {profile}\n")
         self.process.stdin.flush()
-        return float(self.process.stdout.readline())
+        total, solver = self.process.stdout.readline().split()
+        return float(total), float(solver)
 
     def close(self) -> None:
         """End the process (its standard input closes; it exits)."""
@@ -101,21 +118,24 @@ def main() -> None:
             stack.callback(w.close)
             w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
         times: dict[tuple[str, int], list[float]] = {}
+        solver: dict[tuple[str, int], list[float]] = {}
         for seed in range(args.samples):
             for k in args.devices:
                 for name, w in workers.items():  # taking turns: the same load for both
-                    times.setdefault((name, k), []).append(
-                        w.time(seed, k, args.generator, args.profile)
-                    )
+                    total, inside = w.time(seed, k, args.generator, args.profile)
+                    times.setdefault((name, k), []).append(total)
+                    solver.setdefault((name, k), []).append(inside)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, one thread")
     print(f"{args.samples} x {args.generator} (40 vertices), {args.profile}, default analyze")
     rows = []
     for (name, k), ms in times.items():
         row = {"code": name, "devices": k, **summary(ms)}
+        row["mtkahypar_median_ms"] = statistics.median(solver[(name, k)])
         rows.append(row)
         print(
             f"k={k} {name}: median {row['median_ms']:.1f} ms (quartiles {row['q1_ms']:.1f} / "
-            f"{row['q3_ms']:.1f}), {row['per_minute']:.0f} architectures a minute"
+            f"{row['q3_ms']:.1f}), {row['per_minute']:.0f} architectures a minute; "
+            f"Mt-KaHyPar {row['mtkahypar_median_ms']:.1f} ms of it (median)"
         )
     if args.reference:
         for k in args.devices:
