@@ -1,57 +1,149 @@
-"""Scoring throughput: one 40-vertex architecture scored on 4 devices, start to finish.
+"""Scoring throughput: the default ``parawire.analyze`` of one 40-vertex architecture, timed.
 
-Each measurement builds the cost graph, runs the kahypar eps sweep (4 Mt-KaHyPar calls, each
-with two starts), scores every option and simulates it on the profile: exactly what
-``parawire.analyze`` does. Generating the spec is timed separately.
+Each measurement is the call search and study make for every candidate: the cost graph of a
+generated spec analysed with the defaults (``analyze(graph, k, profile)``: every registered
+partitioner on 1..k devices, the fastest simulated placement refined by single-vertex moves,
+the paper's CS choice and the verdict beside it), one thread. With ``--reference REV`` the same
+seeds are also analysed by the code of git revision REV, in a second process, the two processes
+taking turns architecture by architecture, so that both see the same load on a shared machine;
+the ratio of the medians is the speed-up of this code over REV's. The time spent inside
+Mt-KaHyPar (``kahypar_partition``: its partition and V-cycle calls) is reported beside it: the
+part of a call no simulation speed-up can shorten.
 
-    .venv/bin/python benchmarks/score_throughput.py --samples 200
+    .venv/bin/python benchmarks/score_throughput.py --samples 200 --devices 4 8
+    .venv/bin/python benchmarks/score_throughput.py --samples 50 --devices 4 8 --reference e529c3b
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
-import time
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
 
-import torch
+from reference_code import current_source, reference_source, source_env
 
-import parawire
-from parawire.analysis.api import analyze
-from parawire.analysis.costs import spec_costs
+WARM_UP_SEED = 10**6  # the first analysis of a process pays for imports and Mt-KaHyPar's set-up
+
+
+def worker() -> None:
+    """Answer each ``seed devices generator profile`` line with the milliseconds of one analyze
+    and of the Mt-KaHyPar calls within it."""
+    import time
+
+    import torch
+
+    import parawire
+    from parawire.analysis.costs import spec_costs
+    from parawire.analysis.partitioners import kahypar
+
+    solver = kahypar.kahypar_partition
+    inside = [0.0]
+
+    def timed_solver(*args: object, **kwargs: object) -> object:
+        t = time.perf_counter()
+        try:
+            return solver(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            inside[0] += time.perf_counter() - t
+
+    kahypar.kahypar_partition = timed_solver  # type: ignore[assignment]
+    torch.set_num_threads(1)
+    for line in sys.stdin:
+        seed, devices, generator, profile = line.split()
+        graph = spec_costs(parawire.generate(generator, seed=int(seed), n=40))
+        inside[0] = 0.0
+        t0 = time.perf_counter()
+        parawire.analyze(graph, int(devices), profile=profile)
+        print((time.perf_counter() - t0) * 1e3, inside[0] * 1e3, flush=True)
+
+
+class Worker:
+    """A worker process importing parawire from one ``src/`` folder."""
+
+    def __init__(self, src: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=source_env(src),
+        )
+
+    def time(self, seed: int, devices: int, generator: str, profile: str) -> tuple[float, float]:
+        """Milliseconds of one analysis, and of Mt-KaHyPar within it."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{seed} {devices} {generator} {profile}\n")
+        self.process.stdin.flush()
+        total, solver = self.process.stdout.readline().split()
+        return float(total), float(solver)
+
+    def close(self) -> None:
+        """End the process (its standard input closes; it exits)."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    """Median, quartiles and architectures per minute of a list of milliseconds."""
+    q = statistics.quantiles(times, n=4)
+    median = statistics.median(times)
+    return {"median_ms": median, "q1_ms": q[0], "q3_ms": q[2], "per_minute": 60e3 / median}
 
 
 def main() -> None:
-    """Time ``samples`` architectures and print median time and architectures per minute."""
+    """Time ``--samples`` architectures per device count (and per revision) and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--generator", default="dp")
-    parser.add_argument("--devices", type=int, default=4)
+    parser.add_argument("--devices", type=int, nargs="+", default=[4])
     parser.add_argument("--profile", default="rpi4-wifi")
+    parser.add_argument("--reference", help="git revision to time beside this code")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    analyze(parawire.generate(args.generator, seed=10**6), args.devices, args.profile)  # warm-up
-    gen_times, score_times = [], []
-    for seed in range(args.samples):
-        t0 = time.perf_counter()
-        spec = parawire.generate(args.generator, seed=seed, n=40)
-        t1 = time.perf_counter()
-        analyze(spec_costs(spec), args.devices, args.profile, "kahypar")
-        t2 = time.perf_counter()
-        gen_times.append(t1 - t0)
-        score_times.append(t2 - t1)
-    median = statistics.median(score_times)
-    q = statistics.quantiles(score_times, n=4)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, torch threads 1")
-    print(
-        f"{args.samples} x {args.generator} (40 vertices), n={args.devices}, {args.profile}, "
-        "kahypar eps sweep + simulation"
-    )
-    print(f"score: median {median * 1e3:.1f} ms (quartiles {q[0] * 1e3:.1f} / {q[2] * 1e3:.1f})")
-    print(f"architectures per minute (scoring only): {60 / median:.0f}")
-    print(f"generate: median {statistics.median(gen_times) * 1e3:.1f} ms")
-    total = statistics.median([g + s for g, s in zip(gen_times, score_times, strict=True)])
-    print(f"architectures per minute (generate + score): {60 / total:.0f}")
+    if args.worker:
+        worker()
+        return
+    with ExitStack() as stack:
+        sources = {"this code": current_source()}
+        if args.reference:
+            sources[args.reference] = stack.enter_context(reference_source(args.reference))
+        workers = {name: Worker(src) for name, src in sources.items()}
+        for w in workers.values():
+            stack.callback(w.close)
+            w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
+        times: dict[tuple[str, int], list[float]] = {}
+        solver: dict[tuple[str, int], list[float]] = {}
+        for seed in range(args.samples):
+            for k in args.devices:
+                for name, w in workers.items():  # taking turns: the same load for both
+                    total, inside = w.time(seed, k, args.generator, args.profile)
+                    times.setdefault((name, k), []).append(total)
+                    solver.setdefault((name, k), []).append(inside)
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, one thread")
+    print(f"{args.samples} x {args.generator} (40 vertices), {args.profile}, default analyze")
+    rows = []
+    for (name, k), ms in times.items():
+        row = {"code": name, "devices": k, **summary(ms)}
+        row["mtkahypar_median_ms"] = statistics.median(solver[(name, k)])
+        rows.append(row)
+        print(
+            f"k={k} {name}: median {row['median_ms']:.1f} ms (quartiles {row['q1_ms']:.1f} / "
+            f"{row['q3_ms']:.1f}), {row['per_minute']:.0f} architectures a minute; "
+            f"Mt-KaHyPar {row['mtkahypar_median_ms']:.1f} ms of it (median)"
+        )
+    if args.reference:
+        for k in args.devices:
+            ratio = statistics.median(times[(args.reference, k)]) / statistics.median(
+                times[("this code", k)]
+            )
+            print(f"k={k}: {ratio:.2f}x faster than {args.reference} (ratio of medians)")
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import parawire
+from conftest import small_spec
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.partitioners import list_partitioners
@@ -205,3 +206,14 @@ def test_module_without_example_input_is_a_config_error() -> None:
 
 def test_result_type() -> None:
     assert isinstance(analyze(parawire.generate("chain", seed=0), 2, "ideal"), AnalysisResult)
+
+
+def test_analyze_many_is_analyze_of_each_target() -> None:
+    from parawire.analysis.api import analyze_many
+
+    specs = [small_spec("dp", seed=1), small_spec("lanes", seed=2), small_spec("dp", seed=1)]
+    many = analyze_many(specs, 3, "rpi4-ethernet", wire_dtype="float16")
+    assert len(many) == len(specs)
+    for spec, result in zip(specs, many, strict=True):
+        one = analyze(spec, 3, "rpi4-ethernet", wire_dtype="float16")
+        assert result.to_dict(timeline=True) == one.to_dict(timeline=True)

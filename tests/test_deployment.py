@@ -15,6 +15,7 @@ import parawire
 from conftest import GENERATORS, small_spec
 from parawire.analysis.api import analyze
 from parawire.analysis.costs import SCATTERS, WIRE_DTYPES, deploy, spec_costs, wire_bytes
+from parawire.analysis.deployment import REFINE_PASSES
 from parawire.analysis.graph import CostGraph, Vertex
 from parawire.analysis.metrics import evaluate_placement
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile, list_profiles
@@ -29,6 +30,7 @@ from parawire.runtime.wire import (
     encoded_buffer,
     roundtrip,
 )
+from reference_simulate import simulate as reference_simulate
 
 # 1 MAC = 2 FLOPs at 2 FLOP/s: a vertex of m MACs takes m seconds; a tensor of b bytes takes
 # 1 + b / 10 seconds to move.
@@ -298,3 +300,61 @@ def test_refinement_only_keeps_faster_placements() -> None:
     assert simulate(graph, better.placement.assignment, profile, 4).makespan_s == pytest.approx(
         better.schedule.makespan_s
     )
+
+
+def _refine_every_move(graph, assignment, profile, devices):
+    """The refinement as it was before moves were bounded: every move simulated (reference)."""
+    assignment = dict(assignment)
+    best = reference_simulate(graph, assignment, profile, devices).makespan_s
+    for _ in range(REFINE_PASSES):
+        improved = False
+        for v in graph.topological_order:
+            here = assignment[v]
+            for d in range(devices):
+                if d == here:
+                    continue
+                assignment[v] = d
+                span = reference_simulate(graph, assignment, profile, devices).makespan_s
+                if span < best * (1 - 1e-9):
+                    best, here, improved = span, d, True
+                else:
+                    assignment[v] = here
+        if not improved:
+            break
+    return assignment, best
+
+
+@pytest.mark.parametrize(
+    ("generator", "profile", "devices", "seed"),
+    [
+        ("dp", "rpi4-wifi", 3, 0),
+        ("er", "t2micro", 4, 1),
+        ("lanes", "rpi4-ethernet", 3, 2),
+        ("ws", "ideal", 2, 3),
+        ("dp", "local-cpu", 4, 4),
+    ],
+)
+def test_bounded_refinement_keeps_the_moves_of_the_exhaustive_one(
+    generator: str, profile: str, devices: int, seed: int
+) -> None:
+    from parawire.analysis.deployment import Candidate, refine
+    from parawire.analysis.partitioners import Placement
+    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.simulate import Simulator
+
+    prof = get_profile(profile)
+    graph = spec_costs(small_spec(generator, seed=seed))
+    rng = random.Random(seed)
+    start = {v.id: rng.randrange(devices) for v in graph.vertices}  # a poor start: many moves
+    sim = Simulator.of(graph, prof)
+    candidate = Candidate(
+        Placement(start, devices, "random"),
+        evaluate_placement(graph, start, devices),
+        sim.makespan(start),
+        sim,
+    )
+    want, want_span = _refine_every_move(graph, start, prof, devices)
+    got = refine(graph, candidate, prof, devices)
+    assert got.makespan_s == want_span
+    assert got.placement.assignment == want or got.placement.assignment == start == want
+    assert got.schedule.makespan_s == want_span

@@ -12,12 +12,14 @@ from parawire.analysis.graph import CostGraph, Vertex
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile, list_profiles
 from parawire.analysis.profiles import get_profile as profile_named
 from parawire.analysis.simulate import (
+    Simulator,
     critical_path_seconds,
     replica_devices,
     simulate,
     single_device_seconds,
 )
 from parawire.errors import ConfigError
+from reference_simulate import simulate as reference_simulate
 
 # 1 MAC = 2 FLOPs at 2 FLOP/s: a vertex of m MACs takes m seconds; a tensor of b bytes takes
 # 1 + b/10 seconds to move.
@@ -132,3 +134,60 @@ def test_single_device_speedup_is_one(profile):
     g = spec_costs(parawire.generate("dp", seed=1, staging=CONFIG, n=12))
     s = simulate(g, {v.id: 0 for v in g.vertices}, profile_named(profile))
     assert s.speedup == pytest.approx(1.0, rel=1e-12)
+
+
+# --- the fast simulator against the one it replaced (tests/reference_simulate.py) ----------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    generator=st.sampled_from(sorted(SMALL)),
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 8),
+    profile=st.sampled_from(list_profiles()),
+    scatter=st.sampled_from(["image", "stem"]),
+    wire_dtype=st.sampled_from(["float32", "float16", "int8"]),
+    data=st.data(),
+)
+def test_schedule_equals_the_reference_simulator(
+    generator, seed, n, profile, scatter, wire_dtype, data
+):
+    spec = parawire.generate(generator, seed=seed, staging=CONFIG, **SMALL[generator])
+    g = spec_costs(spec, scatter=scatter, wire_dtype=wire_dtype)
+    prof = profile_named(profile)
+    ids = [v.id for v in g.vertices]
+    devices = data.draw(st.lists(st.integers(0, n - 1), min_size=len(ids), max_size=len(ids)))
+    placement = dict(zip(ids, devices, strict=True))
+    want = reference_simulate(g, placement, prof, n)
+    got = simulate(g, placement, prof, n)
+    # the same floating-point operations in the same order: equal to the last bit
+    assert got.makespan_s == want.makespan_s
+    assert got.to_dict() == want.to_dict()
+    assert got.device_orders() == want.device_orders()
+    assert got.send_orders() == want.send_orders()
+    sim = Simulator(g, prof)
+    p = sim.by_position(placement)
+    assert sim.makespan(placement) == sim.makespan(p) == want.makespan_s
+    assert sim.lower_bound(p) <= want.makespan_s * (1 + 1e-12)
+    limit = data.draw(st.floats(0.0, 2.0)) * want.makespan_s
+    below = sim.makespan_below(p, limit)
+    assert below == (want.makespan_s if want.makespan_s < limit else None)
+
+
+def test_a_simulator_on_another_profile_is_a_fresh_one():
+    g = spec_costs(parawire.generate("dp", seed=4, staging=CONFIG, n=12))
+    placement = {v: i % 3 for i, v in enumerate(g.topological_order)}
+    base = Simulator(g, profile_named("rpi4-wifi"))
+    base.makespan(placement)  # fills its cache, which the other profile must not see
+    for name in list_profiles():
+        other = base.with_profile(profile_named(name))
+        assert other.makespan(placement) == Simulator(g, profile_named(name)).makespan(placement)
+        want = reference_simulate(g, placement, profile_named(name), 3)
+        assert other.schedule(placement, 3).to_dict() == want.to_dict()
+
+
+def test_shared_simulators_follow_the_objects_not_their_values():
+    g = diamond()
+    assert Simulator.of(g, UNIT) is Simulator.of(g, UNIT)
+    twin = diamond()  # equal, but another object: another simulator
+    assert Simulator.of(twin, UNIT) is not Simulator.of(g, UNIT)

@@ -16,7 +16,7 @@ a device/link profile, keeps the one the selection asks for and returns every fi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from parawire.analysis.simulate import Schedule, compute_seconds
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 
-__all__ = ["SELECTIONS", "AnalysisResult", "analyze", "compare", "resolve_graph"]
+__all__ = ["SELECTIONS", "AnalysisResult", "analyze", "analyze_many", "compare", "resolve_graph"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,25 @@ def analyze(
     ] or partition_options(graph, devices, PAPER_PARTITIONER, prof, **common)  # fmt: skip
     paper = cs_choice(paper_pool)
     return _result(graph, devices, prof, select, pool, base, chosen, paper)
+
+
+def analyze_many(
+    targets: Iterable[Any],
+    devices: int = 4,
+    profile: str | Profile = "rpi4-wifi",
+    partitioner: str | None = None,
+    **options: Any,
+) -> list[AnalysisResult]:
+    """``analyze`` of every target with the same settings, in order (search and study scoring).
+
+    The profile is resolved and checked once; what else one analysis builds per process (the
+    Mt-KaHyPar initializer and its contexts per k and eps) is made by the first target and
+    reused by the rest, and each graph's own set-up (hypergraph, components, priced simulator)
+    is made once and shared by every partitioner and device count. ``options`` are
+    ``analyze``'s keyword options.
+    """
+    prof = get_profile(profile)
+    return [analyze(target, devices, prof, partitioner, **options) for target in targets]
 
 
 def _result(

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from parawire.analysis.graph import CostGraph
@@ -29,7 +30,7 @@ from parawire.analysis.metrics import (
 )
 from parawire.analysis.partitioners import EPS_SWEEP, Placement, create_partitioner, sweep_eps
 from parawire.analysis.profiles import LinkProfile, Profile
-from parawire.analysis.simulate import Schedule, simulate
+from parawire.analysis.simulate import BOUND_SLACK, Schedule, Simulator
 from parawire.errors import ConfigError
 
 SELECTIONS = ("latency", "cs", "makespan")  # how a deployment is chosen among the candidates
@@ -41,11 +42,28 @@ NEAR_IDLE_SHARE = 0.25  # a unit below this share of the average load counts as 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One placement of the graph with its score and its simulated schedule."""
+    """One placement of the graph with its score and its simulated latency.
+
+    Choosing needs only the makespan; the full schedule (timeline included) is simulated when
+    something asks for it, which is one or two candidates of the dozens compared.
+    """
 
     placement: Placement  # as the partitioner returned it (``devices`` = n it was asked for)
     metrics: PlacementMetrics  # the paper's metrics at that n
-    schedule: Schedule  # simulated on the profile
+    makespan_s: float  # simulated latency of one inference on the profile
+    simulator: Simulator = field(repr=False, compare=False)  # the graph on the profile
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """The simulated schedule (the same simulation as ``makespan_s``, timeline included)."""
+        return self.simulator.schedule(self.placement.assignment, self.placement.devices)
+
+    @property
+    def speedup(self) -> float:
+        """T_1 / makespan, as ``Schedule.speedup`` (1.0 when both are zero)."""
+        if self.makespan_s == 0:
+            return 1.0
+        return self.simulator.single_device_s / self.makespan_s
 
     @property
     def devices_used(self) -> int:
@@ -69,8 +87,8 @@ class Candidate:
             "cs": self.metrics.cs,
             "delta_w": self.metrics.delta_w,
             "near_idle": self.near_idle,
-            "makespan_s": self.schedule.makespan_s,
-            "speedup": self.schedule.speedup,
+            "makespan_s": self.makespan_s,
+            "speedup": self.speedup,
             "comm_bytes": self.metrics.comm_bytes,
         }
 
@@ -96,8 +114,9 @@ def partition_options(
     """Every eps option of one partitioner at n devices, scored and simulated."""
     part = create_partitioner(partitioner, **dict(partitioner_options or {}))
     options = sweep_eps(part, graph, n, eps_values=eps, profile=profile, seed=seed, weights=weights)
+    sim = Simulator.of(graph, profile)
     return [
-        Candidate(o.placement, o.metrics, simulate(graph, o.placement.assignment, profile, n))
+        Candidate(o.placement, o.metrics, sim.makespan(o.placement.assignment), sim)
         for o in options
     ]
 
@@ -152,7 +171,7 @@ def cs_choice(options: Sequence[Candidate]) -> Candidate:
     if not options:
         raise ConfigError("no partition options to choose from")
     pool = [c for c in options if not c.near_idle] or list(options)
-    return min(pool, key=lambda c: (round(c.metrics.cs, CS_DECIMALS), c.schedule.makespan_s))
+    return min(pool, key=lambda c: (round(c.metrics.cs, CS_DECIMALS), c.makespan_s))
 
 
 def fastest(options: Sequence[Candidate]) -> Candidate:
@@ -161,7 +180,7 @@ def fastest(options: Sequence[Candidate]) -> Candidate:
         raise ConfigError("no partition options to choose from")
     return min(
         options,
-        key=lambda c: (c.schedule.makespan_s, c.devices_used, c.metrics.cs),
+        key=lambda c: (c.makespan_s, c.devices_used, c.metrics.cs),
     )
 
 
@@ -182,39 +201,42 @@ def refine(
     Partitioners optimise proxies (cut bytes, balance, a greedy list schedule); the simulation is
     what ``latency`` selects by, so a short local search on it finds what the proxies miss (a
     vertex that waits on one transfer in two, a device left idle at the end). Deterministic:
-    vertices in topological order, devices in index order, first improvement kept.
+    vertices in topological order, devices in index order, first improvement kept. A move is
+    simulated only when a lower bound on its makespan leaves room for an improvement
+    (``Simulator.makespan_below``): the moves kept, and so the result, are the same as when
+    every move is simulated.
     """
     n = max(start.placement.devices, devices)
     targets = range(min(devices, len(graph.vertices)))
-    assignment = dict(start.placement.assignment)
-    best = start.schedule.makespan_s
+    sim = Simulator.of(graph, profile)
+    p = list(sim.by_position(start.placement.assignment))
+    best = start.makespan_s
     for _ in range(passes):
         improved = False
-        for v in graph.topological_order:
-            here = assignment[v]
+        for i, here in enumerate(p):
             for d in targets:
                 if d == here:
                     continue
-                assignment[v] = d
-                span = simulate(graph, assignment, profile, n).makespan_s
-                if span < best * (1 - 1e-9):
+                p[i] = d
+                span = sim.makespan_below(p, best * (1 - 1e-9))
+                if span is not None:
                     best, here, improved = span, d, True
                 else:
-                    assignment[v] = here
+                    p[i] = here
         if not improved:
             break
-    if best >= start.schedule.makespan_s:
+    if best >= start.makespan_s:
         return start
+    assignment = dict(zip(sim.order, p, strict=True))
     placement = Placement(
         assignment=dict(sorted(assignment.items())),
         devices=n,
         partitioner=f"{start.placement.partitioner}+moves",
         eps=start.placement.eps,
-        info={**start.placement.info, "refined_from_s": start.schedule.makespan_s},
+        info={**start.placement.info, "refined_from_s": start.makespan_s},
     )
     metrics = evaluate_placement(graph, assignment, placement.devices, weights=weights)
-    schedule = simulate(graph, assignment, profile, placement.devices)
-    return Candidate(placement, metrics, schedule)
+    return Candidate(placement, metrics, best, sim)
 
 
 def choose(options: Sequence[Candidate], select: str, devices: int) -> Candidate:
@@ -266,21 +288,26 @@ def break_even_bandwidth(
     bisection on a log scale over each of the few fastest splits (their placements fixed).
     """
 
-    def makespan(c: Candidate, bw: float) -> float:
-        prof = _with_bandwidth(profile, bw)
-        return simulate(graph, c.placement.assignment, prof, c.placement.devices).makespan_s
+    base = Simulator.of(graph, profile)
+
+    def slower(c: Candidate, bw: float) -> bool:
+        """Whether ``c`` at bandwidth ``bw`` is slower than one device (a lower bound above
+        T1 answers without simulating)."""
+        sim = base.with_profile(_with_bandwidth(profile, bw))
+        p = sim.by_position(c.placement.assignment)
+        return sim.lower_bound(p) * (1 - BOUND_SLACK) > t1 or sim.makespan(p) > t1
 
     best: float | None = None
-    for c in sorted(splits, key=lambda c: c.schedule.makespan_s)[:3]:
+    for c in sorted(splits, key=lambda c: c.makespan_s)[:3]:
         hi = 1e15
-        if makespan(c, hi) > t1:
+        if slower(c, hi):
             continue
         lo = 1e3
-        if makespan(c, lo) <= t1:
+        if not slower(c, lo):
             return lo
         for _ in range(40):
             mid = math.sqrt(lo * hi)
-            if makespan(c, mid) <= t1:
+            if not slower(c, mid):
                 hi = mid
             else:
                 lo = mid
@@ -299,7 +326,7 @@ def verdict(
     devices: int,
 ) -> Verdict:
     """The plain-words conclusion: bound, break-even bandwidth, the recommendation."""
-    t1 = chosen.schedule.single_device_s
+    t1 = chosen.simulator.single_device_s
     splits = [c for c in options if c.devices_used > 1]
     best_split = fastest(splits) if splits else None
     comm = best_split.schedule.comm_s if best_split else 0.0
@@ -307,7 +334,7 @@ def verdict(
     even = break_even_bandwidth(graph, splits, profile, t1) if splits else None
     if best_split is None:
         bound = "single-chain"
-    elif best_split.schedule.speedup < 1.0 or comm > t1 / max(best_split.devices_used, 1):
+    elif best_split.speedup < 1.0 or comm > t1 / max(best_split.devices_used, 1):
         bound = "link-bound"
     else:
         bound = "compute-bound"
@@ -317,12 +344,12 @@ def verdict(
         rec = f"best: 1 of {devices} devices (run on one device: every split is slower here)"
     else:
         rec = (
-            f"best: {used} of {devices} devices, {chosen.schedule.speedup:.2f}x faster than one "
+            f"best: {used} of {devices} devices, {chosen.speedup:.2f}x faster than one "
             f"device ({chosen.placement.partitioner}"
             + (f", eps {chosen.placement.eps}" if chosen.placement.eps is not None else "")
             + ")"
         )
-    rec += f" (paper's CS choice: {paper.schedule.speedup:.2f}x on {paper.devices_used})"
+    rec += f" (paper's CS choice: {paper.speedup:.2f}x on {paper.devices_used})"
     parts = [f"{bound} on {profile.name}"]
     if best_split is not None:
         parts.append(
@@ -340,7 +367,7 @@ def verdict(
         bound=bound,
         split_comm_s=comm,
         single_device_s=t1,
-        best_split_speedup=best_split.schedule.speedup if best_split else math.nan,
+        best_split_speedup=best_split.speedup if best_split else math.nan,
         break_even_bandwidth=even,
         link_bandwidth=bw,
         text=text,

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 
 WEIGHT_RESOLUTION = 1 << 20  # the scaled weights of a graph sum to about this (fits in int32)
@@ -83,7 +84,15 @@ class Hypergraph:
 
 
 def build_hypergraph(graph: CostGraph, resolution: int = WEIGHT_RESOLUTION) -> Hypergraph:
-    """The hypergraph of ``graph``: FLOP-weighted vertices, byte-weighted output hyperedges."""
+    """The hypergraph of ``graph``: FLOP-weighted vertices, byte-weighted output hyperedges.
+
+    Built once per graph object (the partitioners and the metrics of every option share it).
+    """
+    return _hypergraph_of(graph, resolution)
+
+
+@by_identity
+def _hypergraph_of(graph: CostGraph, resolution: int) -> Hypergraph:
     ids = tuple(v.id for v in graph.vertices)
     index = {v: i for i, v in enumerate(ids)}
     pins: list[tuple[int, ...]] = []

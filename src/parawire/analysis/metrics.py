@@ -38,6 +38,7 @@ from typing import Any
 
 import networkx as nx
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.simulate import check_placement
@@ -60,8 +61,14 @@ DEFAULT_WEIGHTS = ScoreWeights()  # the paper's a = c = 1, b = 1.5
 
 def longest_path_vertices(graph: CostGraph, *, include_io: bool = True) -> int:
     """max{d_i}: vertices on the longest input-to-output path (both ends counted)."""
-    length = nx.dag_longest_path_length(graph.dag) + 1
+    length = _longest_path_edges(graph) + 1
     return length if include_io else max(1, length - 2)
+
+
+@by_identity
+def _longest_path_edges(graph: CostGraph) -> int:
+    """Edges on the longest path of ``graph`` (once per graph object: every option asks)."""
+    return int(nx.dag_longest_path_length(graph.dag))
 
 
 def eta(graph: CostGraph, n: int, *, include_io: bool = True) -> float:
@@ -200,7 +207,8 @@ def evaluate_placement(
     check_placement(graph, assignment, n)
     hg = hypergraph or build_hypergraph(graph)
     parts = part_weights(hg, assignment, n)
-    lam = communication_bytes(hg, assignment)
+    gammas = hg.connectivity(assignment)
+    lam = sum(b * (g - 1) for b, g in zip(hg.edge_bytes, gammas, strict=True))  # Eq. 3
     u_c = u_c if u_c is not None else graph.reference_bytes
     if u_c < 1:
         raise ConfigError(f"u_c must be a positive number of bytes, got {u_c}")
@@ -209,7 +217,7 @@ def evaluate_placement(
     if eta_value is None:
         eta_value = eta(graph, n, include_io=include_io)
     flows = device_flows(graph, assignment)
-    transfers = sum(g - 1 for g in hg.connectivity(assignment))
+    transfers = sum(g - 1 for g in gammas)
     both_ways = sum(1 for a, b in flows.edges if a < b and flows.has_edge(b, a))
     return PlacementMetrics(
         devices=n,

@@ -32,12 +32,14 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.profiles import Profile
 from parawire.errors import ConfigError
@@ -239,143 +241,277 @@ def simulate(
     devices: int | None = None,
 ) -> Schedule:
     """Simulate one inference of ``graph`` with ``placement`` (vertex -> device) on n devices."""
-    n = check_placement(graph, placement, devices)
-    return _Simulation(graph, placement, profile, n).run()
+    return Simulator.of(graph, profile).schedule(placement, devices)
 
 
-class _Simulation:
-    """State of one simulation run: ready queues, link queues and the event heap."""
+# event kinds: a vertex finished; its output arrived; the input image arrived; the logits
+# arrived back on the source's device
+_FINISH, _ARRIVE, _IMAGE, _RESULT = 0, 1, 2, 3
 
-    # event kinds: a vertex finished; its output arrived; the input image arrived; the logits
-    # arrived back on the source's device
-    _FINISH, _ARRIVE, _IMAGE, _RESULT = 0, 1, 2, 3
 
-    def __init__(
-        self, graph: CostGraph, placement: Mapping[int, int], profile: Profile, n: int
-    ) -> None:
-        self.graph, self.placement, self.n = graph, placement, n
-        self.cost = compute_seconds(graph, profile)
-        self.rank = upward_ranks(graph, self.cost, transfer_seconds(graph, profile), placement)
-        self.topo_index = {v: i for i, v in enumerate(graph.topological_order)}
-        self.consumers = graph.consumers
-        self.link = profile.link.seconds
-        # inputs not yet on the vertex's device
-        self.waiting = {v: len(graph.producers[v]) for v in self.topo_index}
-        self.ready: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
-        self.running: list[int | None] = [None] * n
-        self.link_free = [0.0] * n
-        self.busy = [0.0] * n
-        self.events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, v, device)
-        self.timeline: list[TimelineEvent] = []
-        self.seq = 0
-        self.bytes_moved = self.transfers = 0
-        self.comm_s = self.makespan = 0.0
+# a lower bound sums the same durations as the simulation in another order; this much relative
+# rounding slack keeps it below the simulated makespan
+BOUND_SLACK = 1e-12
 
-    def run(self) -> Schedule:
-        """Process events until every vertex has run; return the schedule."""
-        self._start_source()
+
+class Simulator:
+    """One cost graph priced on one profile, ready to simulate many placements of it.
+
+    Everything that does not depend on the placement (compute and transfer seconds, consumers,
+    input counts) is computed once here, in arrays indexed by topological position (position 0
+    is the source, the last the sink), so that one simulation is a tight loop over lists. A
+    placement chooser makes one ``Simulator`` and asks it for many makespans: ``makespan``
+    caches them by placement, ``lower_bound`` rules moves out without simulating them. The
+    schedule is the model of the module docstring, event for event: ``schedule`` returns the
+    same ``Schedule`` (timeline included) as the per-run object simulator it replaced, which
+    ``tests/reference_simulate.py`` keeps as the oracle (equal to the last bit, property-tested).
+    """
+
+    def __init__(self, graph: CostGraph, profile: Profile) -> None:
+        self.graph, self.profile = graph, profile
+        self.order: tuple[int, ...] = graph.topological_order  # position -> vertex id
+        self.position = {v: i for i, v in enumerate(self.order)}  # vertex id -> position
+        vertex, seconds = graph.vertex_map, profile.device.seconds
+        self.cost = [seconds(vertex[v]) for v in self.order]
+        self.nbytes = [graph.sent_bytes(v) for v in self.order]
+        self.link_s = [profile.link.seconds(b) for b in self.nbytes]
+        self.consumers = [tuple(self.position[w] for w in graph.consumers[v]) for v in self.order]
+        self.inputs = [len(graph.producers[v]) for v in self.order]
+        self.replicate = graph.replicate_source
+        self.single_device_s = math.fsum(self.cost)
+        self._spans: dict[tuple[int, ...], float] = {}  # placement (by position) -> makespan
+        self._floors: dict[tuple[int, ...], float] = {}  # placement -> a lower bound found
+
+    @staticmethod
+    def of(graph: CostGraph, profile: Profile) -> Simulator:
+        """The simulator of this very graph and profile object, made once and then shared.
+
+        Choosing a deployment simulates one graph on one profile hundreds of times, from the
+        partitioners as well as the chooser: they all get the same simulator, with its caches.
+        """
+        return _shared_simulator(graph, profile)
+
+    def with_profile(self, profile: Profile) -> Simulator:
+        """The same graph priced on another profile (the structure is shared, not rebuilt)."""
+        other = copy.copy(self)
+        other.profile = profile
+        if profile.device != self.profile.device:
+            vertex, seconds = self.graph.vertex_map, profile.device.seconds
+            other.cost = [seconds(vertex[v]) for v in self.order]
+            other.single_device_s = math.fsum(other.cost)
+        other.link_s = [profile.link.seconds(b) for b in self.nbytes]
+        other._spans, other._floors = {}, {}
+        return other
+
+    def by_position(self, placement: Mapping[int, int]) -> tuple[int, ...]:
+        """The device of every vertex, in topological order (the form the methods below cache)."""
+        return tuple(placement[v] for v in self.order)
+
+    def schedule(self, placement: Mapping[int, int], devices: int | None = None) -> Schedule:
+        """The simulated ``Schedule`` of ``placement`` (checked) on n devices, timeline included."""
+        n = check_placement(self.graph, placement, devices)
+        return self._run(self.by_position(placement), n, record=True)  # type: ignore[return-value]
+
+    def makespan(self, placement: Mapping[int, int] | Sequence[int]) -> float:
+        """The simulated latency of a placement (vertex id -> device, or devices by position).
+
+        Cached by placement: asking again for one already simulated costs a dict lookup. The
+        placement is not checked here (``schedule`` checks it): it comes from a partitioner.
+        """
+        p = tuple(placement) if isinstance(placement, Sequence) else self.by_position(placement)
+        span = self._spans.get(p)
+        if span is None:
+            span = self._spans[p] = self._run(p, max(p) + 1, record=False)  # type: ignore[assignment]
+        return span  # type: ignore[return-value]
+
+    def makespan_below(self, p: Sequence[int], limit: float) -> float | None:
+        """The makespan of placement ``p`` (devices by position) if it is below ``limit``, else
+        None; a placement whose ``lower_bound`` already reaches ``limit`` is not simulated."""
+        key = tuple(p)
+        span = self._spans.get(key)
+        if span is None:
+            floor = self._floors.get(key)
+            if floor is None or floor < limit:
+                floor = self._floors[key] = self.lower_bound(key, limit) * (1 - BOUND_SLACK)
+            if floor >= limit:
+                return None
+            span = self._spans[key] = self._run(key, max(key) + 1, record=False)  # type: ignore[assignment]
+        return span if span < limit else None  # type: ignore[operator]
+
+    def ranks(self, p: Sequence[int]) -> list[float]:
+        """``upward_ranks`` of placement ``p`` (devices by position), by position."""
+        cost, link_s, consumers = self.cost, self.link_s, self.consumers
+        rank = [0.0] * len(cost)
+        for i in range(len(cost) - 1, -1, -1):
+            here, comm, tail = p[i], link_s[i], 0.0
+            for w in consumers[i]:
+                x = rank[w] + comm if p[w] != here else rank[w]
+                if x > tail:
+                    tail = x
+            rank[i] = cost[i] + tail
+        return rank
+
+    def lower_bound(self, p: Sequence[int], limit: float = math.inf) -> float:
+        """A makespan no schedule of placement ``p`` (devices by position) can beat.
+
+        The larger of two bounds that hold for every event order of the model: the longest
+        path of compute and of this placement's transfers (the source's upward rank), and, for
+        each device, the earliest any of its vertices can start + all its compute + the
+        shortest path any of them still has to the sink's end (a device runs its vertices one
+        after another). A logits transfer home is added to both when the sink is elsewhere.
+        The source's compute is left out of the device loads (with image scatter several
+        devices run it), which only weakens the bound. The path bound comes first; when it
+        already reaches ``limit`` it is returned alone (the device bound costs twice as much).
+        """
+        cost, link_s, consumers = self.cost, self.link_s, self.consumers
+        rank = self.ranks(p)
+        size = len(cost)
+        home = link_s[-1] if p[-1] != p[0] else 0.0  # the logits' way back
+        if rank[0] + home >= limit:
+            return rank[0] + home
+        earliest = [0.0] * size  # top level: the earliest start a vertex can have
+        for i in range(size):
+            ready_at, here = earliest[i] + cost[i], p[i]
+            for w in consumers[i]:
+                t = ready_at + link_s[i] if p[w] != here else ready_at
+                if t > earliest[w]:
+                    earliest[w] = t
+        first: dict[int, float] = {}
+        load: dict[int, float] = {}
+        last: dict[int, float] = {}
+        for i in range(1, size):
+            d = p[i]
+            start, tail = earliest[i], rank[i] - cost[i]
+            if d in load:
+                load[d] += cost[i]
+                first[d] = min(first[d], start)
+                last[d] = min(last[d], tail)
+            else:
+                load[d], first[d], last[d] = cost[i], start, tail
+        return max([rank[0], *(first[d] + load[d] + last[d] for d in load)]) + home
+
+    def _sends(self, p: Sequence[int], rank: Sequence[float]) -> list[tuple[int, ...]]:
+        """The devices each vertex's output goes to under placement ``p``, in send order.
+
+        Every other device that hosts a consumer, the one whose most urgent consumer has the
+        highest upward rank first (ties: the lower device); for the source with image scatter,
+        the image's destinations; for a sink away from the source's device, that device.
+        """
+        consumers, size = self.consumers, len(self.cost)
+        sends: list[tuple[int, ...]] = []
+        for i in range(size):
+            here, urgency = p[i], {}
+            for w in consumers[i]:
+                e = p[w]
+                if e != here and rank[w] > urgency.get(e, -math.inf):
+                    urgency[e] = rank[w]
+            if len(urgency) > 1:
+                sends.append(tuple(sorted(urgency, key=lambda e: (-urgency[e], e))))
+            else:
+                sends.append(tuple(urgency))
+        if size and p[-1] != p[0]:
+            sends[-1] = (p[0],)  # the logits go home
+        return sends
+
+    def _run(self, p: Sequence[int], n: int, *, record: bool) -> Schedule | float:
+        """Process the events of placement ``p`` (devices by position) on n devices.
+
+        Returns the ``Schedule`` when ``record``, else the makespan alone (no timeline built).
+        Every event at one instant is applied before idle devices pick their next vertex, so
+        the order of events within an instant changes nothing.
+        """
+        cost, link_s, consumers = self.cost, self.link_s, self.consumers
+        order, nbytes, size = self.order, self.nbytes, len(cost)
+        rank = self.ranks(p)
+        sends = self._sends(p, rank)
+        # the ready queues hold priority positions: 0 is the highest upward rank (ties: the
+        # earlier vertex in topological order), as the module docstring orders them
+        by_priority = sorted(range(size), key=lambda i: (-rank[i], i))
+        priority = [0] * size
+        for j, i in enumerate(by_priority):
+            priority[i] = j
+        waiting = list(self.inputs)
+        ready: list[list[int]] = [[] for _ in range(n)]
+        running = [False] * n
+        link_free = [0.0] * n
+        busy = [0.0] * n
+        events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, position, device)
+        timeline: list[TimelineEvent] = []
+        seq = transfers = bytes_moved = 0
+        comm_s = makespan = 0.0
+        push, pop = heapq.heappush, heapq.heappop
+        sink, home, replicate = size - 1, p[0], self.replicate
+        # time 0: the source is ready on its device, or (image scatter) on the devices of its
+        # consumers once the image arrives; the source's device runs it if it hosts one
+        if not replicate or home in {p[w] for w in consumers[0]}:
+            push(ready[home], priority[0])
+        pending = [(0, home, sends[0], _IMAGE)] if replicate else []
         now = 0.0
         while True:
-            self._dispatch(now)
-            if not self.events:
+            for i, d, targets, kind in pending:  # queue sends on d's link, FIFO
+                for e in targets:
+                    start = now if now >= link_free[d] else link_free[d]
+                    end = link_free[d] = start + link_s[i]
+                    push(events, (end, seq, kind, i, e))
+                    seq += 1
+                    if record:
+                        timeline.append(
+                            TimelineEvent("transfer", order[i], d, start, end, e, nbytes[i])
+                        )
+                        transfers += 1
+                        bytes_moved += nbytes[i]
+                        comm_s += end - start
+            pending = []
+            for d in range(n):  # every idle device starts its most urgent ready vertex
+                if not running[d] and ready[d]:
+                    i = by_priority[pop(ready[d])]
+                    running[d] = True
+                    end = now + cost[i]
+                    push(events, (end, seq, _FINISH, i, d))
+                    seq += 1
+                    if record:
+                        busy[d] += cost[i]
+                        timeline.append(TimelineEvent("compute", order[i], d, now, end))
+            if not events:
                 break
-            now = self.events[0][0]
-            while self.events and self.events[0][0] == now:  # the whole instant, then dispatch
-                _, _, kind, v, d = heapq.heappop(self.events)
-                if kind == self._ARRIVE:
-                    self._deliver(v, d)
-                elif kind == self._IMAGE:
-                    self._make_ready(v, d)
-                elif kind == self._RESULT:
-                    self.makespan = max(self.makespan, now)
-                else:
-                    self._finish(v, d, now)
-        if any(self.waiting.values()):  # unreachable for a DAG; guards a malformed graph
-            stuck = sorted(v for v, c in self.waiting.items() if c)
+            now = events[0][0]
+            while events and events[0][0] == now:  # the whole instant, then dispatch
+                _, _, kind, i, d = pop(events)
+                if kind == _IMAGE:
+                    push(ready[d], priority[0])
+                    continue
+                if kind == _RESULT:
+                    makespan = now if now > makespan else makespan
+                    continue
+                if kind == _FINISH:  # free the device; its sends go out after this instant
+                    running[d] = False
+                    makespan = now if now > makespan else makespan
+                    if sends[i] and not (i == 0 and replicate):
+                        pending.append((i, d, sends[i], _RESULT if i == sink else _ARRIVE))
+                for w in consumers[i]:  # i's output is on d: count it for consumers there
+                    if p[w] == d:
+                        waiting[w] -= 1
+                        if not waiting[w]:
+                            push(ready[d], priority[w])
+        if any(waiting):  # unreachable for a DAG; guards a malformed graph
+            stuck = sorted(order[i] for i, c in enumerate(waiting) if c)
             raise ConfigError(f"graph {self.graph.name!r}: vertices {stuck[:8]} never ran")
-        self.timeline.sort(key=lambda e: (e.start, e.kind != "compute", e.device, e.vertex))
+        if not record:
+            return makespan
+        timeline.sort(key=lambda e: (e.start, e.kind != "compute", e.device, e.vertex))
         return Schedule(
-            makespan_s=self.makespan,
-            busy_s=tuple(self.busy),
-            bytes_moved=self.bytes_moved,
-            transfers=self.transfers,
-            comm_s=self.comm_s,
-            single_device_s=math.fsum(self.cost.values()),
-            timeline=tuple(self.timeline),
-            devices=self.n,
+            makespan_s=makespan,
+            busy_s=tuple(busy),
+            bytes_moved=bytes_moved,
+            transfers=transfers,
+            comm_s=comm_s,
+            single_device_s=self.single_device_s,
+            timeline=tuple(timeline),
+            devices=n,
         )
 
-    def _push(self, time: float, kind: int, v: int, device: int) -> None:
-        heapq.heappush(self.events, (time, self.seq, kind, v, device))
-        self.seq += 1
 
-    def _make_ready(self, v: int, device: int | None = None) -> None:
-        d = self.placement[v] if device is None else device
-        heapq.heappush(self.ready[d], (-self.rank[v], self.topo_index[v], v))
-
-    def _start_source(self) -> None:
-        """Time 0: the source is ready on its device, or (image scatter) the image goes out."""
-        source = self.graph.source
-        home = self.placement[source]
-        replicas = replica_devices(self.graph, self.placement)
-        if home in replicas:
-            self._make_ready(source)
-        if replicas == (home,):
-            return
-        urgency = self._urgency(source, home)
-        self._send(source, home, sorted(urgency, key=lambda e: (-urgency[e], e)), 0.0, self._IMAGE)
-
-    def _urgency(self, v: int, d: int) -> dict[int, float]:
-        """Receiving device -> upward rank of its most urgent consumer of ``v`` (not on ``d``)."""
-        urgency: dict[int, float] = {}
-        for w in self.consumers[v]:
-            e = self.placement[w]
-            if e != d:
-                urgency[e] = max(urgency.get(e, -math.inf), self.rank[w])
-        return urgency
-
-    def _send(self, v: int, d: int, targets: list[int], now: float, kind: int) -> None:
-        """Queue ``v``'s outgoing data on ``d``'s link to each target device, in order."""
-        nbytes = self.graph.sent_bytes(v)
-        for e in targets:
-            start = max(now, self.link_free[d])  # one send at a time per device (FIFO)
-            end = start + self.link(nbytes)
-            self.link_free[d] = end
-            self.timeline.append(TimelineEvent("transfer", v, d, start, end, e, nbytes))
-            self._push(end, kind, v, e)
-            self.transfers += 1
-            self.bytes_moved += nbytes
-            self.comm_s += end - start
-
-    def _dispatch(self, now: float) -> None:
-        """Start the highest-priority ready vertex on every idle device."""
-        for d in range(self.n):
-            if self.running[d] is None and self.ready[d]:
-                _, _, v = heapq.heappop(self.ready[d])
-                self.running[d] = v
-                end = now + self.cost[v]
-                self.busy[d] += self.cost[v]
-                self.timeline.append(TimelineEvent("compute", v, d, now, end))
-                self._push(end, self._FINISH, v, d)
-
-    def _deliver(self, v: int, device: int) -> None:
-        """The output of ``v`` is now on ``device``: count it for v's consumers placed there."""
-        for w in self.consumers[v]:
-            if self.placement[w] == device:
-                self.waiting[w] -= 1
-                if self.waiting[w] == 0:
-                    self._make_ready(w)
-
-    def _finish(self, v: int, d: int, now: float) -> None:
-        """``v`` ended on device ``d``: free the device, feed local consumers, queue sends."""
-        self.running[d] = None
-        self.makespan = max(self.makespan, now)
-        self._deliver(v, d)
-        if v == self.graph.source and self.graph.replicate_source:
-            return  # every device that needs it runs its own copy
-        home = self.placement[self.graph.source]
-        if v == self.graph.sink and d != home:
-            self._send(v, d, [home], now, self._RESULT)
-            return
-        urgency = self._urgency(v, d)
-        self._send(v, d, sorted(urgency, key=lambda e: (-urgency[e], e)), now, self._ARRIVE)
+@by_identity
+def _shared_simulator(graph: CostGraph, profile: Profile) -> Simulator:
+    """``Simulator.of``: one simulator per graph and profile object in use."""
+    return Simulator(graph, profile)

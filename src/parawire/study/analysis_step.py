@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from parawire.arch.spec import ArchSpec
@@ -11,10 +12,15 @@ from parawire.study.config import StudyConfig
 def analyze_for_study(spec: ArchSpec, cfg: StudyConfig) -> dict[str, Any]:
     """The recommended deployment of ``spec`` on up to ``cfg.devices`` devices of
     ``cfg.profile`` (speedup, devices used, communication, eta, CS) and the paper's CS choice."""
-    from parawire.analysis.api import analyze
+    return analyses_for_study([spec], cfg)[0]
 
-    result = analyze(
-        spec,
+
+def analyses_for_study(specs: Sequence[ArchSpec], cfg: StudyConfig) -> list[dict[str, Any]]:
+    """``analyze_for_study`` of several specs in one batch (``parawire.analysis.analyze_many``)."""
+    from parawire.analysis.api import analyze_many
+
+    results = analyze_many(
+        specs,
         devices=cfg.devices,
         profile=cfg.profile,
         partitioner=cfg.partitioner,
@@ -22,6 +28,11 @@ def analyze_for_study(spec: ArchSpec, cfg: StudyConfig) -> dict[str, Any]:
         wire_dtype=cfg.wire_dtype,
         scatter=cfg.scatter,
     )
+    return [_figures(result) for result in results]
+
+
+def _figures(result: Any) -> dict[str, Any]:
+    """The study's row figures of one ``AnalysisResult``."""
     return {
         "speedup": float(result.speedup),
         "devices_used": int(result.devices_used),

@@ -23,7 +23,7 @@ from parawire.analysis.costs import spec_costs
 from parawire.arch import StagingConfig, generate
 from parawire.data import ImageSplits, load_dataset, resize_splits
 from parawire.report.tables import Table, to_csv, to_markdown
-from parawire.study.analysis_step import analyze_for_study
+from parawire.study.analysis_step import analyses_for_study, analyze_for_study
 from parawire.study.config import StudyConfig
 from parawire.study.jobs import Job, job_source, plan_jobs
 from parawire.study.store import StudyStore
@@ -176,13 +176,15 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
                 sized[job.size] = resize_splits(splits, job.size)
             finished(i, job, run_job(job, cfg, sized[job.size], folder, log))
     planned = {j.id: i for i, j in enumerate(jobs)}
-    rows = []
-    for row in store.rows():
-        if row["job"] in planned:
-            if row.get("spec") is not None and row.get("analysis") is None:
-                row = add_analysis(row, cfg)
-                store.put(row["job"], row)
-            rows.append(row)
+    rows = [row for row in store.rows() if row["job"] in planned]
+    missing = [r for r in rows if r.get("spec") is not None and r.get("analysis") is None]
+    if missing:  # rows stored without their analysis: scored in one batch
+        from parawire.arch.spec import ArchSpec
+
+        specs = [ArchSpec.from_dict(r["spec"]) for r in missing]
+        for row, analysis in zip(missing, analyses_for_study(specs, cfg), strict=True):
+            row["analysis"] = analysis
+            store.put(row["job"], add_analysis(row, cfg))
     rows.sort(key=lambda r: planned[r["job"]])  # the order of --generators and --baselines
     cells = stability_cells(cfg, store, splits.input_shape, splits.num_classes, log)
     tables = build_tables(rows, cells, cfg, native)

@@ -55,9 +55,9 @@ def refine_placement(
     refined = acyclic_refinement(graph, assignment)
     if mode == "acyclic":
         return refined, "acyclic"
-    from parawire.analysis.simulate import simulate
+    from parawire.analysis.simulate import Simulator
 
     assert profile is not None
-    before = simulate(graph, assignment, profile, devices=n).makespan_s
-    after = simulate(graph, refined, profile, devices=n).makespan_s
+    sim = Simulator.of(graph, profile)
+    before, after = sim.makespan(assignment), sim.makespan(refined)
     return (refined, "acyclic") if after < before else (assignment, "none")

@@ -162,11 +162,12 @@ class KaHyPar(Partitioner):
         tied = [s for s in ranked if rank(s) == rank(ranked[0])]
         if len(tied) == 1 or profile is None:
             return ranked[0]
-        from parawire.analysis.simulate import simulate
+        from parawire.analysis.simulate import Simulator
+
+        sim = Simulator.of(graph, profile)
 
         def makespan(s: _Solution) -> float:
-            assignment = dict(zip(hg.vertex_ids, s.blocks, strict=True))
-            return simulate(graph, assignment, profile, devices=n).makespan_s
+            return sim.makespan(dict(zip(hg.vertex_ids, s.blocks, strict=True)))
 
         return min(tied, key=makespan)
 

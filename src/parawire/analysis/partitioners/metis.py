@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.partitioners._base import Partitioner
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from parawire.analysis.profiles import Profile
 
 
+@by_identity  # one expansion per hypergraph: every eps and device count asks for it
 def clique_expansion(hg: Hypergraph) -> tuple[list[int], list[int], list[int]]:
     """CSR (xadj, adjncy, eweights) of the clique-expanded hypergraph; weights >= 1."""
     weights: dict[tuple[int, int], int] = {}

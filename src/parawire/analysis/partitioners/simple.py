@@ -16,6 +16,7 @@ import heapq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.partitioners._base import Partitioner, vertex_work
 from parawire.analysis.partitioners._registry import register_partitioner
@@ -85,7 +86,13 @@ class Contiguous(Partitioner):
 
 def component_groups(graph: CostGraph) -> list[list[int]]:
     """Vertex ids of each component left when the input and output vertices are removed."""
-    return clusters(graph.dag, graph.source, graph.sink)
+    return [list(c) for c in _components(graph)]
+
+
+@by_identity
+def _components(graph: CostGraph) -> tuple[tuple[int, ...], ...]:
+    """``component_groups`` computed once per graph object (every device count asks)."""
+    return tuple(tuple(c) for c in clusters(graph.dag, graph.source, graph.sink))
 
 
 @register_partitioner("groups")
