@@ -100,6 +100,7 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     # what a forward pass takes beyond its vertices and head, per vertex: 0.02 ms
     assert result.dispatch_s == pytest.approx(2e-5)
     assert result.context_spread == [1.0] * len(calibrate_module.CONTEXT_SHAPES)
+    assert result.spread == 1.0 and result.compute_range[0] <= 1.0 <= result.compute_range[1]
     context = [c for c in calls if c[0] == CONTEXT_PHASE]
     assert context == [(CONTEXT_PHASE, i, 2) for i in range(3)]
     compute = [c for c in calls if c[0] == COMPUTE_PHASE]
@@ -122,7 +123,7 @@ def test_in_context_medians_over_processes():
     assert times.vertex_s == [{0: 2.0, 1: 2.0}]
     assert times.forward_s == [5.0] and times.head_s == [0.5]
     assert times.dispatch_s == pytest.approx((5.0 - 4.0 - 0.5) / 2)
-    assert times.process_spread == [1.5]
+    assert times.process_spread == [1.5] and times.forward_by_process == [[4.0, 6.0, 5.0]]
 
 
 def test_a_vertex_is_timed_inside_its_network():

@@ -358,3 +358,68 @@ def test_bounded_refinement_keeps_the_moves_of_the_exhaustive_one(
     assert got.makespan_s == want_span
     assert got.placement.assignment == want or got.placement.assignment == start == want
     assert got.schedule.makespan_s == want_span
+
+
+# --- what the profile cannot vouch for: the speedup's range and the sure choice ---------------
+
+
+def test_profile_ranges_round_trip_and_are_checked(tmp_path):
+    from parawire.analysis.profiles import get_profile, load_profiles, save_profile
+    from parawire.errors import ConfigError
+
+    wifi = get_profile("rpi4-wifi")
+    assert wifi.estimate and wifi.compute_range[0] < 1 < wifi.compute_range[1]
+    assert not get_profile("ideal").estimate and get_profile("ideal").exact
+    path = save_profile(dataclasses.replace(wifi, name="copy"), tmp_path / "p.toml")
+    assert load_profiles(path)["copy"] == dataclasses.replace(wifi, name="copy")
+    with pytest.raises(ConfigError, match="compute_range"):
+        dataclasses.replace(wifi, compute_range=(1.2, 1.5))
+    with pytest.raises(ConfigError, match="spread"):
+        dataclasses.replace(wifi, spread=0.5)
+
+
+def test_speedup_range_brackets_the_simulated_speedup():
+    from parawire.analysis.deployment import candidates, fastest, speedup_range
+    from parawire.analysis.profiles import get_profile
+
+    graph = spec_costs(small_spec("lanes", size=16))
+    profile = get_profile("rpi4-ethernet")
+    best = fastest([c for c in candidates(graph, 3, profile) if c.devices_used > 1])
+    low, high = speedup_range(graph, best, profile)
+    assert low < best.speedup < high
+    exact = dataclasses.replace(
+        profile, compute_range=(1.0, 1.0), link_range=(1.0, 1.0), spread=1.0
+    )
+    assert speedup_range(graph, best, exact) == (best.speedup, best.speedup)
+    # a wider link range can only widen the range
+    wide = dataclasses.replace(profile, link_range=(0.5, 4.0))
+    w_low, w_high = speedup_range(graph, best, wide)
+    assert w_low <= low and w_high >= high
+
+
+def test_the_recommendation_splits_only_when_surely_faster():
+    from parawire.analysis.profiles import get_profile
+
+    spec = small_spec("lanes", size=16)
+    profile = get_profile("rpi4-ethernet")
+    exact = dataclasses.replace(
+        profile, compute_range=(1.0, 1.0), link_range=(1.0, 1.0), spread=1.0
+    )
+    sure = parawire.analyze(spec, devices=3, profile=exact)
+    assert sure.devices_used > 1  # exact figures: the fastest split
+    low, _ = sure.verdict.speedup_range
+    assert low == pytest.approx(sure.speedup)
+    # devices that may differ by more than the split gains: one device, said so
+    unsure = parawire.analyze(
+        spec, devices=3, profile=dataclasses.replace(exact, spread=sure.speedup * 1.1)
+    )
+    assert unsure.devices_used == 1
+    assert "is not surely faster" in unsure.verdict.text
+
+
+def test_an_estimated_profile_says_so():
+    result = parawire.analyze(small_spec("dp", size=16), devices=2, profile="t2micro")
+    assert result.verdict.estimate
+    assert "t2micro's figures are estimates, not measured on the device" in result.verdict.text
+    low, high = result.verdict.speedup_range
+    assert low <= result.speedup <= high

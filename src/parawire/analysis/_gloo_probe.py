@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import time
 from datetime import timedelta
 
@@ -74,7 +75,7 @@ def ping_pong(nbytes: int, repeats: int, rank: int) -> float:
             dist.send(buf, 0)
         if i >= 2:
             times.append((time.perf_counter() - t0) / 2)
-    return min(times)
+    return min(times), statistics.median(times)
 
 
 def main() -> None:
@@ -97,10 +98,11 @@ def main() -> None:
         timeout=timedelta(seconds=args.timeout),
     )
     try:
-        small = ping_pong(args.small, args.repeats * 10, args.rank)
-        large = ping_pong(args.large, args.repeats, args.rank)
+        small, small_median = ping_pong(args.small, args.repeats * 10, args.rank)
+        large, large_median = ping_pong(args.large, args.repeats, args.rank)
         if args.rank == 0:
-            print(json.dumps({"small_s": small, "large_s": large}), flush=True)
+            figures = {"small_s": small, "large_s": large, "small_median_s": small_median}
+            print(json.dumps({**figures, "large_median_s": large_median}), flush=True)
     finally:
         dist.destroy_process_group()
 

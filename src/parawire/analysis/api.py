@@ -34,6 +34,7 @@ from parawire.analysis.deployment import (
     cs_choice,
     partition_options,
     refine,
+    sure_choice,
     verdict,
 )
 from parawire.analysis.graph import CostGraph
@@ -247,6 +248,8 @@ def analyze(
     base = chosen = choose(pool, select, devices)
     if select == "latency" and refine_moves and chosen.devices_used > 1:
         chosen = refine(graph, chosen, prof, devices, weights=weights)
+    if select == "latency":
+        chosen = sure_choice(graph, [*pool, chosen], chosen, prof)
     paper_pool = [
         c for c in pool if c.placement.partitioner == PAPER_PARTITIONER
         and c.placement.devices == devices

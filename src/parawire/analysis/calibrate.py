@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,12 @@ class Calibration:
     kind_samples: dict[str, list[list[float]]] = field(default_factory=dict)  # (amount, s)
     processes: int = 1  # fresh processes the in-context timings are medians of
     context_spread: list[float] = field(default_factory=list)  # per spec: process max / min
+    # what the profile cannot vouch for (``Profile``): whole networks' times in each fresh
+    # process over their prediction (lowest, highest), the link probe's median over its best,
+    # the median spread of one network between fresh processes
+    compute_range: tuple[float, float] = (1.0, 1.0)
+    link_range: tuple[float, float] = (1.0, 1.0)
+    spread: float = 1.0
 
     def to_profile(self, name: str = "local-cpu") -> Profile:
         """The measured figures as a ``Profile`` (this machine's processes over loopback)."""
@@ -120,6 +126,9 @@ class Calibration:
             link=LinkProfile("loopback-gloo", self.bandwidth_bytes_per_s, self.latency_s),
             description=f"this machine, {self.threads} thread(s) per process, gloo over loopback",
             source=f"measured by `parawire calibrate --threads {self.threads}` on {stamp}",
+            compute_range=self.compute_range,
+            link_range=self.link_range,
+            spread=self.spread,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -574,9 +583,15 @@ def measure_link(repeats: int = 10, timeout: float = 30.0) -> dict[str, float]:
         raise DataError(f"gloo link benchmark failed: {last}")
     figures = json.loads(outputs[0][0].strip().splitlines()[-1])
     extra = max(figures["large_s"] - figures["small_s"], 1e-9)
+    # a typical message takes up to the median over the fastest: the link's range
+    slower = max(
+        figures["small_median_s"] / figures["small_s"],
+        figures["large_median_s"] / figures["large_s"],
+    )
     return {
         "latency_s": figures["small_s"],
         "bandwidth_bytes_per_s": (LARGE_BYTES - SMALL_BYTES) / extra,
+        "link_range": (1.0, float(slower)),
     }
 
 
@@ -607,14 +622,30 @@ def calibrate(
     report(LINK_PHASE, 0, 1)
     link = measure_link(max(repeats // 3, 2), timeout)
     report(LINK_PHASE, 1, 1)
-    return Calibration(
+    result = Calibration(
         threads=threads,
         processes=processes,
         context_spread=list(context.process_spread),
+        spread=statistics.median(context.process_spread),
         **compute,
         **kinds,
         **link,
     )
+    return replace(result, compute_range=compute_range(result.to_profile(), context))
+
+
+def compute_range(profile: Profile, context: ContextTimes) -> tuple[float, float]:
+    """(lowest, highest) of each context network's time in each fresh process over what
+    ``profile`` predicts for it: the residuals of the fit and the spread between processes,
+    clamped to contain 1 (``Profile.compute_range``)."""
+    from parawire.analysis.simulate import single_device_seconds
+
+    ratios = [
+        t / single_device_seconds(spec_costs(spec), profile)
+        for spec, times in zip(context_specs(), context.forward_by_process, strict=True)
+        for t in times
+    ]
+    return min(min(ratios), 1.0), max(max(ratios), 1.0)
 
 
 def measure_context(

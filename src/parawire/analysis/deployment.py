@@ -239,6 +239,43 @@ def refine(
     return Candidate(placement, metrics, best, sim)
 
 
+SURE_TRIES = 4  # splits whose speedup range is checked before staying on one device
+
+
+def speedup_range(graph: CostGraph, candidate: Candidate, profile: Profile) -> tuple[float, float]:
+    """The lowest and highest speedup of ``candidate`` over one device when the real compute
+    and transfer times lie anywhere within the profile's ranges (``Profile.compute_range``,
+    ``link_range``: the four corners simulated, the placement fixed) and the one device and the
+    split's devices differ by up to the profile's ``spread`` (the corners divided and
+    multiplied by it). An exact profile gives the simulated speedup twice."""
+    if profile.exact:
+        return candidate.speedup, candidate.speedup
+    speedups = []
+    for compute in sorted(set(profile.compute_range)):
+        for link in sorted(set(profile.link_range)):
+            sim = Simulator.of(graph, profile.scaled(compute, link))
+            span = sim.makespan(sim.by_position(candidate.placement.assignment))
+            speedups.append(sim.single_device_s / span if span else 1.0)
+    return min(speedups) / profile.spread, max(speedups) * profile.spread
+
+
+def sure_choice(
+    graph: CostGraph, options: Sequence[Candidate], chosen: Candidate, profile: Profile
+) -> Candidate:
+    """``chosen`` if it is one device or surely faster than one device (the low end of its
+    :func:`speedup_range` above 1); else the next fastest split that is (of ``SURE_TRIES``),
+    else one device: a recommendation never rests on what the profile cannot vouch for."""
+    if chosen.devices_used == 1 or profile.exact:
+        return chosen
+    splits = sorted(
+        (c for c in options if c.devices_used > 1 and c is not chosen), key=lambda c: c.makespan_s
+    )
+    for c in [chosen, *splits][:SURE_TRIES]:
+        if speedup_range(graph, c, profile)[0] > 1.0:
+            return c
+    return min((c for c in options if c.devices_used == 1), key=lambda c: c.makespan_s)
+
+
 def choose(options: Sequence[Candidate], select: str, devices: int) -> Candidate:
     """The deployment ``select`` picks: ``latency`` over every candidate, ``cs`` / ``makespan``
     over the candidates at exactly ``devices``."""
@@ -260,6 +297,9 @@ class Verdict:
     break_even_bandwidth: float | None  # bytes/s at which the best split matches one device
     link_bandwidth: float  # bytes/s of the profile's link
     text: str  # the paragraph printed after the tables
+    # the chosen deployment's speedup when real times lie anywhere within the profile's ranges
+    speedup_range: tuple[float, float] = (math.nan, math.nan)
+    estimate: bool = False  # the profile's figures are estimates, not measured on the device
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -270,6 +310,8 @@ class Verdict:
             "best_split_speedup": self.best_split_speedup,
             "break_even_bandwidth": self.break_even_bandwidth,
             "link_bandwidth": self.link_bandwidth,
+            "speedup_range": list(self.speedup_range),
+            "estimate": self.estimate,
             "text": self.text,
         }
 
@@ -325,8 +367,10 @@ def verdict(
     profile: Profile,
     devices: int,
 ) -> Verdict:
-    """The plain-words conclusion: bound, break-even bandwidth, the recommendation."""
+    """The plain-words conclusion: bound, break-even bandwidth, the recommendation with the
+    range of its speedup, and what the profile's figures rest on."""
     t1 = chosen.simulator.single_device_s
+    low, high = speedup_range(graph, chosen, profile)
     splits = [c for c in options if c.devices_used > 1]
     best_split = fastest(splits) if splits else None
     comm = best_split.schedule.comm_s if best_split else 0.0
@@ -340,12 +384,20 @@ def verdict(
         bound = "compute-bound"
     ms = 1e3
     used = chosen.devices_used
-    if used == 1:
+    ranged = "" if profile.exact else f", {low:.2f}-{high:.2f}x within the profile's ranges"
+    if used == 1 and best_split is not None and best_split.speedup > 1.0:
+        s_low, s_high = speedup_range(graph, best_split, profile)
+        rec = (
+            f"best: 1 of {devices} devices (the fastest split, {best_split.speedup:.2f}x on "
+            f"{best_split.devices_used}, is not surely faster: {s_low:.2f}-{s_high:.2f}x "
+            "within the profile's ranges)"
+        )
+    elif used == 1:
         rec = f"best: 1 of {devices} devices (run on one device: every split is slower here)"
     else:
         rec = (
             f"best: {used} of {devices} devices, {chosen.speedup:.2f}x faster than one "
-            f"device ({chosen.placement.partitioner}"
+            f"device{ranged} ({chosen.placement.partitioner}"
             + (f", eps {chosen.placement.eps}" if chosen.placement.eps is not None else "")
             + ")"
         )
@@ -363,6 +415,13 @@ def verdict(
     elif best_split is not None:
         parts.append("no bandwidth makes a split faster here (latency and compute alone lose)")
     text = "; ".join(parts) + ". " + rec + "."
+    if profile.estimate:
+        text += (
+            f" {profile.name}'s figures are estimates, not measured on the device (ranges: "
+            f"compute x{profile.compute_range[0]:g}-{profile.compute_range[1]:g}, link "
+            f"x{profile.link_range[0]:g}-{profile.link_range[1]:g}, x{profile.spread:g} between "
+            "devices); `parawire calibrate` on the device replaces them."
+        )
     return Verdict(
         bound=bound,
         split_comm_s=comm,
@@ -371,4 +430,6 @@ def verdict(
         break_even_bandwidth=even,
         link_bandwidth=bw,
         text=text,
+        speedup_range=(low, high),
+        estimate=profile.estimate,
     )

@@ -67,6 +67,7 @@ class ContextTimes:
     forward_s: list[float]  # per spec: the whole forward pass
     dispatch_s: float  # per vertex: forward - (vertices + head), over vertices, median of specs
     process_spread: list[float]  # per spec: largest over smallest per-process forward median
+    forward_by_process: list[list[float]]  # per spec: each process's forward median
 
 
 def context_specs() -> list[ArchSpec]:
@@ -180,7 +181,7 @@ def measure_in_context(
 
 def combine(docs: list[list[dict[str, Any]]]) -> ContextTimes:
     """Medians over processes (``docs``, one per process) of each spec's per-process medians."""
-    vertex_s, head_s, forward_s, dispatch, spread = [], [], [], [], []
+    vertex_s, head_s, forward_s, dispatch, spread, by_process = [], [], [], [], [], []
     for s in range(len(docs[0])):
         per = [doc[s] for doc in docs]
         vertices = {
@@ -194,7 +195,9 @@ def combine(docs: list[list[dict[str, Any]]]) -> ContextTimes:
         forward_s.append(forward)
         dispatch.append(max(forward - sum(vertices.values()) - head, 0.0) / len(vertices))
         spread.append(max(forwards) / min(forwards))
-    return ContextTimes(vertex_s, head_s, forward_s, statistics.median(dispatch), spread)
+        by_process.append(forwards)
+    dispatch_s = statistics.median(dispatch)
+    return ContextTimes(vertex_s, head_s, forward_s, dispatch_s, spread, by_process)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from parawire.analysis.graph import Vertex
@@ -136,10 +136,65 @@ class Profile:
     link: LinkProfile
     description: str = ""  # one line for `list_profiles` tables
     source: str = ""  # where the figures come from (publications, measurements)
+    # How far the real times may lie from the profile's: a vertex's true compute time is within
+    # compute_range x its priced time, a transfer's within link_range x (1.0, 1.0: exact, as
+    # ``ideal`` by definition). `calibrate` measures them (residuals of its fit over whole
+    # networks in fresh processes; the spread of its link probe); for literature figures they
+    # are judged, and ``estimate`` says the figures were not measured on the device itself.
+    compute_range: tuple[float, float] = (1.0, 1.0)
+    link_range: tuple[float, float] = (1.0, 1.0)
+    estimate: bool = False
+    # Largest over smallest time of one network between fresh processes (or devices) of this
+    # kind: each device's own luck, independent between the one device and the split's (>= 1)
+    spread: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"a profile needs a non-empty name, got {self.name!r}")
+        for key in ("compute_range", "link_range"):
+            value = tuple(getattr(self, key))
+            ok = len(value) == 2 and all(isinstance(x, (int, float)) for x in value)
+            if not (ok and math.isfinite(value[1]) and 0 < value[0] <= 1 <= value[1]):
+                raise ConfigError(
+                    f"profile {self.name!r}: {key} must be [low, high] with 0 < low <= 1 <= "
+                    f"high (factors on the profile's times), got {list(value)!r}"
+                )
+            object.__setattr__(self, key, (float(value[0]), float(value[1])))
+        if not (isinstance(self.spread, (int, float)) and 1 <= self.spread < math.inf):
+            raise ConfigError(
+                f"profile {self.name!r}: spread must be a finite number >= 1, got {self.spread!r}"
+            )
+
+    @property
+    def exact(self) -> bool:
+        """Whether the profile claims its times exactly (no range to report)."""
+        return (
+            self.compute_range == (1.0, 1.0)
+            and self.link_range == (1.0, 1.0)
+            and (self.spread == 1.0)
+        )
+
+    def scaled(self, compute: float, link: float) -> Profile:
+        """This profile with every compute time ``compute`` times and every transfer time
+        ``link`` times as long (a corner of its ranges, for the speedup's range)."""
+        if compute == 1 and link == 1:
+            return self
+        d = self.device
+        device = DeviceProfile(
+            name=d.name,
+            flops_per_s=d.flops_per_s / compute,
+            op_flops_per_s={op: r / compute for op, r in d.op_flops_per_s.items()},
+            overhead_s=d.overhead_s * compute,
+            kind_rates={k: r / compute for k, r in d.kind_rates.items()},
+            kind_call_s={k: s * compute for k, s in d.kind_call_s.items()},
+            dispatch_s=d.dispatch_s * compute,
+        )
+        net = LinkProfile(
+            self.link.name,
+            self.link.bandwidth_bytes_per_s / link,
+            self.link.latency_s * link,
+        )
+        return replace(self, name=f"{self.name}*{compute:g}/{link:g}", device=device, link=net)
 
     def dilated(self, factor: float) -> Profile:
         """This profile with every duration ``factor`` times longer (time dilation).
@@ -163,6 +218,7 @@ class Profile:
             overhead_s=d.overhead_s * factor,
             kind_rates={k: r / factor for k, r in d.kind_rates.items()},
             kind_call_s={k: s * factor for k, s in d.kind_call_s.items()},
+            dispatch_s=d.dispatch_s * factor,
         )
         link = LinkProfile(
             f"{self.link.name}x{factor:g}",
@@ -175,4 +231,8 @@ class Profile:
             link=link,
             description=f"{self.description} (time dilated {factor:g}x)",
             source=self.source,
+            compute_range=self.compute_range,
+            link_range=self.link_range,
+            estimate=self.estimate,
+            spread=self.spread,
         )

@@ -50,7 +50,16 @@ _DEVICE_KEYS = {
 }
 _DEVICE_TABLES = ("op_flops_per_s", "kind_rates", "kind_call_s")
 _LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s"}
-_PROFILE_KEYS = {"device", "link", "description", "source"}
+_PROFILE_KEYS = {
+    "device",
+    "link",
+    "description",
+    "source",
+    "compute_range",
+    "link_range",
+    "estimate",
+    "spread",
+}
 _TOP_KEYS = {"profiles", "devices", "links"}
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _Part = TypeVar("_Part", DeviceProfile, LinkProfile)
@@ -110,6 +119,10 @@ def dump_profiles(profiles: Iterable[Profile]) -> str:
             f"[profiles.{key}]",
             f"description = {_str(p.description)}",
             f"source = {_str(p.source)}",
+            f"compute_range = [{p.compute_range[0]!r}, {p.compute_range[1]!r}]",
+            f"link_range = [{p.link_range[0]!r}, {p.link_range[1]!r}]",
+            f"estimate = {'true' if p.estimate else 'false'}",
+            f"spread = {p.spread!r}",
             "",
             f"[profiles.{key}.device]",
             f"name = {_str(p.device.name)}",
@@ -227,7 +240,27 @@ def _profile(
         link=link,
         description=_text(origin, where, body, "description", ""),
         source=_text(origin, where, body, "source", ""),
+        compute_range=_range(origin, where, body, "compute_range"),
+        link_range=_range(origin, where, body, "link_range"),
+        estimate=_flag(origin, where, body, "estimate"),
+        spread=_number(origin, where, body, "spread", 1.0),
     )
+
+
+def _range(origin: str, where: str, body: dict[str, Any], key: str) -> tuple[float, float]:
+    """``[low, high]`` factors of a profile's times (default exact: [1.0, 1.0])."""
+    value = body.get(key, [1.0, 1.0])
+    if not (isinstance(value, list) and len(value) == 2):
+        raise ConfigError(f"profile file {origin}: {where}.{key} must be [low, high]")
+    low, high = (_number(origin, f"{where}.{key}", {"x": x}, "x") for x in value)
+    return low, high
+
+
+def _flag(origin: str, where: str, body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"profile file {origin}: {where}.{key} must be true or false")
+    return value
 
 
 def _part(
