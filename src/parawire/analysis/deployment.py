@@ -247,8 +247,8 @@ def speedup_range(graph: CostGraph, candidate: Candidate, profile: Profile) -> t
     and transfer times lie anywhere within the profile's ranges (``Profile.compute_range``,
     ``link_range``: the four corners simulated, the placement fixed) and the one device and the
     split's devices differ by up to the profile's ``spread`` (the corners divided and
-    multiplied by it). An exact profile gives the simulated speedup twice."""
-    if profile.exact:
+    multiplied by it). An exact profile, or one device, gives the simulated speedup twice."""
+    if profile.exact or candidate.devices_used == 1:
         return candidate.speedup, candidate.speedup
     speedups = []
     for compute in sorted(set(profile.compute_range)):
