@@ -14,7 +14,11 @@ condition whose spread collapses names the cause:
 * ``pinned``: the process on one fixed core (``taskset``): which core, and migrations;
 * ``malloc``: glibc's allocator made deterministic (fixed mmap and trim thresholds, one
   arena), so that large tensors are not mmapped fresh in some processes and recycled in others;
-* ``all``: the three together.
+* ``hashseed``: Python's string hashing fixed (``PYTHONHASHSEED=0``), so every dict and set of
+  strings iterates, and allocates, in the same order;
+* ``no-thp``: transparent huge pages off for the process (``prctl(PR_SET_THP_DISABLE)``), so
+  whether a tensor's memory lands on a huge page cannot differ;
+* ``all``: every one of these together.
 
 Each process also reports, per vertex op kind, its share of the time, so the table shows where
 the extra time of a slow process goes (``--per-kind``).
@@ -36,7 +40,8 @@ import subprocess
 import sys
 import time
 
-CONDITIONS = ("default", "no-aslr", "pinned", "malloc", "all")
+CONDITIONS = ("default", "no-aslr", "pinned", "malloc", "hashseed", "no-thp", "all")
+PR_SET_THP_DISABLE = 41
 MALLOC_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024),  # never mmap a tensor: reuse the heap
     "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024),  # never give the heap back
@@ -47,6 +52,10 @@ MALLOC_ENV = {
 def child(generator: str, seed: int, merge: str, runs: int) -> None:
     """One fresh process: time the network ``runs`` times (one thread, subnormals flushed,
     thread CPU time and wall time), print one JSON line."""
+    if os.environ.get("PARAWIRE_NO_THP") == "1":  # before torch allocates anything
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
     import torch
 
     from parawire._inference import inference_settings
@@ -91,6 +100,10 @@ def command(condition: str, args: argparse.Namespace, core: int) -> tuple[list[s
     env = dict(os.environ)
     if condition in ("malloc", "all"):
         env.update(MALLOC_ENV)
+    if condition in ("hashseed", "all"):
+        env["PYTHONHASHSEED"] = "0"
+    if condition in ("no-thp", "all"):
+        env["PARAWIRE_NO_THP"] = "1"
     if condition in ("pinned", "all") and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     if condition in ("no-aslr", "all") and shutil.which("setarch"):
