@@ -362,6 +362,6 @@ def write_outputs(
         f"# Study: {cfg.dataset}, {cfg.samples} samples per generator, {cfg.epochs} epochs, "
         f"recipe {cfg.recipe}\n\nDevice: {device}; torch {env['torch']}, {env['threads']} "
         f"thread(s), CPU kernels {env['cpu_capability']}; configuration and environment in "
-        "results.json.\n\n"
+        f"results.json.\n\n{throughput_line(rows, gpu or {})}\n\n"
     )
     (folder / "tables.md").write_text(head + "\n".join(to_markdown(t) for t in tables))

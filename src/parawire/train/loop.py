@@ -209,6 +209,7 @@ class Trainer:
             "model": self.source.to_dict(),
             "digest": self.source.digest,
             "dataset": self.splits.name,
+            "images": [len(self.splits.train_labels), len(self.splits.test_labels)],
             "recipe": self.recipe.to_dict(),
             "seed": self.seed,
             "epochs": self.epochs,
@@ -221,7 +222,10 @@ class Trainer:
         ckpt = load_checkpoint(folder)
         meta = ckpt.meta
         mine = self._meta()
-        for key in ("digest", "dataset", "recipe", "seed", "epochs"):
+        keys = ["digest", "dataset", "recipe", "seed", "epochs"]
+        if "images" in meta:  # train and test sizes (a subset); older checkpoints lack them
+            keys.append("images")
+        for key in keys:
             if meta.get(key) != mine[key]:
                 raise DataError(
                     f"the checkpoint in {folder} was written with {key}={meta.get(key)!r}, this "
