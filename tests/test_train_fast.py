@@ -52,14 +52,14 @@ def train_pair(data, **compiled: object) -> tuple[Trainer, Trainer]:
     return out[0], out[1]
 
 
-def assert_same_training(eager: Trainer, compiled: Trainer, tol: float) -> None:
+def assert_same_training(eager: Trainer, compiled: Trainer, tol: float, weight_tol: float) -> None:
     for a, b in zip(eager.result.history, compiled.result.history, strict=True):
         assert b.train_loss == pytest.approx(a.train_loss, abs=tol)
         assert b.test_loss == pytest.approx(a.test_loss, abs=tol)
     for (name, a), b in zip(
         eager.model.state_dict().items(), compiled.model.state_dict().values(), strict=True
     ):
-        assert torch.allclose(a.float(), b.float(), atol=tol, rtol=tol), name
+        assert torch.allclose(a.float(), b.float(), atol=weight_tol, rtol=weight_tol), name
 
 
 def test_compiled_step_equals_eager_through_dynamo_and_aot_autograd(small_data) -> None:
@@ -69,7 +69,7 @@ def test_compiled_step_equals_eager_through_dynamo_and_aot_autograd(small_data) 
     assert compiled.compilation == Compilation("default", "aot_eager")
     assert compiled.result.compiled == "compiled (default, aot_eager)"
     assert eager.result.compiled == "eager"
-    assert_same_training(eager, compiled, 1e-5)
+    assert_same_training(eager, compiled, 1e-5, 1e-5)
     assert compiled.result.images_per_epoch == 64 and compiled.result.images_per_s > 0
 
 
@@ -80,7 +80,8 @@ def test_compiled_step_equals_eager_with_inductor_on_the_cpu(small_data) -> None
         pytest.skip(reason)
     eager, compiled = train_pair(small_data)
     assert compiled.compilation == Compilation("default", "inductor")
-    assert_same_training(eager, compiled, 2e-3)  # fused kernels sum in another order
+    # fused kernels sum in another order; 8 steps at lr 0.1 grow that to about 1e-3 in weights
+    assert_same_training(eager, compiled, 2e-3, 1e-2)
 
 
 def test_compilation_choices_and_errors(monkeypatch) -> None:
@@ -235,3 +236,44 @@ def test_gpu_packing_and_utilisation() -> None:
         torch.cuda.synchronize()
     summary = sampler.summary()
     assert "mean_pct" in summary or "pynvml" in summary["note"]
+
+
+# --- benchmarks/gpu_study.py ------------------------------------------------------------------
+
+
+def _gpu_study():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_study.py"
+    spec = importlib.util.spec_from_file_location("gpu_study", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_study_config_round_trips_and_checks() -> None:
+    gs = _gpu_study()
+    args = gs.main.__globals__["argparse"].Namespace(
+        self_check=False, data="x.tar.gz", samples=3, epochs=40, param_samples=1000, workers=0,
+        compile_mode=None,
+    )  # fmt: skip
+    cfg = gs.study_config(args)
+    assert gs.config_from_json(gs.config_to_json(cfg)) == cfg
+    assert cfg.generators == ("er", "ba", "ws", "dp", "ws:fb") and cfg.epochs == 40
+    jobs = parawire.study.plan_jobs(cfg, 32)
+    assert len(jobs) == 15 + 2 + 3 + 3  # generators, baselines, greedy dp, uniform dp
+    dp = {"kind": "generator", "group": "dp", "test_acc": 91.0, "params": 2e6, "speedup": 1.5,
+          "devices_used": 3}  # fmt: skip
+    rows = [dp, {"kind": "baseline", "group": "resnet20", "test_acc": 92.0, "params": 2.7e5}]
+    line = gs.best_dp_line(rows, 4)
+    assert "ResNet-20 92.00%" in line and "best dp 91.00%" in line and "1.50x, 3 used" in line
+    assert "under a third" in line
+
+
+@pytest.mark.slow  # a study of 4 tiny networks in a child process: about 30 s of CPU
+def test_gpu_study_self_check_runs_on_the_cpu(tmp_path: Path, capsys) -> None:
+    gs = _gpu_study()
+    assert gs.main(["--self-check", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 of 4 networks finished" in out and "Flower-102 images are not reachable" in out
+    assert "paper dp: 80.87" in out and "Table IV" in out and "best dp" in out

@@ -256,6 +256,17 @@ def _run_parallel(
             finished(i, futures[future], future.result())
 
 
+def param_stability_key(
+    cfg: StudyConfig, gen: str, staging: str, input_shape: tuple[int, int, int], classes: int
+) -> str:
+    """The store's key of one Table IV cell: everything its parameter counts depend on."""
+    return (
+        f"{gen}/{staging}/n{cfg.param_vertices}/c{cfg.channels}/m{cfg.c_max}/"
+        f"{'x'.join(map(str, input_shape))}/k{classes}/s{cfg.param_samples}/"
+        f"t{cfg.stem_stride}"
+    )
+
+
 def stability_cells(
     cfg: StudyConfig,
     store: StudyStore,
@@ -270,11 +281,7 @@ def stability_cells(
         return cells
     for gen in STABILITY_GENERATORS:
         for staging in STABILITY_STAGINGS:
-            key = (
-                f"{gen}/{staging}/n{cfg.param_vertices}/c{cfg.channels}/m{cfg.c_max}/"
-                f"{'x'.join(map(str, input_shape))}/k{classes}/s{cfg.param_samples}/"
-                f"t{cfg.stem_stride}"
-            )
+            key = param_stability_key(cfg, gen, staging, input_shape, classes)
             if key not in stored:
                 if log:
                     log(f"parameter stability: {cfg.param_samples} {gen} {staging} architectures")
