@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # torch pinned here only for the local wheel cache of the build machines; pyproject asks torch>=2.4.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test test-all lint format bench clean browser pictures
+.PHONY: demo test test-all lint format bench clean browser pictures gpu-study gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ browser:
 # The README's pictures and the report screenshot in docs/img (minutes: runs the demo).
 pictures: $(VENV)/.installed
 	$(BIN)/python benchmarks/readme_pictures.py
+
+# On a GPU machine (benchmarks/gpu_study.py): the seed's CIFAR-10 study in at most 9 minutes,
+# resumable (rerun to continue), and the GPU tests plus one network's seconds per epoch.
+DATA ?= ../shared/data/cifar10/cifar10-jpg.tar.gz
+gpu-study: $(VENV)/.installed
+	$(BIN)/python benchmarks/gpu_study.py --data $(DATA) --out runs/gpu-study
+
+gpu-check: $(VENV)/.installed
+	$(BIN)/python benchmarks/gpu_study.py --gpu-tests
+	$(BIN)/python benchmarks/gpu_study.py --timings --data $(DATA)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from parawire.analysis.costs import WIRE_DTYPES
 from parawire.cli.deployment_options import devices_option, profile_option
+from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.errors import ConfigError
 
 SAMPLERS = ("nsga2", "tpe", "random")  # parawire.search.samplers, listed without importing it
@@ -21,17 +22,6 @@ SPACE_NAMES = ("tiny", "cpu", "paper")  # parawire.search.space.SPACES
 def _console() -> Console:
     console = Console()
     return console if console.is_terminal else Console(width=160)
-
-
-def _options(items: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """``KEY=INT`` strings as (key, value) pairs."""
-    pairs = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value.strip().lstrip("-").isdigit():
-            raise ConfigError(f"--dataset-option {item!r} must read KEY=INTEGER, e.g. num_train=64")
-        pairs.append((key.strip(), int(value)))
-    return tuple(pairs)
 
 
 def _print_front(rows: list[dict], devices: int, profile: str) -> None:
@@ -52,13 +42,7 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--data", default=None, help="Data set location (e.g. the CIFAR-10 archive)."
             ),
-            click.option(
-                "--dataset-option",
-                "dataset_options",
-                multiple=True,
-                metavar="KEY=INT",
-                help="Data set option, repeatable (e.g. synthetic: num_train=64 image_size=16).",
-            ),
+            dataset_options_option,
         )
     ):
         command = option(command)
@@ -119,13 +103,14 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "--lr", type=float, default=None, help="Proxy training learning rate (default: the recipe's)."
 )
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
+@compile_option
 @click.pass_context
 def search_cmd(
     ctx: click.Context,
     out: Path | None,
     storage: str | None,
     space: str,
-    dataset_options: tuple[str, ...],
+    dataset_options: tuple[tuple[str, int], ...],
     **kw,
 ) -> None:
     """Search architectures that are accurate and fast on K devices of a profile.
@@ -142,7 +127,7 @@ def search_cmd(
     cfg = SearchConfig(
         space_name=space,
         space=get_space(space),
-        dataset_options=_options(dataset_options),
+        dataset_options=dataset_options,
         **kw,
     )
     outcome = run_search(cfg, out, storage=storage, log=click.echo, progress=True)
@@ -238,7 +223,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 def diff_cmd(
     dataset: str,
     data: str | None,
-    dataset_options: tuple[str, ...],
+    dataset_options: tuple[tuple[str, int], ...],
     lambdas: str,
     epochs: int,
     threads: int,
@@ -263,7 +248,7 @@ def diff_cmd(
     if not values:
         raise ConfigError("--lambdas needs at least one value, e.g. 0,1,3")
     cfg = DiffConfig(**kw).check()
-    splits = load_dataset(dataset, root=data, **dict(_options(dataset_options)))
+    splits = load_dataset(dataset, root=data, **dict(dataset_options))
     torch.set_num_threads(threads)
     table = write_sweep(out, splits, cfg, values, epochs=epochs, log=click.echo)
     from parawire.report import to_rich

@@ -10,10 +10,11 @@ import click
 from rich.console import Console
 
 from parawire.cli.deployment_options import deployment_options, devices_option, profile_option
+from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.data import list_datasets
 from parawire.report import to_rich
 from parawire.study import BASELINE_GROUPS, GENERATOR_GROUPS, StudyConfig, demo_config, run_study
-from parawire.study.runner import StudyOutcome
+from parawire.study.runner import StudyOutcome, throughput_line
 from parawire.train import list_recipes
 
 
@@ -27,6 +28,8 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
         console = Console(width=160)
     for table in outcome.tables:
         console.print(to_rich(table))
+    if outcome.trained:
+        console.print(throughput_line(outcome.rows, outcome.gpu))
     console.print(
         f"{len(outcome.rows)} networks ({outcome.trained} trained now) in "
         f"{outcome.seconds:.0f}s; tables in {out / 'tables.md'}, rows in {out / 'results.csv'}"
@@ -42,6 +45,7 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
     help="Data set every network trains on (docs/training.md).",
 )
 @click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 JPEG archive).")
+@dataset_options_option
 @click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
 @click.option("--epochs", type=int, default=10, show_default=True, help="Epochs of every network.")
 @click.option(
@@ -125,11 +129,13 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=1,
+    type=click.IntRange(min=0),
+    default=0,
     show_default=True,
-    help="Networks trained at once (processes sharing the GPU or the cores).",
+    help="Networks trained at once (processes sharing the GPU or the cores); 0: as many as "
+    "the GPU holds (by its SMs, memory and the CPU cores), 1 on a CPU.",
 )
+@compile_option
 def study_cmd(
     out: Path,
     generators: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.data import list_datasets, load_dataset, make_batches
 from parawire.errors import ConfigError
 from parawire.nn import list_baselines
@@ -34,6 +35,7 @@ from parawire.train.loop import METRICS
     help="Data set (docs/training.md; digits ships with scikit-learn).",
 )
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@dataset_options_option
 @click.option("--epochs", type=int, default=None, help="Epochs (default: the recipe's).")
 @click.option(
     "-o",
@@ -65,10 +67,12 @@ from parawire.train.loop import METRICS
     help="Seeds the weight initialisation, the batch order, augmentation and dropout.",
 )
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
+@compile_option
 def train_cmd(
     model: str,
     dataset: str,
     data: Path | None,
+    dataset_options: tuple[tuple[str, int], ...],
     epochs: int | None,
     out: Path,
     recipe: str,
@@ -77,6 +81,7 @@ def train_cmd(
     lr: float | None,
     seed: int,
     device: str | None,
+    compile: bool | None,
 ) -> None:
     """Train SPEC_OR_BASELINE (a spec JSON or one of the baselines) and write checkpoints."""
     if not resume and (out / CHECKPOINT).is_file():
@@ -85,7 +90,7 @@ def train_cmd(
         )
     chosen = get_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
     pick_device(device)  # rejects an unknown device before the data set loads
-    splits = load_dataset(dataset, root=data)
+    splits = load_dataset(dataset, root=data, **dict(dataset_options))
     source = model_source(model, splits.input_shape, splits.num_classes)
     console = Console(stderr=True)
     result = train_model(
@@ -97,6 +102,7 @@ def train_cmd(
         out=out,
         resume=resume,
         device=device,
+        compile=compile,
         progress=console.is_terminal,
         log=click.echo,
     )
@@ -122,13 +128,19 @@ def train_cmd(
     help="Data set (docs/training.md; digits ships with scikit-learn).",
 )
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@dataset_options_option
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
 def eval_cmd(
-    model: str, weights: Path, dataset: str, data: Path | None, device: str | None
+    model: str,
+    weights: Path,
+    dataset: str,
+    data: Path | None,
+    dataset_options: tuple[tuple[str, int], ...],
+    device: str | None,
 ) -> None:
     """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS (their SHA-256 checked)."""
     dev = pick_device(device)
-    splits = load_dataset(dataset, root=data)
+    splits = load_dataset(dataset, root=data, **dict(dataset_options))
     source: ModelSource = model_source(model, splits.input_shape, splits.num_classes)
     state, _ = load_weights(weights)
     net = source.build()

@@ -38,22 +38,51 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def random_crop_flip(x: torch.Tensor, augment: Augment, g: torch.Generator) -> torch.Tensor:
-    """Randomly crop (after zero padding) and flip a batch ``(B, C, H, W)`` of any dtype."""
-    b, _, h, w = x.shape
+def draw_crop_flip(
+    b: int, augment: Augment, g: torch.Generator
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The random draws of :func:`random_crop_flip` for a batch of ``b`` images, on the CPU:
+    (row offsets, column offsets, flip mask); ``None`` for a transform ``augment`` leaves out."""
     p = augment.crop_padding
-    if p > 0:
-        padded = F.pad(x, (p, p, p, p))
-        oy = torch.randint(0, 2 * p + 1, (b,), generator=g).to(x.device)
-        ox = torch.randint(0, 2 * p + 1, (b,), generator=g).to(x.device)
+    oy = torch.randint(0, 2 * p + 1, (b,), generator=g) if p > 0 else None
+    ox = torch.randint(0, 2 * p + 1, (b,), generator=g) if p > 0 else None
+    flip = torch.rand(b, generator=g) < 0.5 if augment.flip else None
+    return oy, ox, flip
+
+
+def crop_flip(
+    x: torch.Tensor,
+    padding: int,
+    oy: torch.Tensor | None,
+    ox: torch.Tensor | None,
+    flip: torch.Tensor | None,
+) -> torch.Tensor:
+    """Crop ``(B, C, H, W)`` at offsets ``oy``/``ox`` of the image zero-padded by ``padding``,
+    then flip left-right where ``flip``; the draws live on ``x``'s device (no host transfer)."""
+    b, _, h, w = x.shape
+    if oy is not None and ox is not None:
+        padded = F.pad(x, (padding, padding, padding, padding))
         rows = (oy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # (B, H, 1)
         cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, :]  # (B, 1, W)
         batch = torch.arange(b, device=x.device)[:, None, None]
         x = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
-    if augment.flip:
-        flip = (torch.rand(b, generator=g) < 0.5).to(x.device)[:, None, None, None]
-        x = torch.where(flip, x.flip(3), x)
+    if flip is not None:
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
     return x
+
+
+def random_crop_flip(x: torch.Tensor, augment: Augment, g: torch.Generator) -> torch.Tensor:
+    """Randomly crop (after zero padding) and flip a batch ``(B, C, H, W)`` of any dtype."""
+    draws = [d if d is None else d.to(x.device) for d in draw_crop_flip(len(x), augment, g)]
+    return crop_flip(x, augment.crop_padding, *draws)
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x`` (on the CPU) on ``device`` without waiting: pinned and copied asynchronously on
+    CUDA, where a plain ``.to`` synchronises the host with the GPU's queue."""
+    if device.type != "cuda":
+        return x.to(device)
+    return x.pin_memory().to(device, non_blocking=True)
 
 
 class Normalize:
@@ -97,20 +126,68 @@ class DeviceBatches:
         return -(-n // self.batch_size)
 
     def epoch(self, seed: int = 0, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)``: x float ``(B, C, H, W)`` normalised, y int64 ``(B,)``."""
+        """Yield ``(x, y)``: x float ``(B, C, H, W)`` normalised, y int64 ``(B,)``.
+
+        An epoch's random draws (order, crop offsets, flips) are made on the CPU up front, in
+        the order a batch-by-batch draw would make them, and moved to the device in one
+        asynchronous copy: the loop over batches never waits for the device.
+        """
         n = len(self.labels)
-        g = epoch_generator(seed, epoch)
-        order = torch.randperm(n, generator=g) if self.augment is not None else torch.arange(n)
-        order = order.to(self.images.device)
+        device = self.images.device
+        if self.augment is None:
+            order = torch.arange(n, device=device)
+            draws: list[torch.Tensor | None] = [None, None, None]
+        else:
+            g = epoch_generator(seed, epoch)
+            order_cpu = torch.randperm(n, generator=g)
+            per_batch = [
+                draw_crop_flip(min(self.batch_size, n - i * self.batch_size), self.augment, g)
+                for i in range(len(self))
+            ]
+            moved = to_device(torch.cat([order_cpu, *_stack_draws(per_batch)]), device)
+            order, flat = moved[:n], moved[n:]
+            draws = _split_draws(flat, per_batch[0], min(len(self) * self.batch_size, n))
         for i in range(len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            lo, hi = i * self.batch_size, (i + 1) * self.batch_size
+            idx = order[lo:hi]
             x = self.images[idx]
             if self.augment is not None:
-                x = random_crop_flip(x, self.augment, g)
+                x = crop_flip(
+                    x, self.augment.crop_padding, *(d if d is None else d[lo:hi] for d in draws)
+                )
             x = self.normalize(x)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
+
+
+def _stack_draws(
+    per_batch: list[tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]],
+) -> list[torch.Tensor]:
+    """Every batch's (oy, ox, flip) as int64 runs, one per kind: [all oy, all ox, all flips]."""
+    return [
+        torch.cat([draws[k] for draws in per_batch]).to(torch.int64)
+        for k in range(3)
+        if per_batch[0][k] is not None
+    ]
+
+
+def _split_draws(
+    flat: torch.Tensor,
+    first: tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None],
+    total: int,
+) -> list[torch.Tensor | None]:
+    """Inverse of :func:`_stack_draws` on the device: (oy, ox, flip), each of ``total``."""
+    out: list[torch.Tensor | None] = []
+    at = 0
+    for k, draw in enumerate(first):
+        if draw is None:
+            out.append(None)
+            continue
+        part = flat[at : at + total]
+        out.append(part.bool() if k == 2 else part)
+        at += total
+    return out
 
 
 def make_batches(

@@ -35,6 +35,7 @@ class SearchConfig:
     space_name: str = "cpu"  # the search space's name (or the file it was read from)
     space: SearchSpace = field(default_factory=SearchSpace)  # what may be proposed
     threads: int = 1  # torch threads of the proxy training (tiny networks: 1 is fastest)
+    compile: bool | None = None  # compiled training step (None: on CUDA); parawire.train.steps
     heartbeat_s: int = 30  # a running trial refreshes its heartbeat this often
     grace_s: int = 120  # a trial of another machine with an older heartbeat is presumed dead
     wait_s: float = 3600.0  # longest wait for other processes' last trials before giving up

@@ -105,7 +105,14 @@ def proxy_accuracy(
     from parawire.train.recipes import get_recipe
 
     recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
-    trainer = Trainer(ModelSource.from_spec(spec), splits, recipe, epochs=cfg.epochs, seed=cfg.seed)
+    trainer = Trainer(
+        ModelSource.from_spec(spec),
+        splits,
+        recipe,
+        epochs=cfg.epochs,
+        seed=cfg.seed,
+        compile=cfg.compile,
+    )
     result = trainer.fit()
     fp32 = float(result.test_acc)
     if wire_dtype == "float32" or max(placement.values()) == 0:

@@ -66,6 +66,7 @@ class StudyConfig:
 
     dataset: str = "digits"  # data set registry name
     data: str | None = None  # --data PATH for data sets that need one
+    dataset_options: tuple[tuple[str, int], ...] = ()  # e.g. (("train_subset", 2000),)
     samples: int = 3  # architectures sampled per generator (seeds 0..samples-1)
     epochs: int = 10  # training epochs of every network
     generators: tuple[str, ...] = GENERATOR_GROUPS  # generator groups to sample
@@ -96,7 +97,9 @@ class StudyConfig:
     param_samples: int = 1000  # architectures per generator and staging for Table IV
     param_vertices: int = 40  # vertices of the Table IV architectures (EDGE'23: 40)
     device: str | None = None  # torch device (default: CUDA when available)
-    workers: int = 1  # networks trained at once, each in its own process
+    workers: int = 0  # networks trained at once, each in its own process (0: auto, see packing)
+    compile: bool | None = None  # compiled training step (None: on CUDA); parawire.train.steps
+    compile_mode: str | None = None  # torch.compile mode (None: the device's default)
 
     def check(self) -> StudyConfig:
         """Raise ``ConfigError`` for any unknown name or out-of-range number; returns self.
@@ -127,8 +130,10 @@ class StudyConfig:
                 ) from None
         if self.merge not in MERGES:
             raise ConfigError(f"unknown merge {self.merge!r}; choose one of {', '.join(MERGES)}")
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.workers < 0:
+            raise ConfigError(
+                f"workers must be >= 0 (0: as many as the device holds), got {self.workers}"
+            )
         if self.samples < 0 or self.epochs < 1 or self.devices < 1 or self.param_samples < 0:
             raise ConfigError("samples >= 0, epochs >= 1, devices >= 1, param_samples >= 0 needed")
         if self.vertices < 3 or self.channels < 1 or self.large_size < 0:
@@ -146,8 +151,10 @@ class StudyConfig:
         from parawire.data import list_datasets
         from parawire.train.models import pick_device
         from parawire.train.recipes import get_recipe
+        from parawire.train.steps import choose_compilation
 
-        pick_device(self.device)  # an unknown or absent device, before the folder is written
+        device = pick_device(self.device)  # an unknown or absent device, before the folder
+        choose_compilation(self.compile, device, mode=self.compile_mode)  # e.g. no C compiler
         if self.dataset not in list_datasets():
             raise ConfigError(
                 f"unknown dataset {self.dataset!r}; choose one of {', '.join(list_datasets())}"
@@ -193,7 +200,10 @@ class StudyConfig:
             "channels", "c_max", "stem_stride", "devices", "profile", "partitioner", "select",
             "wire_dtype", "scatter", "merge",
         )  # fmt: skip
-        return {k: getattr(self, k) for k in keep}
+        key = {k: getattr(self, k) for k in keep}
+        if self.dataset_options:  # only when set: folders of the whole data set stay valid
+            key["dataset_options"] = [list(kv) for kv in self.dataset_options]
+        return key
 
     @property
     def other_merge(self) -> str:

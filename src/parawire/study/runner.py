@@ -26,6 +26,7 @@ from parawire.report.tables import Table, to_csv, to_markdown
 from parawire.study.analysis_step import analyses_for_study, analyze_for_study
 from parawire.study.config import StudyConfig
 from parawire.study.jobs import Job, job_source, plan_jobs
+from parawire.study.packing import UtilisationSampler, networks_per_device
 from parawire.study.store import StudyStore
 from parawire.study.tables import (
     STABILITY_GENERATORS,
@@ -44,8 +45,8 @@ from parawire.train.recipes import get_recipe
 Log = Callable[[str], None]
 RESULT_COLUMNS = (
     "job", "kind", "group", "staging", "merge", "size", "sample", "digest", "params", "macs",
-    "test_acc", "acc_per_mparam", "train_seconds", "speedup", "devices_used", "paper_speedup",
-    "comm_bytes", "eta", "cs",
+    "test_acc", "acc_per_mparam", "train_seconds", "images_per_s", "compiled", "speedup",
+    "devices_used", "paper_speedup", "comm_bytes", "eta", "cs",
 )  # fmt: skip
 ANALYSIS_KEYS = ("speedup", "devices_used", "paper_speedup", "comm_bytes", "eta", "cs")
 
@@ -58,6 +59,12 @@ class StudyOutcome:
     tables: list[Table]
     trained: int  # networks trained in this run (the rest came from the store)
     seconds: float  # wall time of this run
+    gpu: dict[str, Any]  # packing (workers, why) and the GPU's utilisation while training
+
+
+def load_splits(cfg: StudyConfig) -> ImageSplits:
+    """The study's data set, with its ``dataset_options`` (e.g. a seeded subset)."""
+    return load_dataset(cfg.dataset, root=cfg.data, **dict(cfg.dataset_options))
 
 
 def run_job(
@@ -77,6 +84,8 @@ def run_job(
         out=run_dir,
         resume=(run_dir / CHECKPOINT).is_file(),
         device=cfg.device,
+        compile=cfg.compile,
+        compile_mode=cfg.compile_mode,
     )
     spec = source.spec
     row: dict[str, Any] = {
@@ -92,6 +101,8 @@ def run_job(
         "macs": spec_costs(spec).total_macs if spec is not None else None,
         "test_acc": result.test_acc,
         "train_seconds": result.train_seconds,
+        "images_per_s": result.images_per_s,
+        "compiled": result.compiled,
         "spec": spec.to_dict() if spec is not None else None,
         "analysis": None,
     }
@@ -146,7 +157,7 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
     t0 = time.perf_counter()
     cfg.check()
     # everything that can fail on a bad option fails before the folder holds anything
-    splits = load_dataset(cfg.dataset, root=cfg.data)
+    splits = load_splits(cfg)
     native = splits.input_shape[1]
     jobs = plan_jobs(cfg, native)
     for job in jobs:
@@ -168,13 +179,20 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
                 f"{row['params'] / 1e6:.3f}M params, speedup {speed} on {cfg.profile}"
             )
 
-    if cfg.workers > 1 and len(todo) > 1:
-        _run_parallel(todo, cfg, folder, finished)
-    else:
-        for i, job in enumerate(todo, 1):
-            if job.size not in sized:
-                sized[job.size] = resize_splits(splits, job.size)
-            finished(i, job, run_job(job, cfg, sized[job.size], folder, log))
+    packing = networks_per_device(cfg.device, len(todo), cfg.workers)
+    if log and todo:
+        log(f"training {packing.workers} network(s) at once: {packing.reason}")
+    with UtilisationSampler(cfg.device) as sampler:
+        if packing.workers > 1:
+            _run_parallel(todo, cfg, packing.workers, folder, finished)
+        else:
+            for i, job in enumerate(todo, 1):
+                if job.size not in sized:
+                    sized[job.size] = resize_splits(splits, job.size)
+                finished(i, job, run_job(job, cfg, sized[job.size], folder, log))
+    gpu = {"workers": packing.workers, "packing": packing.reason, **sampler.summary()}
+    if not todo:
+        gpu = {"note": "nothing trained in this run"}
     planned = {j.id: i for i, j in enumerate(jobs)}
     rows = [row for row in store.rows() if row["job"] in planned]
     missing = [r for r in rows if r.get("spec") is not None and r.get("analysis") is None]
@@ -188,17 +206,19 @@ def run_study(cfg: StudyConfig, folder: Path, *, log: Log | None = None) -> Stud
     rows.sort(key=lambda r: planned[r["job"]])  # the order of --generators and --baselines
     cells = stability_cells(cfg, store, splits.input_shape, splits.num_classes, log)
     tables = build_tables(rows, cells, cfg, native)
-    write_outputs(folder, cfg, rows, tables)
-    return StudyOutcome(rows, tables, len(todo), time.perf_counter() - t0)
+    write_outputs(folder, cfg, rows, tables, gpu)
+    return StudyOutcome(rows, tables, len(todo), time.perf_counter() - t0, gpu)
 
 
 _WORKER_SPLITS: dict[int, ImageSplits] = {}  # one worker process's data, by input side
 
 
 def _worker_init(cfg: StudyConfig, threads: int) -> None:
-    """A training worker: load the data set once (from the cache) and share the cores."""
+    """A training worker: load the data set once (from the cache) and share the cores (also
+    inductor's compile workers: by default each process would start one per core)."""
     torch.set_num_threads(threads)
-    splits = load_dataset(cfg.dataset, root=cfg.data)
+    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", str(threads))
+    splits = load_splits(cfg)
     _WORKER_SPLITS[splits.input_shape[1]] = splits
 
 
@@ -213,6 +233,7 @@ def _worker_job(job: Job, cfg: StudyConfig, folder: Path) -> dict[str, Any]:
 def _run_parallel(
     todo: list[Job],
     cfg: StudyConfig,
+    workers: int,
     folder: Path,
     finished: Callable[[int, Job, dict[str, Any]], None],
 ) -> None:
@@ -227,14 +248,25 @@ def _run_parallel(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     cores = os.cpu_count() or 1
-    threads = max(1, cores // cfg.workers)
+    threads = max(1, cores // workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        cfg.workers, mp_context=context, initializer=_worker_init, initargs=(cfg, threads)
+        workers, mp_context=context, initializer=_worker_init, initargs=(cfg, threads)
     ) as pool:
         futures = {pool.submit(_worker_job, job, cfg, folder): job for job in todo}
         for i, future in enumerate(as_completed(futures), 1):
             finished(i, futures[future], future.result())
+
+
+def param_stability_key(
+    cfg: StudyConfig, gen: str, staging: str, input_shape: tuple[int, int, int], classes: int
+) -> str:
+    """The store's key of one Table IV cell: everything its parameter counts depend on."""
+    return (
+        f"{gen}/{staging}/n{cfg.param_vertices}/c{cfg.channels}/m{cfg.c_max}/"
+        f"{'x'.join(map(str, input_shape))}/k{classes}/s{cfg.param_samples}/"
+        f"t{cfg.stem_stride}"
+    )
 
 
 def stability_cells(
@@ -251,11 +283,7 @@ def stability_cells(
         return cells
     for gen in STABILITY_GENERATORS:
         for staging in STABILITY_STAGINGS:
-            key = (
-                f"{gen}/{staging}/n{cfg.param_vertices}/c{cfg.channels}/m{cfg.c_max}/"
-                f"{'x'.join(map(str, input_shape))}/k{classes}/s{cfg.param_samples}/"
-                f"t{cfg.stem_stride}"
-            )
+            key = param_stability_key(cfg, gen, staging, input_shape, classes)
             if key not in stored:
                 if log:
                     log(f"parameter stability: {cfg.param_samples} {gen} {staging} architectures")
@@ -298,8 +326,31 @@ def environment() -> dict[str, Any]:
     }
 
 
+def throughput_line(rows: list[dict[str, Any]], gpu: dict[str, Any]) -> str:
+    """One line for tables.md: networks at once, GPU utilisation, images/s per network."""
+    rates = [r["images_per_s"] for r in rows if r.get("images_per_s")]
+    per_net = (
+        f"images/s per network {min(rates):,.0f}-{max(rates):,.0f} (median "
+        f"{statistics.median(rates):,.0f}; results.csv)"
+        if rates
+        else "images/s per network not recorded"
+    )
+    if "mean_pct" in gpu:
+        util = f"GPU utilisation {gpu['mean_pct']:.0f}% mean, {gpu['max_pct']}% max"
+    else:
+        util = f"GPU utilisation {gpu.get('note', 'not recorded')}"
+    at_once = (
+        f"{gpu['workers']} network(s) at once ({gpu['packing']}); " if "workers" in gpu else ""
+    )
+    return f"Training: {at_once}{util}; {per_net}."
+
+
 def write_outputs(
-    folder: Path, cfg: StudyConfig, rows: list[dict[str, Any]], tables: list[Table]
+    folder: Path,
+    cfg: StudyConfig,
+    rows: list[dict[str, Any]],
+    tables: list[Table],
+    gpu: dict[str, Any] | None = None,
 ) -> None:
     """results.csv/json, tables.md/json and tables/<name>.csv in ``folder``."""
     with (folder / "results.csv").open("w", newline="") as f:
@@ -307,7 +358,10 @@ def write_outputs(
         writer.writeheader()
         writer.writerows(rows)
     env = environment()
-    write_json(folder / "results.json", {"config": cfg.to_dict(), "environment": env, "rows": rows})
+    write_json(
+        folder / "results.json",
+        {"config": cfg.to_dict(), "environment": env, "gpu": gpu or {}, "rows": rows},
+    )
     write_json(folder / "tables.json", [t.to_dict() for t in tables])
     (folder / "tables").mkdir(exist_ok=True)
     for t in tables:
@@ -317,6 +371,6 @@ def write_outputs(
         f"# Study: {cfg.dataset}, {cfg.samples} samples per generator, {cfg.epochs} epochs, "
         f"recipe {cfg.recipe}\n\nDevice: {device}; torch {env['torch']}, {env['threads']} "
         f"thread(s), CPU kernels {env['cpu_capability']}; configuration and environment in "
-        "results.json.\n\n"
+        f"results.json.\n\n{throughput_line(rows, gpu or {})}\n\n"
     )
     (folder / "tables.md").write_text(head + "\n".join(to_markdown(t) for t in tables))

@@ -75,7 +75,8 @@ class StudyStore:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('settings', ?)", (text,))
             (stored,) = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
         old = json.loads(stored)
-        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        keys = list(settings) + [k for k in old if k not in settings]  # a key either side lacks
+        diff = {k: (old.get(k), settings.get(k)) for k in keys if old.get(k) != settings.get(k)}
         if diff:
             shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise DataError(

@@ -4,10 +4,17 @@ Determinism: the model is initialised after ``torch.manual_seed(seed)``; each ep
 torch's global RNG (dropout) and draws its shuffling and augmentation from a generator seeded
 with ``(seed, epoch)``; the learning rate is a pure function of the step. A run resumed from
 the checkpoint of epoch k therefore replays epochs k+1.. exactly as an uninterrupted run does
-(bit for bit on the CPU). On CUDA: bf16 autocast and channels_last.
+(bit for bit on the CPU, eager).
 
-A loss that becomes NaN or infinite (checked every 10 steps) stops the run with
-``TrainingError`` before that epoch is checkpointed, so the folder keeps the last good epoch.
+On CUDA (:mod:`parawire.train.steps`): the data set stays on the GPU as uint8, the steps are
+compiled (``torch.compile``, CUDA graphs) unless ``compile=False``, bf16 autocast, channels_last,
+a fused optimiser step, and the loop never waits for the GPU inside an epoch: the loss and
+accuracy are summed on the device and read once at the epoch's end (the progress bar then shows
+only the step count).
+
+A loss that becomes NaN or infinite stops the run with ``TrainingError`` before that epoch is
+checkpointed, so the folder keeps the last good epoch (checked every 10 steps on the CPU, where
+reading the loss costs nothing; at the epoch's end on a GPU).
 """
 
 from __future__ import annotations
@@ -40,8 +47,10 @@ from parawire.train.checkpoint import (
 )
 from parawire.train.models import ModelSource, pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
+from parawire.train.steps import Compilation, Steps, Tally, choose_compilation
 
 METRICS = "metrics.json"
+HOST_READ_EVERY = 10  # steps between host reads of the loss (divergence check, progress), CPU
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class TrainResult:
     params: int  # trainable parameters
     history: list[EpochRecord] = field(default_factory=list)
     device: str = "cpu"
+    compiled: str = "eager"  # Compilation.describe(): eager or the torch.compile mode
+    images_per_epoch: int = 0  # training images one epoch processes (steps x batch)
 
     @property
     def test_acc(self) -> float:
@@ -80,6 +91,15 @@ class TrainResult:
     def train_seconds(self) -> float:
         """Total wall time over all epochs (including those before a resume)."""
         return sum(r.seconds for r in self.history)
+
+    @property
+    def images_per_s(self) -> float | None:
+        """Training throughput: images an epoch trains on over the median epoch's wall time
+        (training and evaluation; the median leaves out the first epoch's compilation)."""
+        if not self.history or not self.images_per_epoch:
+            return None
+        seconds = sorted(r.seconds for r in self.history)[len(self.history) // 2]
+        return self.images_per_epoch / seconds if seconds > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON dictionary (what ``metrics.json`` holds)."""
@@ -92,6 +112,8 @@ class TrainResult:
             "epochs": self.epochs,
             "params": self.params,
             "device": self.device,
+            "compiled": self.compiled,
+            "images_per_s": self.images_per_s,
             "test_acc": self.test_acc,
             "train_seconds": self.train_seconds,
             "history": [asdict(r) for r in self.history],
@@ -102,23 +124,19 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, 0x7A1]).generate_state(1)[0])
 
 
-def evaluate(model: nn.Module, batches: DeviceBatches, device: torch.device) -> tuple[float, float]:
-    """(mean cross-entropy, top-1 accuracy in %) over every batch, model in eval mode."""
+def evaluate(
+    model: nn.Module, batches: DeviceBatches, device: torch.device, steps: Steps | None = None
+) -> tuple[float, float]:
+    """(mean cross-entropy, top-1 accuracy in %) over every batch, model in eval mode
+    (through ``steps``, compiled or not, when given; eagerly otherwise)."""
     model.eval()
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    n = 0
-    with torch.inference_mode(), _autocast(device):
+    if steps is None:
+        steps = Steps(model, None, 0.0, device, Compilation())
+    tally = Tally(device)
+    with torch.inference_mode():
         for x, y in batches.epoch():
-            logits = model(x).float()
-            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum")
-            correct += (logits.argmax(1) == y).sum()
-            n += len(y)
-    return float(loss_sum) / n, 100.0 * float(correct) / n
-
-
-def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+            steps.evaluate(x, y, tally)
+    return tally.read()
 
 
 class Trainer:
@@ -133,6 +151,9 @@ class Trainer:
         epochs: int | None = None,
         seed: int = 0,
         device: str | None = None,
+        compile: bool | None = None,
+        compile_mode: str | None = None,
+        compile_backend: str = "inductor",
     ) -> None:
         if tuple(source.input_shape) != splits.input_shape:
             raise ConfigError(
@@ -154,15 +175,20 @@ class Trainer:
         self.seed = int(seed)
         self.device = pick_device(device)
         cuda = self.device.type == "cuda"
+        self.compilation = choose_compilation(
+            compile, self.device, mode=compile_mode, backend=compile_backend
+        )
         torch.manual_seed(seed)
         self.model = source.build().to(self.device)
         if cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = make_optimizer(self.model, recipe)
+        self.optimizer = make_optimizer(self.model, recipe, fused=cuda)
         self.train_batches, self.test_batches = make_batches(
             splits, batch_size=recipe.batch_size, device=self.device, channels_last=cuda
         )
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.steps = Steps(
+            self.model, self.optimizer, recipe.label_smoothing, self.device, self.compilation
+        )
         self.result = TrainResult(
             source.label,
             source.digest,
@@ -172,6 +198,8 @@ class Trainer:
             self.epochs,
             count_parameters(self.model),
             device=str(self.device),
+            compiled=self.compilation.describe(),
+            images_per_epoch=len(self.train_batches) * recipe.batch_size,
         )
 
     # --- checkpoints -----------------------------------------------------------------------
@@ -181,6 +209,7 @@ class Trainer:
             "model": self.source.to_dict(),
             "digest": self.source.digest,
             "dataset": self.splits.name,
+            "images": [len(self.splits.train_labels), len(self.splits.test_labels)],
             "recipe": self.recipe.to_dict(),
             "seed": self.seed,
             "epochs": self.epochs,
@@ -193,7 +222,10 @@ class Trainer:
         ckpt = load_checkpoint(folder)
         meta = ckpt.meta
         mine = self._meta()
-        for key in ("digest", "dataset", "recipe", "seed", "epochs"):
+        keys = ["digest", "dataset", "recipe", "seed", "epochs"]
+        if "images" in meta:  # train and test sizes (a subset); older checkpoints lack them
+            keys.append("images")
+        for key in keys:
             if meta.get(key) != mine[key]:
                 raise DataError(
                     f"the checkpoint in {folder} was written with {key}={meta.get(key)!r}, this "
@@ -260,39 +292,38 @@ class Trainer:
         self.model.train()
         torch.manual_seed(_epoch_seed(self.seed, epoch))
         steps = len(self.train_batches)
-        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
-        correct = torch.zeros((), device=self.device, dtype=torch.int64)
-        seen, lr = 0, 0.0
+        tally = Tally(self.device)
+        lr = 0.0
+        host_reads = self.device.type == "cpu"  # elsewhere a read waits for the device
         task = (
             progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps) if progress else None
         )
         for i, (x, y) in enumerate(self.train_batches.epoch(self.seed, epoch)):
             lr, momentum = schedule_at(self.recipe, epoch * steps + i, steps, self.epochs)
             set_hyperparameters(self.optimizer, lr, momentum)
-            with _autocast(self.device):
-                logits = self.model(x)
-                loss = self.criterion(logits.float(), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(y)
-            if (i % 10 == 9 or i == steps - 1) and not torch.isfinite(loss_sum):
-                raise TrainingError(
-                    f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; "
-                    f"lower the learning rate (peak {self.recipe.lr:g}, --lr) and train again"
-                )
-            if progress is not None and task is not None and (i % 10 == 9 or i == steps - 1):
-                progress.update(
-                    task,
-                    completed=i + 1,
-                    description=f"epoch {epoch + 1}/{self.epochs} "
-                    f"loss {float(loss_sum) / seen:.3f} acc {100.0 * float(correct) / seen:.1f}%",
-                )
+            self.steps.train(x, y, tally)
+            boundary = i % HOST_READ_EVERY == HOST_READ_EVERY - 1 or i == steps - 1
+            if host_reads and boundary:
+                self._check_finite(tally, epoch)
+            if progress is not None and task is not None and boundary:
+                description = f"epoch {epoch + 1}/{self.epochs}"
+                if host_reads:
+                    loss, acc = tally.read()
+                    description += f" loss {loss:.3f} acc {acc:.1f}%"
+                progress.update(task, completed=i + 1, description=description)
         if progress is not None and task is not None:
             progress.remove_task(task)
-        return float(loss_sum) / seen, 100.0 * float(correct) / seen, lr
+        self._check_finite(tally, epoch)
+        loss, acc = tally.read()
+        return loss, acc, lr
+
+    def _check_finite(self, tally: Tally, epoch: int) -> None:
+        """``TrainingError`` when the summed loss is NaN or infinite (reads the device)."""
+        if not torch.isfinite(tally.loss):
+            raise TrainingError(
+                f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; "
+                f"lower the learning rate (peak {self.recipe.lr:g}, --lr) and train again"
+            )
 
     def fit(
         self,
@@ -313,6 +344,8 @@ class Trainer:
             start = self.resume_from(out)
             if log:
                 log(f"resumed {out} at epoch {start}/{self.epochs}")
+        if log and self.compilation.compiled:
+            log(f"training step {self.compilation.describe()} on {self.device}")
         bar = Progress(
             TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
         )
@@ -320,7 +353,9 @@ class Trainer:
             for epoch in range(start, self.epochs):
                 t0 = time.perf_counter()
                 loss, acc, lr = self.train_epoch(epoch, bar if progress else None)
-                test_loss, test_acc = evaluate(self.model, self.test_batches, self.device)
+                test_loss, test_acc = evaluate(
+                    self.model, self.test_batches, self.device, self.steps
+                )
                 record = EpochRecord(
                     epoch + 1, loss, acc, test_loss, test_acc, lr, time.perf_counter() - t0
                 )
@@ -357,10 +392,21 @@ def train_model(
     out: Path | None = None,
     resume: bool = False,
     device: str | None = None,
+    compile: bool | None = None,
+    compile_mode: str | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
     """Train ``source`` on ``splits``; see :class:`Trainer`."""
-    trainer = Trainer(source, splits, recipe, epochs=epochs, seed=seed, device=device)
+    trainer = Trainer(
+        source,
+        splits,
+        recipe,
+        epochs=epochs,
+        seed=seed,
+        device=device,
+        compile=compile,
+        compile_mode=compile_mode,
+    )
     return trainer.fit(out, resume=resume, progress=progress, log=log, on_epoch_end=on_epoch_end)
