@@ -380,7 +380,11 @@ def worker_cmd(
     from parawire.runtime.launch import percentile, run_profile, run_rank
     from parawire.runtime.plan import Plan
 
-    options = _options(runs, warmup, batch, threads, timeout, link, emulate)
+    # rank 0 times the whole model in its own process after each split inference (paired): on
+    # real devices there is no second process of the same device to interleave with
+    options = dataclasses.replace(
+        _options(runs, warmup, batch, threads, timeout, link, emulate), paired=True
+    )
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others
     plan = Plan.load(path)
     if world != plan.world or not 0 <= rank < world:
