@@ -35,8 +35,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import stat
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -47,6 +45,8 @@ from typing import Any
 
 import networkx as nx
 
+from parawire._io import parse_json, read_bounded
+from parawire.arch.footprint import check_footprint
 from parawire.errors import SpecError
 
 SCHEMA_VERSION = 2
@@ -321,17 +321,8 @@ class ArchSpec:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ArchSpec:
-        """Parse JSON text; raises ``SpecError`` if it is not a spec."""
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except RecursionError:
-            raise SpecError("not an architecture spec: its JSON is nested too deeply") from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"not an architecture spec: invalid JSON ({exc})") from None
-        except ValueError:  # UnicodeDecodeError, or an integer of thousands of digits
-            raise SpecError(
-                "not an architecture spec: not UTF-8 JSON text, or a number in it is too long"
-            ) from None
+        """Parse JSON text; raises ``SpecError`` if it is not a spec (a key twice, NaN...)."""
+        data = parse_json(text, origin="not an architecture spec", finite=True, error=SpecError)
         return cls.from_dict(data)
 
     # --- validation ------------------------------------------------------------------------
@@ -343,44 +334,14 @@ class ArchSpec:
 
 
 def load_spec(path: str | Path, *, validate: bool = True) -> ArchSpec:
-    """Read a spec from a JSON file (validated by default)."""
-    spec = ArchSpec.from_json(read_capped(Path(path)))
+    """Read a spec from a JSON file (validated by default); at most ``MAX_SPEC_BYTES`` are read,
+    and only from a regular file (``parawire._io.read_bounded``)."""
+    data = read_bounded(path, what="spec file", limit=MAX_SPEC_BYTES, error=SpecError)
+    spec = ArchSpec.from_json(data)
     return spec.validate() if validate else spec
 
 
-def read_capped(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of ``path``; ``SpecError`` when absent, unreadable or over ``limit`` bytes.
-
-    ``limit`` defaults to ``MAX_SPEC_BYTES``. A regular file is measured before it is read;
-    anything else (a pipe, ``/dev/zero``) is read up to ``limit + 1`` bytes, never further.
-    """
-    limit = MAX_SPEC_BYTES if limit is None else limit
-    too_big = (
-        f"{path} holds more than {limit:,} bytes, more than any spec parawire accepts; "
-        "give a spec file made by `parawire generate`"
-    )
-    try:
-        with path.open("rb") as f:
-            info = os.fstat(f.fileno())
-            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-                raise SpecError(too_big)
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path} is a folder, not a JSON spec file") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise SpecError(too_big)
-    return data
-
-
 # --- typed reading: JSON values -> the dataclasses above, every field checked -----------------
-
-
-def _reject_constant(name: str) -> None:
-    raise SpecError(f"not an architecture spec: {name} is not a number JSON allows; use a number")
 
 
 def _is_int(value: Any) -> bool:
@@ -670,6 +631,7 @@ def validate_spec(spec: ArchSpec) -> None:
             )
 
     _validate_stages(spec)
+    check_footprint(spec)  # last: it needs the structure above to hold
 
 
 def _validate_pooled_edge(spec: ArchSpec, e: Edge) -> None:
