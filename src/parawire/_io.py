@@ -132,14 +132,15 @@ def read_bounded(
         raise error(f"{what} not found: {path}") from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd)
+    mode = os.fstat(fd)
+    if not stat.S_ISREG(mode.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(mode.st_mode):
             raise error(f"{path} is a folder; give the {what} itself")
-        if not stat.S_ISREG(mode.st_mode):
-            raise error(
-                f"{path} is not a regular file (a pipe, device or socket); give the {what} itself"
-            )
+        raise error(
+            f"{path} is not a regular file (a pipe, device or socket); give the {what} itself"
+        )
+    with os.fdopen(fd, "rb") as f:
         too_big = f"{path} is over {limit:,} bytes, larger than any {what} parawire reads"
         if mode.st_size > limit:
             raise error(too_big)
@@ -224,7 +225,7 @@ def parse_json(
     except RecursionError:
         raise error(f"{origin}: its JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise error(f"{origin}: not valid JSON ({exc})") from None
+        raise error(f"{origin}: invalid JSON ({exc})") from None
     except ValueError:  # UnicodeDecodeError, or an integer of thousands of digits
         raise error(f"{origin}: not UTF-8 JSON text, or a number in it is too long") from None
 
@@ -305,7 +306,9 @@ def safetensors_shapes(
     size = int.from_bytes(head, "little") if len(head) == 8 else -1
     file_size = os.stat(path).st_size
     if not 2 <= size <= min(MAX_SAFETENSORS_HEADER, file_size - 8):
-        raise error(f"{what} {path} is not a safetensors file (its header length is {size:,})")
+        raise error(
+            f"cannot read {what} {path}: not a safetensors file (its header length is {size:,})"
+        )
     header = parse_json(
         _read_prefix(path, 8 + size, what, error)[8:], origin=f"{what} {path}", error=error
     )
@@ -339,10 +342,11 @@ def _read_prefix(path: Path, count: int, what: str, error: type[ParawireError]) 
         raise error(f"{what} not found: {path}") from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise error(
+            f"{path} is not a regular file (a pipe, device, socket or folder); give the "
+            f"{what} itself"
+        )
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(
-                f"{path} is not a regular file (a pipe, device, socket or folder); give the "
-                f"{what} itself"
-            )
         return f.read(count)

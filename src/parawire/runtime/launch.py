@@ -31,6 +31,7 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire._inference import flush_subnormals, inference_settings
+from parawire._io import read_json, read_text
 from parawire.errors import DataError, ParawireError, RuntimeTimeoutError
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
@@ -530,7 +531,7 @@ def _errors(plan_dir: Path, failed: list[tuple[int, int | None]]) -> list[str]:
     for rank, code in failed:
         file = plan_dir / ERROR_FILE.format(rank=rank)
         if file.exists():
-            written.append((file.stat().st_mtime_ns, rank, file.read_text().strip()))
+            written.append((file.stat().st_mtime_ns, rank, read_text(file, limit=2**16).strip()))
         else:
             silent.append(exit_reason(rank, code))
     messages = [m for _, _, m in sorted(written)] + silent
@@ -694,12 +695,10 @@ def _run_local(
             host.close()
         from safetensors.torch import load_file
 
-        timings = json.loads((work / RESULT_FILE).read_text())
+        timings = read_json(work / RESULT_FILE)
         tensors = load_file(str(work / LOGITS_FILE))
         logits = tensors["logits"]
-        traces = [
-            json.loads((work / TRACE_FILE.format(rank=r)).read_text()) for r in range(plan.world)
-        ]
+        traces = [read_json(work / TRACE_FILE.format(rank=r)) for r in range(plan.world)]
     report = RunReport(
         devices=plan.world,
         latencies_s=timings["latencies_s"],

@@ -36,7 +36,8 @@ import torch
 
 from parawire._io import check_inside, read_json, safetensors_shapes, staged_folder
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
-from parawire.arch.spec import MAX_SPEC_BYTES, ArchSpec
+from parawire.arch import spec as spec_module
+from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
 
@@ -379,7 +380,8 @@ def _read_json(file: Path, missing: str) -> Any:
     cap, no key twice); ``DataError``: ``missing`` when absent, one line when not JSON."""
     if not file.exists():
         raise DataError(missing)
-    return read_json(file, what="plan or spec", limit=MAX_SPEC_BYTES, error=DataError)
+    limit = spec_module.MAX_SPEC_BYTES  # looked up here: tests lower it
+    return read_json(file, what="plan or spec", limit=limit, error=DataError)
 
 
 def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:

@@ -280,15 +280,14 @@ class _Null:
 def load_search(folder: Path, storage: str | None = None) -> tuple[dict[str, Any], list[dict]]:
     """(search-config.json's content, finished trial rows) of a search folder, read from its
     storage (the folder's SQLite file unless ``storage`` names another)."""
-    import json
+    from parawire._io import read_json
 
     path = folder / CONFIG_JSON
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{folder} holds no search ({CONFIG_JSON} is missing); check the path")
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); rerun the search") from None
+    meta = read_json(path, what="search config", inside=folder)
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} is not a search config (not a JSON object); rerun the search")
     url = storage or meta.get("storage")
     if not storage and "***" in str(url):
         raise DataError(
