@@ -51,7 +51,11 @@ from parawire.errors import SpecError
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 had no ``merge`` field (it always merged maps)
-MAX_NODES = 100_000  # larger specs are rejected: nothing in parawire is meant for them
+# Size caps: what every command (analyze's partitioner sweep and local search above all) handles
+# in reasonable time: analyze of a 512-vertex, 7,882-edge spec took 26 s on 4 devices here
+# (BENCHMARKS.md, hostile inputs); 2,000 vertices took minutes. RandWire's networks have ~100.
+MAX_NODES = 512  # vertices of one spec
+MAX_EDGES = 8_192  # edges of one spec (a dense 512-vertex graph would have 130,816)
 MAX_SPEC_BYTES = 64 * 2**20  # spec files are refused above this size, before parsing
 MAX_CHANNELS = 65_536  # channels of the input, the stem and every vertex
 MAX_INPUT_SIDE = 16_384  # input image height and width, in pixels
@@ -310,12 +314,13 @@ class ArchSpec:
                 f"unknown schema_version {_show(version)}: this parawire reads versions "
                 f"{', '.join(map(str, READABLE_VERSIONS))}; regenerate the spec or upgrade parawire"
             )
-        nodes = data.get("nodes")
-        if isinstance(nodes, list) and len(nodes) > MAX_NODES:
-            raise SpecError(
-                f"spec has {len(nodes)} nodes, over the limit of {MAX_NODES}; "
-                "use a smaller generator size"
-            )
+        for key, cap in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
+            items = data.get(key)
+            if isinstance(items, list) and len(items) > cap:
+                raise SpecError(
+                    f"spec has {len(items)} {key}, over the limit of {cap:,}; "
+                    "use a smaller generator size (docs/generators.md, size caps)"
+                )
         # a version-1 document reads as the current version (``merge`` defaults to "maps")
         return _typed({**data, "schema_version": SCHEMA_VERSION}, cls, "spec")
 
@@ -538,11 +543,12 @@ def validate_spec(spec: ArchSpec) -> None:
             f"unknown schema_version {_show(spec.schema_version)}: this parawire reads version "
             f"{SCHEMA_VERSION}"
         )
-    if len(spec.nodes) > MAX_NODES:
-        raise SpecError(
-            f"spec has {len(spec.nodes)} nodes, over the limit of {MAX_NODES}; "
-            "use a smaller generator size"
-        )
+    for key, items, cap in (("nodes", spec.nodes, MAX_NODES), ("edges", spec.edges, MAX_EDGES)):
+        if len(items) > cap:
+            raise SpecError(
+                f"spec has {len(items)} {key}, over the limit of {cap:,}; "
+                "use a smaller generator size (docs/generators.md, size caps)"
+            )
     _typed(spec, ArchSpec, "spec")  # every field of the type its annotation says
     if len(spec.nodes) == 0 or len(spec.stages) == 0:
         raise SpecError("spec has no nodes or no stages; generate one with `parawire generate`")

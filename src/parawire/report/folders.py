@@ -138,7 +138,7 @@ def write_report(
     target = out if out is not None else folder / REPORT_FILE
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(page))
+        _io.atomic_write_text(target, render(page))
         saved = []
         if figures is not None:
             saved = [p for name, fig in figs.items() for p in save_figure(fig, figures / name)]
