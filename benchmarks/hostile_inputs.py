@@ -109,6 +109,14 @@ def _spec_doc(work: Path, name: str, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+def _project_all(doc: dict) -> None:
+    """A 1x1 projection on every edge that may carry one (not into a pooled merge): widths
+    changed by hand stay consistent."""
+    output = doc["stages"][-1]["output"]
+    for e in doc["edges"]:
+        e["project"] = doc.get("merge") != "pooled" or e["dst"] != output
+
+
 def _mutations(rng: random.Random, base: dict, count: int) -> list[tuple[str, str]]:
     """``count`` seeded (name, JSON text) mutations of ``base``."""
     big = [2**31, 2**63, 10**30, 65_536, 40_000, 0, -1]
@@ -121,8 +129,7 @@ def _mutations(rng: random.Random, base: dict, count: int) -> list[tuple[str, st
             for n in doc["nodes"]:
                 n["channels"] = rng.choice([20_000, 30_000, 65_536])
             doc["stem"]["channels"] = doc["nodes"][0]["channels"]
-            for e in doc["edges"]:
-                e["project"] = True
+            _project_all(doc)
             name = "every vertex very wide"
         elif pick == 1:
             doc["input_shape"] = [3, rng.choice([4096, 16_384]), rng.choice([4096, 16_384])]
@@ -298,13 +305,17 @@ def build_cases(work: Path, seed: int, mutations: int) -> list[Case]:
     for label, path in _large_specs(work):
         cases.append(Case("large spec", label, ("analyze", str(path), "-n", "4")))
         cases.append(Case("large spec", label, ("validate", str(path))))
+    for generator, params in (("er", ("n=500", "p=0.06")), ("lanes", ("n=500",))):
+        _spec_doc(work, f"cap-{generator}", generator, *(f"--param={p}" for p in params))
+        path = work / f"cap-{generator}.json"
+        label = f"within the caps: {generator} {' '.join(params)}"
+        cases.append(Case("large spec", label, ("analyze", str(path), "-n", "4")))
     wide = work / "wide.json"
     doc = json.loads(json.dumps(base))
     for n in doc["nodes"]:
         n["channels"] = 65_536
     doc["stem"]["channels"] = 65_536
-    for e in doc["edges"]:
-        e["project"] = True
+    _project_all(doc)
     wide.write_text(json.dumps(doc))
     for command in (
         ("validate",),
@@ -334,7 +345,8 @@ def main() -> int:
             outcomes.append(outcome)
             print(
                 f"[{i + 1:3d}/{len(cases)}] {outcome.verdict:9s} {outcome.seconds:6.1f} s "
-                f"{outcome.rss_mib:7.0f} MiB  {case.kind}: {case.name} ({case.args[0]})",
+                f"{outcome.rss_mib:7.0f} MiB  {case.kind}: {case.name} ({case.args[0]}) "
+                f"{outcome.line[:110]}",
                 file=sys.stderr,
                 flush=True,
             )
