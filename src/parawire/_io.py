@@ -306,9 +306,8 @@ def safetensors_shapes(
     size = int.from_bytes(head, "little") if len(head) == 8 else -1
     file_size = os.stat(path).st_size
     if not 2 <= size <= min(MAX_SAFETENSORS_HEADER, file_size - 8):
-        raise error(
-            f"cannot read {what} {path}: not a safetensors file (its header length is {size:,})"
-        )
+        found = f"its header length is {size:,}" if size >= 0 else f"{file_size} bytes"
+        raise error(f"cannot read {what} {path}: corrupt or not a safetensors file ({found})")
     header = parse_json(
         _read_prefix(path, 8 + size, what, error)[8:], origin=f"{what} {path}", error=error
     )
