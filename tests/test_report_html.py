@@ -319,7 +319,7 @@ def test_a_folder_without_results_is_one_line_error(
     assert err.startswith("parawire: error: ") and "holds no parawire results" in err
     assert err.count("\n") == 1
     (tmp_path / "analysis.json").write_text("{not json")
-    with pytest.raises(DataError, match=r"analysis\.json as JSON"):
+    with pytest.raises(DataError, match=r"analysis\.json: invalid JSON"):
         folders.build_report(tmp_path)
     (tmp_path / "analysis.json").write_text('{"placement": {"0": 0}, "name": "x"}')
     assert main(["report", str(tmp_path)]) == 1
@@ -355,7 +355,7 @@ def test_run_profile_matches_the_runtime(profile, link, emulate) -> None:
 
     expected = run_profile(profile, link, emulate)
     doc = {"profile": expected.name, "link": link, "emulate": emulate}
-    assert folders._run_profile(doc) == expected
+    assert folders._run_profile(doc, Path(".")) == expected
 
 
 def test_html_escapes_and_marks_numbers() -> None:

@@ -223,7 +223,7 @@ def test_an_oversized_plan_file_is_refused_before_parsing(tmp_path: Path, monkey
 
     folder = _plan().save(tmp_path / "plan")
     monkeypatch.setattr(spec_module, "MAX_SPEC_BYTES", 1000)  # the real cap is 64 MiB
-    with pytest.raises(DataError, match="more than 1,000 bytes"):
+    with pytest.raises(DataError, match="over 1,000 bytes"):
         Plan.load(folder)
-    with pytest.raises(DataError, match="more than 1,000 bytes"):
+    with pytest.raises(DataError, match="over 1,000 bytes"):
         load_plan_or_spec(folder, None)

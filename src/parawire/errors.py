@@ -30,3 +30,7 @@ class TrainingError(ParawireError):
 
 class RuntimeTimeoutError(ParawireError, TimeoutError):
     """A distributed wait ran past its timeout (a rank died or never joined)."""
+
+
+class ResourceError(ParawireError, MemoryError):
+    """What a command would allocate does not fit in the memory this process has free."""

@@ -1,9 +1,8 @@
 """Cost model of a spec: MACs, parameters and output bytes of every vertex, by shape propagation.
 
-Counts follow what ``torch.utils.flop_counter`` counts (convolutions and linear layers; a FLOP
-there is 2 MACs); batch norm, ReLU, pooling and the weighted sums are memory-bound and counted
-as zero MACs. Parameters are exact: they equal the built module's. The stem belongs to the input
-vertex, the classifier head to the output vertex (where the runtime executes them).
+A vertex's MACs and parameters are ``parawire.arch.footprint.vertex_costs`` (the one count,
+which validation also bounds): what ``torch.utils.flop_counter`` counts, parameters exact. The
+stem belongs to the input vertex, the classifier head to the output vertex.
 
 What crosses the network is part of the cost graph (see ``CostGraph``): ``wire_dtype`` sets the
 bytes of every tensor sent (int8 carries one float32 scale per tensor), ``scatter`` whether the
@@ -18,7 +17,8 @@ import math
 
 from parawire.analysis.graph import CostGraph, Vertex
 from parawire.analysis.work import spec_vertex_work
-from parawire.arch.spec import ArchSpec, Node
+from parawire.arch.footprint import vertex_costs
+from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -80,40 +80,6 @@ def deploy(
         input_bytes=input_bytes,
         replicate_source=graph.replicate_source if scatter is None else scatter == "image",
     )
-
-
-def _bn(c: int) -> int:
-    return 2 * c
-
-
-def vertex_costs(spec: ArchSpec, node: Node) -> tuple[int, int]:
-    """(MACs, parameters) of one vertex at batch size 1, head included on the output vertex."""
-    h_in, w_in = spec.stem_size
-    h_in //= node.in_scale
-    w_in //= node.in_scale
-    macs = params = 0
-    for e in spec.in_edges[node.id]:
-        if e.project:
-            cin = spec.node_map[e.src].channels
-            macs += cin * node.in_channels * h_in * w_in
-            params += cin * node.in_channels + _bn(node.in_channels)
-    if node.op == "input":
-        c_img, h, w = spec.input_shape
-        first = min(spec.stem.stride, 2)
-        ho, wo = (h - 1) // first + 1, (w - 1) // first + 1
-        macs += c_img * node.channels * 9 * ho * wo
-        params += c_img * node.channels * 9 + _bn(node.channels)
-    elif node.op == "sepconv3x3":
-        cin, cout = node.in_channels, node.channels
-        macs += (cin * 9 + cin * cout) * h_in * w_in
-        params += len(spec.in_edges[node.id]) + cin * 9 + cin * cout + _bn(cout)
-    if node.id in spec.pooled_vertices:  # ReLU, pool, 1x1 conv on the 1x1 map, batch norm
-        macs += node.channels * spec.head_width
-        params += node.channels * spec.head_width + _bn(spec.head_width)
-    if node.id == spec.output_node:
-        macs += node.channels * spec.num_classes
-        params += node.channels * spec.num_classes + spec.num_classes
-    return macs, params
 
 
 def spec_costs(

@@ -408,7 +408,16 @@ def _assemble(
         name=name,
         batch=batch_shape[0] if batch_shape else 1,
         dtype_bytes=dtype_bytes,
-    ).check()
+    )
+    sources = [v for v in graph.dag if graph.dag.in_degree(v) == 0]
+    if len(sources) > 1:  # the check below would name graph internals, not what to do
+        raise ConfigError(
+            f"{name} cannot be split into a deployment: {len(sources) - 1} part(s) of its traced "
+            "graph start from no input (tensors the model builds itself, such as swin_v2's "
+            "relative position tables); analyze a model without them, e.g. torchvision:swin_t, "
+            "torchvision:vit_b_16 or torchvision:resnet50"
+        )
+    graph.check()
     handed = {v: tuple(ns) for v, ns in exported.items()}
     handed[sink_id] = tuple(out_meta)
     return graph, handed

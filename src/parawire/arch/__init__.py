@@ -3,6 +3,7 @@
 from parawire.arch.generate import STAGINGS, StagingConfig, default_stem_stride, generate
 from parawire.arch.spec import (
     AGGREGATIONS,
+    MAX_EDGES,
     MAX_NODES,
     OPS,
     SCHEMA_VERSION,
@@ -20,6 +21,7 @@ from parawire.arch.staging import StagingMode, get_staging, list_stagings, regis
 
 __all__ = [
     "AGGREGATIONS",
+    "MAX_EDGES",
     "MAX_NODES",
     "OPS",
     "SCHEMA_VERSION",

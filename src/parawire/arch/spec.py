@@ -35,8 +35,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import stat
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -47,11 +45,17 @@ from typing import Any
 
 import networkx as nx
 
+from parawire._io import parse_json, read_bounded
+from parawire.arch.footprint import check_footprint
 from parawire.errors import SpecError
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 had no ``merge`` field (it always merged maps)
-MAX_NODES = 100_000  # larger specs are rejected: nothing in parawire is meant for them
+# Size caps: what every command (analyze's partitioner sweep and local search above all) handles
+# in reasonable time: analyze of a 512-vertex, 7,882-edge spec took 26 s on 4 devices here
+# (BENCHMARKS.md, hostile inputs); 2,000 vertices took minutes. RandWire's networks have ~100.
+MAX_NODES = 512  # vertices of one spec
+MAX_EDGES = 8_192  # edges of one spec (a dense 512-vertex graph would have 130,816)
 MAX_SPEC_BYTES = 64 * 2**20  # spec files are refused above this size, before parsing
 MAX_CHANNELS = 65_536  # channels of the input, the stem and every vertex
 MAX_INPUT_SIDE = 16_384  # input image height and width, in pixels
@@ -310,28 +314,20 @@ class ArchSpec:
                 f"unknown schema_version {_show(version)}: this parawire reads versions "
                 f"{', '.join(map(str, READABLE_VERSIONS))}; regenerate the spec or upgrade parawire"
             )
-        nodes = data.get("nodes")
-        if isinstance(nodes, list) and len(nodes) > MAX_NODES:
-            raise SpecError(
-                f"spec has {len(nodes)} nodes, over the limit of {MAX_NODES}; "
-                "use a smaller generator size"
-            )
+        for key, cap in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
+            items = data.get(key)
+            if isinstance(items, list) and len(items) > cap:
+                raise SpecError(
+                    f"spec has {len(items)} {key}, over the limit of {cap:,}; "
+                    "use a smaller generator size (docs/generators.md, size caps)"
+                )
         # a version-1 document reads as the current version (``merge`` defaults to "maps")
         return _typed({**data, "schema_version": SCHEMA_VERSION}, cls, "spec")
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ArchSpec:
-        """Parse JSON text; raises ``SpecError`` if it is not a spec."""
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except RecursionError:
-            raise SpecError("not an architecture spec: its JSON is nested too deeply") from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"not an architecture spec: invalid JSON ({exc})") from None
-        except ValueError:  # UnicodeDecodeError, or an integer of thousands of digits
-            raise SpecError(
-                "not an architecture spec: not UTF-8 JSON text, or a number in it is too long"
-            ) from None
+        """Parse JSON text; raises ``SpecError`` if it is not a spec (a key twice, NaN...)."""
+        data = parse_json(text, origin="not an architecture spec", finite=True, error=SpecError)
         return cls.from_dict(data)
 
     # --- validation ------------------------------------------------------------------------
@@ -343,44 +339,14 @@ class ArchSpec:
 
 
 def load_spec(path: str | Path, *, validate: bool = True) -> ArchSpec:
-    """Read a spec from a JSON file (validated by default)."""
-    spec = ArchSpec.from_json(read_capped(Path(path)))
+    """Read a spec from a JSON file (validated by default); at most ``MAX_SPEC_BYTES`` are read,
+    and only from a regular file (``parawire._io.read_bounded``)."""
+    data = read_bounded(path, what="spec file", limit=MAX_SPEC_BYTES, error=SpecError)
+    spec = ArchSpec.from_json(data)
     return spec.validate() if validate else spec
 
 
-def read_capped(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of ``path``; ``SpecError`` when absent, unreadable or over ``limit`` bytes.
-
-    ``limit`` defaults to ``MAX_SPEC_BYTES``. A regular file is measured before it is read;
-    anything else (a pipe, ``/dev/zero``) is read up to ``limit + 1`` bytes, never further.
-    """
-    limit = MAX_SPEC_BYTES if limit is None else limit
-    too_big = (
-        f"{path} holds more than {limit:,} bytes, more than any spec parawire accepts; "
-        "give a spec file made by `parawire generate`"
-    )
-    try:
-        with path.open("rb") as f:
-            info = os.fstat(f.fileno())
-            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-                raise SpecError(too_big)
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path} is a folder, not a JSON spec file") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise SpecError(too_big)
-    return data
-
-
 # --- typed reading: JSON values -> the dataclasses above, every field checked -----------------
-
-
-def _reject_constant(name: str) -> None:
-    raise SpecError(f"not an architecture spec: {name} is not a number JSON allows; use a number")
 
 
 def _is_int(value: Any) -> bool:
@@ -577,11 +543,12 @@ def validate_spec(spec: ArchSpec) -> None:
             f"unknown schema_version {_show(spec.schema_version)}: this parawire reads version "
             f"{SCHEMA_VERSION}"
         )
-    if len(spec.nodes) > MAX_NODES:
-        raise SpecError(
-            f"spec has {len(spec.nodes)} nodes, over the limit of {MAX_NODES}; "
-            "use a smaller generator size"
-        )
+    for key, items, cap in (("nodes", spec.nodes, MAX_NODES), ("edges", spec.edges, MAX_EDGES)):
+        if len(items) > cap:
+            raise SpecError(
+                f"spec has {len(items)} {key}, over the limit of {cap:,}; "
+                "use a smaller generator size (docs/generators.md, size caps)"
+            )
     _typed(spec, ArchSpec, "spec")  # every field of the type its annotation says
     if len(spec.nodes) == 0 or len(spec.stages) == 0:
         raise SpecError("spec has no nodes or no stages; generate one with `parawire generate`")
@@ -670,6 +637,7 @@ def validate_spec(spec: ArchSpec) -> None:
             )
 
     _validate_stages(spec)
+    check_footprint(spec)  # last: it needs the structure above to hold
 
 
 def _validate_pooled_edge(spec: ArchSpec, e: Edge) -> None:

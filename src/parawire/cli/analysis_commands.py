@@ -7,13 +7,13 @@ parawire analyze arch.json --devices 8 --wire-dtype float16 --json --out results
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
@@ -103,19 +103,18 @@ def _compare_table(results: list[AnalysisResult]) -> Table:
 
 
 def _write_out(
-    out: Path, target: str, results: list[AnalysisResult], single: bool, seed: int
+    out: Path,
+    target: str,
+    results: list[AnalysisResult],
+    single: bool,
+    seed: int,
+    compared: list[AnalysisResult] | None = None,
 ) -> Path | None:
-    """analysis.json, timeline.json and the plan of the first result."""
+    """analysis.json, timeline.json, compare.json (of ``compared``) and the plan of the first
+    result, written into a staged folder moved in at the end: all of them, or on an error none.
+    """
+    from parawire._io import staged_folder
     from parawire.errors import ConfigError
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
-    payload = [r.to_dict() for r in results]
-    (out / RESULT_FILE).write_text(json.dumps(payload[0] if single else payload, indent=2))
-    timelines = {r.partitioner: r.schedule.to_dict(timeline=True)["timeline"] for r in results}
-    (out / TIMELINE_FILE).write_text(json.dumps(timelines))
     from parawire.runtime.graph import ModelRef
     from parawire.runtime.plan import load_network, plan_from_analysis
 
@@ -124,10 +123,26 @@ def _write_out(
         try:
             plan = plan_from_analysis(ModelRef.named(network), results[0], seed=seed)
         except ConfigError:
-            return None  # a model the runtime cannot split (e.g. a vertex hands on an int)
+            plan = None  # a model the runtime cannot split (e.g. a vertex hands on an int)
     else:
         plan = plan_from_analysis(network, results[0], seed=seed)
-    return plan.save(out / PLAN_DIR)
+    try:
+        with staged_folder(out) as stage:
+            payload = [r.to_dict() for r in results]
+            text = dumps_strict(payload[0] if single else payload, indent=2)
+            (stage / RESULT_FILE).write_text(text)
+            timelines = {
+                r.partitioner: r.schedule.to_dict(timeline=True)["timeline"] for r in results
+            }
+            (stage / TIMELINE_FILE).write_text(dumps_strict(timelines))
+            if compared is not None:
+                doc = [r.to_dict() for r in compared]
+                (stage / "compare.json").write_text(dumps_strict(doc, indent=2))
+            if plan is not None:
+                plan.save(stage / PLAN_DIR)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write the folder ({exc.strerror})") from exc
+    return out / PLAN_DIR if plan is not None else None
 
 
 def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
@@ -203,9 +218,10 @@ def analyze_cmd(
         names = [partitioner] if partitioner else None
         kw.pop("partitioner")
         results = compare(target, devices, profile, names, seed=seed, **kw)
-    plan_dir = _write_out(out, target, [best], True, seed) if out is not None else None
-    if out is not None and compare_all:
-        (out / "compare.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    plan_dir = None
+    if out is not None:
+        compared = results if compare_all else None
+        plan_dir = _write_out(out, target, [best], True, seed, compared)
     predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
     if as_json:
         payload = best.to_dict()
@@ -213,7 +229,7 @@ def analyze_cmd(
             payload["predictor"] = predicted
         if compare_all:
             payload["compare"] = {r.partitioner: r.to_dict() for r in results}
-        click.echo(json.dumps(payload))
+        click.echo(dumps_strict(payload))
         return
     console = Console()
     if compare_all:

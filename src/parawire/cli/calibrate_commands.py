@@ -5,11 +5,11 @@ The measurement modules (torch) are imported when the command runs, not for ``--
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from parawire._io import dumps_strict
 from parawire.cli._progress import progress_on_stderr
 
 
@@ -73,7 +73,7 @@ def calibrate_cmd(
         )
     path = save_profile(result.to_profile(name), out)
     if as_json:
-        click.echo(json.dumps({**result.to_dict(), "profile": name, "file": str(path)}))
+        click.echo(dumps_strict({**result.to_dict(), "profile": name, "file": str(path)}))
         return
     click.echo(f"compute ({threads} thread(s)):")
     click.echo(f"  dense 3x3 conv       {result.flops_per_s / 1e9:8.2f} GFLOP/s  (default rate)")

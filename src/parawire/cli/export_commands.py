@@ -105,9 +105,35 @@ def export_cmd(
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
     plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
+
+    def verify(folder: Path, manifest: dict) -> None:
+        """The --check: ONNX Runtime on the written models against PyTorch, before they move
+        into --out (a failed check leaves --out as it was)."""
+        generator = torch.Generator().manual_seed(seed)
+        image = torch.rand(CHECK_BATCH, *plan.spec.input_shape, generator=generator)
+        got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
+        want = reference_logits(whole_plan(plan) if whole else plan, image)
+        diff = float((got - want).abs().max())
+        click.echo(
+            f"check: ONNX Runtime in the manifest's order vs PyTorch ({CHECK_BATCH} random "
+            f"images): max |diff| {diff:.2e}",
+            err=True,
+        )
+        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
+            raise ExportError(
+                f"the exported models' logits differ from PyTorch's by {diff:.2e}; nothing was "
+                "written; please report it with the plan (parawire --debug export ...)"
+            )
+
     with progress_on_stderr("export") as progress:
         result = export_onnx(
-            plan, out, opset=opset, exporter=exporter, whole=whole, progress=progress
+            plan,
+            out,
+            opset=opset,
+            exporter=exporter,
+            whole=whole,
+            progress=progress,
+            verify=verify if check else None,
         )
     manifest = result.manifest
     moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
@@ -118,35 +144,18 @@ def export_cmd(
         f"opset {manifest['opset']}, {result.seconds:.1f} s",
         err=True,
     )
-    if check:
-        generator = torch.Generator().manual_seed(seed)
-        image = torch.rand(CHECK_BATCH, *plan.spec.input_shape, generator=generator)
-        got = torch.from_numpy(run_export(out, image.numpy(), manifest=manifest))
-        want = reference_logits(whole_plan(plan) if whole else plan, image)
-        diff = float((got - want).abs().max())
-        click.echo(
-            f"check: ONNX Runtime in the manifest's order vs PyTorch ({CHECK_BATCH} random "
-            f"images): max |diff| {diff:.2e}",
-            err=True,
-        )
-        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
-            raise ExportError(
-                f"the exported models' logits differ from PyTorch's by {diff:.2e}; please "
-                "report it with the plan (parawire --debug export ...)"
-            )
 
 
 def _is_plan(path: Path) -> bool:
     """True for a plan folder or plan file (a document with ``plan_version``), else False."""
-    import json
-
-    from parawire.arch.spec import read_capped
-    from parawire.errors import SpecError
+    from parawire._io import read_json
+    from parawire.arch.spec import MAX_SPEC_BYTES
+    from parawire.errors import ParawireError
 
     file = path / "plan.json" if path.is_dir() else path
     try:
-        data = json.loads(read_capped(file))
-    except (SpecError, ValueError):
+        data = read_json(file, limit=MAX_SPEC_BYTES)
+    except ParawireError:
         return False  # not readable as JSON: load_plan_or_spec says what is wrong
     return isinstance(data, dict) and "plan_version" in data
 

@@ -11,7 +11,6 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from parawire._io import dumps_strict
 from parawire.cli.deployment_options import devices_option
 from parawire.errors import ConfigError
 
@@ -322,7 +322,7 @@ def predict_cmd(
         predictor, load_spec(spec), devices, profile=profile, wire_dtype=wire_dtype
     )
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(dumps_strict(result))
         return
     click.echo(
         f"{spec}: {result['predicted_s'] * 1e3:.3f} ms predicted by {result['predictor']} on "
@@ -381,7 +381,7 @@ def report_cmd(
         )
     if as_json:
         doc = {label: {**e.to_dict(), "per_s": rate} for label, e, rate in rows}
-        click.echo(json.dumps({"predictor": predictor.name, "groups": doc}))
+        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc}))
         return
     Console().print(_error_table(f"{predictor.name} on {db}", rows))
     if plot is not None:

@@ -7,13 +7,13 @@ The runtime (torch, torch.distributed) is imported inside the commands, so that 
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from parawire._io import dumps_strict
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     choice_kwargs,
@@ -240,7 +240,7 @@ def run_cmd(
         click.echo(f"parawire: warning: {warning}", err=True)
     if as_json:
         doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
-        click.echo(json.dumps({**doc, "dilation": factor}))
+        click.echo(dumps_strict({**doc, "dilation": factor}))
         return
     click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
 
@@ -404,7 +404,7 @@ def worker_cmd(
     if as_json:
         doc = {"world": world, "p50_s": p50, "p95_s": p95, "runs": runs,
                "single_process_p50_s": single, "max_abs_diff": record.max_abs_diff}  # fmt: skip
-        click.echo(json.dumps(doc))
+        click.echo(dumps_strict(doc))
     else:
         click.echo(
             f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs); one "

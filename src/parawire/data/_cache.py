@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parawire._io import atomic_write, atomic_write_text
+from parawire._io import atomic_write, atomic_write_text, read_json
 from parawire.errors import DataError
 
 _DONE = "arrays.json"  # written last: its presence means every array is complete
@@ -22,9 +22,9 @@ def cached_arrays(
     done = folder / _DONE
     if done.exists():
         try:
-            names = json.loads(done.read_text())["arrays"]
+            names = read_json(done, what="data cache index", inside=folder)["arrays"]
             return {n: np.load(folder / f"{n}.npy", allow_pickle=False) for n in names}
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, DataError) as exc:
             raise DataError(
                 f"the data cache {folder} is damaged ({exc}); delete that folder to rebuild it"
             ) from exc

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from parawire._io import read_text
 from parawire.data._base import ImageDataset, ImageSplits
 from parawire.data._cache import cached_arrays, file_sha256, short_key
 from parawire.data._images import read_image_folder, read_image_tar
@@ -36,7 +37,7 @@ def verify_checksum(archive: Path) -> str:
     digest = file_sha256(archive)
     sums = archive.parent / "SHA256SUMS"
     if sums.is_file():
-        for line in sums.read_text().splitlines():
+        for line in read_text(sums, what="checksum list", limit=2**20).splitlines():
             fields = line.split()
             if len(fields) == 2 and fields[1].lstrip("*") == archive.name and fields[0] != digest:
                 raise DataError(

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from parawire._io import staged_folder
 from parawire.export.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -104,23 +105,45 @@ def export_onnx(
     exporter: str = "torchscript",
     whole: bool = False,
     progress: ProgressFn | None = None,
+    verify: Callable[[Path, dict[str, Any]], None] | None = None,
 ) -> ExportResult:
     """Write one ONNX model per device step of ``plan`` (the whole network with ``whole``)
     and ``manifest.json`` into ``out``; every model passes ``onnx.checker`` (full check).
     ``opset`` defaults to ``default_opset(exporter)``.
 
-    A vertex that cannot be exported raises ``ExportError`` naming it; nothing is left
-    half-written under a manifest (the manifest is written last).
+    Everything is written into a temporary folder beside ``out`` and moved in at the end, after
+    ``verify(temporary folder, manifest)`` (a check of the models) passed: a failure (weights
+    that do not fit, a vertex that cannot be exported, a failed check) leaves ``out`` as it was.
     """
     plan.require_spec("ONNX export")  # traced models: no per-vertex modules to export yet
     if whole:
         plan = whole_plan(plan)
     opset = default_opset(exporter) if opset is None else opset
     check_export_options(plan.wire_dtype, exporter, opset)
+    plan.check_weights()  # run's check, from the header, before anything is traced or written
     start = time.perf_counter()
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST_FILE).unlink(missing_ok=True)  # no stale manifest beside new models
+    with staged_folder(Path(out)) as stage:
+        manifest, files, order = _export_into(stage, plan, opset, exporter, whole, progress)
+        if verify is not None:
+            verify(stage, manifest)
+    return ExportResult(
+        folder=Path(out),
+        manifest=manifest,
+        files=tuple(files[key] for key in order),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _export_into(
+    folder: Path,
+    plan: Plan,
+    opset: int,
+    exporter: str,
+    whole: bool,
+    progress: ProgressFn | None,
+) -> tuple[dict[str, Any], dict[tuple[int, int], str], list[tuple[int, int]]]:
+    """(manifest, model file of every step, steps in order): the models and manifest.json
+    written into ``folder``."""
     steps, order = split_steps(plan)
     by_key = {(s.device, s.index): s for s in steps}
     counts = {d: sum(s.device == d for s in steps) for d in range(plan.world)}
@@ -144,12 +167,7 @@ def export_onnx(
     )
     check_manifest(manifest)
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
-    return ExportResult(
-        folder=folder,
-        manifest=manifest,
-        files=tuple(files[key] for key in order),
-        seconds=time.perf_counter() - start,
-    )
+    return manifest, files, list(order)
 
 
 def reference_logits(plan: Plan, image: torch.Tensor) -> torch.Tensor:
@@ -168,9 +186,9 @@ def reference_logits(plan: Plan, image: torch.Tensor) -> torch.Tensor:
 
 
 def _full_state(plan: Plan) -> dict[str, torch.Tensor]:
-    """Every device's weights together: the whole state dict of the plan's network."""
+    """Every device's weights together: the whole state dict of the plan's network (a weights
+    file checked against the network first, as ``run`` checks it)."""
     if plan.weights is None:
         return seeded_state_dict(plan.spec, plan.seed)
-    from safetensors.torch import load_file
-
-    return load_file(str(plan.weights))
+    plan.check_weights()
+    return plan.weights_where(lambda key: True)

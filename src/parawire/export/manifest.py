@@ -8,11 +8,11 @@ producer runs before its consumer in ``order`` (and on a device, its steps in th
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from parawire._io import read_json
 from parawire.analysis.costs import INT8_SCALE_BYTES, dtype_size
 from parawire.errors import DataError
 from parawire.export.steps import IMAGE, Port, Step, tensor
@@ -150,12 +150,9 @@ def build_manifest(
 def load_manifest(folder: str | Path) -> dict[str, Any]:
     """Read and check ``manifest.json`` of an export folder."""
     file = Path(folder) / MANIFEST_FILE
-    try:
-        doc = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise DataError(f"no {MANIFEST_FILE} in {folder}; export with `parawire export`") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {file}: {exc}") from None
+    if not file.exists():
+        raise DataError(f"no {MANIFEST_FILE} in {folder}; export with `parawire export`")
+    doc = read_json(file, what="export manifest", inside=Path(folder))
     check_manifest(doc)
     return doc
 

@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from parawire._io import atomic_write
+from parawire._io import atomic_write, parse_json, safetensors_shapes
+from parawire._memory import require_memory
 from parawire.errors import ConfigError, DataError
 from parawire.latency._base import Predictor, predictor_class
 
@@ -81,11 +82,13 @@ def load_predictor(path: str | os.PathLike[str], kind: str | None = None) -> Pre
         )
     cls = predictor_class(str(header.get("kind")))
     try:
-        config: dict[str, Any] = json.loads(header["config"])
-        meta: dict[str, Any] = json.loads(header["meta"])
+        config: dict[str, Any] = parse_json(header["config"], origin=f"{path} config")
+        meta: dict[str, Any] = parse_json(header["meta"], origin=f"{path} metadata")
         seed = int(header["seed"])
     except (KeyError, ValueError) as exc:
         raise DataError(f"{path}: malformed predictor metadata ({exc})") from None
+    _, total = safetensors_shapes(path, what="predictor file")
+    require_memory(total, f"predictor file {path}", "it declares more data than a predictor has")
     tensors = load_file(str(path))
     try:
         return cls.from_state(tensors, meta, seed, **config)

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from parawire._io import parse_json
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
 
@@ -118,7 +119,7 @@ class Measurement:
 
     def placement_map(self) -> dict[int, int]:
         """Vertex id -> device."""
-        devices = json.loads(self.key.placement)
+        devices = parse_json(self.key.placement)
         return {n.id: int(d) for n, d in zip(self.spec.nodes, devices, strict=True)}
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from parawire._memory import require_memory
+from parawire.arch.footprint import model_bytes, spec_footprint
 from parawire.arch.spec import ArchSpec
 from parawire.nn.blocks import Head, VertexBlock
 
@@ -55,8 +57,14 @@ class ArchNet(nn.Module):
 
 
 def build_model(spec: ArchSpec) -> ArchNet:
-    """Build the PyTorch module of a (validated) spec."""
-    return ArchNet(spec.validate())
+    """Build the PyTorch module of a (validated) spec; ``ResourceError`` in one line, before
+    allocating, when the model and one image's feature maps would not fit in free memory."""
+    require_memory(
+        model_bytes(spec.validate()),
+        f"the model of this spec ({spec_footprint(spec).parameters:,} parameters)",
+        "use a smaller spec (fewer channels or vertices) or a machine with more memory",
+    )
+    return ArchNet(spec)
 
 
 def count_parameters(module: nn.Module) -> int:

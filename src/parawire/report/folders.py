@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parawire import _io
 from parawire.errors import DataError
 from parawire.report import gather
 from parawire.report.html import Page, Picture, Section, render
@@ -70,14 +71,10 @@ class _Report:
         return Picture(name, png_data_uri(fig), caption)
 
 
-def read_json(path: Path) -> Any:
-    """Parsed JSON of ``path``; ``DataError`` when too large or not JSON."""
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise DataError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB; not read")
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read {path} as JSON ({exc})") from exc
+def read_json(path: Path, folder: Path) -> Any:
+    """Parsed JSON of ``path`` (``parawire._io.read_json``); ``DataError`` when it leads out of
+    the reported ``folder`` (a link), is not a regular file, is too large or is not JSON."""
+    return _io.read_json(path, what="results file", limit=MAX_JSON_BYTES, inside=folder)
 
 
 def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
@@ -85,7 +82,7 @@ def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; give a folder written by parawire")
     report = _Report(folder)
-    docs = {p.name: read_json(p) for p in sorted(folder.glob("*.json"))}
+    docs = {p.name: read_json(p, folder) for p in sorted(folder.glob("*.json"))}
     builders: dict[str, Callable[[_Report, dict[str, Any]], list[Section]]] = {
         "analysis": _analysis_sections,
         "run": _run_sections,
@@ -109,7 +106,8 @@ def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
         )
     commands = folder / COMMANDS_FILE
     if commands.is_file():
-        lines = [ln for ln in commands.read_text().splitlines() if ln.strip()]
+        text = _io.read_text(commands, what="command list", limit=MAX_JSON_BYTES, inside=folder)
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         for section in report.page.sections:  # a rebuilt command already listed: shown once
             if section.commands and set(section.commands) <= set(lines):
                 section.commands, section.command_note = [], ""
@@ -140,7 +138,7 @@ def write_report(
     target = out if out is not None else folder / REPORT_FILE
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(page))
+        _io.atomic_write_text(target, render(page))
         saved = []
         if figures is not None:
             saved = [p for name, fig in figs.items() for p in save_figure(fig, figures / name)]
@@ -160,7 +158,7 @@ def _spec_of_plan(path: Path) -> tuple[Any, dict[str, Any]] | None:
     file = path / PLAN_FILE if path.is_dir() else path
     if not file.is_file():
         return None
-    doc = read_json(file)
+    doc = read_json(file, path.parent)
     if isinstance(doc, dict) and "model" in doc and "spec" not in doc:
         return None
     try:
@@ -313,16 +311,31 @@ def _is_run(doc: Any) -> bool:
     return isinstance(doc, Mapping) and "p50_s" in doc and "ranks" in doc
 
 
-def _run_profile(run: Mapping[str, Any]) -> Any:
+def _run_profile(run: Mapping[str, Any], folder: Path) -> Any:
     """The profile the run was predicted with: ``parawire.runtime.launch.run_profile`` of the
-    options ``run --json`` records, rebuilt here without importing torch (tested equal)."""
-    from parawire.analysis.profiles import Profile, get_profile
+    options ``run --json`` records, rebuilt here without importing torch (tested equal).
+    A profile file it names is read only from inside ``folder`` (:func:`_folder_profile`)."""
+    from parawire.analysis.profiles import Profile
 
     emulate, link = run.get("emulate"), run.get("link")
-    base = get_profile(emulate or str(run.get("profile") or "local-cpu").split("+")[0])
+    base = _folder_profile(emulate or str(run.get("profile") or "local-cpu").split("+")[0], folder)
     if link is None:
         return base
-    return Profile(name=f"{base.name}+{link}", device=base.device, link=get_profile(link).link)
+    link_profile = _folder_profile(str(link), folder)
+    return Profile(name=f"{base.name}+{link}", device=base.device, link=link_profile.link)
+
+
+def _folder_profile(name: str, folder: Path) -> Any:
+    """A profile by name, or from a TOML file inside ``folder`` (a relative path is taken from
+    there): a results folder, shared or copied, cannot make the report read files elsewhere."""
+    from parawire.analysis.profiles import available_profiles, get_profile
+
+    if name in available_profiles():
+        return get_profile(name)
+    file_part, sep, wanted = name.partition("#")
+    path = folder / file_part  # an absolute file_part stays absolute
+    _io.check_inside(path, folder, "profile file")
+    return get_profile(f"{path.resolve()}{sep}{wanted}")
 
 
 def _run_table(run: Mapping[str, Any]) -> Table:
@@ -454,7 +467,7 @@ def _run_schedules(
 
     spec, doc = plan
     placement = {int(v): int(r) for v, r in doc["placement"].items()}
-    profile = _run_profile(run)
+    profile = _run_profile(run, report.folder)
     graph = spec_costs(
         spec,
         batch=int(run.get("batch", 1)),
@@ -475,7 +488,7 @@ def _run_schedules(
         )
     ]
     traces = run.get("traces") or [
-        read_json(p)
+        read_json(p, report.folder)
         for p in sorted(
             report.folder.glob(TRACE_GLOB), key=lambda p: int(p.stem.removeprefix("trace-rank"))
         )
@@ -613,14 +626,16 @@ def _study_schedule(
 # --- searches and latency predictions -------------------------------------------------------
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header, as dicts; ``DataError`` when unreadable."""
+def _read_csv(path: Path, folder: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as dicts, read inside ``folder`` only (``read_json``'s
+    refusals); ``DataError`` when unreadable."""
     import csv
+    import io
 
+    text = _io.read_text(path, what="results file", limit=MAX_JSON_BYTES, inside=folder)
     try:
-        with path.open(newline="") as f:
-            return list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise DataError(f"cannot read {path} as CSV ({exc})") from exc
 
 
@@ -632,7 +647,9 @@ def _search_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
     doc = docs[FRONT_FILE]
     front = gather.front_points(doc)
     trials_file = report.folder / TRIALS_FILE
-    trials = gather.front_points(_read_csv(trials_file)) if trials_file.is_file() else []
+    trials = (
+        gather.front_points(_read_csv(trials_file, report.folder)) if trials_file.is_file() else []
+    )
     where = ""
     if isinstance(doc, Mapping) and doc.get("devices"):
         where = f" on {doc['devices']} {doc.get('profile', '')} devices"

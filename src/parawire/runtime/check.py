@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from parawire.errors import ConfigError
+from parawire.errors import ConfigError, DataError
 
 CHECK_CHUNK = 100  # images per checking inference (one message per tensor and chunk)
 
@@ -67,9 +67,21 @@ def check_images(
 def compare_logits(
     logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor | None = None
 ) -> dict[str, Any]:
-    """Max |diff|, top-1 agreement and (with labels) both accuracies, JSON-ready."""
+    """Max |diff|, top-1 agreement and (with labels) both accuracies, JSON-ready.
+
+    ``DataError`` when either side holds a NaN or an infinity: a non-finite logit agrees with
+    nothing (NaN compares unequal, and argmax of NaNs is arbitrary), so the check fails.
+    """
     if logits.shape != reference.shape:
         raise ConfigError(f"logits {tuple(logits.shape)} vs reference {tuple(reference.shape)}")
+    for name, values in (("the split run", logits), ("the one-process model", reference)):
+        bad = int((~torch.isfinite(values)).sum())
+        if bad:
+            raise DataError(
+                f"check failed: {name}'s logits hold {bad} NaN or infinite value(s) of "
+                f"{values.numel()}; the weights or the input are not finite (retrain, or check "
+                "the weights file)"
+            )
     same = logits.argmax(1) == reference.argmax(1)
     out: dict[str, Any] = {
         "images": len(logits),

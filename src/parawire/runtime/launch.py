@@ -35,6 +35,7 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire._inference import flush_subnormals, inference_settings
+from parawire._io import read_json, read_text
 from parawire.errors import ConfigError, DataError, ParawireError, RuntimeTimeoutError
 from parawire.measure import core_sets, interleaved_order, pin
 from parawire.runtime.check import chunk_sizes
@@ -647,7 +648,7 @@ def _errors(plan_dir: Path, failed: list[tuple[int, int | None]]) -> list[str]:
     for rank, code in failed:
         file = plan_dir / ERROR_FILE.format(rank=rank)
         if file.exists():
-            written.append((file.stat().st_mtime_ns, rank, file.read_text().strip()))
+            written.append((file.stat().st_mtime_ns, rank, read_text(file, limit=2**16).strip()))
         else:
             silent.append(exit_reason(rank, code))
     messages = [m for _, _, m in sorted(written)] + silent
@@ -878,7 +879,7 @@ class _Rounds:
 
         self.step(self._label("one-process reference", len(self.single_latencies)), 0, 1)
         spawn_ranks(work, 1, 0, options, cores=cores, target=_reference_worker)
-        doc = json.loads((work / REFERENCE_FILE).read_text())
+        doc = read_json(work / REFERENCE_FILE)
         self.single_latencies.append(doc["latencies_s"])
         self.reference_logits = load_file(str(work / REFERENCE_LOGITS_FILE))["logits"]
 
@@ -897,15 +898,13 @@ class _Rounds:
             )
         finally:
             host.close()
-        timings = json.loads((work / RESULT_FILE).read_text())
+        timings = read_json(work / RESULT_FILE)
         self.split_latencies.append(timings["latencies_s"])
         tensors = load_file(str(work / LOGITS_FILE))
         self.logits = tensors["logits"]
         if "check" in tensors:
             self.checked = tensors["check"]
-        self.traces.append(
-            [json.loads((work / TRACE_FILE.format(rank=r)).read_text()) for r in range(self.world)]
-        )
+        self.traces.append([read_json(work / TRACE_FILE.format(rank=r)) for r in range(self.world)])
 
     def merged_traces(self) -> list[dict[str, Any]]:
         """Per rank, the traces of every split round one after another."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,7 +34,9 @@ from typing import Any
 
 import torch
 
+from parawire._io import check_inside, read_json, safetensors_shapes, staged_folder
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
+from parawire.arch import spec as spec_module
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
@@ -210,6 +213,36 @@ class Plan:
                 "folder again or remake it with `parawire plan`"
             ) from exc
 
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor of the whole model's state dict and its shape, nothing allocated (a
+        spec's model is built on torch's meta device)."""
+        if self.spec is not None:
+            with torch.device("meta"):
+                model = self.graph.whole_model()
+        else:
+            model = self.graph.whole_model()
+        return {k: tuple(t.shape) for k, t in model.state_dict().items()}
+
+    def check_weights(self, inside: Path | None = None) -> None:
+        """``DataError`` in one line unless the weights file declares exactly the network's
+        tensors with their shapes: from its header, before any tensor is read (a tampered file
+        that declares a huge tensor is refused, not loaded). ``inside``: the folder the file
+        must not lead out of (a plan folder's)."""
+        if self.weights is None:
+            return
+        declared, _ = safetensors_shapes(self.weights, what="plan weights", inside=inside)
+        expected = self.weight_shapes()
+        wrong = sorted(
+            set(expected) ^ set(declared)
+            | {k for k in set(expected) & set(declared) if expected[k] != declared[k]}
+        )
+        if wrong:
+            raise DataError(
+                f"plan weights {self.weights} do not fit the plan's {self.kind} ({len(wrong)} "
+                f"tensor(s) missing, extra or of another shape, e.g. {wrong[0][:80]!r}); remake "
+                f"the plan with the weights trained for this {self.kind}"
+            )
+
     # --- serialization ---------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,14 +282,16 @@ class Plan:
         return h.hexdigest()[:16]
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``plan.json`` (and a copy of the weights) into ``directory``; returns it."""
+        """Write ``plan.json`` (and a copy of the weights, checked to fit) into ``directory``;
+        returns it. Both files appear together or, on any error, neither."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        if self.weights is not None:
-            target = directory / WEIGHTS_FILE
-            if self.weights.resolve() != target.resolve():
-                target.write_bytes(self.weights.read_bytes())
-        (directory / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        self.check_weights()
+        with staged_folder(directory) as stage:
+            if self.weights is not None:
+                target = directory / WEIGHTS_FILE
+                if not target.exists() or self.weights.resolve() != target.resolve():
+                    shutil.copyfile(self.weights, stage / WEIGHTS_FILE)
+            (stage / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
         return directory
 
     @classmethod
@@ -296,17 +331,19 @@ class Plan:
     def load(cls, path: str | Path) -> Plan:
         """Read a plan folder (or its ``plan.json``)."""
         file = _plan_file(Path(path))
-        data = _read_json(file, f"plan not found: {file}", f"{file} is not a JSON plan")
+        data = _read_json(file, f"plan not found: {file}")
         return cls.from_file_data(data, file)
 
     @classmethod
     def from_file_data(cls, data: Any, file: Path) -> Plan:
-        """A plan from the parsed JSON of ``file``, its weights file checked to exist."""
+        """A plan from the parsed JSON of ``file``, its weights file checked to exist, to stay
+        inside the plan's folder and to declare the network's tensors (:meth:`check_weights`)."""
         if not isinstance(data, dict):
             raise DataError(f"{file} is not a plan: expected a JSON object")
         plan = cls.from_dict(data, file.parent)
         if plan.weights is not None and not plan.weights.exists():
             raise DataError(f"plan weights not found: {plan.weights} (copy it next to plan.json)")
+        plan.check_weights(inside=file.parent)
         return plan
 
 
@@ -330,23 +367,21 @@ def _weights_path(name: Any, directory: Path) -> Path | None:
 
 
 def _plan_file(path: Path) -> Path:
-    """``plan.json`` inside a plan folder, or the path itself."""
-    return path / PLAN_FILE if path.is_dir() else path
+    """``plan.json`` inside a plan folder (``DataError`` when a link leads it out of the
+    folder), or the path itself."""
+    if not path.is_dir():
+        return path
+    check_inside(path / PLAN_FILE, path, "plan")
+    return path / PLAN_FILE
 
 
-def _read_json(file: Path, missing: str, not_json: str) -> Any:
-    """Parsed JSON of ``file`` (read up to the spec size cap); ``DataError`` with the given
-    messages when absent or not JSON, or with the cap's message when larger."""
-    from parawire.arch.spec import read_capped
-
+def _read_json(file: Path, missing: str) -> Any:
+    """Parsed JSON of ``file`` (``parawire._io.read_json``: a regular file up to the spec size
+    cap, no key twice); ``DataError``: ``missing`` when absent, one line when not JSON."""
     if not file.exists():
         raise DataError(missing)
-    try:
-        return json.loads(read_capped(file))
-    except SpecError as exc:
-        raise DataError(str(exc)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise DataError(f"{not_json}: {exc}") from exc
+    limit = spec_module.MAX_SPEC_BYTES  # looked up here: tests lower it
+    return read_json(file, what="plan or spec", limit=limit, error=DataError)
 
 
 def seeded_state_dict(spec: ArchSpec, seed: int) -> dict[str, torch.Tensor]:
@@ -518,9 +553,7 @@ def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> P
             raise ConfigError(f"a model needs --devices K (e.g. parawire run {path} -n 2)")
         return make_plan(str(path), devices, **choice)
     file = _plan_file(Path(path))
-    data = _read_json(
-        file, f"no plan or spec at {path}", f"{file} is neither a plan nor a spec (not JSON)"
-    )
+    data = _read_json(file, f"no plan or spec at {path}")
     if isinstance(data, dict) and "plan_version" in data:
         plan = Plan.from_file_data(data, file)
         if devices is not None and devices != plan.world:

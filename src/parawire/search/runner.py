@@ -105,29 +105,56 @@ def _counts(study: optuna.Study) -> dict[TrialState, int]:
     return counts
 
 
-def _claim(study: optuna.Study, cfg: SearchConfig, url: str, owner: dict[str, Any]) -> Any:
+MAX_PROPOSALS = 20  # proposals one claim may draw before leaving the rest to other processes
+
+
+def _claim(
+    study: optuna.Study,
+    cfg: SearchConfig,
+    url: str,
+    owner: dict[str, Any],
+    shape: tuple[tuple[int, ...], int],
+) -> Any:
     """Under the lock: fail dead trials, then ask one trial if the budget has room.
 
     Returns ``(trial, choice, failed)``; ``trial`` is None when nothing is left to claim (the
-    budget is finished, or the last trials run in other processes).
+    budget is finished, or the last trials run in other processes). A proposal whose
+    architecture (spec digest at ``shape``: input shape, classes) another trial already trains
+    or trained, in this process or another, is failed as ``duplicate_of`` that trial and
+    another one is drawn: no architecture is trained twice.
     """
     from parawire.search.space import Choice
 
     with co.claim_lock(url, STUDY_NAME):
         failed = co.fail_dead_trials(study)
-        counts = _counts(study)
-        if counts[TrialState.COMPLETE] + counts[TrialState.RUNNING] >= cfg.trials:
-            return None, None, failed
-        # one seed per claim: reproducible in one process, different across processes
-        study.sampler = create_sampler(
-            cfg.sampler, seed=cfg.seed * 1_000_003 + sum(counts.values()), budget=cfg.trials
-        )
-        trial = study.ask()
-        trial.set_user_attr(co.OWNER_ATTR, owner)
-        study._storage.record_heartbeat(trial._trial_id)
-        choice: Choice = suggest(trial, cfg.space)
-        trial.set_user_attr("choice", choice.to_dict())
-        return trial, choice, failed
+        taken = {
+            t.user_attrs["digest"]: t.number
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+            )
+            if "digest" in t.user_attrs
+        }
+        for _ in range(MAX_PROPOSALS):
+            counts = _counts(study)
+            if counts[TrialState.COMPLETE] + counts[TrialState.RUNNING] >= cfg.trials:
+                return None, None, failed
+            # one seed per claim: reproducible in one process, different across processes
+            study.sampler = create_sampler(
+                cfg.sampler, seed=cfg.seed * 1_000_003 + sum(counts.values()), budget=cfg.trials
+            )
+            trial = study.ask()
+            trial.set_user_attr(co.OWNER_ATTR, owner)
+            study._storage.record_heartbeat(trial._trial_id)
+            choice: Choice = suggest(trial, cfg.space)
+            trial.set_user_attr("choice", choice.to_dict())
+            digest = choice.spec(*shape).digest()
+            if digest in taken:
+                trial.set_user_attr("duplicate_of", taken[digest])
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            trial.set_user_attr("digest", digest)  # before training: other processes see it
+            return trial, choice, failed
+        return None, None, failed
 
 
 def run_search(
@@ -158,6 +185,7 @@ def run_search(
         check_predictor(cfg.predictor, cfg.profile)
     folder.mkdir(parents=True, exist_ok=True)
     url = storage or co.default_storage_url(folder)
+    _refuse_empty_store(url)
     extra = {"input_shape": list(input_shape), "num_classes": classes}
     study = open_study(cfg, url, extra)
     from parawire._io import write_json
@@ -174,7 +202,7 @@ def run_search(
     task = bar.add_task("search", total=cfg.trials, front=0) if bar else None
     with bar if bar is not None else _Null():
         while True:
-            trial, choice, failed = _claim(study, cfg, url, owner)
+            trial, choice, failed = _claim(study, cfg, url, owner, (input_shape, classes))
             failed_here += failed
             if log and failed:
                 log(f"queued again the trials of dead processes: {failed}")
@@ -212,7 +240,6 @@ def run_search(
                         retry(study, study._storage.get_trial(trial._trial_id))
                 raise
             trial.set_user_attr("evaluation", ev.to_dict())
-            trial.set_user_attr("digest", choice.spec(input_shape, classes).digest())
             if cfg.max_params is not None:  # feasible when <= 0 (the samplers read it)
                 trial.set_constraint("params_over_budget", ev.params - cfg.max_params)
             study.tell(trial, [ev.accuracy, ev.latency_s])
@@ -280,16 +307,16 @@ class _Null:
 def load_search(folder: Path, storage: str | None = None) -> tuple[dict[str, Any], list[dict]]:
     """(search-config.json's content, finished trial rows) of a search folder, read from its
     storage (the folder's SQLite file unless ``storage`` names another)."""
-    import json
+    from parawire._io import read_json
 
     path = folder / CONFIG_JSON
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{folder} holds no search ({CONFIG_JSON} is missing); check the path")
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); rerun the search") from None
-    url = storage or meta.get("storage")
+    meta = read_json(path, what="search config", inside=folder)
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} is not a search config (not a JSON object); rerun the search")
+    url = storage or _folder_store(folder, str(meta.get("storage")))
+    _refuse_empty_store(url)
     if not storage and "***" in str(url):
         raise DataError(
             f"{folder}'s search is stored at {url} (password hidden); pass it as --storage URL"
@@ -300,3 +327,28 @@ def load_search(folder: Path, storage: str | None = None) -> tuple[dict[str, Any
     except KeyError:
         raise DataError(f"the storage {co.shown_url(url)} holds no parawire search") from None
     return meta, trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
+
+
+def _folder_store(folder: Path, url: str) -> str:
+    """``url``, or the folder's own SQLite file when ``url`` names a file of that name: the
+    URL saved in search-config.json is absolute, and a moved or copied folder must show its
+    own data (not fail, nor show the original's)."""
+    from parawire.search.config import DB_NAME
+
+    if url.startswith("sqlite:///") and Path(url.removeprefix("sqlite:///")).name == DB_NAME:
+        return co.default_storage_url(folder)
+    return url
+
+
+def _refuse_empty_store(url: str) -> None:
+    """``DataError`` when ``url`` is a SQLite file of zero bytes: a truncated copy, which
+    SQLite would silently treat as a new database (a search restarted, its front overwritten).
+    """
+    if not url.startswith("sqlite:///"):
+        return
+    file = Path(url.removeprefix("sqlite:///"))
+    if file.is_file() and file.stat().st_size == 0:
+        raise DataError(
+            f"the search store {file} is empty (0 bytes): a truncated or damaged copy; restore "
+            "it, or delete it to start the search anew"
+        )

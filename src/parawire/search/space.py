@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parawire._io import read_json
 from parawire.arch.generate import StagingConfig, generate
 from parawire.arch.spec import MERGES, ArchSpec
 from parawire.errors import ConfigError
@@ -26,6 +27,7 @@ from parawire.errors import ConfigError
 FAMILIES = ("er", "ba", "ws", "dp")  # generator families a space may draw from
 STAGING_MODES = ("probabilistic", "greedy", "uniform")  # fb fixes its own stages: not searched
 WIRE_DTYPES = ("float32", "float16", "bfloat16", "int8")  # parawire.analysis.costs.WIRE_DTYPES
+MAX_SPACE_BYTES = 2**20  # a search space file is a few hundred bytes; larger ones are refused
 MAX_ARCH_SEED = 2**31 - 1  # graph seeds are drawn from 0..MAX_ARCH_SEED
 
 
@@ -125,15 +127,12 @@ def get_space(name_or_path: str) -> SearchSpace:
     if name_or_path in SPACES:
         return SPACES[name_or_path].check()
     path = Path(name_or_path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(
             f"unknown search space {name_or_path!r}; name one of {', '.join(SPACES)} or give a "
             "JSON file of SearchSpace fields"
         )
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the search space {path}: {exc}") from None
+    data = read_json(path, what="search space", limit=MAX_SPACE_BYTES, error=ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"the search space {path} must be a JSON object of SearchSpace fields")
     return SearchSpace.from_dict(data)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from parawire._io import parse_json
 from parawire.errors import DataError
 
 DB_NAME = "study.sqlite"
@@ -74,7 +75,7 @@ class StudyStore:
         with self._connect() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('settings', ?)", (text,))
             (stored,) = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-        old = json.loads(stored)
+        old = parse_json(stored, origin="the study store's settings")
         keys = list(settings) + [k for k in old if k not in settings]  # a key either side lacks
         diff = {k: (old.get(k), settings.get(k)) for k in keys if old.get(k) != settings.get(k)}
         if diff:
@@ -97,7 +98,7 @@ class StudyStore:
     def rows(self) -> list[dict[str, Any]]:
         """Every stored result row, ordered by job id."""
         with self._connect() as db:
-            return [json.loads(r[0]) for r in db.execute("SELECT row FROM results ORDER BY job")]
+            return [parse_json(r[0]) for r in db.execute("SELECT row FROM results ORDER BY job")]
 
     def put_stability(self, cell: str, row: dict[str, Any]) -> None:
         """Store one Table IV cell."""
@@ -110,5 +111,5 @@ class StudyStore:
         """Stored Table IV cells by id."""
         with self._connect() as db:
             return {
-                c: json.loads(r) for c, r in db.execute("SELECT cell, row FROM param_stability")
+                c: parse_json(r) for c, r in db.execute("SELECT cell, row FROM param_stability")
             }

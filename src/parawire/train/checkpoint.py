@@ -25,7 +25,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from parawire._io import atomic_write, remove_stale_temps, write_json  # noqa: F401  (re-exported)
+from parawire._io import (  # noqa: F401  (write_json re-exported)
+    atomic_write,
+    parse_json,
+    remove_stale_temps,
+    safetensors_shapes,
+    write_json,
+)
+from parawire._memory import require_memory
 from parawire.errors import DataError
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -129,16 +136,17 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not path.is_file():
         raise DataError(f"no checkpoint at {path}; train without --resume to start a new run")
     fix = "delete it (and checkpoint.json) and train again without --resume"
+    _fits_memory(path, "checkpoint")
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("parawire")
         tensors = load_file(str(path))
         if raw is None:
             raise ValueError("no parawire metadata")
-        meta = json.loads(raw)
+        meta = parse_json(raw, origin="its metadata")
         if not isinstance(meta, dict):
             raise ValueError("its metadata is not a JSON object")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, DataError) as exc:
         raise DataError(
             f"checkpoint {path} is corrupt or not a parawire checkpoint ({exc}); {fix}"
         ) from exc
@@ -182,16 +190,17 @@ def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """
     if path.is_dir():
         path = path / WEIGHTS if (path / WEIGHTS).is_file() else path / CHECKPOINT
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"no weights at {path}; give a weights.safetensors or checkpoint file")
+    _fits_memory(path, "weights file")
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("parawire", "{}")
         tensors = load_file(str(path))
-        meta = json.loads(raw)
+        meta = parse_json(raw, origin="its metadata")
         if not isinstance(meta, dict):
             raise ValueError("its metadata is not a JSON object")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, DataError) as exc:
         raise DataError(f"weights file {path} is corrupt or not safetensors ({exc})") from exc
     if "sha256" in meta and not _intact(tensors, meta):
         raise DataError(
@@ -201,3 +210,10 @@ def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if any(k.startswith("model/") for k in tensors):  # a checkpoint: keep the model part
         tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
     return tensors, meta
+
+
+def _fits_memory(path: Path, what: str) -> None:
+    """The tensors ``path``'s header declares, checked (before any is read) to be well formed
+    and to fit in free memory: a tampered header is one line, not a ``MemoryError``."""
+    _, total = safetensors_shapes(path, what=what)
+    require_memory(total, f"{what} {path}", "it declares more tensor data than a model needs")

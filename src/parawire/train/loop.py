@@ -31,6 +31,8 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from parawire._memory import require_memory
+from parawire.arch.footprint import model_bytes
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
@@ -178,6 +180,12 @@ class Trainer:
         self.compilation = choose_compilation(
             compile, self.device, mode=compile_mode, backend=compile_backend
         )
+        if source.spec is not None and not cuda:  # a GPU's memory is its own: torch reports it
+            require_memory(
+                model_bytes(source.spec, recipe.batch_size, training=True),
+                f"training {source.label} with batch {recipe.batch_size}",
+                "use a smaller batch (--batch-size) or spec, or a machine with more memory",
+            )
         torch.manual_seed(seed)
         self.model = source.build().to(self.device)
         if cuda:

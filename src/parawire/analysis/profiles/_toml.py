@@ -36,8 +36,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from parawire._io import read_text
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.errors import ConfigError
+
+MAX_PROFILE_BYTES = 4 * 2**20  # a profile file is a few KiB; larger ones are refused unread
 
 _DEVICE_KEYS = {
     "name",
@@ -72,11 +75,7 @@ def read_profile_file(
     links: Mapping[str, LinkProfile] | None = None,
 ) -> tuple[dict[str, Profile], dict[str, DeviceProfile], dict[str, LinkProfile]]:
     """(profiles, devices, links) defined in a TOML file; ``devices``/``links`` resolve names."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read profile file {path}: {exc.strerror or exc}") from None
+    text = read_text(path, what="profile file", limit=MAX_PROFILE_BYTES, error=ConfigError)
     return parse_profiles(text, origin=str(path), devices=devices, links=links)
 
 
