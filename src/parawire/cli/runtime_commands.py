@@ -187,6 +187,12 @@ def plan_cmd(
 @click.option(
     "--breakdown", is_flag=True, help="Per rank: where its time went (compute, waits, sends)."
 )
+@click.option(
+    "--pin/--no-pin",
+    default=True,
+    show_default=True,
+    help="Pin each rank to cores of its own when the machine has enough.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run_cmd(
     path: Path,
@@ -210,6 +216,7 @@ def run_cmd(
     seed: int,
     processes: int,
     breakdown: bool,
+    pin: bool,
     as_json: bool,
 ) -> None:
     """Run PLAN_SPEC_OR_MODEL on K local processes; compare with one process and the simulation.
@@ -228,7 +235,9 @@ def run_cmd(
     from parawire.runtime.plan import load_plan_or_spec
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
-    options = dataclasses.replace(options, check=check, check_data=check_data, processes=processes)
+    options = dataclasses.replace(
+        options, check=check, check_data=check_data, processes=processes, pin=pin
+    )
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
     plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
@@ -259,7 +268,7 @@ def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) ->
     pinned = (
         "each rank pinned to its own core(s)"
         if load.get("pinned")
-        else "not pinned (too few cores for one per rank)"
+        else "not pinned (--no-pin, or too few cores for one per rank)"
     )
     lines = [
         f"{_describe(plan)}; {o['threads']} thread(s) per rank, {o['runs']} runs x "
