@@ -126,6 +126,28 @@ def test_make_plan_uses_the_partitioner() -> None:
     assert plan.placement[plan.spec.input_node] == 0
 
 
+def test_run_text_shows_intervals_spread_breakdown_and_pinning(tmp_path: Path) -> None:
+    plan = Plan(
+        small_spec("lanes", size=16),
+        {v: i % 2 for i, v in enumerate(small_spec("lanes", size=16).topological_order)},
+        2,
+    )
+    plan = Plan(plan.spec, {**plan.placement, plan.spec.input_node: 0}, 2).save(tmp_path / "p")
+    args = ["run", str(tmp_path / "p"), "--runs", "2", "--warmup", "0", "--check", "0"]
+    args += ["--processes", "2", "--breakdown", "--no-pin", "--timeout", "30"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "2 runs x 2 fresh process(es) per side" in out
+    assert "not pinned (--no-pin" in out
+    speedup = next(line for line in out.splitlines() if line.strip().startswith("speedup"))
+    assert "x [" in speedup and "]x" in speedup  # the bootstrap interval beside it
+    assert "processes differ x" in out
+    header = out.index("breakdown    median ms per inference: compute, wait, recv, send")
+    rows = [line for line in out[header:].splitlines()[1:] if line.strip().startswith("rank")]
+    assert len(rows) == 2 and all(len(r.split()) == 2 + 7 for r in rows)
+
+
 def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
     spec_file = small_spec("lanes", size=16).save(tmp_path / "spec.json")
     runner = CliRunner()
