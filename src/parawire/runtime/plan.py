@@ -37,6 +37,7 @@ from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
+from parawire.runtime.secret import write_secret
 
 PLAN_FILE = "plan.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -249,7 +250,8 @@ class Plan:
         return h.hexdigest()[:16]
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``plan.json`` (and a copy of the weights) into ``directory``; returns it."""
+        """Write ``plan.json`` (and a copy of the weights) into ``directory``, plus a fresh run
+        secret when it holds none (``secret.token``); returns it."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if self.weights is not None:
@@ -257,6 +259,7 @@ class Plan:
             if self.weights.resolve() != target.resolve():
                 target.write_bytes(self.weights.read_bytes())
         (directory / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        write_secret(directory)  # the run secret travels with the folder (runtime.secret)
         return directory
 
     @classmethod
