@@ -273,11 +273,21 @@ def run_cmd(
 @click.command("worker")
 @click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
 @click.option("--rank", type=int, required=True, help="This device's rank (0: the driver).")
-@click.option("--world", type=int, required=True, help="Ranks in the plan (all of them).")
+@click.option("--world", type=int, default=None, help="Ranks in the plan (default: the plan's).")
 @click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
-@click.option("--bind", default=None, help="Address rank 0 listens on (default: master host).")
+@click.option(
+    "--bind",
+    default=None,
+    help="Address rank 0 listens on (default: master host); never 0.0.0.0 on a shared network.",
+)
 @_threads
-@_runs
+@click.option(
+    "--runs",
+    type=int,
+    default=None,
+    help="Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
+    "driver (`parawire serve` or `predict --master`) until the driver ends.",
+)
 @_warmup
 @_batch
 @_link
@@ -294,11 +304,11 @@ def run_cmd(
 def worker_cmd(
     path: Path,
     rank: int,
-    world: int,
+    world: int | None,
     master: str,
     bind: str | None,
     threads: int,
-    runs: int,
+    runs: int | None,
     warmup: int,
     batch: int,
     link: str | None,
@@ -307,7 +317,8 @@ def worker_cmd(
     exit_with_parent: bool,
     as_json: bool,
 ) -> None:
-    """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
+    """Run one rank of PLAN on this device: serve a driver (rank >= 1 without --runs), or
+    benchmark (start rank 0 first; every rank the same options)."""
     import os
 
     from parawire.runtime.lifeline import exit_with_parent as watch_parent
@@ -317,20 +328,28 @@ def worker_cmd(
         watch_parent(os.getppid())
     quiet_torch_logs()  # before torch loads: a lost peer is one line, not pages of frames
     from parawire.errors import ConfigError
-    from parawire.runtime.group import StoreHost, parse_address
+    from parawire.runtime.group import StoreHost, parse_address, wide_bind_warning
     from parawire.runtime.launch import percentile, run_profile, run_rank
     from parawire.runtime.plan import Plan
+    from parawire.runtime.secret import load_secret
 
-    options = _options(runs, warmup, batch, threads, timeout, link, emulate)
+    options = _options(runs or 20, warmup, batch, threads, timeout, link, emulate)
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others
     plan = Plan.load(path)
+    world = plan.world if world is None else world
     if world != plan.world or not 0 <= rank < world:
         raise ConfigError(f"the plan is for --world {plan.world} (ranks 0..{plan.world - 1})")
+    secret = load_secret(path)
     host, port = parse_address(master)
+    if runs is None and rank > 0:
+        _serve_rank(plan, rank, host, port, secret, options)
+        return
+    if rank == 0 and (line := wide_bind_warning(bind or host)) is not None:
+        click.echo(f"parawire: warning: {line}", err=True)
     server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
     try:
         store = server.store if server is not None else None
-        record = run_rank(plan, rank, host, port, options, store=store)
+        record = run_rank(plan, rank, host, port, options, store=store, secret=secret)
     finally:
         if server is not None:
             server.close()
@@ -347,6 +366,24 @@ def worker_cmd(
             f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs); one "
             f"process p50 {single * 1e3:.3f} ms; max |diff| {record.max_abs_diff:.2e}"
         )
+
+
+def _serve_rank(
+    plan: Plan, rank: int, host: str, port: int, secret: str, options: RunOptions
+) -> None:
+    """`worker` without --runs: serve the driver at ``host:port`` until it ends."""
+    from parawire.runtime.serving import ServeOptions, serve_worker
+
+    def log(line: str) -> None:
+        click.echo(f"parawire: {line}", err=True)
+
+    click.echo(
+        f"parawire: rank {rank} of {plan.world} serving the driver at {host}:{port} (plan "
+        f"placed for profile {plan.info.get('profile', 'local-cpu')}, from plan.json)",
+        err=True,
+    )
+    serve = ServeOptions(options.timeout, options.threads, options.link, options.emulate)
+    log(f"rank {rank}: {serve_worker(plan, rank, host, port, secret, serve, log)}")
 
 
 COMMANDS = [plan_cmd, run_cmd, worker_cmd]
