@@ -36,7 +36,13 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
-from parawire.runtime.group import StoreHost, parse_address, run_store, wide_bind_warning
+from parawire.runtime.group import (
+    IntrusionWatch,
+    StoreHost,
+    parse_address,
+    run_store,
+    wide_bind_warning,
+)
 from parawire.runtime.lifeline import exit_with_parent, quiet_torch_logs
 from parawire.runtime.plan import Plan
 from parawire.runtime.secret import load_secret
@@ -140,12 +146,13 @@ class Deployment:
         self._one_device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parawire-one")
         self._ctx = mp.get_context("spawn")
         self._locals: dict[int, Any] = {}
+        self._intrusions = IntrusionWatch(self._host.store, self.world, secret, self._warn)
         self._start_driver()
         if workers == "local":
             for rank in range(1, self.world):
                 self._start_local(rank)
-            self._monitor = threading.Thread(target=self._watch_locals, daemon=True)
-            self._monitor.start()
+        self._monitor = threading.Thread(target=self._watch, daemon=True)
+        self._monitor.start()
 
     # ---- processes ----
 
@@ -167,10 +174,12 @@ class Deployment:
         process.start()
         self._locals[rank] = process
 
-    def _watch_locals(self) -> None:
-        """Start again any local worker that died (while the deployment is open)."""
+    def _watch(self) -> None:
+        """While the deployment is open: start again any local worker that died, and report
+        processes without the run's secret that write to the rendezvous."""
         while not self._closing:
             time.sleep(RESTART_DELAY_S)
+            self._intrusions.poll()
             for rank, process in list(self._locals.items()):
                 if not process.is_alive() and not self._closing and self.restart_workers:
                     process.join(timeout=0)
@@ -280,9 +289,14 @@ class Deployment:
         """Whether the whole group is serving."""
         return self._ready.is_set()
 
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        """Block until the whole group serves (True) or ``timeout`` passes (False)."""
-        return self._ready.wait(timeout)
+    def wait_ready(self, timeout: float | None = None, stop_on_error: bool = True) -> bool:
+        """Block until the whole group serves (True) or ``timeout`` passes (False); with
+        ``stop_on_error``, also stop waiting (False) on an error no retry mends (``fatal``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if (stop_on_error and self.fatal) or (deadline and time.monotonic() > deadline):
+                return False
+        return True
 
     def health(self) -> dict[str, Any]:
         """Devices serving, whether degraded, the group's generation and recent warnings."""
@@ -405,7 +419,7 @@ def deploy(plan: str | Path | Plan, *, wait: float | None = 120.0, **kwargs: Any
     ``wait=None`` it returns at once (answers are degraded until the group is whole).
     """
     net = Deployment(plan, **kwargs)
-    if wait is not None and not net.wait_ready(wait):
+    if wait is not None and not net.wait_ready(wait, stop_on_error=True):
         why = net.fatal or f"the {net.world} ranks did not all join within {wait:g}s"
         net.close()
         raise RuntimeTimeoutError(f"deploy: {why}")
