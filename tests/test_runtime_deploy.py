@@ -226,3 +226,34 @@ def test_a_killed_worker_gives_errors_or_degraded_answers_then_the_group_is_whol
         assert counts["error"] <= 1 and counts["degraded"] >= 1
         assert net.wait_ready(120)
         assert not net.infer(x).degraded and net.health()["generation"] >= 2
+
+
+def test_the_rendezvous_host_survives_an_intruder_without_a_cpp_trace(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    make_plan(small_spec("dp"), 2).save(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("parawire"))
+    rank0 = subprocess.Popen(
+        [exe, "worker", str(tmp_path), "--rank", "0", "--master", f"127.0.0.1:{port}"]
+        + ["--runs", "1", "--timeout", "8"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        intruder = connect_store("127.0.0.1", port, 1, TIMEOUT)
+        intruder.set("parawire/joined/1", "garbage")
+        with pytest.raises((RuntimeError, OSError)):
+            intruder.set("parawire/hello/1", b"x" * (256 << 20))
+        _, err = rank0.communicate(timeout=60)
+    finally:
+        rank0.kill()
+    assert rank0.returncode == 1
+    assert "frame #" not in err and "Traceback" not in err
+    assert "without this run's secret wrote 'parawire/joined/1'" in err
+    assert "rank(s) 1 of 2 did not join" in err
