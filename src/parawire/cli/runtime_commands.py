@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire.cli.deployment_options import (
+    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
+    announce_profile,
     choice_kwargs,
     deployment_options,
     devices_option,
@@ -118,7 +120,7 @@ def _describe(plan: Plan) -> str:
 @click.command("plan")
 @click.argument("spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path))
 @devices_option(default=None, required=True)
-@profile_option(None, "the placement is chosen for")
+@profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
 @click.option(
     "--weights",
@@ -146,6 +148,7 @@ def plan_cmd(
     choice `analyze` makes with the same options)."""
     from parawire.runtime.plan import load_network, make_plan
 
+    announce_profile("plan", profile)
     network = load_network(spec_path)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
@@ -210,6 +213,10 @@ def run_cmd(
     from parawire.runtime.launch import run_local, run_profile
     from parawire.runtime.plan import load_plan_or_spec
 
+    if emulate is not None:
+        click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
+    else:
+        announce_profile("run", profile)
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     options = dataclasses.replace(options, check=check, check_data=check_data)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
