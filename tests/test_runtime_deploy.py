@@ -239,9 +239,9 @@ def test_the_rendezvous_host_survives_an_intruder_without_a_cpp_trace(tmp_path) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = str(Path(sys.executable).with_name("parawire"))
+    args = ["--rank", "0", "--master", f"127.0.0.1:{port}", "--runs", "1", "--timeout", "8"]
     rank0 = subprocess.Popen(
-        [exe, "worker", str(tmp_path), "--rank", "0", "--master", f"127.0.0.1:{port}"]
-        + ["--runs", "1", "--timeout", "8"],
+        [exe, "worker", str(tmp_path), *args],
         stderr=subprocess.PIPE,
         text=True,
     )
