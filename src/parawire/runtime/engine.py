@@ -178,7 +178,7 @@ class RankEngine:
         logits_recv = None
         if self.rank == 0 and self.output_rank != 0:
             buf = torch.empty(self.batch, self.graph.num_classes)
-            logits_recv = (buf, dist.irecv(buf, self.output_rank, logits_tag(step, self.slots)))
+            logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=logits_tag(step, self.slots)))
         self.started = time.perf_counter()
         image = self._image(image, step)
         outputs: dict[int, torch.Tensor] = {}
