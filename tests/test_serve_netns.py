@@ -49,11 +49,11 @@ print(json.dumps({"health": health, "answers": out}))
 
 
 def _png(image: torch.Tensor) -> bytes:
-    """A (1, H, W) uint8 image as PNG bytes."""
+    """A (3, H, W) uint8 image as PNG bytes."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(image[0].numpy(), mode="L").save(buffer, format="PNG")
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -62,7 +62,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[parawire.ArchSpec
     """A small dp network trained one epoch on digits with `parawire train` (spec, weights)."""
     folder = tmp_path_factory.mktemp("trained")
     staging = parawire.StagingConfig(name="probabilistic", channels=8, c_max=32, min_size=2)
-    spec = parawire.generate("dp", seed=0, n=10, input_shape=(1, 8, 8), staging=staging)
+    spec = parawire.generate("dp", seed=0, n=10, input_shape=(3, 32, 32), staging=staging)
     spec.save(folder / "arch.json")
     exe = str(Path(sys.executable).with_name("parawire"))
     done = subprocess.run(

@@ -117,6 +117,9 @@ def serve_cmd(
     top_k: int,
 ) -> None:
     """Serve PLAN over HTTP: POST /predict (an image) -> top-k classes; GET /health."""
+    from parawire.runtime.lifeline import quiet_torch_logs
+
+    quiet_torch_logs()  # before torch loads: no pages of C++ frames from the rendezvous
     from aiohttp import web
 
     from parawire.runtime.group import wide_bind_warning
@@ -177,6 +180,9 @@ def predict_cmd(
     An image that cannot be read is reported in one line and the others go on; the exit code
     is 1 when any failed.
     """
+    from parawire.runtime.lifeline import quiet_torch_logs
+
+    quiet_torch_logs()  # before torch loads: no pages of C++ frames from the rendezvous
     from parawire.errors import DataError
     from parawire.runtime.preprocess import MAX_IMAGE_BYTES, decode_image, preprocess_of
     from parawire.runtime.preprocess import top_k as best
