@@ -42,7 +42,8 @@ while True:  # serve starts its HTTP listener once the ranks have joined (or --w
     time.sleep(0.5)
 out = []
 for hexed in bodies:
-    conn.request("POST", "/predict", body=bytes.fromhex(hexed), headers={"Content-Type": "image/png"})
+    kind = {"Content-Type": "image/png"}
+    conn.request("POST", "/predict", body=bytes.fromhex(hexed), headers=kind)
     out.append(json.loads(conn.getresponse().read()))
 print(json.dumps({"health": health, "answers": out}))
 """
@@ -107,14 +108,15 @@ def test_serve_on_separate_hosts_answers_as_the_one_process_model(
              "--port", "8080", "--timeout", "30", "--wait", "240"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
-        workers = [
-            subprocess.Popen(
-                [*lab.exec_prefix(r), *base, "worker", str(plan_dir), "--rank", str(r),
-                 "--master", master, "--timeout", "30"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            )  # fmt: skip
-            for r in range(1, hosts)
-        ]
+        workers = []
+        for r in range(1, hosts):
+            command = [*lab.exec_prefix(r), *base, "worker", str(plan_dir), "--rank", str(r),
+                       "--master", master, "--timeout", "30"]  # fmt: skip
+            workers.append(
+                subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+                )
+            )
         try:
             client = subprocess.run(
                 [*lab.exec_prefix(0), sys.executable, "-c", CLIENT, str(tmp_path / "bodies.json")],
