@@ -61,6 +61,8 @@ class Answer:
     degraded: bool  # answered on one device because the group was not whole
     devices: int  # devices that computed it
     latency_s: float  # from submission to answer, in this process
+    pipeline_s: float = float("nan")  # from the start of its inference to its logits (queueing
+    # for the window excluded): what a streamed frame's latency is compared with
 
     @property
     def probs(self) -> torch.Tensor:
@@ -243,7 +245,8 @@ class Deployment:
                 return
             if kind == "result":
                 latency = time.perf_counter() - request.started
-                request.future.set_result(Answer(message[2], False, self.world, latency))
+                answer = Answer(message[2], False, self.world, latency, message[3])
+                request.future.set_result(answer)
             elif kind == "error":
                 request.future.set_exception(RuntimeTimeoutError(message[2]))
             else:
@@ -276,10 +279,12 @@ class Deployment:
                     from parawire.runtime.launch import full_model
 
                     self._model = full_model(self.plan)
+                began = time.perf_counter()
                 with torch.inference_mode():
                     logits = self._model(request.images)
-            latency = time.perf_counter() - request.started
-            request.future.set_result(Answer(logits, True, 1, latency))
+            done = time.perf_counter()
+            answer = Answer(logits, True, 1, done - request.started, done - began)
+            request.future.set_result(answer)
         except Exception as exc:  # the caller gets every failure through its future
             request.future.set_exception(exc)
 

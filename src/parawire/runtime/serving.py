@@ -190,7 +190,8 @@ def _send_headers(world: int, batch: int, timeout: float) -> None:
 # Messages between the front end and the driver process (multiprocessing Connection; both are
 # parawire's own processes):
 #   front end -> driver: ("infer", id, images) | ("stop",)
-#   driver -> front end: ("ready", generation) | ("result", id, logits) | ("error", id, line)
+#   driver -> front end: ("ready", generation) | ("result", id, logits, seconds in the group)
+#                        | ("error", id, line)
 #                        | ("declined", id) | ("lost", line) | ("warning", line) | ("fatal", line)
 #                        | ("stopped",)
 
@@ -279,13 +280,14 @@ def _serve(conn: Connection, engine: RankEngine, world: int, options: ServeOptio
     """Run requests until told to stop (None) or the group fails (its one-line error, after
     every request in flight has been answered with it)."""
     window = max(1, min(options.window, SERVE_SLOTS))
-    flight: collections.deque[tuple[Any, Started]] = collections.deque()
+    flight: collections.deque[tuple[Any, Started, float]] = collections.deque()
     starting: list[Any] = []
     try:
         while True:
             if flight and (len(flight) >= window or not conn.poll(0)):
-                request, started = flight.popleft()
-                conn.send(("result", request, engine.finish(started)))
+                request, started, began = flight.popleft()
+                logits = engine.finish(started)
+                conn.send(("result", request, logits, time.perf_counter() - began))
                 continue
             message = conn.recv()
             if message[0] == "stop":
@@ -295,10 +297,11 @@ def _serve(conn: Connection, engine: RankEngine, world: int, options: ServeOptio
             starting.append(request)  # answered with the error if the start fails
             engine.set_batch(len(images))
             _send_headers(world, len(images), options.timeout)
-            flight.append((request, engine.start(images)))
+            began = time.perf_counter()
+            flight.append((request, engine.start(images), began))
             starting.clear()
     except (RuntimeError, ParawireError) as exc:
         line = " ".join(str(exc).split()) if isinstance(exc, ParawireError) else _first_line(exc)
-        for request in [r for r, _ in flight] + starting:
+        for request in [r for r, _, _ in flight] + starting:
             conn.send(("error", request, line))
         return line
