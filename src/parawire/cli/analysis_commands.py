@@ -213,7 +213,6 @@ def analyze_cmd(
     """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
     baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
     verdict."""
-    announce_profile("analyze", profile)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     best = analyze(target, devices, profile, seed=seed, **kw)
     results = [best]
@@ -228,6 +227,7 @@ def analyze_cmd(
     if out is not None and compare_all:
         (out / "compare.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
     predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
+    announce_profile("analyze", profile)  # the first line of the output, once the work is done
     if as_json:
         payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
         payload["objective"] = objective

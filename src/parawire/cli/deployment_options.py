@@ -68,8 +68,9 @@ DEFAULT_PROFILE = "rpi4-wifi"  # what analyze, plan and export place for unless 
 
 
 def announce_profile(command: str, profile: str | None, fallback: str = "local-cpu") -> None:
-    """First line of a command's output (stderr): the profile it uses and where it came from
-    (``--profile``, or the command's default)."""
+    """First line of a command's output (stderr): the profile it used and where it came from
+    (``--profile``, or the command's default). Printed once the work has succeeded, so that a
+    refusal stays one line."""
     ctx = click.get_current_context(silent=True)
     source = ctx.get_parameter_source("profile") if ctx is not None else None
     given = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")

@@ -103,10 +103,6 @@ def export_cmd(
     )
     from parawire.runtime.plan import load_plan_or_spec
 
-    if _is_plan(path):
-        click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
-    else:
-        announce_profile("export", profile)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
@@ -115,6 +111,10 @@ def export_cmd(
         result = export_onnx(
             plan, out, opset=opset, exporter=exporter, whole=whole, progress=progress
         )
+    if _is_plan(path):
+        click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
+    else:
+        announce_profile("export", profile)
     manifest = result.manifest
     moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
     click.echo(

@@ -148,11 +148,11 @@ def plan_cmd(
     choice `analyze` makes with the same options)."""
     from parawire.runtime.plan import load_network, make_plan
 
-    announce_profile("plan", profile)
     network = load_network(spec_path)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
+    announce_profile("plan", profile)
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
     click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
@@ -213,10 +213,6 @@ def run_cmd(
     from parawire.runtime.launch import run_local, run_profile
     from parawire.runtime.plan import load_plan_or_spec
 
-    if emulate is not None:
-        click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
-    else:
-        announce_profile("run", profile)
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     options = dataclasses.replace(options, check=check, check_data=check_data)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
@@ -226,6 +222,10 @@ def run_cmd(
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:
             report = run_local(plan, options, profile=profile, progress=progress)
+    if emulate is not None:
+        click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
+    else:
+        announce_profile("run", profile)
     for warning in report.warnings:
         click.echo(f"parawire: warning: {warning}", err=True)
     if as_json:

@@ -90,7 +90,13 @@ _wait = click.option(
     show_default=True,
     help="Seconds to wait for every rank before answering on one device meanwhile.",
 )
-_top = click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True)
+_top = click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Classes in each answer, most probable first.",
+)
 
 
 @click.command("serve")
