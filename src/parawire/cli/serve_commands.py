@@ -102,7 +102,9 @@ _top = click.option(
 @click.command("serve")
 @click.argument("plan", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP port."
+)
 @_master
 @_bind
 @_timeout
