@@ -61,7 +61,7 @@ def test_a_worker_without_its_master_fails_within_its_timeout_in_one_line(tmp_pa
     with HostLab(2) as lab:
         command = [*lab.exec_prefix(1), sys.executable, "-c", WORKER, "worker", str(plan_dir),
                    "--world", "2", "--rank", "1", "--master", f"{lab.address(0)}:29500",
-                   "--timeout", "3"]  # fmt: skip
+                   "--runs", "1", "--timeout", "3"]  # fmt: skip
         env = {**os.environ, "GLOO_SOCKET_IFNAME": "eth0"}
         done = subprocess.run(command, capture_output=True, text=True, timeout=90, env=env)
     assert done.returncode == 1

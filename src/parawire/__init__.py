@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from parawire.arch import ArchSpec, StagingConfig, generate, load_spec
     from parawire.graphs import list_generators
     from parawire.nn import build_model
+    from parawire.runtime.deploy import Deployment, deploy
 
 # Public name -> the module that defines it; imported on first attribute access.
 _LAZY = {
@@ -34,6 +35,8 @@ _LAZY = {
     "load_spec": "parawire.arch",
     "list_generators": "parawire.graphs",
     "build_model": "parawire.nn",
+    "Deployment": "parawire.runtime.deploy",
+    "deploy": "parawire.runtime.deploy",
 }
 
 
@@ -53,11 +56,13 @@ def analyze(target: Any, devices: int = 4, **options: Any) -> AnalysisResult:
 
 __all__ = [
     "ArchSpec",
+    "Deployment",
     "ParawireError",
     "StagingConfig",
     "__version__",
     "analyze",
     "build_model",
+    "deploy",
     "generate",
     "list_generators",
     "load_spec",

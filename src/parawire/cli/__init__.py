@@ -31,6 +31,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "plan": ("runtime_commands", "Choose a deployment on K ranks; write the plan folder."),
     "run": ("runtime_commands", "Run PLAN_OR_SPEC on K local processes and compare."),
     "worker": ("runtime_commands", "Run one rank of PLAN on this device."),
+    "serve": ("serve_commands", "Serve PLAN over HTTP: POST /predict an image, GET /health."),
+    "predict": ("serve_commands", "Classify image files with PLAN split over its devices."),
     "analyze": ("analysis_commands", "Choose and simulate a deployment on K devices."),
     "calibrate": ("calibrate_commands", "Measure compute and loopback speed as a profile."),
     "export": ("export_commands", "Write a deployment as ONNX models, one per device."),

@@ -15,8 +15,10 @@ from rich.table import Table
 
 from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
+from parawire.analysis.throughput import fastest_stream, steady_state
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
+    announce_profile,
     choice_kwargs,
     deployment_options,
     devices_option,
@@ -34,6 +36,7 @@ def _summary_table(result: AnalysisResult) -> Table:
     table.add_column("value", justify="right")
     eps = f", eps {result.eps}" if result.eps is not None else ""
     paper = result.paper
+    flow = steady_state(result.schedule)
     rows = [
         ("deployment", f"{result.devices_used} of {result.devices} devices"),
         ("placement", f"{result.partitioner}{eps} (select {result.select})"),
@@ -49,6 +52,11 @@ def _summary_table(result: AnalysisResult) -> Table:
         ("T1 (one device)", f"{result.single_device_s * 1e3:.2f} ms"),
         ("Tn (simulated)", f"{result.makespan_s * 1e3:.2f} ms"),
         ("speedup", f"{result.speedup:.2f}x"),
+        (
+            "throughput (pipelined)",
+            f"{flow.frames_per_s:.1f} frames/s ({flow.speedup:.2f}x one device; "
+            f"bottleneck {flow.bottleneck}, {flow.frames_in_flight:.1f} frames in flight)",
+        ),
         ("bound T1/CP", f"{result.t1_over_cp:.2f}x"),
         (
             "paper's CS choice",
@@ -175,6 +183,14 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 @profile_option("rpi4-wifi", "of the devices the deployment is simulated on")
 @deployment_options
 @click.option("--compare", "compare_all", is_flag=True, help="Every partitioner side by side.")
+@click.option(
+    "--objective",
+    type=click.Choice(["latency", "throughput"]),
+    default="latency",
+    show_default=True,
+    help="What the placement is chosen for: one inference's latency, or frames per second "
+    "when inferences are pipelined (every partitioner is tried; docs/analysis.md).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help=PARTITIONER_SEED_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
@@ -203,6 +219,7 @@ def analyze_cmd(
     wire_dtype: str,
     scatter: str,
     compare_all: bool,
+    objective: str,
     seed: int,
     as_json: bool,
     out: Path | None,
@@ -214,17 +231,22 @@ def analyze_cmd(
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     best = analyze(target, devices, profile, seed=seed, **kw)
     results = [best]
-    if compare_all:
+    if compare_all or objective == "throughput":
         names = [partitioner] if partitioner else None
         kw.pop("partitioner")
         results = compare(target, devices, profile, names, seed=seed, **kw)
+    if objective == "throughput":
+        best = fastest_stream([best, *results])
+        results = results if compare_all else [best]
     plan_dir = None
     if out is not None:
         compared = results if compare_all else None
         plan_dir = _write_out(out, target, [best], True, seed, compared)
     predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
+    announce_profile("analyze", profile)  # the first line of the output, once the work is done
     if as_json:
-        payload = best.to_dict()
+        payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
+        payload["objective"] = objective
         if predicted is not None:
             payload["predictor"] = predicted
         if compare_all:

@@ -64,6 +64,20 @@ def profile_option(default: str | None, purpose: str) -> Callable[[Any], Any]:
     )
 
 
+DEFAULT_PROFILE = "rpi4-wifi"  # what analyze, plan and export place for unless told otherwise
+
+
+def announce_profile(command: str, profile: str | None, fallback: str = "local-cpu") -> None:
+    """First line of a command's output (stderr): the profile it used and where it came from
+    (``--profile``, or the command's default). Printed once the work has succeeded, so that a
+    refusal stays one line."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("profile") if ctx is not None else None
+    given = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+    origin = "from --profile" if given else f"the default of `parawire {command}`"
+    click.echo(f"parawire {command}: profile {profile or fallback} ({origin})", err=True)
+
+
 def devices_option(*, default: int | None = 4, required: bool = False, note: str = "") -> Any:
     """``-n/--devices`` with the same meaning in every command: the devices (ranks) available;
     a deployment uses at most this many."""

@@ -16,7 +16,9 @@ import click
 
 from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
+    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
+    announce_profile,
     choice_kwargs,
     deployment_options,
     devices_option,
@@ -34,7 +36,7 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
 @click.command("export")
 @click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
-@profile_option(None, "the placement of a spec is chosen for")
+@profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options
 @click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
 @click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
@@ -135,6 +137,10 @@ def export_cmd(
             progress=progress,
             verify=verify if check else None,
         )
+    if _is_plan(path):
+        click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
+    else:
+        announce_profile("export", profile)
     manifest = result.manifest
     moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
     click.echo(

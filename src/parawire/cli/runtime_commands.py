@@ -15,7 +15,9 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli.deployment_options import (
+    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
+    announce_profile,
     choice_kwargs,
     deployment_options,
     devices_option,
@@ -118,7 +120,7 @@ def _describe(plan: Plan) -> str:
 @click.command("plan")
 @click.argument("spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path))
 @devices_option(default=None, required=True)
-@profile_option(None, "the placement is chosen for")
+@profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
 @click.option(
     "--weights",
@@ -150,6 +152,7 @@ def plan_cmd(
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
+    announce_profile("plan", profile)
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
     click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
@@ -245,6 +248,10 @@ def run_cmd(
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:
             report = run_local(plan, options, profile=profile, progress=progress)
+    if emulate is not None:
+        click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
+    else:
+        announce_profile("run", profile)
     for warning in report.warnings:
         click.echo(f"parawire: warning: {warning}", err=True)
     if as_json:
@@ -341,11 +348,21 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
 @click.command("worker")
 @click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
 @click.option("--rank", type=int, required=True, help="This device's rank (0: the driver).")
-@click.option("--world", type=int, required=True, help="Ranks in the plan (all of them).")
+@click.option("--world", type=int, default=None, help="Ranks in the plan (default: the plan's).")
 @click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
-@click.option("--bind", default=None, help="Address rank 0 listens on (default: master host).")
+@click.option(
+    "--bind",
+    default=None,
+    help="Address rank 0 listens on (default: master host); never 0.0.0.0 on a shared network.",
+)
 @_threads
-@_runs
+@click.option(
+    "--runs",
+    type=int,
+    default=None,
+    help="Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
+    "driver (`parawire serve` or `predict --master`) until the driver ends.",
+)
 @_warmup
 @_batch
 @_link
@@ -362,11 +379,11 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
 def worker_cmd(
     path: Path,
     rank: int,
-    world: int,
+    world: int | None,
     master: str,
     bind: str | None,
     threads: int,
-    runs: int,
+    runs: int | None,
     warmup: int,
     batch: int,
     link: str | None,
@@ -375,7 +392,8 @@ def worker_cmd(
     exit_with_parent: bool,
     as_json: bool,
 ) -> None:
-    """Run one rank of PLAN on this device (start rank 0 first; every rank the same options)."""
+    """Run one rank of PLAN on this device: serve a driver (rank >= 1 without --runs), or
+    benchmark (start rank 0 first; every rank the same options)."""
     import os
 
     from parawire.runtime.lifeline import exit_with_parent as watch_parent
@@ -385,24 +403,32 @@ def worker_cmd(
         watch_parent(os.getppid())
     quiet_torch_logs()  # before torch loads: a lost peer is one line, not pages of frames
     from parawire.errors import ConfigError
-    from parawire.runtime.group import StoreHost, parse_address
+    from parawire.runtime.group import StoreHost, parse_address, wide_bind_warning
     from parawire.runtime.launch import percentile, run_profile, run_rank
     from parawire.runtime.plan import Plan
+    from parawire.runtime.secret import load_secret
 
     # rank 0 times the whole model in its own process after each split inference (paired): on
     # real devices there is no second process of the same device to interleave with
     options = dataclasses.replace(
-        _options(runs, warmup, batch, threads, timeout, link, emulate), paired=True
+        _options(runs or 20, warmup, batch, threads, timeout, link, emulate), paired=True
     )
     run_profile(None, link, emulate)  # an unknown profile fails before joining the others
     plan = Plan.load(path)
+    world = plan.world if world is None else world
     if world != plan.world or not 0 <= rank < world:
         raise ConfigError(f"the plan is for --world {plan.world} (ranks 0..{plan.world - 1})")
+    secret = load_secret(path)
     host, port = parse_address(master)
+    if runs is None and rank > 0:
+        _serve_rank(plan, rank, host, port, secret, options)
+        return
+    if rank == 0 and (line := wide_bind_warning(bind or host)) is not None:
+        click.echo(f"parawire: warning: {line}", err=True)
     server = StoreHost(bind or host, port, world, timeout) if rank == 0 else None
     try:
         store = server.store if server is not None else None
-        record = run_rank(plan, rank, host, port, options, store=store)
+        record = run_rank(plan, rank, host, port, options, store=store, secret=secret)
     finally:
         if server is not None:
             server.close()
@@ -419,6 +445,24 @@ def worker_cmd(
             f"{world} ranks: p50 {p50 * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms ({runs} runs); one "
             f"process p50 {single * 1e3:.3f} ms; max |diff| {record.max_abs_diff:.2e}"
         )
+
+
+def _serve_rank(
+    plan: Plan, rank: int, host: str, port: int, secret: str, options: RunOptions
+) -> None:
+    """`worker` without --runs: serve the driver at ``host:port`` until it ends."""
+    from parawire.runtime.serving import ServeOptions, serve_worker
+
+    def log(line: str) -> None:
+        click.echo(f"parawire: {line}", err=True)
+
+    click.echo(
+        f"parawire: rank {rank} of {plan.world} serving the driver at {host}:{port} (plan "
+        f"placed for profile {plan.info.get('profile', 'local-cpu')}, from plan.json)",
+        err=True,
+    )
+    serve = ServeOptions(options.timeout, options.threads, options.link, options.emulate)
+    log(f"rank {rank}: {serve_worker(plan, rank, host, port, secret, serve, log)}")
 
 
 COMMANDS = [plan_cmd, run_cmd, worker_cmd]

@@ -12,7 +12,7 @@ for every process of a machine) is kept for the report, and so is where the rank
 waiting for the sends at the end, and the runtime's own work in between). With ``pad`` (device
 emulation) each vertex is padded to its emulated duration after computing for real. There is
 no barrier: ranks other than the driver are paced by their inputs. Messages are tagged by
-producer vertex and inference parity; gloo keeps messages of one (pair, tag) in order. Every
+producer vertex and inference slot; gloo keeps messages of one (pair, tag) in order. Every
 tensor travels in the plan's wire dtype (``parawire.runtime.wire``) and is computed with in float32.
 
 Rank 0 is the driver: it holds the image and gets the logits. The image goes to every rank that
@@ -38,6 +38,7 @@ from parawire.runtime.wire import decode, encode, encoded_buffer
 
 IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
 LOGITS_TAG = 2
+SLOTS = 2  # tags per message kind: inferences whose messages may be in flight at once
 # where one rank's inference time goes (seconds each; "other_s" is the rest of "total_s": the
 # runtime's own Python between those steps, posting receives, freeing tensors)
 PARTS = ("compute_s", "wait_s", "recv_s", "send_s", "drain_s", "other_s")
@@ -64,9 +65,28 @@ class _Clock:
         return {**self.spent, "other_s": max(total - known, 0.0), "total_s": total}
 
 
-def vertex_tag(vertex: int, step: int) -> int:
-    """The gloo tag of ``vertex``'s output in inference ``step`` (two alternating tags)."""
-    return 4 + 2 * vertex + step % 2
+def vertex_tag(vertex: int, step: int, slots: int = SLOTS) -> int:
+    """The gloo tag of ``vertex``'s output in inference ``step`` (``slots`` rotating tags)."""
+    return 2 * slots + slots * vertex + step % slots
+
+
+def image_tag(step: int, slots: int = SLOTS) -> int:
+    """The gloo tag of the image of inference ``step``."""
+    return IMAGE_TAG + step % slots
+
+
+def logits_tag(step: int, slots: int = SLOTS) -> int:
+    """The gloo tag of the logits of inference ``step`` (sent back to rank 0)."""
+    return slots + step % slots
+
+
+@dataclass
+class Started:
+    """Rank 0's inference in flight: its logits, or the receive that brings them."""
+
+    step: int
+    logits: torch.Tensor | None  # computed on rank 0
+    receive: tuple[torch.Tensor, dist.Work] | None  # (buffer, work) from the output rank
 
 
 @dataclass(frozen=True)
@@ -114,8 +134,10 @@ class RankEngine:
         timeout: float = 60.0,
         link: LinkModel | None = None,
         pad: Mapping[int, float] | None = None,
+        slots: int = SLOTS,
     ) -> None:
         graph, where = plan.graph, plan.placement
+        self.slots = slots  # rank 0 may have up to this many inferences started (streaming)
         self.plan, self.rank, self.timeout = plan, rank, timeout
         self.pad = pad  # vertex -> emulated seconds (device emulation), or None
         self.overruns: set[int] = set()  # vertices whose real compute exceeded their pad
@@ -160,19 +182,34 @@ class RankEngine:
 
     def infer(self, image: torch.Tensor | None = None) -> torch.Tensor | None:
         """Run one inference; rank 0 passes the image and gets the logits, others get None."""
+        return self.finish(self.start(image))
+
+    def finish(self, started: Started) -> torch.Tensor | None:
+        """Rank 0: the logits of a started inference (waiting, bounded, for the output rank);
+        other ranks: None. Inferences must be finished in the order they were started."""
+        if started.receive is not None:
+            logits = self._wait(*started.receive, self.output_rank, "the logits")
+            self.times = self._clock.finish(self.started)  # the wait for the logits included
+            return logits
+        return started.logits
+
+    def start(self, image: torch.Tensor | None = None) -> Started:
+        """Run this rank's share of one inference. On rank 0 the logits may still be on their
+        way: up to ``slots`` inferences can be started before the oldest is finished, so that
+        the next image's first vertices overlap the previous one's last (streaming)."""
         step, self.step = self.step, self.step + 1
         if self.rank == 0 and (image is None or tuple(image.shape) != self.image_shape):
             got = None if image is None else tuple(image.shape)
             raise ConfigError(f"rank 0 needs an image of shape {self.image_shape}, got {got}")
         pending = {
-            r.vertex: (buf, dist.irecv(buf, r.src, tag=vertex_tag(r.vertex, step)))
+            r.vertex: (buf, dist.irecv(buf, r.src, tag=vertex_tag(r.vertex, step, self.slots)))
             for r in self.remote
             for buf in [encoded_buffer((self.batch, *r.shape), self.wire)]
         }
         logits_recv = None
         if self.rank == 0 and self.output_rank != 0:
             buf = torch.empty(self.batch, self.graph.num_classes)
-            logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=LOGITS_TAG + step % 2))
+            logits_recv = (buf, dist.irecv(buf, self.output_rank, tag=logits_tag(step, self.slots)))
         self.started = time.perf_counter()
         clock = self._clock = _Clock()
         image = self._image(image, step)
@@ -193,9 +230,8 @@ class RankEngine:
                     with clock("send_s"):
                         message = self.graph.pack(v, out, self.wire)
                         for dst in self.sends[v]:
-                            self.outbox.send(
-                                message, dst, vertex_tag(v, step), f"the output of vertex {v}"
-                            )
+                            tag = vertex_tag(v, step, self.slots)
+                            self.outbox.send(message, dst, tag, f"the output of vertex {v}")
                 for u in self.free_after[v]:
                     # a freed tensor's memory is reused while still in cache: keeping every
                     # output alive made a 26-vertex inference 1.8x slower
@@ -205,14 +241,12 @@ class RankEngine:
                 logits = self.parts.finish(outputs[self.graph.output_vertex])
                 if self.rank != 0:
                     with clock("send_s"):
-                        self.outbox.send(logits, 0, LOGITS_TAG + step % 2, "the logits")
-        if logits_recv is not None:
-            logits = self._wait(*logits_recv, self.output_rank, "the logits")
+                        self.outbox.send(logits, 0, logits_tag(step, self.slots), "the logits")
         with clock("drain_s"):
             self.outbox.drain()
         self.trace = trace
         self.times = clock.finish(self.started)
-        return logits if self.rank == 0 else None
+        return Started(step, logits if self.rank == 0 else None, logits_recv)
 
     def _pad(self, v: int, start: float) -> None:
         """Device emulation: hold vertex ``v`` until its emulated duration has passed."""
@@ -222,7 +256,7 @@ class RankEngine:
 
     def _image(self, image: torch.Tensor | None, step: int) -> torch.Tensor | None:
         """The image on this rank if it runs the stem (rank 0 sends it to the others)."""
-        tag = IMAGE_TAG + step % 2
+        tag = image_tag(step, self.slots)
         if self.rank == 0:
             assert image is not None
             if self.image_targets:

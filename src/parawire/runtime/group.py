@@ -11,14 +11,26 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import torch.distributed as dist
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime.link import _first_line
+from parawire.runtime.secret import (
+    HELLO_KEY,
+    PUBLIC_KEYS,
+    SECRET_ENV,
+    SECRET_FILE,
+    fingerprint,
+    store_prefix,
+)
+
+WarnFn = Callable[[str], None]  # reports one line (a process without the secret, a wide bind)
 
 JOIN_KEY = "parawire/joined/{rank}"  # value: the rank's plan digest
 CHECKED_KEY = "parawire/checked/{rank}"  # set once the rank has read every digest
@@ -139,32 +151,138 @@ def _other_plans(store: dist.Store, world: int, digest: str) -> dict[int, str]:
 
 
 def _await_keys(
-    store: dist.Store, world: int, key: str, deadline: float, missing: list[int]
+    store: dist.Store,
+    world: int,
+    key: str,
+    deadline: float,
+    missing: list[int],
+    watch: IntrusionWatch | None = None,
 ) -> None:
     """Poll until every rank has set ``key``; ``missing`` holds the ranks not seen at the last
-    look (for the error when the store fails); ``TimeoutError`` past ``deadline``."""
+    look (for the error when the store fails); ``TimeoutError`` past ``deadline``. ``watch``
+    looks for processes without the run's secret while waiting."""
     while True:
         missing[:] = missing_ranks(store, world, key)
         if not missing:
             return
+        if watch is not None:
+            watch.poll()
         if time.monotonic() > deadline:
             raise TimeoutError(key)
         time.sleep(0.005)
 
 
-def join_group(store: dist.Store, rank: int, world: int, timeout: float, digest: str = "") -> None:
+class IntrusionWatch:
+    """Reports, once per distinct line, public rendezvous keys written without the run's secret:
+    a rank's hello with another secret's fingerprint, or the key names a run without a secret
+    uses (what a process that tries to disturb a run writes). Reading is rate-limited."""
+
+    def __init__(
+        self, store: dist.Store, world: int, secret: str, warn: WarnFn | None = None
+    ) -> None:
+        self.store, self.world, self.mine = store, world, fingerprint(secret)
+        self.warn = warn or _warn_on_stderr
+        self.seen: set[str] = set()
+        self.next = 0.0
+
+    def poll(self, every: float = 0.25) -> list[str]:
+        """Look (at most every ``every`` seconds); warn about and return new findings."""
+        if time.monotonic() < self.next:
+            return []
+        self.next = time.monotonic() + every
+        found = []
+        try:
+            for line in self._findings():
+                if line not in self.seen:
+                    self.seen.add(line)
+                    self.warn(line)
+                    found.append(line)
+        except (RuntimeError, OSError):
+            pass  # the store's own failure is reported by the join itself
+        return found
+
+    def _findings(self) -> list[str]:
+        """Every public key that shows a process without this run's secret."""
+        out = []
+        for rank in range(self.world):
+            hello = HELLO_KEY.format(rank=rank)
+            if self.store.check([hello]):
+                theirs = self.store.get(hello)[:64].decode("utf-8", "replace")
+                if theirs != self.mine:
+                    out.append(
+                        f"a process without this run's secret announced itself as rank {rank} "
+                        f"at the rendezvous (secret fingerprint {theirs!r}, this run's "
+                        f"{self.mine!r}); ignored: copy the same {SECRET_FILE} (or "
+                        f"{SECRET_ENV}) to every device, or find who else reaches this port"
+                    )
+            for key in (k.format(rank=rank) for k in PUBLIC_KEYS):
+                if self.store.check([key]):
+                    out.append(
+                        f"a process without this run's secret wrote {key!r} to the "
+                        "rendezvous; ignored (this run's keys need its secret)"
+                    )
+        return out
+
+
+def _warn_on_stderr(line: str) -> None:
+    """The default ``warn``: one line on stderr."""
+    print(f"parawire: warning: {line}", file=sys.stderr, flush=True)
+
+
+def wide_bind_warning(host: str) -> str | None:
+    """A warning when ``host`` listens on every interface (``0.0.0.0``, ``::``), else None."""
+    try:
+        wide = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wide = host == ""
+    if not wide:
+        return None
+    return (
+        f"--bind {host or '*'} listens on every network interface: the rendezvous and gloo "
+        "have no encryption, and anyone who reaches the port can connect; bind to the "
+        "private network's address or use an SSH/WireGuard tunnel (docs/runtime.md, Security)"
+    )
+
+
+def join_group(
+    store: dist.Store,
+    rank: int,
+    world: int,
+    timeout: float,
+    digest: str = "",
+    *,
+    secret: str | None = None,
+    group_timeout: float | None = None,
+    warn: WarnFn | None = None,
+    namespace: str = "",
+) -> None:
     """Announce ``rank`` with its plan ``digest``, wait (bounded) for all others, refuse a
     rank that runs another plan, then initialise the gloo group.
 
     Every rank compares every digest once all have joined. On a mismatch rank 0 (which may
     host the store) waits a little until every rank has read the digests (``CHECKED_KEY``),
     so that each one reports the mismatch instead of losing the rendezvous.
+
+    With the run ``secret`` (``parawire.runtime.secret``) every key of the join and of gloo's
+    own rendezvous lives under the secret's namespace, so a process without it cannot disturb
+    the join; rank 0 reports (through ``warn``, once per distinct line) a process that wrote a
+    rank's public keys without the secret. ``group_timeout`` bounds gloo's own waits (default
+    ``timeout``; a serving rank waits for its next request without limit). ``namespace``
+    separates successive joins of one run (a serving group that forms again after a failure).
     """
     mine = digest or "-"
     missing: list[int] = list(range(world))
+    watch = None
+    if secret is not None:
+        watch = IntrusionWatch(store, world, secret, warn)
+        store.set(HELLO_KEY.format(rank=rank), fingerprint(secret))
+        store = run_store(store, secret)
+    if namespace:
+        store = dist.PrefixStore(namespace, store)
     try:
         store.set(JOIN_KEY.format(rank=rank), mine)
-        _await_keys(store, world, JOIN_KEY, time.monotonic() + timeout, missing)
+        deadline = time.monotonic() + timeout
+        _await_keys(store, world, JOIN_KEY, deadline, missing, watch if rank == 0 else None)
     except TimeoutError as exc:
         raise RuntimeTimeoutError(_not_joined(rank, missing, world, timeout)) from exc
     except (RuntimeError, OSError) as exc:  # the store is gone: rank 0 (its host) has left
@@ -190,9 +308,8 @@ def join_group(store: dist.Store, rank: int, world: int, timeout: float, digest:
             "copy the same plan folder (plan.json and weights) to every device"
         )
     try:
-        dist.init_process_group(
-            "gloo", store=store, rank=rank, world_size=world, timeout=timedelta(seconds=timeout)
-        )
+        wait = timedelta(seconds=timeout if group_timeout is None else group_timeout)
+        dist.init_process_group("gloo", store=store, rank=rank, world_size=world, timeout=wait)
     except (RuntimeError, OSError) as exc:
         raise RuntimeTimeoutError(
             f"rank {rank}: the process group did not form within {timeout:g}s: a rank left "
@@ -206,6 +323,11 @@ def _lost_master(rank: int, exc: BaseException) -> RuntimeTimeoutError:
         f"rank {rank}: lost the master (rank 0's rendezvous) while joining "
         f"({_first_line(exc)}); check that rank 0 is still running"
     )
+
+
+def run_store(store: dist.Store, secret: str) -> dist.Store:
+    """``store`` seen through the namespace of the run that holds ``secret``."""
+    return dist.PrefixStore(store_prefix(secret), store)
 
 
 def leave_group() -> None:

@@ -48,6 +48,7 @@ from parawire.runtime.group import (
     join_group,
     leave_group,
     missing_ranks,
+    run_store,
     use_loopback_for_gloo,
 )
 from parawire.runtime.lifeline import (
@@ -58,6 +59,7 @@ from parawire.runtime.lifeline import (
 )
 from parawire.runtime.link import LinkModel, _first_line, wait_until
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
+from parawire.runtime.secret import load_secret
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
@@ -450,12 +452,14 @@ def run_rank(
     store: Any = None,
     check_images: torch.Tensor | None = None,
     publish_progress: bool = False,
+    secret: str | None = None,
 ) -> RankRecord:
     """Join the group at ``host:port``, run ``options`` on this rank, leave cleanly.
 
     Joining compares the plan's digest with every other rank's (a rank with another plan or
     other weights is refused on every rank). With ``publish_progress`` rank 0 writes its
-    progress to the rendezvous store (``PROGRESS_KEY``), where a launcher can show it.
+    progress to the rendezvous store (``PROGRESS_KEY``), where a launcher can show it. With
+    the run ``secret`` every key lives in the secret's namespace (``parawire.runtime.secret``).
     """
     torch.set_num_threads(options.threads)
     flush_subnormals()  # as the one-process reference and every timing (parawire._inference)
@@ -463,7 +467,9 @@ def run_rank(
         use_loopback_for_gloo()
     if store is None:
         store = connect_store(host, port, rank, options.timeout)
-    join_group(store, rank, plan.world, options.timeout, plan.digest())
+    join_group(store, rank, plan.world, options.timeout, plan.digest(), secret=secret)
+    if secret is not None:
+        store = run_store(store, secret)
     progress = _store_progress(store) if publish_progress and rank == 0 else None
     try:
         pads = None
@@ -526,7 +532,14 @@ def _worker(
 
             images = load_file(str(out / CHECK_FILE))["images"]
         record = run_rank(
-            plan, rank, "127.0.0.1", port, options, check_images=images, publish_progress=True
+            plan,
+            rank,
+            "127.0.0.1",
+            port,
+            options,
+            check_images=images,
+            publish_progress=True,
+            secret=load_secret(plan_dir),
         )
         (out / TRACE_FILE.format(rank=rank)).write_text(json.dumps(record.trace_doc()))
         if rank == 0:
@@ -893,8 +906,9 @@ class _Rounds:
         host = StoreHost("127.0.0.1", 0, self.world, options.timeout)
         try:
             step("starting ranks", 0, self.world)
+            store = run_store(host.store, load_secret(work))
             spawn_ranks(
-                work, self.world, host.port, options, store=host.store, progress=step, cores=cores
+                work, self.world, host.port, options, store=store, progress=step, cores=cores
             )
         finally:
             host.close()

@@ -40,6 +40,7 @@ from parawire.arch import spec as spec_module
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
+from parawire.runtime.secret import SECRET_FILE, write_secret
 
 PLAN_FILE = "plan.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -282,8 +283,9 @@ class Plan:
         return h.hexdigest()[:16]
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``plan.json`` (and a copy of the weights, checked to fit) into ``directory``;
-        returns it. Both files appear together or, on any error, neither."""
+        """Write ``plan.json`` (and a copy of the weights, checked to fit) into ``directory``,
+        plus a fresh run secret when it holds none (``secret.token``, ``runtime.secret``);
+        returns it. The files appear together or, on any error, none of them."""
         directory = Path(directory)
         self.check_weights()
         with staged_folder(directory) as stage:
@@ -292,6 +294,8 @@ class Plan:
                 if not target.exists() or self.weights.resolve() != target.resolve():
                     shutil.copyfile(self.weights, stage / WEIGHTS_FILE)
             (stage / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+            if not (directory / SECRET_FILE).exists():  # the secret travels with the folder
+                write_secret(stage)
         return directory
 
     @classmethod

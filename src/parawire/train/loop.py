@@ -383,7 +383,18 @@ class Trainer:
 
     def write_results(self, out: Path) -> None:
         """Final ``weights.safetensors`` and ``metrics.json`` (plus ``spec.json`` for specs)."""
-        meta = {"model": self.source.to_dict(), "dataset": self.splits.name}
+        mean, std = self.splits.channel_stats()
+        preprocess = {  # what serving needs to feed the network (parawire.runtime.preprocess)
+            "input_shape": list(self.splits.input_shape),
+            "mean": list(mean),
+            "std": list(std),
+            "classes": list(self.splits.classes),
+        }
+        meta = {
+            "model": self.source.to_dict(),
+            "dataset": self.splits.name,
+            "preprocess": preprocess,
+        }
         save_weights(out / WEIGHTS, self.model, meta)
         write_json(out / METRICS, self.result.to_dict())
         if self.source.spec is not None:
