@@ -117,7 +117,12 @@ def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -
             factor = auto_dilation(plan, emulate) if auto else float(args.dilation)
             emulate = dilated_profile_ref(emulate, factor, tmp)
         options = RunOptions(
-            runs=args.runs, warmup=args.warmup, threads=1, timeout=120 * factor, emulate=emulate
+            runs=args.runs,
+            warmup=args.warmup,
+            threads=1,
+            timeout=120 * factor,
+            emulate=emulate,
+            processes=args.processes,
         )
         report = run_local(plan, options, profile=args.profile if emulate is None else None)
     return {
@@ -130,6 +135,8 @@ def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -
         "p50_s": report.p50_s / factor,
         "single_p50_s": report.single_process_p50_s / factor,
         "speedup": report.speedup,
+        "speedup_interval": report.speedup_interval,
+        "spread": report.spread,
         "simulated_s": report.simulated_makespan_s / factor,
         "measured_over_simulated": report.measured_over_simulated,
         "over_emulated_time": len(report.emulation.get("over_emulated_time", [])),
@@ -138,6 +145,12 @@ def row(generator: str, k: int, args: argparse.Namespace, profile: str | None) -
         "order_as_planned": all(r["order_as_planned"] for r in report.ranks),
         "load_average": os.getloadavg()[0],
     }
+
+
+def _interval(r: dict[str, Any]) -> str:
+    """A row's speedup interval, ``[low, high]`` (empty where the row has none)."""
+    low, high = r.get("speedup_interval") or (None, None)
+    return "" if low is None else f"[{low:.2f}, {high:.2f}]"
 
 
 def main() -> None:
@@ -150,6 +163,9 @@ def main() -> None:
     parser.add_argument("--ks", default=",".join(map(str, KS)))
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--processes", type=int, default=3, help="fresh processes per side (parawire.measure)"
+    )
     parser.add_argument(
         "--dilation",
         default="auto",
@@ -177,7 +193,8 @@ def main() -> None:
         print(
             f"| {r['profile']} | {r['generator']} | {r['k']} | {r.get('dilation', 1.0):g} "
             f"| {r['p50_s'] * 1e3:.2f} | "
-            f"{r['single_p50_s'] * 1e3:.2f} | {r['speedup']:.2f} | {r['simulated_s'] * 1e3:.2f} "
+            f"{r['single_p50_s'] * 1e3:.2f} | {r['speedup']:.2f} {_interval(r)} "
+            f"| {r['simulated_s'] * 1e3:.2f} "
             f"| {r['measured_over_simulated']:.2f} | {r['over_emulated_time']}/{r['vertices']} "
             f"| {r['load_average']:.1f} |"
         )
