@@ -174,14 +174,15 @@ class Profile:
             and (self.spread == 1.0)
         )
 
-    def scaled(self, compute: float, link: float) -> Profile:
+    def scaled(self, compute: float, link: float, suffix: str = "") -> Profile:
         """This profile with every compute time ``compute`` times and every transfer time
-        ``link`` times as long (a corner of its ranges, for the speedup's range)."""
+        ``link`` times as long (a corner of its ranges, for the speedup's range); ``suffix``
+        is appended to the profile's, device's and link's names."""
         if compute == 1 and link == 1:
             return self
         d = self.device
         device = DeviceProfile(
-            name=d.name,
+            name=f"{d.name}{suffix}",
             flops_per_s=d.flops_per_s / compute,
             op_flops_per_s={op: r / compute for op, r in d.op_flops_per_s.items()},
             overhead_s=d.overhead_s * compute,
@@ -190,11 +191,11 @@ class Profile:
             dispatch_s=d.dispatch_s * compute,
         )
         net = LinkProfile(
-            self.link.name,
+            f"{self.link.name}{suffix}",
             self.link.bandwidth_bytes_per_s / link,
             self.link.latency_s * link,
         )
-        return replace(self, name=f"{self.name}*{compute:g}/{link:g}", device=device, link=net)
+        return replace(self, name=f"{self.name}{suffix}", device=device, link=net)
 
     def dilated(self, factor: float) -> Profile:
         """This profile with every duration ``factor`` times longer (time dilation).
@@ -210,29 +211,9 @@ class Profile:
             raise ConfigError(f"a time dilation must be a finite number >= 1, got {factor!r}")
         if factor == 1:
             return self
-        d = self.device
-        device = DeviceProfile(
-            name=f"{d.name}x{factor:g}",
-            flops_per_s=d.flops_per_s / factor,
-            op_flops_per_s={op: r / factor for op, r in d.op_flops_per_s.items()},
-            overhead_s=d.overhead_s * factor,
-            kind_rates={k: r / factor for k, r in d.kind_rates.items()},
-            kind_call_s={k: s * factor for k, s in d.kind_call_s.items()},
-            dispatch_s=d.dispatch_s * factor,
-        )
-        link = LinkProfile(
-            f"{self.link.name}x{factor:g}",
-            self.link.bandwidth_bytes_per_s / factor,
-            self.link.latency_s * factor,
-        )
-        return Profile(
+        slowed = self.scaled(factor, factor, suffix=f"x{factor:g}")
+        return replace(
+            slowed,
             name=f"{self.name}-x{factor:g}",
-            device=device,
-            link=link,
             description=f"{self.description} (time dilated {factor:g}x)",
-            source=self.source,
-            compute_range=self.compute_range,
-            link_range=self.link_range,
-            estimate=self.estimate,
-            spread=self.spread,
         )
