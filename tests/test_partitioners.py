@@ -20,7 +20,13 @@ from parawire.analysis.partitioners import (
     partitioner_class,
     sweep_eps,
 )
-from parawire.analysis.partitioners.kahypar import VCYCLES, _initializer, kahypar_partition
+from parawire.analysis.partitioners.kahypar import (
+    VCYCLES,
+    _initializer,
+    _solver_for,
+    _solver_of,
+    kahypar_partition,
+)
 from parawire.analysis.profiles import get_profile
 from parawire.errors import ConfigError
 
@@ -143,12 +149,20 @@ def test_kahypar_reports_an_impossible_balance() -> None:
 
 
 def test_kahypar_other_seed_is_accepted_and_deterministic() -> None:
-    # two equal graphs, not one: the second call on one graph would be answered from memory
-    first, second = (spec_costs(parawire.generate("er", seed=0)) for _ in range(2))
+    graph = spec_costs(parawire.generate("er", seed=0))
     part = create_partitioner("kahypar")
-    assert (
-        part.partition(first, 4, seed=7).assignment == part.partition(second, 4, seed=7).assignment
-    )
+    first = part.partition(graph, 4, seed=7).assignment
+    _solver_for.cache_clear()  # else the second call is answered from memory
+    assert part.partition(graph, 4, seed=7).assignment == first
+
+
+def test_kahypar_solves_each_hypergraph_content_once() -> None:
+    # analyze makes a new cost graph per call: equal content must still find the same solver
+    first, second = (build_hypergraph(spec_costs(parawire.generate("dp", seed=4))) for _ in "ab")
+    assert first is not second
+    assert _solver_of(first) is _solver_of(second)
+    other = build_hypergraph(spec_costs(parawire.generate("dp", seed=5)))
+    assert _solver_of(other) is not _solver_of(first)
 
 
 def _fresh_mtkahypar_blocks(

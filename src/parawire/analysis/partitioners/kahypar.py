@@ -16,7 +16,8 @@ Pitfalls handled here:
   building the hypergraph and reading the blocks take 1-3% of a ``partition`` call, which runs
   20 initial partitionings per bisection (about 1.5 ms of CPU per bisection even on 4 vertices).
   So what a call costs is saved only by not making it: each (k, eps, seed, start) is solved once
-  per hypergraph and remembered (the result is seeded, so a repeat would be the same);
+  per hypergraph content and remembered (the result is seeded, so a repeat would be the same),
+  which saves the repeats of analyses of one architecture at several k or on several profiles;
 * an impossible balance (one vertex heavier than the allowed part weight) comes back silently:
   the imbalance obtained is checked and reported (``info["balanced"]``);
 * km1 ignores edge direction, so a device may send to another and later receive from it; the
@@ -30,7 +31,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.metrics import load_variability, part_weights
@@ -84,17 +84,34 @@ class _Solver:
     solved: dict[tuple[int, float, int, tuple[int, ...] | None], _Solution]  # (n, eps, seed, start)
 
 
-@by_identity
+RECENT_HYPERGRAPHS = 64  # solvers kept: the architectures a search or study is scoring
+
+
 def _solver_of(hg: Hypergraph) -> _Solver:
-    """The solver of ``hg``: its Mt-KaHyPar hypergraph is made once for every n, eps and start
+    """The solver of ``hg``'s content: the weights and pins, all that Mt-KaHyPar sees.
+
+    Keyed by content, not identity, so that analyses of one architecture at several device
+    counts or on several profiles (each of which makes its own cost graph) share it.
+    """
+    return _solver_for(hg.num_vertices, hg.pins, hg.node_weights, hg.edge_weights)
+
+
+@functools.lru_cache(maxsize=RECENT_HYPERGRAPHS)
+def _solver_for(
+    num_vertices: int,
+    pins: tuple[tuple[int, ...], ...],
+    node_weights: tuple[int, ...],
+    edge_weights: tuple[int, ...],
+) -> _Solver:
+    """A solver whose Mt-KaHyPar hypergraph is made once for every n, eps and start
     (a partition leaves the hypergraph as it was: tested against fresh hypergraphs)."""
     hypergraph = _initializer().create_hypergraph(
         _context(2, DEFAULT_EPS),  # any context of the preset: the hypergraph depends on it alone
-        hg.num_vertices,
-        hg.num_edges,
-        [list(p) for p in hg.pins],
-        list(hg.node_weights),
-        list(hg.edge_weights),
+        num_vertices,
+        len(pins),
+        [list(p) for p in pins],
+        list(node_weights),
+        list(edge_weights),
     )
     return _Solver(hypergraph, {})
 
