@@ -9,15 +9,23 @@ import parawire
 from conftest import small_spec
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.graph import CostGraph, Vertex
-from parawire.analysis.hypergraph import build_hypergraph
+from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.metrics import device_flows, evaluate_placement
 from parawire.analysis.partitioners import (
+    EPS_SWEEP,
     Partitioner,
     acyclic_refinement,
     create_partitioner,
     list_partitioners,
     partitioner_class,
     sweep_eps,
+)
+from parawire.analysis.partitioners.kahypar import (
+    VCYCLES,
+    _initializer,
+    _solver_for,
+    _solver_of,
+    kahypar_partition,
 )
 from parawire.analysis.profiles import get_profile
 from parawire.errors import ConfigError
@@ -143,9 +151,62 @@ def test_kahypar_reports_an_impossible_balance() -> None:
 def test_kahypar_other_seed_is_accepted_and_deterministic() -> None:
     graph = spec_costs(parawire.generate("er", seed=0))
     part = create_partitioner("kahypar")
-    assert (
-        part.partition(graph, 4, seed=7).assignment == part.partition(graph, 4, seed=7).assignment
+    first = part.partition(graph, 4, seed=7).assignment
+    _solver_for.cache_clear()  # else the second call is answered from memory
+    assert part.partition(graph, 4, seed=7).assignment == first
+
+
+def test_kahypar_solves_each_hypergraph_content_once() -> None:
+    # analyze makes a new cost graph per call: equal content must still find the same solver
+    first, second = (build_hypergraph(spec_costs(parawire.generate("dp", seed=4))) for _ in "ab")
+    assert first is not second
+    assert _solver_of(first) is _solver_of(second)
+    other = build_hypergraph(spec_costs(parawire.generate("dp", seed=5)))
+    assert _solver_of(other) is not _solver_of(first)
+
+
+def _fresh_mtkahypar_blocks(
+    hg: Hypergraph, n: int, eps: float, seed: int, initial: list[int] | None
+) -> tuple[int, ...]:
+    """The oracle: Mt-KaHyPar called as documented, with a new context and hypergraph."""
+    import mtkahypar
+
+    context = _initializer().context_from_preset(mtkahypar.PresetType.DETERMINISTIC)
+    context.set_partitioning_parameters(n, eps, mtkahypar.Objective.KM1)
+    context.logging = False
+    mtkahypar.set_seed(seed)
+    hypergraph = _initializer().create_hypergraph(
+        context,
+        hg.num_vertices,
+        hg.num_edges,
+        [list(p) for p in hg.pins],
+        list(hg.node_weights),
+        list(hg.edge_weights),
     )
+    if initial is None:
+        result = hypergraph.partition(context)
+    else:
+        result = hypergraph.create_partitioned_hypergraph(context, n, initial)
+        result.improve_partition(context, VCYCLES)
+    return tuple(result.block_id(i) for i in range(hg.num_vertices))
+
+
+@pytest.mark.parametrize("generator", ["dp", "lanes"])
+def test_kahypar_reused_hypergraph_partitions_as_a_fresh_one(generator: str) -> None:
+    # one Mt-KaHyPar hypergraph serves every n, eps and start, in the order analyze asks them
+    graph = spec_costs(parawire.generate(generator, seed=5))
+    hg = build_hypergraph(graph)
+    asked = [
+        (n, eps, seed, [i % n for i in range(hg.num_vertices)] if start else None)
+        for seed in (0, 3)
+        for n in (2, 3, 4, 8)
+        for eps in EPS_SWEEP
+        for start in (False, True)
+    ]
+    for n, eps, seed, initial in asked:
+        solution = kahypar_partition(hg, n, seed=seed, eps=eps, initial=initial)
+        assert solution.blocks == _fresh_mtkahypar_blocks(hg, n, eps, seed, initial)
+        assert kahypar_partition(hg, n, seed=seed, eps=eps, initial=initial) is solution
 
 
 def test_acyclic_refinement_makes_device_flow_one_way() -> None:
