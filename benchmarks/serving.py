@@ -167,7 +167,7 @@ def http_mode(args: argparse.Namespace) -> dict[str, Any]:
     """HTTP overhead over the direct API (see the module docstring)."""
     from parawire.runtime.preprocess import decode_image, preprocess_of
 
-    plan = make_plan(spec_32(12), 2, profile="local-cpu")
+    plan = make_plan(spec_32(12), 2, profile="local-cpu", select="makespan")
     with deploy(plan, options=ServeOptions(timeout=60), wait=300) as net:
         pre = preprocess_of(net.plan)
         body = _png(torch.rand(3, 32, 32))

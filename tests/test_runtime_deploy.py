@@ -40,7 +40,7 @@ TIMEOUT = 30.0
 @pytest.fixture(scope="module")
 def net():
     """A 3-device plan of a small dp spec, deployed on local ranks."""
-    plan = make_plan(small_spec("dp"), 3)
+    plan = make_plan(small_spec("dp"), 3, select="makespan")
     with deploy(plan, options=ServeOptions(timeout=TIMEOUT), wait=180) as deployment:
         yield deployment
 
@@ -172,7 +172,7 @@ def _huge_png() -> bytes:
 
 
 def test_decode_refuses_in_one_line() -> None:
-    plan = make_plan(small_spec("dp"), 2)
+    plan = make_plan(small_spec("dp"), 2, select="makespan")
     pre = preprocess_of(plan)
     for body in (b"", b"GIF89a-not-really", bytes(100)):
         with pytest.raises(DataError):
@@ -183,10 +183,12 @@ def test_secret_loading_and_names(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
     with pytest.raises(ConfigError, match=SECRET_FILE):
         load_secret(tmp_path)
-    make_plan(small_spec("dp"), 2).save(tmp_path)
+    make_plan(small_spec("dp"), 2, select="makespan").save(tmp_path)
     secret = load_secret(tmp_path)
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
-    make_plan(small_spec("dp"), 2).save(tmp_path)  # saving again keeps the secret
+    make_plan(small_spec("dp"), 2, select="makespan").save(
+        tmp_path
+    )  # saving again keeps the secret
     assert load_secret(tmp_path) == secret
     monkeypatch.setenv(SECRET_ENV, "short")
     with pytest.raises(ConfigError, match="characters"):
@@ -204,7 +206,7 @@ def test_wide_bind_warns() -> None:
 
 @pytest.mark.slow
 def test_a_killed_worker_gives_errors_or_degraded_answers_then_the_group_is_whole_again() -> None:
-    plan = make_plan(small_spec("dp"), 3)
+    plan = make_plan(small_spec("dp"), 3, select="makespan")
     with deploy(plan, options=ServeOptions(timeout=10.0), wait=180) as net:
         model = full_model(net.plan)
         x = torch.randn(2, *net.plan.graph.input_shape)
@@ -234,7 +236,7 @@ def test_the_rendezvous_host_survives_an_intruder_without_a_cpp_trace(tmp_path) 
     import sys
     from pathlib import Path
 
-    make_plan(small_spec("dp"), 2).save(tmp_path)
+    make_plan(small_spec("dp"), 2, select="makespan").save(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
