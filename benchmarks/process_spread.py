@@ -23,10 +23,17 @@ condition whose spread collapses names the cause:
 Each process also reports, per vertex op kind, its share of the time, so the table shows where
 the extra time of a slow process goes (``--per-kind``).
 
+``--blocks N`` asks the question the other way round: ONE process times the network in N blocks
+of ``--runs`` runs, ``--gap`` seconds apart (about the time a fresh process takes to start), and
+reports the spread of the block medians. If one process over time spreads as much as fresh
+processes do, the cause is not in the process (its addresses, allocator, core) but in the
+machine's speed moving over seconds (a virtual machine's host, frequency, neighbours).
+
 Usage::
 
     python benchmarks/process_spread.py                      # about 4 minutes on 2 cores
     python benchmarks/process_spread.py --generator chain --processes 8 --json out.json
+    python benchmarks/process_spread.py --blocks 10 --gap 3      # one process over time
 """
 
 from __future__ import annotations
@@ -93,6 +100,34 @@ def child(generator: str, seed: int, merge: str, runs: int) -> None:
     )
 
 
+def blocks(generator: str, seed: int, merge: str, runs: int, count: int, gap: float) -> None:
+    """One process: ``count`` blocks of ``runs`` timed runs, ``gap`` seconds apart; print the
+    block medians (thread CPU time, one thread, subnormals flushed) as one JSON line."""
+    import torch
+
+    from parawire._inference import inference_settings
+    from parawire.arch import generate
+    from parawire.nn import build_model
+
+    spec = generate(generator, seed=seed, merge=merge)
+    model = build_model(spec).eval()
+    x = torch.randn(1, *spec.input_shape, generator=torch.Generator().manual_seed(0))
+    medians = []
+    with inference_settings(1), torch.inference_mode():
+        for _ in range(10):
+            model(x)
+        for b in range(count):
+            if b:
+                time.sleep(gap)
+            times = []
+            for _ in range(runs):
+                c0 = time.thread_time()
+                model(x)
+                times.append(time.thread_time() - c0)
+            medians.append(statistics.median(times))
+    print(json.dumps({"block_s": medians}))
+
+
 def command(condition: str, args: argparse.Namespace, core: int) -> tuple[list[str], dict]:
     """The command line and environment of one fresh process under ``condition``."""
     cmd = [sys.executable, __file__, "--child", "--generator", args.generator]
@@ -138,10 +173,15 @@ def main() -> None:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--per-kind", action="store_true", help="print each op kind's time too")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--blocks", type=int, default=0, help="one process, this many blocks")
+    ap.add_argument("--gap", type=float, default=3.0, help="seconds between blocks")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.generator, args.seed, args.merge, args.runs)
+        return
+    if args.blocks:
+        blocks(args.generator, args.seed, args.merge, args.runs, args.blocks, args.gap)
         return
     conditions = args.conditions.split(",")
     core = max(os.sched_getaffinity(0))
