@@ -37,7 +37,7 @@ import torch.multiprocessing as mp
 from parawire._inference import flush_subnormals, inference_settings
 from parawire._io import read_json, read_text
 from parawire.errors import ConfigError, DataError, ParawireError, RuntimeTimeoutError
-from parawire.measure import core_sets, interleaved_order, pin
+from parawire.measure import available_cores, core_sets, interleaved_order, pin
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
@@ -941,11 +941,7 @@ def machine_load() -> dict[str, Any]:
         load = os.getloadavg()[0]
     except OSError:
         load = math.nan
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return {"load_1min": load, "cores": cores}
+    return {"load_1min": load, "cores": len(available_cores())}
 
 
 def load_warnings(load: dict[str, Any]) -> list[str]:
