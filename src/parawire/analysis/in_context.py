@@ -1,14 +1,15 @@
 """Vertices timed inside real network executions, in fresh processes (``parawire calibrate``).
 
 An operator timed alone in a loop runs with warm caches, its weights and input resident and its
-allocation recycled; inside a network it follows other operators that evicted them. The same
-vertex measured 1.3-3x faster alone than in its network on the 2-core development machine and
-on a 16-core host, so a profile fitted on isolated timings predicted whole networks 1.3-3x too
-fast. Here every vertex is timed where it runs: a forward pre-hook and a forward hook on each
-``VertexBlock`` of a whole ``ArchNet`` (one ``perf_counter`` pair per vertex, about a
-microsecond), over ``runs`` inferences after warm-up, in each of ``processes`` fresh processes
-pinned to one core (one network's time moves by up to half between processes, see
-``parawire.measure``). A vertex's figure is the median over processes of its per-process median.
+allocation recycled; inside a network it follows other operators that evicted them. A profile
+fitted on operators and vertices timed alone predicted whole networks 1.3-3x too fast (on a
+16-core host and on the 2-core development machine). Here every vertex is timed where it runs:
+a forward pre-hook and a forward hook on each ``VertexBlock`` of a whole ``ArchNet`` (one clock
+reading each, about a microsecond: the thread's CPU time with one thread, wall time with
+several), over ``runs`` inferences after warm-up, in each of several fresh processes pinned to
+one core. A vertex's figure is the median over processes of its per-process median: the
+machine's speed moves over seconds (``benchmarks/process_spread.py``), so one process is one
+sample of it.
 
 The whole forward pass is timed too: what it takes beyond the sum of its vertices and head is
 the cost of running a network vertex by vertex in Python (the loop, argument lists, freeing
@@ -17,7 +18,8 @@ tensors), the ``dispatch_s`` per vertex that a calibrated profile adds to every 
 The specs are :func:`context_specs`: every generator, both merges, 16 to 64 channels, 32 and 64
 pixels, at calibration seeds (1000 + i) that no benchmark holds out.
 
-Run as a script (one fresh process; what :func:`measure_in_context` starts)::
+Run as a script (one fresh process; what :func:`time_fresh_process` starts, and
+``parawire calibrate`` through it, one process after another)::
 
     python -m parawire.analysis.in_context --runs 20 --threads 1
 """
@@ -170,13 +172,6 @@ def time_fresh_process(runs: int, threads: int, timeout: float) -> list[dict[str
         last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
         raise DataError(f"in-context timing failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def measure_in_context(
-    processes: int = 3, runs: int = 20, threads: int = 1, timeout: float = 300.0
-) -> ContextTimes:
-    """Time :func:`context_specs` in ``processes`` fresh processes, one after another."""
-    return combine([time_fresh_process(runs, threads, timeout) for _ in range(processes)])
 
 
 def combine(docs: list[list[dict[str, Any]]]) -> ContextTimes:
