@@ -1,9 +1,10 @@
 """How parawire turns timings into figures: fresh processes, medians, bootstrap intervals, cores.
 
-One network's time moves by up to half between fresh processes of an idle machine (which core
-it lands on, where its tensors sit in memory; ``benchmarks/process_spread.py`` measures it), so
-one process's median is one sample of a wide distribution, and a speedup that divides two such
-samples can be off by as much. Every timing that a user acts on (``parawire run``, ``calibrate``,
+One network's time moves by up to half between fresh processes of an idle machine, and as much
+inside ONE process over a few seconds: the machine's own speed moves (on a virtual machine, its
+host's other tenants and clock), whatever the process fixes (its addresses, core, allocator;
+``benchmarks/process_spread.py``). So one process's median is one sample of a wide distribution,
+and a speedup that divides two such samples can be off by as much. Every timing that a user acts on (``parawire run``, ``calibrate``,
 ``latency collect``, the benchmarks) therefore follows one method:
 
 * each side (the one-process reference, the split) is measured in several fresh processes,
