@@ -4,8 +4,9 @@ One network's time moves by up to half between fresh processes of an idle machin
 inside ONE process over a few seconds: the machine's own speed moves (on a virtual machine, its
 host's other tenants and clock), whatever the process fixes (its addresses, core, allocator;
 ``benchmarks/process_spread.py``). So one process's median is one sample of a wide distribution,
-and a speedup that divides two such samples can be off by as much. Every timing that a user acts on (``parawire run``, ``calibrate``,
-``latency collect``, the benchmarks) therefore follows one method:
+and a speedup that divides two such samples can be off by as much. Every timing that a user
+acts on (``parawire run``, ``calibrate``, ``latency collect``, the benchmarks) therefore follows
+one method:
 
 * each side (the one-process reference, the split) is measured in several fresh processes,
   interleaved A, B, B, A, A, B... so that a drift of the machine falls on both sides alike;
