@@ -5,7 +5,7 @@ inside ONE process over a few seconds: the machine's own speed moves (on a virtu
 host's other tenants and clock), whatever the process fixes (its addresses, core, allocator;
 ``benchmarks/process_spread.py``). So one process's median is one sample of a wide distribution,
 and a speedup that divides two such samples can be off by as much. Every timing that a user
-acts on (``parawire run``, ``calibrate``, ``latency collect``, the benchmarks) therefore follows
+acts on (``parawire run``, ``calibrate``, ``latency collect``'s k > 1 rows, the benchmarks) follows
 one method:
 
 * each side (the one-process reference, the split) is measured in several fresh processes,
