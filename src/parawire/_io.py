@@ -126,20 +126,8 @@ def read_bounded(
     path = Path(path)
     if inside is not None:
         check_inside(path, inside, what, error)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise error(f"{what} not found: {path}") from None
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    fd = _open_regular(path, what, error)
     mode = os.fstat(fd)
-    if not stat.S_ISREG(mode.st_mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode.st_mode):
-            raise error(f"{path} is a folder; give the {what} itself")
-        raise error(
-            f"{path} is not a regular file (a pipe, device or socket); give the {what} itself"
-        )
     with os.fdopen(fd, "rb") as f:
         too_big = f"{path} is over {limit:,} bytes, larger than any {what} parawire reads"
         if mode.st_size > limit:
@@ -335,17 +323,25 @@ def safetensors_shapes(
 
 def _read_prefix(path: Path, count: int, what: str, error: type[ParawireError]) -> bytes:
     """The first ``count`` bytes of the regular file ``path`` (``read_bounded``'s refusals)."""
+    with os.fdopen(_open_regular(path, what, error), "rb") as f:
+        return f.read(count)
+
+
+def _open_regular(path: Path, what: str, error: type[ParawireError]) -> int:
+    """A read-only descriptor of ``path``, opened without blocking (a FIFO is never waited on);
+    ``error`` in one line when it is absent, unreadable or not a regular file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise error(f"{path} is a folder; give the {what} itself")
         raise error(
-            f"{path} is not a regular file (a pipe, device, socket or folder); give the "
-            f"{what} itself"
+            f"{path} is not a regular file (a pipe, device or socket); give the {what} itself"
         )
-    with os.fdopen(fd, "rb") as f:
-        return f.read(count)
+    return fd
