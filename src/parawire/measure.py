@@ -60,22 +60,21 @@ def pooled(samples: Samples) -> list[float]:
 
 def _bootstrap_medians(samples: Samples, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Medians of ``resamples`` two-level resamples: processes with replacement, then each
-    chosen process's runs with replacement (as many as it has)."""
+    chosen process's runs with replacement (as many as it has). Vectorised: every resample's
+    draws in one array, the slots past a shorter process's run count left out (NaN)."""
     groups = [np.asarray(p, dtype=float) for p in samples if len(p)]
     if not groups:
         raise ValueError("no timings to summarise")
     sizes = np.array([len(g) for g in groups])
     flat = np.concatenate(groups)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    picks = rng.integers(0, len(groups), size=(resamples, len(groups)))
-    out = np.empty(resamples)
-    for i in range(resamples):
-        chosen = picks[i]
-        idx = np.concatenate(
-            [offsets[g] + rng.integers(0, sizes[g], size=sizes[g]) for g in chosen]
-        )
-        out[i] = np.median(flat[idx])
-    return out
+    picks = rng.integers(0, len(groups), size=(resamples, len(groups)))  # (R, G)
+    n = sizes[picks][..., None]  # (R, G, 1): runs of each chosen process
+    slot = np.arange(sizes.max())  # (S,)
+    draws = (rng.random((resamples, len(groups), sizes.max())) * n).astype(int)  # (R, G, S)
+    values = flat[offsets[picks][..., None] + draws]
+    values[np.broadcast_to(slot >= n, values.shape)] = np.nan
+    return np.nanmedian(values.reshape(resamples, -1), axis=1)
 
 
 def median_interval(
