@@ -26,7 +26,8 @@ import os
 import signal
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -521,10 +522,8 @@ def _worker(
     line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it. With ``cores``
     the rank runs on ``cores[rank]`` only.
     """
-    exit_with_parent(os.getppid() if parent is None else parent)
-    pin(cores[rank] if cores else None)
     out = Path(plan_dir)
-    try:
+    with _child_of_launcher(rank, out, parent, cores[rank] if cores else None):
         plan = Plan.load(plan_dir)
         images = None
         if rank == 0 and options.check:
@@ -552,9 +551,6 @@ def _worker(
             save_file(tensors, str(out / LOGITS_FILE))
             timings = {"latencies_s": record.latencies, "single_latencies_s": record.single}
             (out / RESULT_FILE).write_text(json.dumps(timings))
-    except Exception as exc:  # every error must reach the launcher, as one line
-        (out / ERROR_FILE.format(rank=rank)).write_text(worker_error(rank, exc))
-        os._exit(1)  # the group may hold waits on dead peers: leave without destructors
 
 
 def _reference_worker(
@@ -568,19 +564,30 @@ def _reference_worker(
     """Entry point of the one-process reference: times the whole model in a fresh process
     (``single_process``, on rank 0's cores) and writes its latencies and logits to
     ``REFERENCE_FILE``; errors as :func:`_worker`'s (``port`` is unused)."""
-    exit_with_parent(os.getppid() if parent is None else parent)
-    pin(cores[0] if cores else None)
     out = Path(plan_dir)
-    try:
+    with _child_of_launcher(index, out, parent, cores[0] if cores else None):
         plan = Plan.load(plan_dir)
         latencies, logits = single_process(plan, plan_state(plan), options)
         from safetensors.torch import save_file
 
         save_file({"logits": logits.contiguous()}, str(out / REFERENCE_LOGITS_FILE))
         (out / REFERENCE_FILE).write_text(json.dumps({"latencies_s": latencies}))
-    except Exception as exc:
+
+
+@contextmanager
+def _child_of_launcher(
+    index: int, out: Path, parent: int | None, cores: tuple[int, ...] | None
+) -> Iterator[None]:
+    """A spawned child's life: it ends with its launcher (``parent``, default the process that
+    started it; ``parawire.runtime.lifeline``), runs on ``cores`` when given, and any error in
+    the block becomes one line in ``error-rank<index>.txt`` and exit code 1."""
+    exit_with_parent(os.getppid() if parent is None else parent)
+    pin(cores)
+    try:
+        yield
+    except Exception as exc:  # every error must reach the launcher, as one line
         (out / ERROR_FILE.format(rank=index)).write_text(worker_error(index, exc))
-        os._exit(1)
+        os._exit(1)  # the group may hold waits on dead peers: leave without destructors
 
 
 def worker_error(rank: int, exc: BaseException) -> str:
