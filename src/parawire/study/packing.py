@@ -20,11 +20,12 @@ while a study trains, and says so when it cannot measure it.
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from parawire.measure import available_cores
 
 SMS_PER_NETWORK = 16  # streaming multiprocessors per concurrently trained network
 BYTES_PER_NETWORK = 8 << 30  # GPU memory budgeted per network (context, data, activations)
@@ -54,13 +55,13 @@ def networks_per_device(device: str | None, jobs: int, requested: int = 0) -> Pa
     if dev.type != "cuda":
         return Packing(1, f"auto on {dev.type}: one network uses every core")
     props = torch.cuda.get_device_properties(dev)
+    cores = len(available_cores())  # those this process may use (taskset), not the machine's
     free, _ = torch.cuda.mem_get_info(dev)
     limits = {
         f"{props.multi_processor_count} SMs / {SMS_PER_NETWORK}": props.multi_processor_count
         // SMS_PER_NETWORK,
         f"{free / 2**30:.0f} GiB free / {BYTES_PER_NETWORK >> 30} GiB": free // BYTES_PER_NETWORK,
-        f"{os.cpu_count() or 1} cores / {CORES_PER_NETWORK}": (os.cpu_count() or 1)
-        // CORES_PER_NETWORK,
+        f"{cores} cores / {CORES_PER_NETWORK}": cores // CORES_PER_NETWORK,
         f"{jobs} networks to train": jobs,
     }
     name, count = min(limits.items(), key=lambda kv: kv[1])

@@ -22,6 +22,7 @@ import torch
 from parawire.analysis.costs import spec_costs
 from parawire.arch import StagingConfig, generate
 from parawire.data import ImageSplits, load_dataset, resize_splits
+from parawire.measure import available_cores
 from parawire.report.tables import Table, to_csv, to_markdown
 from parawire.study.analysis_step import analyses_for_study, analyze_for_study
 from parawire.study.config import StudyConfig
@@ -247,8 +248,7 @@ def _run_parallel(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // workers)
+    threads = max(1, len(available_cores()) // workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_worker_init, initargs=(cfg, threads)
