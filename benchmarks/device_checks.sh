@@ -27,7 +27,9 @@ if [ "$cores" -lt 16 ]; then
   exit 2
 fi
 start=$(date +%s)
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+{ lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|NUMA node|L3)' || true
+  lscpu -e=CPU,CORE,SOCKET 2>/dev/null || true   # which logical CPUs share a physical core
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   "$PY" -c "import torch, platform; print('torch', torch.__version__, platform.processor())"
 } >"$OUT/machine.txt" 2>&1
 

@@ -105,6 +105,7 @@ def main() -> None:
             args.profile_ref = args.profile
         profile = get_profile(args.profile_ref)
         calibration_s = time.perf_counter() - started
+        print(f"calibration: {calibration_s:.0f} s, profile {args.profile_ref}", flush=True)
         rows = []
         for name in args.networks.split(","):
             for k in (int(k) for k in args.ks.split(",")):
