@@ -444,3 +444,65 @@ def test_an_estimated_profile_says_so():
     assert "t2micro's figures are estimates, not measured on the device" in result.verdict.text
     low, high = result.verdict.speedup_range
     assert low <= result.speedup <= high
+
+
+def _plain_break_even(graph, splits, profile, t1):
+    """The break-even bisection as it stood before its pruning: every split bisected fully."""
+    from parawire.analysis.deployment import _with_bandwidth
+    from parawire.analysis.simulate import Simulator
+
+    def slower(c, bw):
+        sim = Simulator(graph, _with_bandwidth(profile, bw))
+        return sim.makespan(c.placement.assignment) > t1
+
+    best = None
+    for c in sorted(splits, key=lambda c: c.makespan_s)[:3]:
+        hi, lo = 1e15, 1e3
+        if slower(c, hi):
+            continue
+        if not slower(c, lo):
+            return lo
+        for _ in range(40):
+            mid = math.sqrt(lo * hi)
+            hi, lo = (mid, lo) if not slower(c, mid) else (hi, mid)
+            if hi / lo < 1.01:
+                break
+        best = hi if best is None else min(best, hi)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("generator", "profile", "seed"),
+    [("dp", "rpi4-wifi", 0), ("er", "t2micro", 1), ("lanes", "rpi4-ethernet", 2)],
+)
+def test_pruned_break_even_bisection_gives_the_plain_ones_answer(generator, profile, seed):
+    from parawire.analysis.deployment import break_even_bandwidth, candidates
+    from parawire.analysis.partitioners import list_partitioners
+
+    prof = get_profile(profile)
+    graph = spec_costs(small_spec(generator, seed=seed))
+    splits = [c for c in candidates(graph, 4, prof, list_partitioners()) if c.devices_used > 1]
+    t1 = splits[0].simulator.single_device_s
+    want = _plain_break_even(graph, splits, prof, t1)
+    assert break_even_bandwidth(graph, splits, prof, t1) == want
+
+
+def test_kahypar_below_k_improves_the_component_groups_only() -> None:
+    from parawire.analysis.deployment import BELOW_K_OPTIONS, candidates
+    from parawire.analysis.partitioners import EPS_SWEEP, create_partitioner
+
+    assert BELOW_K_OPTIONS["kahypar"] == {"scratch": False}
+    prof = get_profile("rpi4-wifi")
+    graph = spec_costs(small_spec("dp", seed=1))
+    pool = [c for c in candidates(graph, 4, prof, ["kahypar"]) if c.placement.devices > 1]
+    below = [c for c in pool if c.placement.devices < 4]
+    assert len(below) == 2 * len(EPS_SWEEP)
+    assert {c.placement.info["start"] for c in below} == {"groups"}
+    at_k = [c for c in pool if c.placement.devices == 4]  # the paper's method: both starts
+    full = create_partitioner("kahypar")
+    want = [full.partition(graph, 4, profile=prof, eps=e).assignment for e in EPS_SWEEP]
+    assert [c.placement.assignment for c in at_k] == want
+    # options given by the caller win below k
+    given = candidates(graph, 3, prof, ["kahypar"], partitioner_options={"scratch": True})
+    want = [full.partition(graph, 2, profile=prof, eps=e).assignment for e in EPS_SWEEP]
+    assert [c.placement.assignment for c in given if c.placement.devices == 2] == want

@@ -259,3 +259,17 @@ def test_metis_balances_within_tolerance() -> None:
     graph = spec_costs(parawire.generate("dp", seed=4))
     placement = create_partitioner("metis").partition(graph, 4, eps=0.1)
     assert evaluate_placement(graph, placement.assignment, 4).delta_w < 1.25
+
+
+def test_kahypar_starts_can_be_chosen_and_one_is_needed() -> None:
+    graph = spec_costs(parawire.generate("dp", seed=3))
+    hg = build_hypergraph(graph)
+    groups = create_partitioner("groups").partition(graph, 3).assignment
+    want = kahypar_partition(hg, 3, seed=0, eps=0.1, initial=hg.blocks(groups))
+    got = create_partitioner("kahypar", scratch=False).partition(graph, 3, eps=0.1)
+    assert got.info["start"] == "groups"
+    assert tuple(got.assignment[v] for v in hg.vertex_ids) == want.blocks
+    only = create_partitioner("kahypar", seed_groups=False).partition(graph, 3, eps=0.1)
+    assert only.info["start"] == "scratch"
+    with pytest.raises(ConfigError, match="no start left"):
+        create_partitioner("kahypar", scratch=False, seed_groups=False)

@@ -191,3 +191,18 @@ def test_shared_simulators_follow_the_objects_not_their_values():
     assert Simulator.of(g, UNIT) is Simulator.of(g, UNIT)
     twin = diamond()  # equal, but another object: another simulator
     assert Simulator.of(twin, UNIT) is not Simulator.of(g, UNIT)
+
+
+@pytest.mark.parametrize("profile", ["rpi4-wifi", "t2micro"])
+def test_a_corner_simulator_equals_a_fresh_one_on_the_scaled_profile(profile):
+    g = spec_costs(parawire.generate("dp", seed=6, staging=CONFIG, n=12))
+    placement = {v: i % 3 for i, v in enumerate(g.topological_order)}
+    prof = profile_named(profile)
+    base = Simulator(g, prof)
+    assert base.scaled(1, 1) is base
+    for compute, link in [(0.5, 2.0), (2.0, 0.5), (1.0, 3.0)]:
+        corner = base.scaled(compute, link)
+        assert base.scaled(compute, link) is corner  # made once, with its cache
+        fresh = Simulator(g, prof.scaled(compute, link))
+        assert corner.makespan(placement) == fresh.makespan(placement)
+        assert corner.schedule(placement, 3).to_dict() == fresh.schedule(placement, 3).to_dict()

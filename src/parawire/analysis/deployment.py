@@ -136,7 +136,8 @@ def candidates(
     """Options of every named partitioner at each device count (default 1..k).
 
     At one device every partitioner gives the same placement, so n = 1 contributes one
-    candidate (``single``).
+    candidate (``single``). Below k a partitioner gets ``BELOW_K_OPTIONS`` under the given
+    ``partitioner_options`` (which win).
     """
     counts = sorted(set(device_counts or range(1, devices + 1)))
     if not counts or counts[0] < 1 or counts[-1] > devices:
@@ -155,10 +156,29 @@ def candidates(
                     eps=eps,
                     seed=seed,
                     weights=weights,
-                    partitioner_options=partitioner_options if name != "single" else None,
+                    partitioner_options=_options_at(name, n, devices, partitioner_options),
                 )
             )
     return out
+
+
+# Below k the candidates serve the latency choice alone (the paper's choice is at exactly k), so
+# kahypar skips its costly scratch start there and keeps the V-cycles from the component groups:
+# on 360 development cases (dp, er, ws, lanes, seeds 0-14, k = 4 and 8, three profiles) the
+# chosen makespan was the same in 354, faster in 6 (up to 9%), never slower, and the call took
+# a third of Mt-KaHyPar's time at k = 4 (BENCHMARKS.md, issue 19; benchmarks/choice_check.py).
+BELOW_K_OPTIONS: dict[str, dict[str, Any]] = {"kahypar": {"scratch": False}}
+
+
+def _options_at(
+    name: str, n: int, devices: int, given: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The options of partitioner ``name`` at n of ``devices``: ``BELOW_K_OPTIONS`` below k,
+    overridden by the ``given`` ones; none for ``single``."""
+    if name == "single":
+        return None
+    below = BELOW_K_OPTIONS.get(name, {}) if n < devices else {}
+    return {**below, **(given or {})} or None
 
 
 def cs_choice(options: Sequence[Candidate]) -> Candidate:
@@ -251,10 +271,12 @@ def speedup_range(graph: CostGraph, candidate: Candidate, profile: Profile) -> t
     if profile.exact or candidate.devices_used == 1:
         return candidate.speedup, candidate.speedup
     speedups = []
+    base = Simulator.of(graph, profile)
+    p = base.by_position(candidate.placement.assignment)
     for compute in sorted(set(profile.compute_range)):
         for link in sorted(set(profile.link_range)):
-            sim = Simulator.of(graph, profile.scaled(compute, link))
-            span = sim.makespan(sim.by_position(candidate.placement.assignment))
+            sim = base.scaled(compute, link)
+            span = sim.makespan(p)
             speedups.append(sim.single_device_s / span if span else 1.0)
     return min(speedups) / profile.spread, max(speedups) * profile.spread
 
@@ -327,7 +349,9 @@ def break_even_bandwidth(
     """Lowest link bandwidth at which one of ``splits`` is as fast as one device.
 
     None when none is, even with unlimited bandwidth (latency and compute alone lose). A
-    bisection on a log scale over each of the few fastest splits (their placements fixed).
+    bisection on a log scale over each of the few fastest splits (their placements fixed). A
+    split's bisection stops once its lower end passes the best bandwidth found so far: its own
+    answer lies above that end, so it cannot lower the minimum (the result is the same).
     """
 
     base = Simulator.of(graph, profile)
@@ -353,7 +377,7 @@ def break_even_bandwidth(
                 hi = mid
             else:
                 lo = mid
-            if hi / lo < 1.01:
+            if hi / lo < 1.01 or (best is not None and lo >= best):
                 break
         best = hi if best is None else min(best, hi)
     return best

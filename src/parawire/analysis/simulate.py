@@ -28,6 +28,9 @@ Usage::
     from parawire.analysis.simulate import simulate
     sched = simulate(spec_costs(spec), placement, get_profile("rpi4-wifi"))
     print(sched.makespan_s, sched.speedup)
+
+The result types (``Schedule``, ``TimelineEvent``) live in ``parawire.analysis.schedule`` and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -36,112 +39,28 @@ import copy
 import heapq
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.profiles import Profile
+from parawire.analysis.schedule import Schedule, TimelineEvent
 from parawire.errors import ConfigError
 from parawire.graphs.dag import critical_path_length
 
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    """One interval of the schedule: a vertex computing, or its output travelling."""
-
-    kind: str  # "compute" or "transfer"
-    vertex: int  # the vertex computed, or whose output is sent
-    device: int  # the device computing, or sending
-    start: float  # seconds from the start of the inference
-    end: float  # seconds from the start of the inference
-    dst: int | None = None  # transfers: the receiving device
-    nbytes: int = 0  # transfers: bytes moved
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (``dst`` and ``nbytes`` only for transfers)."""
-        d: dict[str, Any] = {
-            "kind": self.kind,
-            "vertex": self.vertex,
-            "device": self.device,
-            "start": self.start,
-            "end": self.end,
-        }
-        if self.kind == "transfer":
-            d["dst"] = self.dst
-            d["nbytes"] = self.nbytes
-        return d
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The simulated execution of one inference."""
-
-    makespan_s: float  # time from input available to output computed (T_n)
-    busy_s: tuple[float, ...]  # compute seconds per device
-    bytes_moved: int  # bytes of all cross-device transfers
-    transfers: int  # number of cross-device transfers
-    comm_s: float  # summed duration of all transfers (link occupancy)
-    single_device_s: float  # T_1: the same graph on one device of the same profile
-    timeline: tuple[TimelineEvent, ...]  # every compute and transfer, in start order
-    devices: int  # n
-
-    @property
-    def speedup(self) -> float:
-        """S_n = T_1 / T_n (1.0 when both are zero)."""
-        if self.makespan_s == 0:
-            return 1.0
-        return self.single_device_s / self.makespan_s
-
-    @property
-    def utilization(self) -> tuple[float, ...]:
-        """Busy fraction of each device over the makespan."""
-        if self.makespan_s == 0:
-            return tuple(0.0 for _ in self.busy_s)
-        return tuple(b / self.makespan_s for b in self.busy_s)
-
-    def device_orders(self) -> dict[int, tuple[int, ...]]:
-        """Device -> the vertices it computes, in the order it starts them (replicas too)."""
-        orders: dict[int, list[int]] = {d: [] for d in range(self.devices)}
-        for e in self.timeline:
-            if e.kind == "compute":
-                orders[e.device].append(e.vertex)
-        return {d: tuple(vs) for d, vs in orders.items()}
-
-    def send_orders(self) -> dict[int, tuple[int, ...]]:
-        """Vertex -> the devices its output (or, replicated, the image) goes to, in send order.
-
-        A vertex is sent from one device only (the source's image from the source's device).
-        """
-        sends: dict[int, list[int]] = {}
-        for e in self.timeline:
-            if e.kind == "transfer" and e.dst is not None:
-                sends.setdefault(e.vertex, []).append(e.dst)
-        return {v: tuple(ds) for v, ds in sends.items()}
-
-    def finish_times(self) -> tuple[float, ...]:
-        """When each device ends its last computation (0 for an idle device)."""
-        ends = [0.0] * self.devices
-        for e in self.timeline:
-            if e.kind == "compute":
-                ends[e.device] = max(ends[e.device], e.end)
-        return tuple(ends)
-
-    def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
-        """Plain JSON-able dict; ``timeline=False`` leaves the events out."""
-        d: dict[str, Any] = {
-            "makespan_s": self.makespan_s,
-            "single_device_s": self.single_device_s,
-            "speedup": self.speedup,
-            "devices": self.devices,
-            "busy_s": list(self.busy_s),
-            "bytes_moved": self.bytes_moved,
-            "transfers": self.transfers,
-            "comm_s": self.comm_s,
-        }
-        if timeline:
-            d["timeline"] = [e.to_dict() for e in self.timeline]
-        return d
+__all__ = [
+    "BOUND_SLACK",
+    "Schedule",
+    "Simulator",
+    "TimelineEvent",
+    "check_placement",
+    "compute_seconds",
+    "critical_path_seconds",
+    "replica_devices",
+    "simulate",
+    "single_device_seconds",
+    "transfer_seconds",
+    "upward_ranks",
+]
 
 
 def compute_seconds(graph: CostGraph, profile: Profile) -> dict[int, float]:
@@ -281,6 +200,7 @@ class Simulator:
         self.single_device_s = math.fsum(self.cost)
         self._spans: dict[tuple[int, ...], float] = {}  # placement (by position) -> makespan
         self._floors: dict[tuple[int, ...], float] = {}  # placement -> a lower bound found
+        self._corners: dict[tuple[float, float], Simulator] = {}  # (compute, link) -> scaled
 
     @staticmethod
     def of(graph: CostGraph, profile: Profile) -> Simulator:
@@ -300,8 +220,21 @@ class Simulator:
             other.cost = [seconds(vertex[v]) for v in self.order]
             other.single_device_s = math.fsum(other.cost)
         other.link_s = [profile.link.seconds(b) for b in self.nbytes]
-        other._spans, other._floors = {}, {}
+        other._spans, other._floors, other._corners = {}, {}, {}
         return other
+
+    def scaled(self, compute: float, link: float) -> Simulator:
+        """This graph on ``profile.scaled(compute, link)`` (a corner of the profile's ranges),
+        made once per corner and kept, with its makespan cache: the sure choice and the verdict
+        ask for the same corners of the same placements."""
+        if compute == 1 and link == 1:
+            return self
+        corner = self._corners.get((compute, link))
+        if corner is None:
+            corner = self._corners[(compute, link)] = self.with_profile(
+                self.profile.scaled(compute, link)
+            )
+        return corner
 
     def by_position(self, placement: Mapping[int, int]) -> tuple[int, ...]:
         """The device of every vertex, in topological order (the form the methods below cache)."""
@@ -330,12 +263,15 @@ class Simulator:
         key = tuple(p)
         span = self._spans.get(key)
         if span is None:
-            floor = self._floors.get(key)
+            floor, rank = self._floors.get(key), None
             if floor is None or floor < limit:
-                floor = self._floors[key] = self.lower_bound(key, limit) * (1 - BOUND_SLACK)
+                rank = self.ranks(key)
+                floor = self._bound(key, rank, limit) * (1 - BOUND_SLACK)
+                self._floors[key] = floor
             if floor >= limit:
                 return None
-            span = self._spans[key] = self._run(key, max(key) + 1, record=False)  # type: ignore[assignment]
+            span = self._run(key, max(key) + 1, record=False, rank=rank)
+            self._spans[key] = span  # type: ignore[assignment]
         return span if span < limit else None  # type: ignore[operator]
 
     def ranks(self, p: Sequence[int]) -> list[float]:
@@ -363,8 +299,11 @@ class Simulator:
         devices run it), which only weakens the bound. The path bound comes first; when it
         already reaches ``limit`` it is returned alone (the device bound costs twice as much).
         """
+        return self._bound(p, self.ranks(p), limit)
+
+    def _bound(self, p: Sequence[int], rank: Sequence[float], limit: float) -> float:
+        """``lower_bound`` of placement ``p`` given its ``ranks`` (a simulation reuses them)."""
         cost, link_s, consumers = self.cost, self.link_s, self.consumers
-        rank = self.ranks(p)
         size = len(cost)
         home = link_s[-1] if p[-1] != p[0] else 0.0  # the logits' way back
         if rank[0] + home >= limit:
@@ -413,16 +352,19 @@ class Simulator:
             sends[-1] = (p[0],)  # the logits go home
         return sends
 
-    def _run(self, p: Sequence[int], n: int, *, record: bool) -> Schedule | float:
+    def _run(
+        self, p: Sequence[int], n: int, *, record: bool, rank: Sequence[float] | None = None
+    ) -> Schedule | float:
         """Process the events of placement ``p`` (devices by position) on n devices.
 
         Returns the ``Schedule`` when ``record``, else the makespan alone (no timeline built).
         Every event at one instant is applied before idle devices pick their next vertex, so
-        the order of events within an instant changes nothing.
+        the order of events within an instant changes nothing. ``rank``: ``ranks(p)``, when
+        the caller has them already.
         """
         cost, link_s, consumers = self.cost, self.link_s, self.consumers
         order, nbytes, size = self.order, self.nbytes, len(cost)
-        rank = self.ranks(p)
+        rank = self.ranks(p) if rank is None else rank
         sends = self._sends(p, rank)
         # the ready queues hold priority positions: 0 is the highest upward rank (ties: the
         # earlier vertex in topological order), as the module docstring orders them
