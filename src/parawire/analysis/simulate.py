@@ -339,12 +339,17 @@ class Simulator:
         consumers, size = self.consumers, len(self.cost)
         sends: list[tuple[int, ...]] = []
         for i in range(size):
-            here, urgency = p[i], {}
+            here, urgency = p[i], None  # most vertices send nothing: no dict for them
             for w in consumers[i]:
                 e = p[w]
-                if e != here and rank[w] > urgency.get(e, -math.inf):
-                    urgency[e] = rank[w]
-            if len(urgency) > 1:
+                if e != here:
+                    if urgency is None:
+                        urgency = {e: rank[w]}
+                    elif rank[w] > urgency.get(e, -math.inf):
+                        urgency[e] = rank[w]
+            if urgency is None:
+                sends.append(())
+            elif len(urgency) > 1:
                 sends.append(tuple(sorted(urgency, key=lambda e: (-urgency[e], e))))
             else:
                 sends.append(tuple(urgency))
@@ -367,8 +372,8 @@ class Simulator:
         rank = self.ranks(p) if rank is None else rank
         sends = self._sends(p, rank)
         # the ready queues hold priority positions: 0 is the highest upward rank (ties: the
-        # earlier vertex in topological order), as the module docstring orders them
-        by_priority = sorted(range(size), key=lambda i: (-rank[i], i))
+        # earlier vertex in topological order: a stable sort keeps ties in position order)
+        by_priority = sorted(range(size), key=rank.__getitem__, reverse=True)
         priority = [0] * size
         for j, i in enumerate(by_priority):
             priority[i] = j
