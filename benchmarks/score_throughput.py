@@ -6,7 +6,9 @@ partitioner on 1..k devices, the fastest simulated placement refined by single-v
 the paper's CS choice and the verdict beside it), one thread. With ``--reference REV`` the same
 seeds are also analysed by the code of git revision REV, in a second process, the two processes
 taking turns architecture by architecture, so that both see the same load on a shared machine;
-the ratio of the medians is the speed-up of this code over REV's. The time spent inside
+the ratio of the medians is the speed-up of this code over REV's. Each call's CPU time (the
+process's, which another job on a shared machine inflates far less than the wall-clock time) is
+reported beside its wall-clock time. The time spent inside
 Mt-KaHyPar (``kahypar_partition``: its partition and V-cycle calls) is reported beside it: the
 part of a call no simulation speed-up can shorten.
 
@@ -32,7 +34,7 @@ WARM_UP_SEED = 10**6  # the first analysis of a process pays for imports and Mt-
 
 def worker() -> None:
     """Answer each ``seed devices generator profile`` line with the milliseconds of one analyze
-    and of the Mt-KaHyPar calls within it."""
+    (wall clock, then CPU) and of the Mt-KaHyPar calls within it (wall clock)."""
     import time
 
     import torch
@@ -57,9 +59,10 @@ def worker() -> None:
         seed, devices, generator, profile = line.split()
         graph = spec_costs(parawire.generate(generator, seed=int(seed), n=40))
         inside[0] = 0.0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         parawire.analyze(graph, int(devices), profile=profile)
-        print((time.perf_counter() - t0) * 1e3, inside[0] * 1e3, flush=True)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(wall * 1e3, cpu * 1e3, inside[0] * 1e3, flush=True)
 
 
 class Worker:
@@ -74,13 +77,15 @@ class Worker:
             env=source_env(src),
         )
 
-    def time(self, seed: int, devices: int, generator: str, profile: str) -> tuple[float, float]:
-        """Milliseconds of one analysis, and of Mt-KaHyPar within it."""
+    def time(
+        self, seed: int, devices: int, generator: str, profile: str
+    ) -> tuple[float, float, float]:
+        """Milliseconds of one analysis (wall clock, CPU), and of Mt-KaHyPar within it."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(f"{seed} {devices} {generator} {profile}\n")
         self.process.stdin.flush()
-        total, solver = self.process.stdout.readline().split()
-        return float(total), float(solver)
+        total, cpu, solver = self.process.stdout.readline().split()
+        return float(total), float(cpu), float(solver)
 
     def close(self) -> None:
         """End the process (its standard input closes; it exits)."""
@@ -96,6 +101,62 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median_ms": median, "q1_ms": q[0], "q3_ms": q[2], "per_minute": 60e3 / median}
 
 
+Series = dict[tuple[str, int], list[float]]  # (code, k) -> milliseconds, one per architecture
+
+
+def measure(args: argparse.Namespace) -> tuple[Series, Series, Series]:
+    """(wall clock, CPU, Mt-KaHyPar) milliseconds of every architecture, per code and k."""
+    times: Series = {}
+    cpu: Series = {}
+    solver: Series = {}
+    with ExitStack() as stack:
+        sources = {"this code": current_source()}
+        if args.reference:
+            sources[args.reference] = stack.enter_context(reference_source(args.reference))
+        workers = {name: Worker(src) for name, src in sources.items()}
+        for w in workers.values():
+            stack.callback(w.close)
+            w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
+        for seed in range(args.samples):
+            for k in args.devices:
+                for name, w in workers.items():  # taking turns: the same load for both
+                    total, used, inside = w.time(seed, k, args.generator, args.profile)
+                    times.setdefault((name, k), []).append(total)
+                    cpu.setdefault((name, k), []).append(used)
+                    solver.setdefault((name, k), []).append(inside)
+    return times, cpu, solver
+
+
+def report(args: argparse.Namespace, times: Series, cpu: Series, solver: Series) -> None:
+    """Print the medians per code and k, the ratios to the reference, and the rows as JSON."""
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, one thread")
+    print(f"{args.samples} x {args.generator} (40 vertices), {args.profile}, default analyze")
+    rows = []
+    for (name, k), ms in times.items():
+        row = {"code": name, "devices": k, **summary(ms)}
+        row["cpu_median_ms"] = statistics.median(cpu[(name, k)])
+        row["mtkahypar_median_ms"] = statistics.median(solver[(name, k)])
+        rows.append(row)
+        print(
+            f"k={k} {name}: median {row['median_ms']:.1f} ms (quartiles {row['q1_ms']:.1f} / "
+            f"{row['q3_ms']:.1f}), {row['per_minute']:.0f} architectures a minute; CPU "
+            f"{row['cpu_median_ms']:.1f} ms; Mt-KaHyPar {row['mtkahypar_median_ms']:.1f} ms "
+            "of it (medians)"
+        )
+    if args.reference:
+        for k in args.devices:
+            ratios = [
+                statistics.median(series[(args.reference, k)])
+                / statistics.median(series[("this code", k)])
+                for series in (times, cpu)
+            ]
+            print(
+                f"k={k}: {ratios[0]:.2f}x faster than {args.reference} (ratio of medians; "
+                f"CPU time {ratios[1]:.2f}x)"
+            )
+    print(json.dumps(rows))
+
+
 def main() -> None:
     """Time ``--samples`` architectures per device count (and per revision) and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,41 +170,7 @@ def main() -> None:
     if args.worker:
         worker()
         return
-    with ExitStack() as stack:
-        sources = {"this code": current_source()}
-        if args.reference:
-            sources[args.reference] = stack.enter_context(reference_source(args.reference))
-        workers = {name: Worker(src) for name, src in sources.items()}
-        for w in workers.values():
-            stack.callback(w.close)
-            w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
-        times: dict[tuple[str, int], list[float]] = {}
-        solver: dict[tuple[str, int], list[float]] = {}
-        for seed in range(args.samples):
-            for k in args.devices:
-                for name, w in workers.items():  # taking turns: the same load for both
-                    total, inside = w.time(seed, k, args.generator, args.profile)
-                    times.setdefault((name, k), []).append(total)
-                    solver.setdefault((name, k), []).append(inside)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, one thread")
-    print(f"{args.samples} x {args.generator} (40 vertices), {args.profile}, default analyze")
-    rows = []
-    for (name, k), ms in times.items():
-        row = {"code": name, "devices": k, **summary(ms)}
-        row["mtkahypar_median_ms"] = statistics.median(solver[(name, k)])
-        rows.append(row)
-        print(
-            f"k={k} {name}: median {row['median_ms']:.1f} ms (quartiles {row['q1_ms']:.1f} / "
-            f"{row['q3_ms']:.1f}), {row['per_minute']:.0f} architectures a minute; "
-            f"Mt-KaHyPar {row['mtkahypar_median_ms']:.1f} ms of it (median)"
-        )
-    if args.reference:
-        for k in args.devices:
-            ratio = statistics.median(times[(args.reference, k)]) / statistics.median(
-                times[("this code", k)]
-            )
-            print(f"k={k}: {ratio:.2f}x faster than {args.reference} (ratio of medians)")
-    print(json.dumps(rows))
+    report(args, *measure(args))
 
 
 if __name__ == "__main__":
