@@ -361,7 +361,8 @@ def break_even_bandwidth(
         T1 answers without simulating)."""
         sim = base.with_profile(_with_bandwidth(profile, bw))
         p = sim.by_position(c.placement.assignment)
-        return sim.lower_bound(p) * (1 - BOUND_SLACK) > t1 or sim.makespan(p) > t1
+        floor = sim.lower_bound(p, t1 / (1 - BOUND_SLACK))  # stops once above t1
+        return floor * (1 - BOUND_SLACK) > t1 or sim.makespan(p) > t1
 
     best: float | None = None
     for c in sorted(splits, key=lambda c: c.makespan_s)[:3]:

@@ -290,14 +290,16 @@ class Simulator:
     def lower_bound(self, p: Sequence[int], limit: float = math.inf) -> float:
         """A makespan no schedule of placement ``p`` (devices by position) can beat.
 
-        The larger of two bounds that hold for every event order of the model: the longest
-        path of compute and of this placement's transfers (the source's upward rank), and, for
+        The largest of three bounds that hold for every event order of the model: the longest
+        path of compute and of this placement's transfers (the source's upward rank); for
         each device, the earliest any of its vertices can start + all its compute + the
         shortest path any of them still has to the sink's end (a device runs its vertices one
-        after another). A logits transfer home is added to both when the sink is elsewhere.
-        The source's compute is left out of the device loads (with image scatter several
-        devices run it), which only weakens the bound. The path bound comes first; when it
-        already reaches ``limit`` it is returned alone (the device bound costs twice as much).
+        after another); and for each device's link, the earliest any of its sends can start +
+        all of them + the shortest path from any of their readers to the sink's end (a link
+        sends one tensor at a time). A logits transfer home is added to each when the sink is
+        elsewhere (the link bound leaves that send out). The source's compute is left out of
+        the device loads (with image scatter several devices run it), which only weakens the
+        bound. The bounds come cheapest first; once one reaches ``limit`` it is returned.
         """
         return self._bound(p, self.ranks(p), limit)
 
@@ -327,7 +329,38 @@ class Simulator:
                 last[d] = min(last[d], tail)
             else:
                 load[d], first[d], last[d] = cost[i], start, tail
-        return max([rank[0], *(first[d] + load[d] + last[d] for d in load)]) + home
+        bound = max([rank[0], *(first[d] + load[d] + last[d] for d in load)]) + home
+        if bound >= limit:
+            return bound
+        return max(bound, self._link_bound(p, rank, earliest) + home)
+
+    def _link_bound(self, p: Sequence[int], rank: Sequence[float], earliest: list[float]) -> float:
+        """The link part of ``lower_bound``, up to the sink's end: per sending device, the
+        earliest send + every send's duration + the shortest rank of a reader of any of them.
+        """
+        cost, link_s, consumers = self.cost, self.link_s, self.consumers
+        first: dict[int, float] = {}
+        busy: dict[int, float] = {}
+        last: dict[int, float] = {}
+        for i in range(len(cost) - 1):  # the sink's send, the logits home, is counted apart
+            here, readers = p[i], None  # readers: device -> shortest rank of a reader there
+            for w in consumers[i]:
+                e = p[w]
+                if e != here and (readers is None or rank[w] < readers.get(e, math.inf)):
+                    readers = readers or {}
+                    readers[e] = rank[w]
+            if readers is None:
+                continue
+            # the image goes out at time 0; any other output once its vertex has run
+            start = 0.0 if i == 0 and self.replicate else earliest[i] + cost[i]
+            tail = min(readers.values())
+            if here in busy:
+                busy[here] += link_s[i] * len(readers)
+                first[here] = min(first[here], start)
+                last[here] = min(last[here], tail)
+            else:
+                busy[here], first[here], last[here] = link_s[i] * len(readers), start, tail
+        return max((first[d] + busy[d] + last[d] for d in busy), default=0.0)
 
     def _sends(self, p: Sequence[int], rank: Sequence[float]) -> list[tuple[int, ...]]:
         """The devices each vertex's output goes to under placement ``p``, in send order.
