@@ -485,24 +485,3 @@ def test_pruned_break_even_bisection_gives_the_plain_ones_answer(generator, prof
     t1 = splits[0].simulator.single_device_s
     want = _plain_break_even(graph, splits, prof, t1)
     assert break_even_bandwidth(graph, splits, prof, t1) == want
-
-
-def test_kahypar_below_k_improves_the_component_groups_only() -> None:
-    from parawire.analysis.deployment import BELOW_K_OPTIONS, candidates
-    from parawire.analysis.partitioners import EPS_SWEEP, create_partitioner
-
-    assert BELOW_K_OPTIONS["kahypar"] == {"scratch": False}
-    prof = get_profile("rpi4-wifi")
-    graph = spec_costs(small_spec("dp", seed=1))
-    pool = [c for c in candidates(graph, 4, prof, ["kahypar"]) if c.placement.devices > 1]
-    below = [c for c in pool if c.placement.devices < 4]
-    assert len(below) == 2 * len(EPS_SWEEP)
-    assert {c.placement.info["start"] for c in below} == {"groups"}
-    at_k = [c for c in pool if c.placement.devices == 4]  # the paper's method: both starts
-    full = create_partitioner("kahypar")
-    want = [full.partition(graph, 4, profile=prof, eps=e).assignment for e in EPS_SWEEP]
-    assert [c.placement.assignment for c in at_k] == want
-    # options given by the caller win below k
-    given = candidates(graph, 3, prof, ["kahypar"], partitioner_options={"scratch": True})
-    want = [full.partition(graph, 2, profile=prof, eps=e).assignment for e in EPS_SWEEP]
-    assert [c.placement.assignment for c in given if c.placement.devices == 2] == want

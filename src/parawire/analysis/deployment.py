@@ -136,8 +136,7 @@ def candidates(
     """Options of every named partitioner at each device count (default 1..k).
 
     At one device every partitioner gives the same placement, so n = 1 contributes one
-    candidate (``single``). Below k a partitioner gets ``BELOW_K_OPTIONS`` under the given
-    ``partitioner_options`` (which win).
+    candidate (``single``).
     """
     counts = sorted(set(device_counts or range(1, devices + 1)))
     if not counts or counts[0] < 1 or counts[-1] > devices:
@@ -156,29 +155,10 @@ def candidates(
                     eps=eps,
                     seed=seed,
                     weights=weights,
-                    partitioner_options=_options_at(name, n, devices, partitioner_options),
+                    partitioner_options=partitioner_options if name != "single" else None,
                 )
             )
     return out
-
-
-# Below k the candidates serve the latency choice alone (the paper's choice is at exactly k), so
-# kahypar skips its costly scratch start there and keeps the V-cycles from the component groups:
-# on 360 development cases (dp, er, ws, lanes, seeds 0-14, k = 4 and 8, three profiles) the
-# chosen makespan was the same in 354, faster in 6 (up to 9%), never slower, and the call took
-# a third of Mt-KaHyPar's time at k = 4 (BENCHMARKS.md, issue 19; benchmarks/choice_check.py).
-BELOW_K_OPTIONS: dict[str, dict[str, Any]] = {"kahypar": {"scratch": False}}
-
-
-def _options_at(
-    name: str, n: int, devices: int, given: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """The options of partitioner ``name`` at n of ``devices``: ``BELOW_K_OPTIONS`` below k,
-    overridden by the ``given`` ones; none for ``single``."""
-    if name == "single":
-        return None
-    below = BELOW_K_OPTIONS.get(name, {}) if n < devices else {}
-    return {**below, **(given or {})} or None
 
 
 def cs_choice(options: Sequence[Candidate]) -> Candidate:

@@ -163,7 +163,10 @@ class KaHyPar(Partitioner):
     uses_eps = True
     refine: str = "none"  # "none", "acyclic", or "best" (the faster of both; needs a profile)
     seed_groups: bool = True  # also start from the component groups (see the class docstring)
-    scratch: bool = True  # also partition from scratch (the costly start)
+    # also partition from scratch (the costly start). Off below k in the latency choice, it cut
+    # Mt-KaHyPar's time at k = 4 by a third but changed 9 of 1,080 held-out choices (up to 2.3x
+    # slower on t2micro; BENCHMARKS.md, issue 19), so every default keeps it
+    scratch: bool = True
 
     def __post_init__(self) -> None:
         if not (self.scratch or self.seed_groups):
