@@ -156,10 +156,14 @@ def device_flows(graph: CostGraph, assignment: Mapping[int, int]) -> nx.DiGraph:
     """The quotient graph: an edge a -> b when a tensor goes from device a to device b."""
     flows = nx.DiGraph()
     flows.add_nodes_from(set(assignment.values()))
-    for src, dst in graph.edges:
-        a, b = assignment[src], assignment[dst]
-        if a != b:
-            flows.add_edge(a, b)
+    # each device pair once, in the order first met: a placement has far fewer pairs than
+    # cut edges, and adding an edge to a networkx graph is what this function spent its time on
+    pairs = dict.fromkeys(
+        (assignment[src], assignment[dst])
+        for src, dst in graph.edges
+        if assignment[src] != assignment[dst]
+    )
+    flows.add_edges_from(pairs)
     return flows
 
 
