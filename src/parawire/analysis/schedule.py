@@ -10,8 +10,13 @@ plans, the reports and the latency models read them::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+# what a simulation records as it goes: (kind, topological position, device, start, end,
+# receiving device or None); ``Schedule.from_events`` turns them into ``TimelineEvent``s
+RawEvent = tuple[str, int, int, float, float, int | None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,39 @@ class Schedule:
     single_device_s: float  # T_1: the same graph on one device of the same profile
     timeline: tuple[TimelineEvent, ...]  # every compute and transfer, in start order
     devices: int  # n
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Sequence[RawEvent],
+        makespan_s: float,
+        devices: int,
+        single_device_s: float,
+        order: Sequence[int],
+        cost: Sequence[float],
+        nbytes: Sequence[int],
+    ) -> Schedule:
+        """The schedule of a simulation's ``events``, in the order they happened; ``order``,
+        ``cost`` and ``nbytes`` give each topological position's vertex id, compute seconds and
+        bytes sent. Sums are taken in event order, as the simulation's own would be."""
+        busy = [0.0] * devices
+        timeline: list[TimelineEvent] = []
+        transfers = bytes_moved = 0
+        comm_s = 0.0
+        for kind, i, d, start, end, dst in events:
+            if dst is None:
+                busy[d] += cost[i]
+                timeline.append(TimelineEvent(kind, order[i], d, start, end))
+            else:
+                timeline.append(TimelineEvent(kind, order[i], d, start, end, dst, nbytes[i]))
+                transfers += 1
+                bytes_moved += nbytes[i]
+                comm_s += end - start
+        timeline.sort(key=lambda e: (e.start, e.kind != "compute", e.device, e.vertex))
+        return cls(
+            makespan_s, tuple(busy), bytes_moved, transfers, comm_s, single_device_s,
+            tuple(timeline), devices,
+        )  # fmt: skip
 
     @property
     def speedup(self) -> float:

@@ -43,7 +43,7 @@ from collections.abc import Collection, Mapping, Sequence
 from parawire._memo import by_identity
 from parawire.analysis.graph import CostGraph
 from parawire.analysis.profiles import Profile
-from parawire.analysis.schedule import Schedule, TimelineEvent
+from parawire.analysis.schedule import RawEvent, Schedule, TimelineEvent
 from parawire.errors import ConfigError
 from parawire.graphs.dag import critical_path_length
 
@@ -393,40 +393,22 @@ class Simulator:
     def _run(
         self, p: Sequence[int], n: int, *, record: bool, rank: Sequence[float] | None = None
     ) -> Schedule | float:
-        """Process the events of placement ``p`` (devices by position) on n devices.
-
-        Returns the ``Schedule`` when ``record``, else the makespan alone (no timeline built).
-        Every event at one instant is applied before idle devices pick their next vertex, so
-        the order of events within an instant changes nothing. ``rank``: ``ranks(p)``, when
-        the caller has them already.
-        """
+        """Process the events of placement ``p`` (devices by position) on n devices: the
+        ``Schedule`` when ``record``, else the makespan alone (no timeline built). Every event
+        at one instant is applied before idle devices pick their next vertex, so the order of
+        events within an instant changes nothing. ``rank``: ``ranks(p)``, if known already."""
         cost, link_s, consumers = self.cost, self.link_s, self.consumers
-        order, nbytes, size = self.order, self.nbytes, len(cost)
         rank = self.ranks(p) if rank is None else rank
-        sends = self._sends(p, rank)
-        # the ready queues hold priority positions: 0 is the highest upward rank (ties: the
-        # earlier vertex in topological order: a stable sort keeps ties in position order)
-        by_priority = sorted(range(size), key=rank.__getitem__, reverse=True)
-        priority = [0] * size
-        for j, i in enumerate(by_priority):
-            priority[i] = j
+        sends, (by_priority, priority) = self._sends(p, rank), _priorities(rank)
         waiting = list(self.inputs)
         ready: list[list[int]] = [[] for _ in range(n)]
-        running = [False] * n
-        link_free = [0.0] * n
-        busy = [0.0] * n
+        running, link_free = [False] * n, [0.0] * n
         events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, position, device)
-        timeline: list[TimelineEvent] = []
-        seq = transfers = bytes_moved = 0
-        comm_s = makespan = 0.0
+        timeline: list[RawEvent] = []  # in the order events happen (record only)
+        seq, makespan, now = 0, 0.0, 0.0
         push, pop = heapq.heappush, heapq.heappop
-        sink, home, replicate = size - 1, p[0], self.replicate
-        # time 0: the source is ready on its device, or (image scatter) on the devices of its
-        # consumers once the image arrives; the source's device runs it if it hosts one
-        if not replicate or home in {p[w] for w in consumers[0]}:
-            push(ready[home], priority[0])
-        pending = [(0, home, sends[0], _IMAGE)] if replicate else []
-        now = 0.0
+        sink, replicate = len(cost) - 1, self.replicate
+        pending = self._time_zero(p, sends, priority, ready)
         while True:
             for i, d, targets, kind in pending:  # queue sends on d's link, FIFO
                 for e in targets:
@@ -435,23 +417,16 @@ class Simulator:
                     push(events, (end, seq, kind, i, e))
                     seq += 1
                     if record:
-                        timeline.append(
-                            TimelineEvent("transfer", order[i], d, start, end, e, nbytes[i])
-                        )
-                        transfers += 1
-                        bytes_moved += nbytes[i]
-                        comm_s += end - start
+                        timeline.append(("transfer", i, d, start, end, e))
             pending = []
             for d in range(n):  # every idle device starts its most urgent ready vertex
                 if not running[d] and ready[d]:
                     i = by_priority[pop(ready[d])]
                     running[d] = True
-                    end = now + cost[i]
-                    push(events, (end, seq, _FINISH, i, d))
+                    push(events, (now + cost[i], seq, _FINISH, i, d))
                     seq += 1
                     if record:
-                        busy[d] += cost[i]
-                        timeline.append(TimelineEvent("compute", order[i], d, now, end))
+                        timeline.append(("compute", i, d, now, now + cost[i], None))
             if not events:
                 break
             now = events[0][0]
@@ -473,22 +448,41 @@ class Simulator:
                         waiting[w] -= 1
                         if not waiting[w]:
                             push(ready[d], priority[w])
-        if any(waiting):  # unreachable for a DAG; guards a malformed graph
-            stuck = sorted(order[i] for i, c in enumerate(waiting) if c)
+        self._check_ran(waiting)
+        return self._schedule_of(timeline, makespan, n) if record else makespan
+
+    def _schedule_of(self, events: list[RawEvent], makespan: float, n: int) -> Schedule:
+        """The ``Schedule`` of a run on n devices from the events it recorded."""
+        order, cost, nbytes = self.order, self.cost, self.nbytes
+        return Schedule.from_events(events, makespan, n, self.single_device_s, order, cost, nbytes)
+
+    def _time_zero(
+        self, p: Sequence[int], sends: list[tuple[int, ...]], priority: list[int], ready: list
+    ) -> list[tuple[int, int, tuple[int, ...], int]]:
+        """Make the source ready at time 0 on its device, or (image scatter) on the devices of
+        its consumers once the image arrives (the source's device runs it if it hosts one);
+        returns the sends pending at time 0 (the image's, with scatter)."""
+        home = p[0]
+        if not self.replicate or home in {p[w] for w in self.consumers[0]}:
+            heapq.heappush(ready[home], priority[0])
+        return [(0, home, sends[0], _IMAGE)] if self.replicate else []
+
+    def _check_ran(self, waiting: list[int]) -> None:
+        """Raise unless every vertex ran (unreachable for a DAG; guards a malformed graph)."""
+        if any(waiting):
+            stuck = sorted(self.order[i] for i, c in enumerate(waiting) if c)
             raise ConfigError(f"graph {self.graph.name!r}: vertices {stuck[:8]} never ran")
-        if not record:
-            return makespan
-        timeline.sort(key=lambda e: (e.start, e.kind != "compute", e.device, e.vertex))
-        return Schedule(
-            makespan_s=makespan,
-            busy_s=tuple(busy),
-            bytes_moved=bytes_moved,
-            transfers=transfers,
-            comm_s=comm_s,
-            single_device_s=self.single_device_s,
-            timeline=tuple(timeline),
-            devices=n,
-        )
+
+
+def _priorities(rank: Sequence[float]) -> tuple[list[int], list[int]]:
+    """(positions from the most urgent, the priority of each position): the ready queues hold
+    priorities, 0 the highest upward rank, ties to the earlier vertex in topological order (a
+    stable sort keeps ties in position order), as the module docstring orders them."""
+    by_priority = sorted(range(len(rank)), key=rank.__getitem__, reverse=True)
+    priority = [0] * len(rank)
+    for j, i in enumerate(by_priority):
+        priority[i] = j
+    return by_priority, priority
 
 
 @by_identity
