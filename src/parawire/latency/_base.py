@@ -6,7 +6,8 @@ must satisfy the same contract, checked by the contract suite over the registry
 (``tests/test_latency_predictors.py``):
 
 * ``fit(samples)`` learns from samples whose ``latency_s`` is set (on log-latency); it is
-  seeded: the same samples and seed give the same predictions;
+  seeded: the same samples and seed give the same predictions; it records the digests it saw
+  (``trained``);
 * ``predict(samples)`` returns one positive, finite latency per sample (a NumPy array), batched;
 * ``relaxed(spec, edge_weights, ...)`` returns a scalar tensor that autograd differentiates with
   respect to the edge weights (finite gradients), equal to ``predict`` at all-one weights up to
@@ -84,11 +85,17 @@ class Predictor(abc.ABC):
                 f"{', '.join(sorted(self.defaults())) or 'none'}"
             )
         self.profiles: list[str] = []  # measurement profiles it was fitted on
+        self.trained: list[str] = []  # digests of the architectures it was fitted on (sorted)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """Options and their default values (JSON values)."""
         return {}
+
+    def record_training(self, samples: Sequence[Sample]) -> None:
+        """Remember which architectures ``fit`` saw, so that ``latency report`` can leave them
+        out of a test set."""
+        self.trained = sorted({s.digest for s in samples})
 
     @abc.abstractmethod
     def fit(self, samples: Sequence[Sample]) -> Predictor:

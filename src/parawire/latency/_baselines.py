@@ -50,6 +50,7 @@ class _ProfileScaled(Predictor):
 
     def fit(self, samples: Sequence[Sample]) -> Predictor:
         latency = measured(samples)
+        self.record_training(samples)
         self.fit_extra(samples, latency)
         ratio = np.log(latency) - np.log(self.estimate(samples))
         self.profiles = sorted({s.profile for s in samples})
