@@ -14,7 +14,7 @@ from parawire.latency import Sample, create_predictor, errors
 FAST = {"epochs": 60, "hidden": 16, "layers": 2}
 
 
-def _sample(i: int, n: int, devices: int = 1) -> Sample:
+def synthetic_sample(i: int, n: int, devices: int = 1) -> Sample:
     spec = generate("er", seed=i, n=n, p=0.3, merge=("pooled", "maps")[i % 2])
     placement = {v.id: (0 if devices == 1 else v.id % 2) for v in spec.nodes}
     placement[spec.input_node] = 0
@@ -24,14 +24,14 @@ def _sample(i: int, n: int, devices: int = 1) -> Sample:
 
 @pytest.fixture(scope="module")
 def small() -> list[Sample]:
-    return [_sample(i, 6 + i % 5) for i in range(24)]
+    return [synthetic_sample(i, 6 + i % 5) for i in range(24)]
 
 
 @pytest.mark.parametrize("name", ["gnn", "hybrid"])
 def test_message_passing_models_predict_specs_larger_than_any_trained(name, small):
     predictor = create_predictor(name, seed=1, **FAST).fit(small)
     assert predictor.size_limit is None
-    large = [_sample(100 + i, 30) for i in range(4)]
+    large = [synthetic_sample(100 + i, 30) for i in range(4)]
     assert all(len(s.spec.nodes) > max(len(t.spec.nodes) for t in small) for s in large)
     predicted = predictor.predict(large)
     assert (predicted > 0).all()
@@ -43,7 +43,7 @@ def test_message_passing_models_predict_specs_larger_than_any_trained(name, smal
 
 def test_the_gnn_extrapolates_a_size_trend(small):
     predictor = create_predictor("gnn", seed=1, epochs=200, hidden=16, layers=2).fit(small)
-    large = [_sample(200 + i, 16) for i in range(6)]
+    large = [synthetic_sample(200 + i, 16) for i in range(6)]
     fit = errors(predictor.predict(large), [s.latency_s for s in large])
     assert fit.mape < 30.0  # latency grows with size, and so do its predictions
 
@@ -53,13 +53,13 @@ def test_the_mlp_states_its_padded_limit(small):
     largest = max(len(s.spec.nodes) for s in small)
     assert predictor.size_limit == largest
     with pytest.raises(ConfigError, match=f"more than the {largest} the mlp") as info:
-        predictor.predict([_sample(300, 30)])
+        predictor.predict([synthetic_sample(300, 30)])
     assert "gnn or hybrid" in str(info.value)
 
 
 @pytest.mark.parametrize(("name", "devices"), [("mlp", 1), ("gnn", 2), ("hybrid", 2)])
 def test_relaxed_latency_is_monotone_with_a_gradient_on_every_edge(name, devices):
-    data = [_sample(i, 6 + i % 5, devices) for i in range(24)]
+    data = [synthetic_sample(i, 6 + i % 5, devices) for i in range(24)]
     predictor = create_predictor(name, seed=2, **FAST).fit(data)
     sample = data[3]
     edges = len(sample.spec.edges)

@@ -215,7 +215,9 @@ def test_cli_fit_predict_report(data, tmp_path, capsys):
     assert doc["predicted_s"] == pytest.approx(known_latency(data[2].spec), rel=0.1)
     plot = tmp_path / "plot.png"
     args = ["latency", "report", str(db), "--predictor", str(out), "--plot", str(plot), "--json"]
-    assert main(args) == 0
+    assert main(args) == 1  # every row is of a trained architecture: nothing left to test
+    assert "--include-trained keeps them" in _first_line_error(capsys)
+    assert main([*args, "--include-trained"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["groups"]["k=1 local"]["n"] == stored
     assert report["groups"]["k=1 local"]["mape"] < 5.0

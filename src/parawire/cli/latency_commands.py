@@ -250,14 +250,28 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
     default=None,
     help="Only rows of this measurement label (a profile name, or local-cputime).",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Learned models only.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Learned models: the most epochs (validation stops sooner; default 300).",
+)
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Seeds the split and the learned models' weights.",
+    help="Seeds the validation split (architectures held out for early stopping) and the "
+    "learned models' initial weights and batch order.",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Torch threads while fitting (more only on a machine nothing else uses).",
+)
+@click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy.")
 def fit_cmd(
     db: str,
     out: Path,
@@ -266,25 +280,55 @@ def fit_cmd(
     profile: str | None,
     epochs: int | None,
     seed: int,
+    threads: int,
+    exclude_noisy: bool,
 ) -> None:
     """Fit a latency predictor on the measurements in DB; write it to OUT."""
-    from parawire.latency import create_predictor, load_samples, save_predictor
-    from parawire.latency.evaluate import score
+    from parawire.latency import create_predictor, load_samples, predictor_class, save_predictor
     from parawire.latency.store import LatencyStore
+    from parawire.latency.training import FEW_ROWS, torch_threads
 
+    learned = predictor_class(model).learned
     options = {"epochs": epochs} if epochs is not None else {}
-    predictor = create_predictor(model, seed=seed, **options)
+    predictor = create_predictor(
+        model, seed=seed, **options, **({"threads": threads} if learned else {})
+    )
     store = LatencyStore(db, create=False)
-    samples = load_samples(store, devices=devices, profile=profile)
+    samples = load_samples(store, devices=devices, profile=profile, include_noisy=not exclude_noisy)
     store.close()
     if not samples:
         raise ConfigError(f"{db} has no measurements to fit (k={devices}, profile={profile})")
-    predictor.fit(samples)
+    if len(samples) < FEW_ROWS:
+        click.echo(
+            f"warning: {len(samples)} rows is few (under {FEW_ROWS}): the fit and its "
+            "validation figures are fragile; collect more with `parawire latency collect`",
+            err=True,
+        )
+    with torch_threads(threads):
+        predictor.fit(samples)
     save_predictor(predictor, out)
+    click.echo(_fit_summary(predictor, samples, out))
+
+
+def _fit_summary(predictor, samples, out: Path) -> str:  # predictor: a fitted Predictor
+    """One line: what was fitted, how validation chose its epochs, and its held-out figures."""
+    head = (
+        f"fitted {predictor.name} on {len(samples)} measurements of "
+        f"{len(predictor.trained)} architectures ({', '.join(predictor.profiles)})"
+    )
+    fit = getattr(predictor, "fit_result", {})
+    if fit.get("val_rows"):
+        return (
+            f"{head}: kept epoch {fit['best_epoch']} of {fit['epochs_run']} run; validation "
+            f"({fit['val_rows']} rows of held-out architectures) MAPE {fit['val_mape']:.2f}%, "
+            f"{fit['val_within10']:.1f}% within 10%; wrote {out}"
+        )
+    from parawire.latency.evaluate import score
+
     errors, _ = score(predictor, samples)
-    click.echo(
-        f"fitted {model} on {len(samples)} measurements ({', '.join(predictor.profiles)}): "
-        f"training MAPE {errors.mape:.2f}%, {errors.within10:.1f}% within 10%; wrote {out}"
+    return (
+        f"{head}: training MAPE {errors.mape:.2f}%, {errors.within10:.1f}% within 10% (its own "
+        f"training rows, not a test: use `latency report` on others); wrote {out}"
     )
 
 
@@ -343,15 +387,25 @@ def predict_cmd(
 )
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the predicted-vs-measured plot here (PNG).")  # fmt: skip
+@click.option(
+    "--include-trained",
+    is_flag=True,
+    help="Keep rows of architectures the predictor was fitted on (left out by default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def report_cmd(
-    db: str, predictor_file: Path, devices: int | None, plot: Path | None, as_json: bool
+    db: str,
+    predictor_file: Path,
+    devices: int | None,
+    plot: Path | None,
+    include_trained: bool,
+    as_json: bool,
 ) -> None:
-    """Error table of a predictor on the measurements in DB (use rows it was not fitted on)."""
+    """Error table of a predictor on the measurements in DB, leaving out the architectures it
+    was fitted on."""
     from rich.console import Console
 
     from parawire.latency import load_predictor, load_samples
-    from parawire.latency.evaluate import score
     from parawire.latency.plot import plot_predicted_vs_measured
     from parawire.latency.store import LatencyStore
 
@@ -359,19 +413,17 @@ def report_cmd(
     store = LatencyStore(db, create=False)
     samples = [s for s in load_samples(store, devices=devices) if s.profile in predictor.profiles]
     store.close()
+    trained = set(predictor.trained)
+    left_out = 0 if include_trained else sum(s.digest in trained for s in samples)
+    if not include_trained:
+        samples = [s for s in samples if s.digest not in trained]
     if not samples:
         raise ConfigError(
-            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor on"
+            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor "
+            f"on ({left_out} rows of architectures it was fitted on left out: --include-trained "
+            "keeps them)"
         )
-    rows = []
-    groups = sorted({(s.devices, s.profile) for s in samples})
-    for k, prof in groups:
-        part = [s for s in samples if (s.devices, s.profile) == (k, prof)]
-        errors, rate = score(predictor, part)
-        rows.append((f"k={k} {prof}", errors, rate))
-    if len(groups) > 1:
-        errors, rate = score(predictor, samples)
-        rows.append(("all", errors, rate))
+    rows = _report_rows(predictor, samples)
     if plot is not None:
         plot_predicted_vs_measured(
             predictor.predict(samples),
@@ -381,11 +433,33 @@ def report_cmd(
         )
     if as_json:
         doc = {label: {**e.to_dict(), "per_s": rate} for label, e, rate in rows}
-        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc}))
+        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc,
+                                 "trained_rows_left_out": left_out}))  # fmt: skip
         return
     Console().print(_error_table(f"{predictor.name} on {db}", rows))
+    if left_out:
+        click.echo(
+            f"left out {left_out} rows of architectures the predictor was fitted on "
+            "(--include-trained keeps them)"
+        )
     if plot is not None:
         click.echo(f"wrote {plot}")
+
+
+def _report_rows(predictor, samples) -> list:  # -> [(label, Errors, predictions per second)]
+    """One row per (k, profile) group of ``samples``, and one for all when there are several."""
+    from parawire.latency.evaluate import score
+
+    rows = []
+    groups = sorted({(s.devices, s.profile) for s in samples})
+    for k, prof in groups:
+        part = [s for s in samples if (s.devices, s.profile) == (k, prof)]
+        errors, rate = score(predictor, part)
+        rows.append((f"k={k} {prof}", errors, rate))
+    if len(groups) > 1:
+        errors, rate = score(predictor, samples)
+        rows.append(("all", errors, rate))
+    return rows
 
 
 COMMANDS = [latency_group]

@@ -41,6 +41,7 @@ from parawire.latency._base import (
     register_predictor,
 )
 from parawire.latency.encode import NODE_FEATURES, Encoded, encode, global_size, sample_of
+from parawire.latency.evaluate import errors
 from parawire.latency.training import TrainConfig, torch_threads, train, validation_split
 
 
@@ -187,6 +188,11 @@ class NeuralPredictor(Predictor):
 
             result = train(net, loss_of, len(samples), held, cfg)
         self.fit_result = asdict(result)
+        if held.any():
+            rows = [s for s, h in zip(samples, held, strict=True) if h]
+            scored = errors(self.predict(rows), latency[held])
+            self.fit_result |= {"val_mape": scored.mape, "val_within10": scored.within10,
+                                "val_spearman": scored.spearman}  # fmt: skip
         return self
 
     def _require_fit(self) -> nn.Module:
