@@ -11,69 +11,14 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from parawire._io import dumps_strict
 from parawire.cli.deployment_options import devices_option
+from parawire.cli.latency_collect import collect_cmd, noise_cmd
 from parawire.errors import ConfigError
-
-
-def _devices(text: str) -> tuple[int, ...]:
-    """``"1,2,4"`` -> (1, 2, 4); ConfigError on anything else."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--devices must be comma-separated integers like 1,2,4, got {text!r}"
-        ) from None
-    if not values:
-        raise ConfigError("--devices needs at least one k, e.g. --devices 1,2")
-    return values
-
-
-@contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A progress callback: a rich bar on a terminal, a line every 10% otherwise."""
-    if not sys.stderr.isatty():
-        shown = [-1]
-
-        def line(done: int, total: int, label: str) -> None:
-            tenth = 10 * done // max(total, 1)
-            if tenth != shown[0]:
-                shown[0] = tenth
-                click.echo(f"{what}: {done}/{total} ({label})", err=True)
-
-        yield line
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int, label: str) -> None:
-            bar.update(task, description=f"{what} {label}", completed=done, total=total)
-
-        yield update
-
 
 _predictor_option = click.option(
     "--predictor",
@@ -87,123 +32,6 @@ _predictor_option = click.option(
 @click.group("latency")
 def latency_group() -> None:
     """Collect measured latencies; fit, apply and evaluate latency predictors."""
-
-
-@latency_group.command("collect")
-@click.option(
-    "-o", "--out", "out", required=True, help="SQLite file or SQLAlchemy URL of the store."
-)
-@click.option(
-    "--samples",
-    type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="Architectures to sample (the job list extends without reshuffling).",
-)
-@click.option(
-    "-n",
-    "--devices",
-    default="1",
-    show_default=True,
-    help="Devices (ranks) available: a deployment uses at most this many; a list (1,2,4) "
-    "measures every architecture at each.",
-)
-@click.option(
-    "--emulate",
-    default=None,
-    metavar="PROFILE",
-    help="Emulate devices of this profile for k > 1 (runtime device emulation).",
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per rank."
-)
-@click.option(
-    "--repeats", type=click.IntRange(min=1), default=15, show_default=True, help="Timed runs."
-)
-@click.option(
-    "--warmup",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Unmeasured runs first.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the sampled architectures' draws (generator, size, width, staging...).",
-)
-@click.option(
-    "--min-nodes", type=int, default=6, show_default=True, help="Fewest vertices sampled."
-)
-@click.option("--max-nodes", type=int, default=32, show_default=True, help="Most vertices sampled.")
-@click.option("--generators", default="", help="Comma-separated generators (default: all).")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Stop starting new measurements after this long (rerun to continue).",
-)
-@click.option(
-    "--clock",
-    type=click.Choice(["wall", "cpu"]),
-    default="wall",
-    show_default=True,
-    help="cpu: time k=1 inferences by thread CPU time (robust on a shared machine).",
-)
-def collect_cmd(
-    out: str,
-    samples: int,
-    devices: str,
-    emulate: str | None,
-    threads: int,
-    repeats: int,
-    warmup: int,
-    seed: int,
-    min_nodes: int,
-    max_nodes: int,
-    generators: str,
-    timeout: float,
-    max_minutes: float | None,
-    clock: str,
-) -> None:
-    """Measure sampled architectures into OUT; resumable (rerun to continue)."""
-    from parawire.latency.collect import CollectConfig, collect
-    from parawire.latency.store import LatencyStore
-
-    if emulate is not None:
-        from parawire.analysis.profiles import get_profile
-
-        get_profile(emulate)  # an unknown profile fails before anything is measured
-    config = CollectConfig(
-        samples=samples,
-        devices=_devices(devices),
-        seed=seed,
-        threads=threads,
-        repeats=repeats,
-        warmup=warmup,
-        emulate=emulate,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        timeout=timeout,
-        generators=tuple(g.strip() for g in generators.split(",") if g.strip()),
-        clock=clock,
-    )
-    config.check()
-    store = LatencyStore(out)
-    with _progress("collect") as progress:
-        budget = None if max_minutes is None else 60.0 * max_minutes
-        summary = collect(store, config, progress, budget_s=budget)
-    click.echo(
-        f"{summary.measured} measured, {summary.skipped} already stored, "
-        f"{len(summary.failed)} failed; {store.count()} rows in {out}"
-        + (" (out of time: rerun to continue)" if summary.out_of_time else "")
-    )
-    for line in summary.failed:
-        click.echo(f"  failed: {line}", err=True)
-    store.close()
 
 
 def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich Table
@@ -461,5 +289,8 @@ def _report_rows(predictor, samples) -> list:  # -> [(label, Errors, predictions
         rows.append(("all", errors, rate))
     return rows
 
+
+latency_group.add_command(collect_cmd)
+latency_group.add_command(noise_cmd)
 
 COMMANDS = [latency_group]
