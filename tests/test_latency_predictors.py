@@ -236,3 +236,20 @@ def test_analyze_shows_the_prediction_beside_the_simulation(data, tmp_path, caps
     assert doc["simulation_profile"] == "local-cpu"
     assert main(args) == 0
     assert "predicted latency (simulation, local)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list_predictors())
+def test_contract_adapt_transfers_to_another_profile_from_few_rows(name, data):
+    """The target device is three times slower: a handful of its rows teach the factor."""
+    predictor = create_predictor(name, seed=3, **_options(name)).fit(data)
+    target = [
+        Sample(s.spec, 1, s.placement, "float32", "rpi4-wifi", 3 * s.latency_s, s.generator)
+        for s in data
+    ]
+    assert predictor.adapt(target[:12]) is predictor
+    assert "rpi4-wifi" in predictor.profiles
+    assert {s.digest for s in target[:12]} <= set(predictor.trained)
+    fit = errors(predictor.predict(target[12:]), [s.latency_s for s in target[12:]])
+    assert fit.mape < 25.0
+    with pytest.raises(ConfigError, match="one measurement profile"):
+        predictor.adapt([target[0], data[0]])

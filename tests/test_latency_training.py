@@ -65,15 +65,14 @@ def test_a_fit_records_what_validation_chose():
     assert set(predictor.trained) == {s.digest for s in data}
 
 
-def _store(path, samples, noisy_every: int = 0) -> None:
+def _store(path, samples, noisy_every: int = 0, profile: str = "local", scale: float = 1.0):
     store = LatencyStore(path)
     for i, s in enumerate(samples):
-        key = MeasurementKey(s.digest, 1, placement_text(s.spec, s.placement), "local",
+        key = MeasurementKey(s.digest, 1, placement_text(s.spec, s.placement), profile,
                              "float32", 1, "m", "t")  # fmt: skip
         spread = 0.5 if noisy_every and i % noisy_every == 0 else 0.0
-        store.add(
-            s.spec, key, [s.latency_s * (1 - spread), s.latency_s, s.latency_s * (1 + spread)]
-        )
+        t = s.latency_s * scale
+        store.add(s.spec, key, [t * (1 - spread), t, t * (1 + spread)])
     store.close()
 
 
@@ -100,3 +99,23 @@ def test_cli_fit_warns_on_few_rows_excludes_noisy_and_report_leaves_out_trained(
     assert doc["groups"]["k=1 local"]["n"] == 13 - trained_in_test
     assert main([*report, "--include-trained"]) == 0
     assert json.loads(capsys.readouterr().out)["groups"]["k=1 local"]["n"] == 13
+
+
+def test_cli_fit_adapt_transfers_a_predictor_to_another_device(tmp_path, capsys):
+    from parawire.cli import main
+
+    source_rows = [synthetic_sample(i, 6 + i % 5) for i in range(30)]
+    target_rows = [synthetic_sample(700 + i, 6 + i % 5) for i in range(20)]
+    db, target_db = tmp_path / "here.db", tmp_path / "there.db"
+    _store(db, source_rows)
+    _store(target_db, target_rows, profile="rpi4-wifi", scale=4.0)
+    source, adapted = tmp_path / "here.pt", tmp_path / "there.pt"
+    assert main(["latency", "fit", str(db), "-o", str(source), "--model", "hybrid",
+                 "--epochs", "30"]) == 0  # fmt: skip
+    capsys.readouterr()
+    args = ["latency", "fit", str(target_db), "-o", str(adapted), "--adapt", str(source)]
+    assert main(args) == 0
+    assert "adapted hybrid" in capsys.readouterr().out
+    predictor = load_predictor(adapted)
+    assert predictor.profiles == ["rpi4-wifi"]
+    assert predictor.fit_result["adapted"]["rows"] == 20

@@ -100,6 +100,14 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
     help="Torch threads while fitting (more only on a machine nothing else uses).",
 )
 @click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy.")
+@click.option(
+    "--adapt",
+    "source_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Transfer this fitted predictor to DB's device (one profile; 20-50 rows) instead of "
+    "fitting a new one (--model is the file's).",
+)
 def fit_cmd(
     db: str,
     out: Path,
@@ -110,22 +118,29 @@ def fit_cmd(
     seed: int,
     threads: int,
     exclude_noisy: bool,
+    source_file: Path | None,
 ) -> None:
-    """Fit a latency predictor on the measurements in DB; write it to OUT."""
-    from parawire.latency import create_predictor, load_samples, predictor_class, save_predictor
+    """Fit a latency predictor on the measurements in DB (or, with --adapt, transfer a fitted
+    one to DB's device); write it to OUT."""
+    from parawire.latency import load_samples, save_predictor
     from parawire.latency.store import LatencyStore
     from parawire.latency.training import FEW_ROWS, torch_threads
 
-    learned = predictor_class(model).learned
-    options = {"epochs": epochs} if epochs is not None else {}
-    predictor = create_predictor(
-        model, seed=seed, **options, **({"threads": threads} if learned else {})
-    )
+    predictor = _new_or_source(model, seed, epochs, threads, source_file)
     store = LatencyStore(db, create=False)
     samples = load_samples(store, devices=devices, profile=profile, include_noisy=not exclude_noisy)
     store.close()
     if not samples:
         raise ConfigError(f"{db} has no measurements to fit (k={devices}, profile={profile})")
+    if source_file is not None:
+        with torch_threads(threads):
+            predictor.adapt(samples)
+        save_predictor(predictor, out)
+        click.echo(
+            f"adapted {predictor.name} ({source_file}) to {', '.join(predictor.profiles)} on "
+            f"{len(samples)} rows; wrote {out} (score it with `latency report` on others)"
+        )
+        return
     if len(samples) < FEW_ROWS:
         click.echo(
             f"warning: {len(samples)} rows is few (under {FEW_ROWS}): the fit and its "
@@ -136,6 +151,24 @@ def fit_cmd(
         predictor.fit(samples)
     save_predictor(predictor, out)
     click.echo(_fit_summary(predictor, samples, out))
+
+
+def _new_or_source(
+    model: str, seed: int, epochs: int | None, threads: int, source_file: Path | None
+):  # -> Predictor
+    """A new predictor ``model`` (learned ones with ``epochs`` and ``threads``), or the one in
+    ``source_file`` (to adapt, fine-tuning with ``threads``)."""
+    from parawire.latency import create_predictor, load_predictor, predictor_class
+
+    if source_file is not None:
+        predictor = load_predictor(source_file)
+        if "threads" in predictor.config:
+            predictor.config["threads"] = threads
+        return predictor
+    options: dict[str, int] = {"epochs": epochs} if epochs is not None else {}
+    if predictor_class(model).learned:
+        options["threads"] = threads
+    return create_predictor(model, seed=seed, **options)
 
 
 def _fit_summary(predictor, samples, out: Path) -> str:  # predictor: a fitted Predictor

@@ -39,6 +39,7 @@ from parawire.latency._base import (
     measured,
     prior_profile,
     register_predictor,
+    target_profile,
 )
 from parawire.latency.encode import NODE_FEATURES, Encoded, encode, global_size, sample_of
 from parawire.latency.evaluate import errors
@@ -84,6 +85,10 @@ class MLPNet(nn.Module):
         self.body = nn.Sequential(*blocks, nn.Linear(size, 1))
         self.cost = MonotoneCost(NODE_FEATURES, intensive=False)
 
+    def heads(self) -> list[nn.Parameter]:
+        """What ``adapt`` fine-tunes: the output layer and the monotone cost."""
+        return [*self.body[-1].parameters(), *self.cost.parameters()]
+
     def forward(self, e: Encoded) -> torch.Tensor:  # -> (B,)
         flat = torch.cat([e.adj.flatten(1), e.x.flatten(1), e.glob], dim=1)
         return self.body(flat).squeeze(1) + self.cost(e.x, e)
@@ -102,6 +107,11 @@ class GNNNet(nn.Module):
             nn.Linear(hidden + globals_, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
         self.cost = MonotoneCost(hidden, intensive)
+
+    def heads(self) -> list[nn.Parameter]:
+        """What ``adapt`` fine-tunes: the readout and the monotone cost (the message passing,
+        what the graph is, stays as the source device taught it)."""
+        return [*self.readout.parameters(), *self.cost.parameters()]
 
     def forward(self, e: Encoded) -> torch.Tensor:  # -> (B,)
         mask = e.mask.unsqueeze(2)  # (B, N, 1)
@@ -135,6 +145,7 @@ class NeuralPredictor(Predictor):
             "val_share": 0.15,  # architectures held out for early stopping (training.py)
             "patience": 30,  # epochs without a better validation loss before stopping
             "threads": 1,  # torch threads while fitting (1: the machine may be shared)
+            "adapt_epochs": 150,  # adapt: the most fine-tuning epochs on the target rows
         }
 
     def __init__(self, seed: int = 0, **config: Any) -> None:
@@ -193,6 +204,46 @@ class NeuralPredictor(Predictor):
             scored = errors(self.predict(rows), latency[held])
             self.fit_result |= {"val_mape": scored.mape, "val_within10": scored.within10,
                                 "val_spearman": scored.spearman}  # fmt: skip
+        return self
+
+    def adapt(self, samples: Sequence[Sample]) -> NeuralPredictor:
+        """Transfer to the samples' profile: it takes the one-hot slot of the profile the model
+        was fitted on, the log-offset is refitted (what a per-device factor does), then the
+        heads (``net.heads()``) are fine-tuned on the target rows with early stopping."""
+        net = self._require_fit()
+        target = target_profile(samples)
+        if target not in self.profiles:
+            if len(self.profiles) != 1:
+                raise ConfigError(
+                    f"adapting to {target!r} needs a predictor fitted on one measurement profile"
+                    f", not {', '.join(self.profiles)}; refit it with --measured-on"
+                )
+            self.profiles = [target]
+        target_log = self._targets(samples, measured(samples))
+        data = self._encode(samples)
+        with torch.no_grad():
+            z = net(data).double().numpy()
+        self.target_mean += self.target_std * float(
+            np.mean((target_log - self.target_mean) / self.target_std - z)
+        )
+        y = torch.tensor((target_log - self.target_mean) / self.target_std, dtype=torch.float32)
+        cfg = self.train_config(epochs=self.config["adapt_epochs"], batch=16)
+        heads = {id(p) for p in net.heads()}
+        frozen = [p for p in net.parameters() if id(p) not in heads]
+        held = validation_split([s.digest for s in samples], cfg.val_share, self.seed)
+        with torch_threads(cfg.threads):
+            for p in frozen:
+                p.requires_grad_(False)
+            try:
+                result = train(
+                    net, lambda idx: nn.functional.mse_loss(net(_take(data, idx)), y[idx]),
+                    len(samples), held, cfg,
+                )  # fmt: skip
+            finally:
+                for p in frozen:
+                    p.requires_grad_(True)
+        self.fit_result["adapted"] = {"profile": target, "rows": len(samples), **asdict(result)}
+        self.trained = sorted({*self.trained, *(s.digest for s in samples)})
         return self
 
     def _require_fit(self) -> nn.Module:
