@@ -119,3 +119,14 @@ def test_cli_fit_adapt_transfers_a_predictor_to_another_device(tmp_path, capsys)
     predictor = load_predictor(adapted)
     assert predictor.profiles == ["rpi4-wifi"]
     assert predictor.fit_result["adapted"]["rows"] == 20
+
+
+def test_cli_fit_of_the_mlp_states_its_size_limit(tmp_path, capsys):
+    from parawire.cli import main
+
+    rows = [synthetic_sample(i, 6 + i % 5) for i in range(12)]
+    _store(tmp_path / "l.db", rows)
+    args = ["latency", "fit", str(tmp_path / "l.db"), "-o", str(tmp_path / "m.pt")]
+    assert main([*args, "--model", "mlp", "--epochs", "5"]) == 0
+    largest = max(len(s.spec.nodes) for s in rows)
+    assert f"padded to {largest} vertices, it refuses larger specs" in capsys.readouterr().out

@@ -177,6 +177,9 @@ def _fit_summary(predictor, samples, out: Path) -> str:  # predictor: a fitted P
         f"fitted {predictor.name} on {len(samples)} measurements of "
         f"{len(predictor.trained)} architectures ({', '.join(predictor.profiles)})"
     )
+    limit = getattr(predictor, "size_limit", None)
+    if limit is not None:
+        head += f"; padded to {limit} vertices, it refuses larger specs (gnn and hybrid do not)"
     fit = getattr(predictor, "fit_result", {})
     if fit.get("val_rows"):
         return (
