@@ -265,6 +265,11 @@ def run_heldout(args: argparse.Namespace) -> dict[str, Any]:
         entry["fit"] = getattr(predictor, "fit_result", {})
         result["models"][name] = entry
         print(name, {k: round(v, 3) for k, v in entry.items() if isinstance(v, float)})
+    result["gradient"] = {
+        name: _gradient_check(_fitted(name, train, args.seed)[0], test[:20])
+        for name in ("hybrid", "gnn", "mlp", "lookup", "simulation")
+    }
+    print("gradient", result["gradient"])
     small = [s for s in train if len(s.spec.nodes) <= args.size_split]
     large = [s for s in test if len(s.spec.nodes) > args.size_split]
     result["size"] = {"split": args.size_split, "train": len(small), "test": len(large)}
@@ -273,6 +278,29 @@ def run_heldout(args: argparse.Namespace) -> dict[str, Any]:
         result["size"][name] = _score(predictor, large)
         print("larger specs", name, round(result["size"][name]["within10"], 1))
     return result
+
+
+def _gradient_check(predictor: Any, samples: list) -> dict[str, float]:
+    """At every edge weight 0.5: the share of edges with a positive gradient, and of edges
+    whose weight raised to 1 lowers the relaxed latency (a monotonicity violation)."""
+    import torch
+
+    positive = violations = edges = 0
+    for s in samples:
+        w = torch.full((len(s.spec.edges),), 0.5, dtype=torch.float64, requires_grad=True)
+        kwargs = {"devices": s.devices, "placement": s.placement, "profile": s.profile,
+                  "wire_dtype": s.wire_dtype}  # fmt: skip
+        value = predictor.relaxed(s.spec, w, **kwargs)
+        value.backward()
+        positive += int((w.grad > 0).sum())
+        for e in range(len(s.spec.edges)):
+            raised = w.detach().clone()
+            raised[e] = 1.0
+            with torch.no_grad():
+                violations += int(predictor.relaxed(s.spec, raised, **kwargs) < value * (1 - 1e-9))
+        edges += len(s.spec.edges)
+    return {"edges": edges, "positive_gradient_share": positive / edges,
+            "monotonicity_violations": violations}  # fmt: skip
 
 
 def run_transfer(args: argparse.Namespace) -> dict[str, Any]:
