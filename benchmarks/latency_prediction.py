@@ -19,6 +19,14 @@ held-out-generator split (each generator in turn held out; the figures pooled ov
 rows), each model fitted on the training rows and scored on the test rows: MAPE, share within
 +-5% and +-10%, Spearman; prediction throughput (architectures per second, batched); and a
 learning curve of the MLP and the hybrid on k = 1 (test error against training rows).
+
+Issue 21 (labels from `parawire latency collect`, fresh processes; BENCHMARKS.md, issue 21):
+
+    python benchmarks/latency_prediction.py --phase heldout --train train.db --test test_a.db \\
+        --retest test_b.db --out heldout.json    # every model, default options; the ceiling
+    python benchmarks/latency_prediction.py --phase transfer --train train.db \\
+        --target-train rpi_train.db --target-test rpi_test.db --out transfer.json
+    python benchmarks/latency_prediction.py --phase fit-time --train train.db,test_a.db,test_b.db
 """
 
 from __future__ import annotations
@@ -200,10 +208,164 @@ def markdown(result: dict[str, Any], timings: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+HELDOUT_MODELS = ("hybrid", "gnn", "mlp", "lookup", "simulation", "flops")
+
+
+def _samples(db: str, profile: str | None = None) -> list:
+    from parawire.latency import load_samples
+    from parawire.latency.store import LatencyStore
+
+    store = LatencyStore(db, create=False)
+    samples = load_samples(store, profile=profile)
+    store.close()
+    return samples
+
+
+def _score(predictor: Any, test: list) -> dict[str, Any]:
+    from parawire.latency.evaluate import score
+
+    trained = set(predictor.trained)
+    kept = [s for s in test if s.digest not in trained]
+    errors, per_s = score(predictor, kept)
+    return {**errors.to_dict(), "per_s": per_s, "left_out_trained": len(test) - len(kept)}
+
+
+def _fitted(name: str, train: list, seed: int) -> tuple[Any, float]:
+    """A predictor of ``name`` with its default options fitted on ``train``; the fit's time."""
+    from parawire.latency import create_predictor
+    from parawire.latency.training import torch_threads
+
+    start = time.perf_counter()
+    with torch_threads(1):
+        predictor = create_predictor(name, seed=seed).fit(train)
+    return predictor, time.perf_counter() - start
+
+
+def run_heldout(args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 21: every model, default options, fitted on --train and scored on --test (another
+    seed, never used in tuning; trained architectures left out); the test-retest ceiling of
+    --test against --retest; and size extrapolation (fitted on the specs of at most
+    --size-split vertices, scored on the larger test specs)."""
+    from parawire.latency.noise import retest
+    from parawire.latency.store import LatencyStore
+
+    train, test = _samples(args.train), _samples(args.test)
+    result: dict[str, Any] = {"train_rows": len(train), "test_rows": len(test), "models": {}}
+    if args.retest:
+        rows = []
+        for db in (args.test, args.retest):
+            store = LatencyStore(db, create=False)
+            rows.append(store.rows())
+            store.close()
+        result["ceiling"] = retest(rows[0], rows[1]).to_dict()
+        print("test-retest", result["ceiling"]["agreement"])
+    for name in HELDOUT_MODELS:
+        predictor, fit_s = _fitted(name, train, args.seed)
+        entry = {**_score(predictor, test), "fit_s": fit_s}
+        entry["fit"] = getattr(predictor, "fit_result", {})
+        result["models"][name] = entry
+        print(name, {k: round(v, 3) for k, v in entry.items() if isinstance(v, float)})
+    result["gradient"] = {
+        name: _gradient_check(_fitted(name, train, args.seed)[0], test[:20])
+        for name in ("hybrid", "gnn", "mlp", "lookup", "simulation")
+    }
+    print("gradient", result["gradient"])
+    small = [s for s in train if len(s.spec.nodes) <= args.size_split]
+    large = [s for s in test if len(s.spec.nodes) > args.size_split]
+    result["size"] = {"split": args.size_split, "train": len(small), "test": len(large)}
+    for name in ("hybrid", "gnn", "lookup", "simulation"):
+        predictor, _ = _fitted(name, small, args.seed)
+        result["size"][name] = _score(predictor, large)
+        print("larger specs", name, round(result["size"][name]["within10"], 1))
+    return result
+
+
+def _gradient_check(predictor: Any, samples: list) -> dict[str, float]:
+    """At every edge weight 0.5: the share of edges with a positive gradient, and of edges
+    whose weight raised to 1 lowers the relaxed latency (a monotonicity violation)."""
+    import torch
+
+    positive = violations = edges = 0
+    for s in samples:
+        w = torch.full((len(s.spec.edges),), 0.5, dtype=torch.float64, requires_grad=True)
+        kwargs = {"devices": s.devices, "placement": s.placement, "profile": s.profile,
+                  "wire_dtype": s.wire_dtype}  # fmt: skip
+        value = predictor.relaxed(s.spec, w, **kwargs)
+        value.backward()
+        positive += int((w.grad > 0).sum())
+        for e in range(len(s.spec.edges)):
+            raised = w.detach().clone()
+            raised[e] = 1.0
+            with torch.no_grad():
+                violations += int(predictor.relaxed(s.spec, raised, **kwargs) < value * (1 - 1e-9))
+        edges += len(s.spec.edges)
+    return {"edges": edges, "positive_gradient_share": positive / edges,
+            "monotonicity_violations": violations}  # fmt: skip
+
+
+def run_transfer(args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 21: fit on this machine's rows (--train), adapt to another device from its first
+    n rows (--target-train), score on --target-test; beside it, the simulation baseline's
+    factor fitted on the same n rows, and the hybrid fitted on those n rows alone."""
+    import copy
+
+    train = _samples(args.train)
+    target_train, target_test = _samples(args.target_train), _samples(args.target_test)
+    result: dict[str, Any] = {"source_rows": len(train), "target_test": len(target_test)}
+    sources = {name: _fitted(name, train, args.seed)[0] for name in ("hybrid", "gnn")}
+    for n in (10, 20, 50):
+        if n > len(target_train):
+            continue
+        few = target_train[:n]
+        row: dict[str, Any] = {}
+        for name, source in sources.items():
+            start = time.perf_counter()
+            adapted = copy.deepcopy(source).adapt(few)
+            row[f"{name} adapted"] = {**_score(adapted, target_test),
+                                      "adapt_s": time.perf_counter() - start}  # fmt: skip
+        row["simulation, factor on n rows"] = _score(_fitted("simulation", few, args.seed)[0],
+                                                     target_test)  # fmt: skip
+        row["hybrid on n rows alone"] = _score(_fitted("hybrid", few, args.seed)[0], target_test)
+        result[str(n)] = row
+        print(n, {k: round(v["within10"], 1) for k, v in row.items()})
+    return result
+
+
+def _fit_once(args: argparse.Namespace) -> None:
+    """One fit of the default predictor on the first --rows rows of the --train stores, in
+    this (fresh) process; prints its seconds as JSON."""
+    from parawire.latency import create_predictor
+    from parawire.latency.training import torch_threads
+
+    rows = [s for db in args.train.split(",") for s in _samples(db)][: args.rows]
+    start = time.perf_counter()
+    with torch_threads(1):
+        predictor = create_predictor("hybrid", seed=args.seed).fit(rows)
+    print(json.dumps({"rows": len(rows), "fit_s": time.perf_counter() - start,
+                      "epochs": predictor.fit_result.get("epochs_run")}))  # fmt: skip
+
+
+def run_fit_time(args: argparse.Namespace) -> dict[str, Any]:
+    """The default fit (hybrid) of --rows rows, in --repeat fresh processes, with the load."""
+    import os
+    import subprocess
+    import sys
+
+    runs = []
+    for _ in range(args.repeat):
+        cmd = [sys.executable, __file__, "--phase", "fit-once", "--train", args.train,
+               "--rows", str(args.rows), "--seed", str(args.seed)]  # fmt: skip
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        runs.append({**json.loads(out.strip().splitlines()[-1]), "load": os.getloadavg()[0]})
+        print(runs[-1])
+    return {"runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True, help="SQLite file (or SQLAlchemy URL)")
-    parser.add_argument("--phase", choices=("collect", "evaluate", "all"), default="all")
+    parser.add_argument("--db", default=None, help="SQLite file (or SQLAlchemy URL)")
+    phases = ("collect", "evaluate", "all", "heldout", "transfer", "fit-time", "fit-once")
+    parser.add_argument("--phase", choices=phases, default="all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--max-nodes", type=int, default=32)
@@ -214,11 +376,31 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100, help="learned models' epochs")
     parser.add_argument("--groups", default="", help="evaluate only groups whose label has this")
     parser.add_argument("--no-held-out", action="store_true", help="skip held-out generators")
-    parser.add_argument("--out", default=None, help="JSON file for the evaluation figures")
+    parser.add_argument("--out", default=None, help="JSON file for the figures")
+    parser.add_argument("--train", help="heldout, transfer, fit-time: training store(s)")
+    parser.add_argument("--test", help="heldout: the test store (another --seed)")
+    parser.add_argument("--retest", help="heldout: the test architectures measured again")
+    parser.add_argument("--size-split", type=int, default=30, help="heldout: vertices")
+    parser.add_argument("--target-train", help="transfer: the new device's rows to adapt on")
+    parser.add_argument("--target-test", help="transfer: the new device's test rows")
+    parser.add_argument("--rows", type=int, default=500, help="fit-time: rows fitted")
+    parser.add_argument("--repeat", type=int, default=3, help="fit-time: fresh processes")
     args = parser.parse_args()
+    if args.phase == "fit-once":
+        _fit_once(args)
+        return
     print(
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
     )
+    issue21 = {"heldout": run_heldout, "transfer": run_transfer, "fit-time": run_fit_time}
+    if args.phase in issue21:
+        result = issue21[args.phase](args)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=1))
+        return
+    if args.db is None:
+        parser.error(f"--phase {args.phase} needs --db")
     if args.phase in ("collect", "all"):
         run_collect(args.db, args)
     if args.phase in ("evaluate", "all"):

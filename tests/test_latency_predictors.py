@@ -215,7 +215,9 @@ def test_cli_fit_predict_report(data, tmp_path, capsys):
     assert doc["predicted_s"] == pytest.approx(known_latency(data[2].spec), rel=0.1)
     plot = tmp_path / "plot.png"
     args = ["latency", "report", str(db), "--predictor", str(out), "--plot", str(plot), "--json"]
-    assert main(args) == 0
+    assert main(args) == 1  # every row is of a trained architecture: nothing left to test
+    assert "--include-trained keeps them" in _first_line_error(capsys)
+    assert main([*args, "--include-trained"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["groups"]["k=1 local"]["n"] == stored
     assert report["groups"]["k=1 local"]["mape"] < 5.0
@@ -234,3 +236,20 @@ def test_analyze_shows_the_prediction_beside_the_simulation(data, tmp_path, caps
     assert doc["simulation_profile"] == "local-cpu"
     assert main(args) == 0
     assert "predicted latency (simulation, local)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list_predictors())
+def test_contract_adapt_transfers_to_another_profile_from_few_rows(name, data):
+    """The target device is three times slower: a handful of its rows teach the factor."""
+    predictor = create_predictor(name, seed=3, **_options(name)).fit(data)
+    target = [
+        Sample(s.spec, 1, s.placement, "float32", "rpi4-wifi", 3 * s.latency_s, s.generator)
+        for s in data
+    ]
+    assert predictor.adapt(target[:12]) is predictor
+    assert "rpi4-wifi" in predictor.profiles
+    assert {s.digest for s in target[:12]} <= set(predictor.trained)
+    fit = errors(predictor.predict(target[12:]), [s.latency_s for s in target[12:]])
+    assert fit.mape < 25.0
+    with pytest.raises(ConfigError, match="one measurement profile"):
+        predictor.adapt([target[0], data[0]])

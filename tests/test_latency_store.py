@@ -10,7 +10,7 @@ import time
 import pytest
 
 from parawire.arch.generate import generate
-from parawire.errors import DataError
+from parawire.errors import ConfigError, DataError
 from parawire.latency.collect import CollectConfig, collect, iter_jobs
 from parawire.latency.store import (
     KEY_FIELDS,
@@ -20,7 +20,8 @@ from parawire.latency.store import (
     summarize,
 )
 
-TINY = {"min_nodes": 4, "max_nodes": 6, "repeats": 3, "warmup": 1}
+# in this process, one job at a time (fresh processes: test_collect_times_rows_in_fresh_processes)
+TINY = {"min_nodes": 4, "max_nodes": 6, "repeats": 3, "warmup": 1, "processes": 0, "interleave": 1}
 
 
 def _key(spec, **changes) -> MeasurementKey:
@@ -52,9 +53,41 @@ def test_store_keeps_one_row_per_key_and_round_trips_the_spec(tmp_path):
 
 
 def test_summary_flags_noise():
-    assert summarize([1.0, 1.0, 1.0, 1.0]) == (1.0, 0.0, False)
-    median, spread, noisy = summarize([1.0, 1.0, 2.0, 3.0, 1.0])
-    assert median == 1.0 and spread > 0.1 and noisy
+    quiet = summarize([[1.0, 1.0, 1.0, 1.0]])
+    assert (quiet.median_s, quiet.spread_s, quiet.noisy) == (1.0, 0.0, False)
+    wide = summarize([[1.0, 1.0, 2.0, 3.0, 1.0]])
+    assert wide.median_s == 1.0 and wide.spread_s > 0.1 and wide.noisy
+    # several processes: the spread between their medians decides, not the runs inside each
+    apart = summarize([[1.0, 1.0, 1.0], [1.3, 1.3, 1.3], [1.0, 1.0, 1.0]])
+    assert apart.processes == 3 and apart.process_spread == pytest.approx(0.3) and apart.noisy
+    agree = summarize([[1.0, 1.5, 1.0], [1.02, 1.0, 1.6]])
+    assert agree.process_spread == pytest.approx(0.02, rel=0.05) and not agree.noisy
+
+
+def test_a_store_without_the_process_columns_gains_them(tmp_path):
+    import sqlalchemy as sa
+
+    db = tmp_path / "old.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:  # the tables as they were before issue 21
+        conn.execute(
+            sa.text(
+                "CREATE TABLE specs (digest VARCHAR(32) PRIMARY KEY, "
+                "generator VARCHAR(64), vertices INTEGER, spec_json TEXT)"
+            )
+        )
+        conn.execute(sa.text("CREATE TABLE measurements (id INTEGER PRIMARY KEY, digest "
+                             "VARCHAR(32), devices INTEGER, placement TEXT, placement_kind "
+                             "VARCHAR(32), profile VARCHAR(128), wire_dtype VARCHAR(16), threads "
+                             "INTEGER, machine VARCHAR(32), torch_version VARCHAR(64), median_s "
+                             "FLOAT, spread_s FLOAT, repeats INTEGER, noisy BOOLEAN, created "
+                             "VARCHAR(32))"))  # fmt: skip
+    engine.dispose()
+    spec = generate("chain", seed=0, n=4)
+    store = LatencyStore(db, create=False)
+    assert store.add(spec, _key(spec), [[0.010, 0.011], [0.012, 0.013]])
+    (row,) = store.rows()
+    assert row.processes == 2 and row.process_spread > 0 and row.repeats == 4
 
 
 def test_missing_store_is_a_one_line_error(tmp_path):
@@ -122,9 +155,84 @@ def test_cli_collect_reports_what_it_did(tmp_path):
 
     db = str(tmp_path / "l.db")
     args = ["latency", "collect", "--out", db, "--samples", "2", "--min-nodes", "4"]
-    args += ["--max-nodes", "5", "--repeats", "2", "--warmup", "0"]
+    args += ["--max-nodes", "6", "--repeats", "2", "--warmup", "0", "--processes", "1"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "2 measured, 0 already stored" in first.output
     again = CliRunner().invoke(app, args)
     assert "0 measured, 2 already stored" in again.output
+
+
+def test_max_nodes_bounds_the_vertices_not_the_generators_n():
+    config = CollectConfig(samples=40, seed=3, min_nodes=6, max_nodes=12)
+    sizes = [len(j.spec.nodes) for j in iter_jobs(config)]
+    assert max(sizes) <= 12 and min(sizes) >= 6
+    assert max(sizes) >= 11  # the bound is reached, not undershot by a margin
+
+
+def test_collect_times_rows_in_fresh_processes_interleaved(tmp_path):
+    store = LatencyStore(tmp_path / "l.db")
+    config = CollectConfig(samples=3, **{**TINY, "processes": 2, "interleave": 3})
+    summary = collect(store, config)
+    assert summary.measured == 3 and not summary.failed
+    rows = store.rows()
+    assert all(r.processes == 2 and r.repeats == 6 and r.process_spread >= 0 for r in rows)
+
+
+def test_collect_options_are_checked():
+    with pytest.raises(ConfigError, match="--dilation applies to device emulation"):
+        CollectConfig(dilation="2").check()
+    with pytest.raises(ConfigError, match="--dilation must be a number"):
+        CollectConfig(dilation="fast", emulate="rpi4-ethernet").check()
+    CollectConfig(dilation="auto", emulate="rpi4-ethernet", devices=(2,)).check()
+
+
+def test_noise_reports_test_retest_agreement(tmp_path, capsys):
+    import json
+
+    from parawire.cli import main
+
+    specs = [generate("chain", seed=0, n=n) for n in range(4, 14)]
+    first, second = LatencyStore(tmp_path / "a.db"), LatencyStore(tmp_path / "b.db")
+    for i, spec in enumerate(specs):
+        t = 0.001 * 2**i
+        first.add(spec, _key(spec), [t])
+        second.add(spec, _key(spec, machine="other"), [t * (1.05 if i % 2 else 1.2)])
+    first.close()
+    second.close()
+    args = ["latency", "noise", str(tmp_path / "a.db"), str(tmp_path / "b.db")]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["agreement"]["n"] == 10 and doc["agreement"]["within10"] == pytest.approx(50.0)
+    assert doc["agreement"]["spearman"] == pytest.approx(1.0)
+    assert main(args) == 0
+    assert "50.0% within ±10%" in capsys.readouterr().out
+
+
+def test_dilated_emulated_rows_run_slower_and_divide_the_dilation_out(monkeypatch):
+    """k = 2 rows emulating rpi4-ethernet at dilation 3: the ranks get the profile three times
+    slower (and three times the timeout), and the stored times are divided by three."""
+    from types import SimpleNamespace
+
+    from parawire.analysis.profiles import get_profile
+    from parawire.latency.rounds import measure_batch
+    from parawire.runtime import launch
+
+    seen = {}
+
+    def fake_run_local(plan, options, baseline):
+        seen["options"] = options
+        seen["profile"] = get_profile(options.emulate)
+        return SimpleNamespace(latencies_s=[0.03, 0.06])
+
+    monkeypatch.setattr(launch, "run_local", fake_run_local)
+    config = CollectConfig(
+        samples=4, devices=(2,), emulate="rpi4-ethernet", dilation="3", recommended_share=1.0,
+        **{**TINY, "processes": 2},
+    )  # fmt: skip
+    jobs = [j for j in iter_jobs(config) if max(j.placement.values()) > 0][:1]
+    assert jobs
+    assert measure_batch(jobs, config) == [[[0.01, 0.02], [0.01, 0.02]]]
+    base = get_profile("rpi4-ethernet")
+    assert seen["profile"].link.seconds(1e6) == pytest.approx(3 * base.link.seconds(1e6))
+    assert seen["options"].timeout == pytest.approx(3 * config.timeout)

@@ -11,69 +11,14 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from parawire._io import dumps_strict
 from parawire.cli.deployment_options import devices_option
+from parawire.cli.latency_collect import collect_cmd, noise_cmd
 from parawire.errors import ConfigError
-
-
-def _devices(text: str) -> tuple[int, ...]:
-    """``"1,2,4"`` -> (1, 2, 4); ConfigError on anything else."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--devices must be comma-separated integers like 1,2,4, got {text!r}"
-        ) from None
-    if not values:
-        raise ConfigError("--devices needs at least one k, e.g. --devices 1,2")
-    return values
-
-
-@contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A progress callback: a rich bar on a terminal, a line every 10% otherwise."""
-    if not sys.stderr.isatty():
-        shown = [-1]
-
-        def line(done: int, total: int, label: str) -> None:
-            tenth = 10 * done // max(total, 1)
-            if tenth != shown[0]:
-                shown[0] = tenth
-                click.echo(f"{what}: {done}/{total} ({label})", err=True)
-
-        yield line
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int, label: str) -> None:
-            bar.update(task, description=f"{what} {label}", completed=done, total=total)
-
-        yield update
-
 
 _predictor_option = click.option(
     "--predictor",
@@ -87,123 +32,6 @@ _predictor_option = click.option(
 @click.group("latency")
 def latency_group() -> None:
     """Collect measured latencies; fit, apply and evaluate latency predictors."""
-
-
-@latency_group.command("collect")
-@click.option(
-    "-o", "--out", "out", required=True, help="SQLite file or SQLAlchemy URL of the store."
-)
-@click.option(
-    "--samples",
-    type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="Architectures to sample (the job list extends without reshuffling).",
-)
-@click.option(
-    "-n",
-    "--devices",
-    default="1",
-    show_default=True,
-    help="Devices (ranks) available: a deployment uses at most this many; a list (1,2,4) "
-    "measures every architecture at each.",
-)
-@click.option(
-    "--emulate",
-    default=None,
-    metavar="PROFILE",
-    help="Emulate devices of this profile for k > 1 (runtime device emulation).",
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per rank."
-)
-@click.option(
-    "--repeats", type=click.IntRange(min=1), default=15, show_default=True, help="Timed runs."
-)
-@click.option(
-    "--warmup",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Unmeasured runs first.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the sampled architectures' draws (generator, size, width, staging...).",
-)
-@click.option(
-    "--min-nodes", type=int, default=6, show_default=True, help="Fewest vertices sampled."
-)
-@click.option("--max-nodes", type=int, default=32, show_default=True, help="Most vertices sampled.")
-@click.option("--generators", default="", help="Comma-separated generators (default: all).")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
-@click.option(
-    "--max-minutes",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Stop starting new measurements after this long (rerun to continue).",
-)
-@click.option(
-    "--clock",
-    type=click.Choice(["wall", "cpu"]),
-    default="wall",
-    show_default=True,
-    help="cpu: time k=1 inferences by thread CPU time (robust on a shared machine).",
-)
-def collect_cmd(
-    out: str,
-    samples: int,
-    devices: str,
-    emulate: str | None,
-    threads: int,
-    repeats: int,
-    warmup: int,
-    seed: int,
-    min_nodes: int,
-    max_nodes: int,
-    generators: str,
-    timeout: float,
-    max_minutes: float | None,
-    clock: str,
-) -> None:
-    """Measure sampled architectures into OUT; resumable (rerun to continue)."""
-    from parawire.latency.collect import CollectConfig, collect
-    from parawire.latency.store import LatencyStore
-
-    if emulate is not None:
-        from parawire.analysis.profiles import get_profile
-
-        get_profile(emulate)  # an unknown profile fails before anything is measured
-    config = CollectConfig(
-        samples=samples,
-        devices=_devices(devices),
-        seed=seed,
-        threads=threads,
-        repeats=repeats,
-        warmup=warmup,
-        emulate=emulate,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        timeout=timeout,
-        generators=tuple(g.strip() for g in generators.split(",") if g.strip()),
-        clock=clock,
-    )
-    config.check()
-    store = LatencyStore(out)
-    with _progress("collect") as progress:
-        budget = None if max_minutes is None else 60.0 * max_minutes
-        summary = collect(store, config, progress, budget_s=budget)
-    click.echo(
-        f"{summary.measured} measured, {summary.skipped} already stored, "
-        f"{len(summary.failed)} failed; {store.count()} rows in {out}"
-        + (" (out of time: rerun to continue)" if summary.out_of_time else "")
-    )
-    for line in summary.failed:
-        click.echo(f"  failed: {line}", err=True)
-    store.close()
 
 
 def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich Table
@@ -250,13 +78,35 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
     default=None,
     help="Only rows of this measurement label (a profile name, or local-cputime).",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Learned models only.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Learned models: the most epochs (validation stops sooner; default 300).",
+)
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Seeds the split and the learned models' weights.",
+    help="Seeds the validation split (architectures held out for early stopping) and the "
+    "learned models' initial weights and batch order.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Torch threads while fitting (more only on a machine nothing else uses).",
+)
+@click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy.")
+@click.option(
+    "--adapt",
+    "source_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Transfer this fitted predictor to DB's device (one profile; 20-50 rows) instead of "
+    "fitting a new one (--model is the file's).",
 )
 def fit_cmd(
     db: str,
@@ -266,25 +116,83 @@ def fit_cmd(
     profile: str | None,
     epochs: int | None,
     seed: int,
+    threads: int,
+    exclude_noisy: bool,
+    source_file: Path | None,
 ) -> None:
-    """Fit a latency predictor on the measurements in DB; write it to OUT."""
-    from parawire.latency import create_predictor, load_samples, save_predictor
-    from parawire.latency.evaluate import score
+    """Fit a latency predictor on the measurements in DB (or, with --adapt, transfer a fitted
+    one to DB's device); write it to OUT."""
+    from parawire.latency import load_samples, save_predictor
     from parawire.latency.store import LatencyStore
+    from parawire.latency.training import FEW_ROWS, torch_threads
 
-    options = {"epochs": epochs} if epochs is not None else {}
-    predictor = create_predictor(model, seed=seed, **options)
+    predictor = _new_or_source(model, seed, epochs, threads, source_file)
     store = LatencyStore(db, create=False)
-    samples = load_samples(store, devices=devices, profile=profile)
+    samples = load_samples(store, devices=devices, profile=profile, include_noisy=not exclude_noisy)
     store.close()
     if not samples:
         raise ConfigError(f"{db} has no measurements to fit (k={devices}, profile={profile})")
-    predictor.fit(samples)
+    if source_file is not None:
+        with torch_threads(threads):
+            predictor.adapt(samples)
+        save_predictor(predictor, out)
+        click.echo(
+            f"adapted {predictor.name} ({source_file}) to {', '.join(predictor.profiles)} on "
+            f"{len(samples)} rows; wrote {out} (score it with `latency report` on others)"
+        )
+        return
+    if len(samples) < FEW_ROWS:
+        click.echo(
+            f"warning: {len(samples)} rows is few (under {FEW_ROWS}): the fit and its "
+            "validation figures are fragile; collect more with `parawire latency collect`",
+            err=True,
+        )
+    with torch_threads(threads):
+        predictor.fit(samples)
     save_predictor(predictor, out)
+    click.echo(_fit_summary(predictor, samples, out))
+
+
+def _new_or_source(
+    model: str, seed: int, epochs: int | None, threads: int, source_file: Path | None
+):  # -> Predictor
+    """A new predictor ``model`` (learned ones with ``epochs`` and ``threads``), or the one in
+    ``source_file`` (to adapt, fine-tuning with ``threads``)."""
+    from parawire.latency import create_predictor, load_predictor, predictor_class
+
+    if source_file is not None:
+        predictor = load_predictor(source_file)
+        if "threads" in predictor.config:
+            predictor.config["threads"] = threads
+        return predictor
+    options: dict[str, int] = {"epochs": epochs} if epochs is not None else {}
+    if predictor_class(model).learned:
+        options["threads"] = threads
+    return create_predictor(model, seed=seed, **options)
+
+
+def _fit_summary(predictor, samples, out: Path) -> str:  # predictor: a fitted Predictor
+    """One line: what was fitted, how validation chose its epochs, and its held-out figures."""
+    head = (
+        f"fitted {predictor.name} on {len(samples)} measurements of "
+        f"{len(predictor.trained)} architectures ({', '.join(predictor.profiles)})"
+    )
+    limit = getattr(predictor, "size_limit", None)
+    if limit is not None:
+        head += f"; padded to {limit} vertices, it refuses larger specs (gnn and hybrid do not)"
+    fit = getattr(predictor, "fit_result", {})
+    if fit.get("val_rows"):
+        return (
+            f"{head}: kept epoch {fit['best_epoch']} of {fit['epochs_run']} run; validation "
+            f"({fit['val_rows']} rows of held-out architectures) MAPE {fit['val_mape']:.2f}%, "
+            f"{fit['val_within10']:.1f}% within 10%; wrote {out}"
+        )
+    from parawire.latency.evaluate import score
+
     errors, _ = score(predictor, samples)
-    click.echo(
-        f"fitted {model} on {len(samples)} measurements ({', '.join(predictor.profiles)}): "
-        f"training MAPE {errors.mape:.2f}%, {errors.within10:.1f}% within 10%; wrote {out}"
+    return (
+        f"{head}: training MAPE {errors.mape:.2f}%, {errors.within10:.1f}% within 10% (its own "
+        f"training rows, not a test: use `latency report` on others); wrote {out}"
     )
 
 
@@ -343,15 +251,25 @@ def predict_cmd(
 )
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the predicted-vs-measured plot here (PNG).")  # fmt: skip
+@click.option(
+    "--include-trained",
+    is_flag=True,
+    help="Keep rows of architectures the predictor was fitted on (left out by default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def report_cmd(
-    db: str, predictor_file: Path, devices: int | None, plot: Path | None, as_json: bool
+    db: str,
+    predictor_file: Path,
+    devices: int | None,
+    plot: Path | None,
+    include_trained: bool,
+    as_json: bool,
 ) -> None:
-    """Error table of a predictor on the measurements in DB (use rows it was not fitted on)."""
+    """Error table of a predictor on the measurements in DB, leaving out the architectures it
+    was fitted on."""
     from rich.console import Console
 
     from parawire.latency import load_predictor, load_samples
-    from parawire.latency.evaluate import score
     from parawire.latency.plot import plot_predicted_vs_measured
     from parawire.latency.store import LatencyStore
 
@@ -359,19 +277,17 @@ def report_cmd(
     store = LatencyStore(db, create=False)
     samples = [s for s in load_samples(store, devices=devices) if s.profile in predictor.profiles]
     store.close()
+    trained = set(predictor.trained)
+    left_out = 0 if include_trained else sum(s.digest in trained for s in samples)
+    if not include_trained:
+        samples = [s for s in samples if s.digest not in trained]
     if not samples:
         raise ConfigError(
-            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor on"
+            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor "
+            f"on ({left_out} rows of architectures it was fitted on left out: --include-trained "
+            "keeps them)"
         )
-    rows = []
-    groups = sorted({(s.devices, s.profile) for s in samples})
-    for k, prof in groups:
-        part = [s for s in samples if (s.devices, s.profile) == (k, prof)]
-        errors, rate = score(predictor, part)
-        rows.append((f"k={k} {prof}", errors, rate))
-    if len(groups) > 1:
-        errors, rate = score(predictor, samples)
-        rows.append(("all", errors, rate))
+    rows = _report_rows(predictor, samples)
     if plot is not None:
         plot_predicted_vs_measured(
             predictor.predict(samples),
@@ -381,11 +297,36 @@ def report_cmd(
         )
     if as_json:
         doc = {label: {**e.to_dict(), "per_s": rate} for label, e, rate in rows}
-        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc}))
+        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc,
+                                 "trained_rows_left_out": left_out}))  # fmt: skip
         return
     Console().print(_error_table(f"{predictor.name} on {db}", rows))
+    if left_out:
+        click.echo(
+            f"left out {left_out} rows of architectures the predictor was fitted on "
+            "(--include-trained keeps them)"
+        )
     if plot is not None:
         click.echo(f"wrote {plot}")
 
+
+def _report_rows(predictor, samples) -> list:  # -> [(label, Errors, predictions per second)]
+    """One row per (k, profile) group of ``samples``, and one for all when there are several."""
+    from parawire.latency.evaluate import score
+
+    rows = []
+    groups = sorted({(s.devices, s.profile) for s in samples})
+    for k, prof in groups:
+        part = [s for s in samples if (s.devices, s.profile) == (k, prof)]
+        errors, rate = score(predictor, part)
+        rows.append((f"k={k} {prof}", errors, rate))
+    if len(groups) > 1:
+        errors, rate = score(predictor, samples)
+        rows.append(("all", errors, rate))
+    return rows
+
+
+latency_group.add_command(collect_cmd)
+latency_group.add_command(noise_cmd)
 
 COMMANDS = [latency_group]

@@ -5,7 +5,11 @@ arXiv 2001.06392), for one device and for one inference split over k devices.
   per (spec, k, placement, profile, threads, machine, torch version); resumable collection.
 * ``Predictor`` and its registry: learned models (MLP on the paper's encoding, a message-passing
   GNN, a hybrid on top of the schedule simulation) and baselines, trained on log-latency.
-* ``relaxed_latency``: a latency differentiable with respect to relaxed edge weights.
+* ``relaxed_latency``: a latency differentiable with respect to relaxed edge weights, monotone
+  in each of them for every learned predictor.
+* ``training``: the validation split by architecture and early stopping every fit uses;
+  ``Predictor.adapt``: transfer to a new device from a few rows; ``retest``: the test-retest
+  agreement of two stores, the ceiling of any predictor on their labels.
 
 The names load on first use, so that the CLI's ``--help`` does not import torch.
 """
@@ -34,6 +38,8 @@ _LAZY = {
     "load_predictor": "parawire.latency.files",
     "save_predictor": "parawire.latency.files",
     "LatencyStore": "parawire.latency.store",
+    "retest": "parawire.latency.noise",
+    "TrainConfig": "parawire.latency.training",
 }
 
 __all__ = sorted(_LAZY)

@@ -6,7 +6,10 @@ must satisfy the same contract, checked by the contract suite over the registry
 (``tests/test_latency_predictors.py``):
 
 * ``fit(samples)`` learns from samples whose ``latency_s`` is set (on log-latency); it is
-  seeded: the same samples and seed give the same predictions;
+  seeded: the same samples and seed give the same predictions; it records the digests it saw
+  (``trained``);
+* ``adapt(samples)`` transfers a fitted predictor to another measurement profile (a device)
+  from a few of its rows (LitePred, HELP): it then predicts that profile;
 * ``predict(samples)`` returns one positive, finite latency per sample (a NumPy array), batched;
 * ``relaxed(spec, edge_weights, ...)`` returns a scalar tensor that autograd differentiates with
   respect to the edge weights (finite gradients), equal to ``predict`` at all-one weights up to
@@ -60,6 +63,17 @@ def prior_profile(profile: str) -> str:
     return REAL_PRIOR if profile in (REAL, REAL_CPU) else profile
 
 
+def target_profile(samples: Sequence[Sample]) -> str:
+    """The one measurement profile of ``samples`` (``adapt``); ``ConfigError`` otherwise."""
+    profiles = sorted({s.profile for s in samples})
+    if len(profiles) != 1:
+        raise ConfigError(
+            f"adapting needs rows of one measurement profile, got {', '.join(profiles) or 'none'}"
+            "; select one with --measured-on"
+        )
+    return profiles[0]
+
+
 def measured(samples: Sequence[Sample]) -> np.ndarray:
     """The samples' latencies (seconds); ``ConfigError`` when one is missing or not positive."""
     values = [s.latency_s for s in samples]
@@ -84,15 +98,26 @@ class Predictor(abc.ABC):
                 f"{', '.join(sorted(self.defaults())) or 'none'}"
             )
         self.profiles: list[str] = []  # measurement profiles it was fitted on
+        self.trained: list[str] = []  # digests of the architectures it was fitted on (sorted)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """Options and their default values (JSON values)."""
         return {}
 
+    def record_training(self, samples: Sequence[Sample]) -> None:
+        """Remember which architectures ``fit`` saw, so that ``latency report`` can leave them
+        out of a test set."""
+        self.trained = sorted({s.digest for s in samples})
+
     @abc.abstractmethod
     def fit(self, samples: Sequence[Sample]) -> Predictor:
         """Learn from ``samples`` (each with ``latency_s``); returns ``self``."""
+
+    @abc.abstractmethod
+    def adapt(self, samples: Sequence[Sample]) -> Predictor:
+        """Transfer to a new measurement profile (a device) from a few of its samples (all of
+        one profile, each with ``latency_s``); returns ``self``, now predicting that profile."""
 
     @abc.abstractmethod
     def predict(self, samples: Sequence[Sample]) -> np.ndarray:

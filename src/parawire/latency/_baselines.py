@@ -32,6 +32,7 @@ from parawire.latency._base import (
     measured,
     prior_profile,
     register_predictor,
+    target_profile,
 )
 
 
@@ -50,6 +51,7 @@ class _ProfileScaled(Predictor):
 
     def fit(self, samples: Sequence[Sample]) -> Predictor:
         latency = measured(samples)
+        self.record_training(samples)
         self.fit_extra(samples, latency)
         ratio = np.log(latency) - np.log(self.estimate(samples))
         self.profiles = sorted({s.profile for s in samples})
@@ -61,6 +63,17 @@ class _ProfileScaled(Predictor):
 
     def fit_extra(self, samples: Sequence[Sample], latency: np.ndarray) -> None:
         """Fit what ``estimate`` needs (nothing by default)."""
+
+    def adapt(self, samples: Sequence[Sample]) -> Predictor:
+        """The estimate stays; the new profile gets its own fitted factor."""
+        if not self.log_scale:
+            raise ConfigError(f"predictor {self.name!r} is not fitted; call fit() first")
+        target = target_profile(samples)
+        ratio = np.log(measured(samples)) - np.log(self.estimate(samples))
+        self.log_scale[target] = float(ratio.mean())
+        self.profiles = sorted({*self.profiles, target})
+        self.trained = sorted({*self.trained, *(s.digest for s in samples)})
+        return self
 
     def _scale(self, profile: str) -> float:
         if not self.log_scale:

@@ -10,15 +10,19 @@ the analysis recommends, or (``1 - recommended_share`` of the time) a random one
 row is already in the store is skipped, every row is committed on its own: kill the command at
 any time, rerun it, nothing finished is lost and nothing is measured twice.
 
-Measurement hygiene: a fixed number of torch threads, warm-up inferences, then ``repeats``
-timed ones; the median and inter-quartile range are stored, with a noise flag when the range
-exceeds ``NOISE_THRESHOLD`` of the median. On a machine other work shares, wall-clock times of
-one process measure the load as much as the network; ``clock="cpu"`` (k = 1 only, one thread)
-times each inference by the CPU time of the thread that runs it (``time.thread_time``), which
-waiting for a core does not inflate; those rows carry the profile ``local-cputime``.
-k = 1 runs in this process; k > 1 through the runtime (``run_local``: real loopback
-processes, or with ``emulate`` every vertex padded to a device profile's time and every
-transfer to its link's).
+Sizes: ``min_nodes``..``max_nodes`` bound the spec's vertices (staging adds input and merge
+vertices to the generator's ``n``: a draw over ``max_nodes`` is redrawn with a smaller ``n``).
+
+Measurement hygiene (``parawire.latency.rounds``): a fixed number of torch threads, warm-up
+inferences, then ``repeats`` timed ones in each of ``processes`` fresh processes, the jobs of a
+batch of ``interleave`` interleaved between rounds; the row keeps the median, the range and the
+spread between processes, flagged noisy when that spread exceeds ``noise_threshold`` of the
+median (``store.summarize``). On a machine other work shares, wall-clock times measure the load
+as much as the network; ``clock="cpu"`` (k = 1 only, one thread) times each inference by the
+CPU time of the thread that runs it (``time.thread_time``), which waiting for a core does not
+inflate; those rows carry the profile ``local-cputime``. k > 1 runs through the runtime
+(``run_local``: real loopback processes, or with ``emulate`` every vertex padded to a device
+profile's time and every transfer to its link's, time-dilated by ``dilation``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from parawire.arch.generate import STAGINGS, StagingConfig, generate
 from parawire.arch.spec import MERGES, ArchSpec
 from parawire.errors import ConfigError, ParawireError
 from parawire.latency.store import (
+    NOISE_THRESHOLD,
     REAL,
     REAL_CPU,
     LatencyStore,
@@ -65,6 +70,10 @@ class CollectConfig:
     timeout: float = 120.0  # seconds any wait of a distributed run may last
     generators: tuple[str, ...] = field(default=())  # () = every registered generator
     clock: str = "wall"  # "wall", or "cpu": the thread's CPU time (k = 1, one thread, real)
+    processes: int = 3  # fresh-process rounds per row (0: this process, one round)
+    interleave: int = 8  # jobs per batch whose rounds are interleaved (rows stored per batch)
+    dilation: str = "1"  # k > 1 emulation: time dilation factor, or "auto" (runtime.dilation)
+    noise_threshold: float = NOISE_THRESHOLD  # process spread over the median flagged noisy
 
     def check(self) -> None:
         """``ConfigError`` on a value out of range."""
@@ -87,6 +96,21 @@ class CollectConfig:
             )
         if not 0.0 <= self.recommended_share <= 1.0:
             raise ConfigError("recommended_share must be in [0, 1]")
+        if self.processes < 0 or self.interleave < 1 or not self.noise_threshold > 0:
+            raise ConfigError("--processes must be >= 0, --interleave >= 1, the threshold > 0")
+        self._check_dilation()
+
+    def _check_dilation(self) -> None:
+        if self.dilation == "auto":
+            return
+        try:
+            factor = float(self.dilation)
+        except ValueError:
+            factor = 0.0
+        if not factor >= 1.0:
+            raise ConfigError(f"--dilation must be a number >= 1 or auto, got {self.dilation!r}")
+        if factor > 1.0 and self.emulate is None:
+            raise ConfigError("--dilation applies to device emulation: add --emulate PROFILE")
 
 
 @dataclass(frozen=True)
@@ -102,7 +126,8 @@ class Job:
 
 
 def sample_spec(seed: int, index: int, config: CollectConfig) -> ArchSpec:
-    """Architecture ``index`` of the sample list of ``seed`` (same in any process)."""
+    """Architecture ``index`` of the sample list of ``seed`` (same in any process), with
+    ``min_nodes``..``max_nodes`` vertices."""
     from parawire.graphs import list_generators
 
     rng = np.random.default_rng([seed, index, 0x1A7])
@@ -114,17 +139,34 @@ def sample_spec(seed: int, index: int, config: CollectConfig) -> ArchSpec:
         channels = CHANNELS[int(rng.integers(len(CHANNELS)))]
         merge = MERGES[int(rng.integers(len(MERGES)))]
         params = _generator_params(name, n, rng)
-        try:
-            return generate(
-                name,
-                seed=int(rng.integers(2**31)),
-                staging=StagingConfig(name=staging, channels=channels, c_max=max(channels, 128)),
-                merge=merge,
-                **params,
-            )
-        except ConfigError:
-            continue
+        options = {
+            "seed": int(rng.integers(2**31)),
+            "staging": StagingConfig(name=staging, channels=channels, c_max=max(channels, 128)),
+            "merge": merge,
+        }
+        spec = _within_size(name, params, options, config)
+        if spec is not None:
+            return spec
     raise ConfigError(f"sample {index}: no valid architecture in 20 draws; widen the node range")
+
+
+def _within_size(
+    name: str, params: dict[str, Any], options: dict[str, Any], config: CollectConfig
+) -> ArchSpec | None:
+    """The architecture of ``params``, its generator ``n`` lowered until staging's extra
+    vertices fit under ``max_nodes``; None when no valid one does (a few tries)."""
+    for _ in range(4):
+        try:
+            spec = generate(name, **options, **params)
+        except ConfigError:
+            return None
+        excess = len(spec.nodes) - config.max_nodes
+        if excess <= 0:
+            return spec if len(spec.nodes) >= config.min_nodes else None
+        params = {**params, "n": params["n"] - excess}
+        if params["n"] < 2:
+            return None
+    return None
 
 
 def _generator_params(name: str, n: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -188,30 +230,6 @@ def job_key(job: Job, config: CollectConfig) -> MeasurementKey:
     )
 
 
-def measure(job: Job, config: CollectConfig) -> list[float]:
-    """Latencies (seconds) of ``config.repeats`` timed inferences of ``job``."""
-    from parawire.runtime.launch import RunOptions, run_local, single_process
-    from parawire.runtime.plan import Plan, seeded_state_dict, with_schedule
-
-    world = max(job.placement.values()) + 1
-    plan = Plan(spec=job.spec, placement=job.placement, world=world, wire_dtype=job.wire_dtype)
-    plan = with_schedule(plan, config.emulate or config.profile)
-    options = RunOptions(
-        runs=config.repeats,
-        warmup=config.warmup,
-        threads=config.threads,
-        timeout=config.timeout,
-        paired=False,
-        emulate=config.emulate,
-    )
-    if world == 1 and config.clock == "cpu":
-        return cpu_latencies(job.spec, config)
-    if world == 1:
-        latencies, _ = single_process(plan, seeded_state_dict(job.spec, 0), options)
-        return latencies
-    return run_local(plan, options, baseline=False).latencies_s
-
-
 def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
     """CPU seconds of this thread for each timed inference of ``spec`` (one torch thread)."""
     import torch
@@ -254,35 +272,77 @@ def collect(
     limit: int | None = None,
     budget_s: float | None = None,
 ) -> CollectSummary:
-    """Measure every job of ``config`` not yet in ``store`` (each row committed on its own).
+    """Measure every job of ``config`` not yet in ``store``, ``config.interleave`` at a time
+    (each batch's rows committed when it ends, each row in its own transaction).
 
     ``progress(done, total, label)`` is called after each job; ``limit`` stops after that many
-    new measurements, ``budget_s`` before the first job that would start after that many
+    new measurements, ``budget_s`` before the first batch that would start after that many
     seconds. A job whose run fails is reported in ``failed`` and left for a rerun.
     """
     total = config.samples * len(config.devices)
     summary = CollectSummary(jobs=total)
     stop = None if budget_s is None else time.monotonic() + budget_s
-    for done, job in enumerate(iter_jobs(config), start=1):
-        if limit is not None and summary.measured >= limit:
-            break
-        if stop is not None and time.monotonic() > stop:
-            summary.out_of_time = True
+    batch: list[tuple[Job, MeasurementKey]] = []
+    done = 0
+    for job in iter_jobs(config):
+        room = (
+            config.interleave if limit is None else min(config.interleave, limit - summary.measured)
+        )
+        if room <= 0:
             break
         key = job_key(job, config)
-        label = f"#{job.index} k={job.devices} {job.spec.provenance.generator}"
         if store.has(key):
             summary.skipped += 1
-        else:
-            try:
-                latencies = measure(job, config)
-            except ParawireError as exc:
-                summary.failed.append(f"{label}: {' '.join(str(exc).split())}")
-            else:
-                if store.add(job.spec, key, latencies, job.placement_kind):
-                    summary.measured += 1
-                else:
-                    summary.skipped += 1
-        if progress is not None:
-            progress(done, total, label)
+            done += 1
+            if progress is not None:
+                progress(done, total, _label(job))
+            continue
+        batch.append((job, key))
+        if len(batch) >= room:
+            if stop is not None and time.monotonic() > stop:
+                summary.out_of_time = True
+                return summary
+            done = _store_batch(store, config, batch, summary, progress, done)
+            batch = []
+    if batch and not (stop is not None and time.monotonic() > stop):
+        _store_batch(store, config, batch, summary, progress, done)
+    elif batch:
+        summary.out_of_time = True
     return summary
+
+
+def _label(job: Job) -> str:
+    return f"#{job.index} k={job.devices} {job.spec.provenance.generator}"
+
+
+def _store_batch(
+    store: LatencyStore,
+    config: CollectConfig,
+    batch: list[tuple[Job, MeasurementKey]],
+    summary: CollectSummary,
+    progress: Callable[[int, int, str], None] | None,
+    done: int,
+) -> int:
+    """Measure ``batch`` (interleaved rounds) and store its rows; a failing batch is measured
+    again one job at a time, so that one bad job fails alone. Returns jobs done so far."""
+    from parawire.latency.rounds import measure_batch
+
+    try:
+        measured = measure_batch([job for job, _ in batch], config)
+    except ParawireError as exc:
+        if len(batch) > 1:
+            for one in batch:
+                done = _store_batch(store, config, [one], summary, progress, done)
+            return done
+        summary.failed.append(f"{_label(batch[0][0])}: {' '.join(str(exc).split())}")
+        if progress is not None:
+            progress(done + 1, summary.jobs, _label(batch[0][0]))
+        return done + 1
+    for (job, key), rounds in zip(batch, measured, strict=True):
+        added = store.add(job.spec, key, rounds, job.placement_kind, config.noise_threshold)
+        summary.measured += int(added)
+        summary.skipped += int(not added)
+        done += 1
+        if progress is not None:
+            progress(done, summary.jobs, _label(job))
+    return done

@@ -1,13 +1,15 @@
 """The paper's architecture encoding, extended to k devices: a padded adjacency matrix plus
 per-node features, and a few global features.
 
-Per node (in spec node order, padded to ``max_nodes`` with zero rows): log MACs, log output
+Per node (in spec node order, padded with zero rows to ``max_nodes``: a fixed size for the MLP,
+the batch's largest spec for the message-passing models, which take any size): log MACs, log output
 channels, log spatial side, operation (one-hot over ``OPS``), staging flag, log bytes it sends
 on the wire, pooled-sink flag, device (one-hot over ``MAX_DEVICES``) and whether any consumer
 sits on another device. Global: k, devices used, wire dtype (one-hot), merge mode, and the
-measurement profile (one-hot over the profiles the model was fitted on). The adjacency holds one
-weight per edge (1 for a plain spec; the relaxed edge weights for a differentiable latency) and
-a second matrix marks the edges that cross devices.
+measurement profile (one-hot over the profiles the model was fitted on). The adjacency marks
+each edge with 1 (the structure, which the relaxation never changes), ``weight`` holds each
+edge's weight (1 for a plain spec; the relaxed edge weights for a differentiable latency: only
+the models' monotone edge term reads it), and a third matrix marks the edges that cross devices.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class Encoded:
     """A batch of encoded samples (B samples, N = max_nodes)."""
 
     x: torch.Tensor  # (B, N, NODE_FEATURES)
-    adj: torch.Tensor  # (B, N, N): adj[b, u, v] = weight of edge u -> v
+    adj: torch.Tensor  # (B, N, N): adj[b, u, v] = 1 where edge u -> v exists
+    weight: torch.Tensor  # (B, N, N): weight of edge u -> v (relaxed; 1 for a plain spec)
     cross: torch.Tensor  # (B, N, N): 1 where edge u -> v crosses devices
     mask: torch.Tensor  # (B, N): 1 for real nodes
     glob: torch.Tensor  # (B, global_features)
@@ -70,28 +73,37 @@ def _node_rows(sample: Sample) -> list[list[float]]:
     return rows
 
 
+def too_large(vertices: int, max_nodes: int, model: str) -> ConfigError:
+    """The error for a spec larger than a padded encoding holds."""
+    return ConfigError(
+        f"the spec has {vertices} vertices, more than the {max_nodes} the {model} predictor's "
+        "padded encoding holds (its largest training spec); use a gnn or hybrid predictor, "
+        "which take any size, or refit the mlp on larger architectures"
+    )
+
+
 def encode(
     samples: Sequence[Sample],
-    max_nodes: int,
+    max_nodes: int | None,
     profiles: Sequence[str],
     edge_weights: Sequence[torch.Tensor | None] | None = None,
 ) -> Encoded:
-    """Encode ``samples`` (see the module docstring); ``edge_weights[i]`` (one weight per spec
-    edge, or None for 1s) fills sample i's adjacency, differentiably."""
+    """Encode ``samples`` (see the module docstring), padded to ``max_nodes`` vertices (None:
+    the largest of the batch); ``edge_weights[i]`` (one weight per spec edge, or None for 1s)
+    fills sample i's ``weight`` matrix, differentiably."""
+    if max_nodes is None:
+        max_nodes = max((len(s.spec.nodes) for s in samples), default=1)
     b = len(samples)
     x = torch.zeros(b, max_nodes, NODE_FEATURES)
     adj = torch.zeros(b, max_nodes, max_nodes)
+    weights_out: list[torch.Tensor] = []
     cross = torch.zeros(b, max_nodes, max_nodes)
     mask = torch.zeros(b, max_nodes)
     glob = torch.zeros(b, global_size(profiles))
-    adjs = []
     for i, s in enumerate(samples):
         spec = s.spec
         if len(spec.nodes) > max_nodes:
-            raise ConfigError(
-                f"the spec has {len(spec.nodes)} vertices, more than the {max_nodes} this "
-                "predictor encodes; fit one on larger architectures"
-            )
+            raise too_large(len(spec.nodes), max_nodes, "mlp")
         used = max(s.placement.values()) + 1
         if used > MAX_DEVICES or s.devices > MAX_DEVICES:
             raise ConfigError(f"the encoding distinguishes at most {MAX_DEVICES} devices")
@@ -109,7 +121,8 @@ def encode(
         w = edge_weights[i] if edge_weights is not None else None
         weights = w.float() if w is not None else torch.ones(len(spec.edges))
         a = torch.zeros(max_nodes, max_nodes, dtype=weights.dtype)
-        adjs.append(a.index_put((src, dst), weights))
+        weights_out.append(a.index_put((src, dst), weights))
+        adj[i, src, dst] = 1.0
         crossing = torch.tensor(
             [float(s.placement[e.src] != s.placement[e.dst]) for e in spec.edges]
         )
@@ -125,9 +138,8 @@ def encode(
                 *prof,
             ]
         )
-    adj = torch.stack(adjs) if adjs else adj
-    # a crossing edge weighs in with its (relaxed) weight
-    return Encoded(x=x, adj=adj, cross=cross * adj, mask=mask, glob=glob)
+    weight = torch.stack(weights_out) if weights_out else adj.clone()
+    return Encoded(x=x, adj=adj, weight=weight, cross=cross, mask=mask, glob=glob)
 
 
 def sample_of(

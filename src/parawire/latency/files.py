@@ -3,9 +3,10 @@ its header metadata (no pickle, nothing executed on load).
 
 Header metadata: ``format`` (``parawire-latency-predictor``), ``version`` (``FILE_VERSION``),
 ``kind`` (the registry name), ``seed``, ``config`` (the predictor's options, JSON) and
-``meta`` (its fitted non-tensor state, JSON). A file of another format, another version, an
-unknown kind, or weights that do not fit the architecture its options describe is refused
-with a one-line error.
+``meta`` (its fitted non-tensor state, JSON) and ``trained`` (the digests of the architectures
+it was fitted on, a JSON list: ``latency report`` leaves them out of a test set). A file of
+another format, another version, an unknown kind, or weights that do not fit the architecture
+its options describe is refused with a one-line error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def save_predictor(predictor: Predictor, path: str | os.PathLike[str]) -> Path:
         "seed": str(predictor.seed),
         "config": json.dumps(predictor.config),
         "meta": json.dumps(meta),
+        "trained": json.dumps(predictor.trained),
     }
     path = Path(path)
     contiguous = {k: t.contiguous() for k, t in tensors.items()}
@@ -91,6 +93,9 @@ def load_predictor(path: str | os.PathLike[str], kind: str | None = None) -> Pre
     require_memory(total, f"predictor file {path}", "it declares more data than a predictor has")
     tensors = load_file(str(path))
     try:
-        return cls.from_state(tensors, meta, seed, **config)
+        predictor = cls.from_state(tensors, meta, seed, **config)
     except ConfigError as exc:
         raise DataError(f"{path}: {exc}") from None
+    trained = parse_json(header.get("trained", "[]"), origin=f"{path} trained digests")
+    predictor.trained = [str(d) for d in trained] if isinstance(trained, list) else []
+    return predictor

@@ -3,9 +3,14 @@
 Two tables. ``specs`` holds every measured architecture as its JSON (keyed by its digest), so
 that fitting needs no regeneration; ``measurements`` holds one row per
 (spec digest, k, placement, profile, wire dtype, threads, machine fingerprint, torch version),
-enforced by a unique constraint, with the median latency, its spread (inter-quartile range),
-the number of repeats and a noise flag. Several machines may collect into one store (a
-PostgreSQL URL); rows of different machines never collide, their fingerprints differ.
+enforced by a unique constraint, with the median latency over every timed run, its spread
+(inter-quartile range), the number of repeats, the fresh processes they ran in and the spread
+between those processes' medians (``process_spread``: largest minus smallest over the median),
+and a noise flag: the process spread over ``NOISE_THRESHOLD`` when there were several
+processes, the inter-quartile range over it otherwise. A store written before the process
+columns existed gains them on opening (one process, no spread). Several machines may collect
+into one store (a PostgreSQL URL); rows of different machines never collide, their
+fingerprints differ.
 
     store = LatencyStore("latency.db")           # or "postgresql+psycopg://host/db"
     store.add(spec, key, latencies)             # idempotent: a present key is left as it is
@@ -32,7 +37,7 @@ from parawire._io import parse_json
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
 
-NOISE_THRESHOLD = 0.10  # a row is noisy when its inter-quartile range exceeds 10% of its median
+NOISE_THRESHOLD = 0.10  # a row is noisy when its spread exceeds 10% of its median
 REAL = "local"  # the profile column of a real measurement on this machine (wall clock)
 REAL_CPU = "local-cputime"  # real, k = 1, timed by the thread's CPU clock (see collect.py)
 
@@ -62,6 +67,8 @@ MEASUREMENTS = sa.Table(
     sa.Column("spread_s", sa.Float, nullable=False),  # inter-quartile range of the repeats
     sa.Column("repeats", sa.Integer, nullable=False),
     sa.Column("noisy", sa.Boolean, nullable=False),
+    sa.Column("processes", sa.Integer, nullable=False, server_default="1"),  # fresh processes
+    sa.Column("process_spread", sa.Float, nullable=False, server_default="0"),  # (max-min)/median
     sa.Column("created", sa.String(32), nullable=False),  # UTC, ISO 8601
     sa.UniqueConstraint(
         "digest",
@@ -116,6 +123,8 @@ class Measurement:
     spread_s: float
     repeats: int
     noisy: bool
+    processes: int = 1  # fresh processes the repeats ran in
+    process_spread: float = 0.0  # (largest - smallest process median) / median
 
     def placement_map(self) -> dict[int, int]:
         """Vertex id -> device."""
@@ -144,17 +153,50 @@ def machine_fingerprint() -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def summarize(latencies: Sequence[float]) -> tuple[float, float, bool]:
-    """(median, inter-quartile range, noisy) of one measurement's repeats."""
-    if not latencies:
-        raise DataError("a measurement needs at least one latency")
-    median = statistics.median(latencies)
-    if len(latencies) >= 4:
-        q = statistics.quantiles(latencies, n=4)
+@dataclass(frozen=True)
+class RowSummary:
+    """What a row keeps of its timed runs."""
+
+    median_s: float  # over every run of every process
+    spread_s: float  # inter-quartile range of those runs
+    repeats: int  # timed runs in all
+    processes: int  # fresh processes they ran in
+    process_spread: float  # (largest - smallest process median) / median; 0 for one process
+    noisy: bool  # the process spread (several processes) or the range (one) over the threshold
+
+
+Rounds = Sequence[Sequence[float]]  # per fresh process, its timed latencies (seconds)
+
+
+def summarize(rounds: Rounds, threshold: float = NOISE_THRESHOLD) -> RowSummary:
+    """The summary of one measurement's runs, per fresh process (module docstring)."""
+    runs = [t for r in rounds for t in r]
+    if not runs or any(not r for r in rounds):
+        raise DataError("a measurement needs at least one latency in every process")
+    median = statistics.median(runs)
+    if len(runs) >= 4:
+        q = statistics.quantiles(runs, n=4)
         spread = q[2] - q[0]
     else:
-        spread = max(latencies) - min(latencies)
-    return median, spread, spread > NOISE_THRESHOLD * median
+        spread = max(runs) - min(runs)
+    medians = [statistics.median(r) for r in rounds]
+    between = (max(medians) - min(medians)) / median if median > 0 else 0.0
+    noisy = between > threshold if len(rounds) > 1 else spread > threshold * median
+    return RowSummary(median, spread, len(runs), len(rounds), between, noisy)
+
+
+def _add_process_columns(engine: sa.Engine) -> None:
+    """Give a store written before the process columns existed those columns (additive)."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns("measurements")}
+    with engine.begin() as conn:
+        for column in ("processes", "process_spread"):
+            if column not in present:
+                col = MEASUREMENTS.c[column]
+                kind = col.type.compile(engine.dialect)
+                conn.execute(sa.text(
+                    f"ALTER TABLE measurements ADD COLUMN {column} {kind} NOT NULL "
+                    f"DEFAULT {col.server_default.arg}"
+                ))  # fmt: skip
 
 
 def store_url(target: str | os.PathLike[str]) -> str:
@@ -181,6 +223,7 @@ class LatencyStore:
                 _META.create_all(self.engine)
             elif not sa.inspect(self.engine).has_table("measurements"):
                 raise DataError(f"{target} is not a latency store (no measurements table)")
+            _add_process_columns(self.engine)
         except sa.exc.ArgumentError as exc:
             raise ConfigError(f"bad store URL {url!r}: {exc}") from None
         except sa.exc.DatabaseError as exc:
@@ -201,19 +244,24 @@ class LatencyStore:
         self,
         spec: ArchSpec,
         key: MeasurementKey,
-        latencies: Sequence[float],
+        latencies: Sequence[float] | Rounds,
         placement_kind: str = "recommended",
+        threshold: float = NOISE_THRESHOLD,
     ) -> bool:
         """Store one measurement (and its spec, once) in one transaction; False if ``key`` was
-        already there (nothing is written then)."""
-        median, spread, noisy = summarize(latencies)
+        already there (nothing is written then). ``latencies``: the timed runs of one process,
+        or a list of them, one per fresh process."""
+        rounds = [list(r) for r in latencies] if _nested(latencies) else [list(latencies)]
+        summary = summarize(rounds, threshold)  # type: ignore[arg-type]
         row = {
             **key.as_dict(),
             "placement_kind": placement_kind,
-            "median_s": median,
-            "spread_s": spread,
-            "repeats": len(latencies),
-            "noisy": noisy,
+            "median_s": summary.median_s,
+            "spread_s": summary.spread_s,
+            "repeats": summary.repeats,
+            "processes": summary.processes,
+            "process_spread": summary.process_spread,
+            "noisy": summary.noisy,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         try:
@@ -270,9 +318,16 @@ class LatencyStore:
                         spread_s=r["spread_s"],
                         repeats=r["repeats"],
                         noisy=bool(r["noisy"]),
+                        processes=r["processes"],
+                        process_spread=r["process_spread"],
                     )
                 )
         return out
 
     def __iter__(self) -> Iterator[Measurement]:
         return iter(self.rows())
+
+
+def _nested(latencies: Sequence[Any]) -> bool:
+    """Whether ``latencies`` is a list of per-process lists (not one list of seconds)."""
+    return bool(latencies) and isinstance(latencies[0], Sequence)

@@ -1,0 +1,152 @@
+"""How ``latency collect`` times a batch of jobs: fresh-process rounds, interleaved, pinned
+(the method of ``parawire.measure``, issue 21).
+
+One process's median is one sample of a wide distribution (one network's time varies up to
+1.6x between fresh processes of an idle 16-core host), so each row is timed in
+``config.processes`` fresh processes. The jobs of a batch are interleaved: round r times every
+job of the batch once, in list order on even rounds and in reverse on odd ones, so that a drift
+of the machine falls on every job alike. Per round:
+
+* the jobs that run on one device (k = 1, or a k > 1 placement that uses one) are timed in ONE
+  fresh process (spawned, pinned to a core of its own when there is one, ending with its
+  launcher), one after another: starting a process and importing torch costs more than
+  timing a small network;
+* a job on several devices is one ``run_local`` round (fresh ranks, pinned), with device
+  emulation time-dilated by ``dilation`` when it is set (``parawire.runtime.dilation``: the
+  emulation runs F times slower so that k ranks sharing fewer cores keep within the emulated
+  times, and the times are divided by F).
+
+``processes=0`` times everything in this process, one round (tests, quick looks).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from parawire.arch.spec import ArchSpec
+
+if TYPE_CHECKING:
+    from parawire.latency.collect import CollectConfig, Job
+
+Payload = tuple[str, dict[int, int], str]  # (spec JSON, placement, wire dtype)
+
+
+def measure_batch(jobs: Sequence[Job], config: CollectConfig) -> list[list[list[float]]]:
+    """Per job, per round, its timed latencies in seconds (module docstring)."""
+    out: list[list[list[float]]] = [[] for _ in jobs]
+    factors = {i: dilation_factor(job, config) for i, job in enumerate(jobs) if _world(job) > 1}
+    with tempfile.TemporaryDirectory(prefix="parawire-collect-") as folder:
+        for r in range(max(1, config.processes)):
+            order = list(range(len(jobs)))
+            order = order if r % 2 == 0 else order[::-1]
+            single = [i for i in order if _world(jobs[i]) == 1]
+            payload = [_payload(jobs[i]) for i in single]
+            for i, latencies in zip(single, _time_single(payload, config), strict=True):
+                out[i].append(latencies)
+            for i in (i for i in order if _world(jobs[i]) > 1):
+                out[i].append(_time_distributed(jobs[i], config, factors[i], folder))
+    return out
+
+
+def _world(job: Job) -> int:
+    return max(job.placement.values()) + 1
+
+
+def _payload(job: Job) -> Payload:
+    return job.spec.to_json(indent=None), dict(job.placement), job.wire_dtype
+
+
+def _time_single(payload: list[Payload], config: CollectConfig) -> list[list[float]]:
+    """Latencies of each one-device job, in one fresh process (this one with processes=0)."""
+    if not payload:
+        return []
+    if config.processes == 0:
+        return time_in_process(payload, config)
+    from parawire.measure import core_sets
+
+    cores = core_sets(1, config.threads)
+    context = multiprocessing.get_context("spawn")
+    init = (os.getpid(), cores[0] if cores else None)
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_child, initargs=init) as pool:
+        return pool.submit(time_in_process, payload, config).result()
+
+
+def _child(parent: int, cores: tuple[int, ...] | None) -> None:
+    """A measuring child ends with its launcher and runs on cores of its own."""
+    from parawire.measure import pin
+    from parawire.runtime.lifeline import exit_with_parent
+
+    exit_with_parent(parent)
+    pin(cores)
+
+
+def time_in_process(payload: list[Payload], config: CollectConfig) -> list[list[float]]:
+    """Latencies of each one-device job in this process (``config.clock`` decides the clock)."""
+    from parawire.latency.collect import cpu_latencies
+    from parawire.runtime.launch import single_process
+    from parawire.runtime.plan import seeded_state_dict
+
+    out = []
+    for spec_json, placement, wire in payload:
+        spec = ArchSpec.from_json(spec_json)
+        if config.clock == "cpu":
+            out.append(cpu_latencies(spec, config))
+            continue
+        plan = _plan(spec, placement, wire, config)
+        latencies, _ = single_process(plan, seeded_state_dict(spec, 0), _options(config))
+        out.append(latencies)
+    return out
+
+
+def _plan(spec: ArchSpec, placement: dict[int, int], wire: str, config: CollectConfig):
+    """The runtime plan of one job (its schedule from the profile it is placed for)."""
+    from parawire.runtime.plan import Plan, with_schedule
+
+    world = max(placement.values()) + 1
+    plan = Plan(spec=spec, placement=placement, world=world, wire_dtype=wire)
+    return with_schedule(plan, config.emulate or config.profile)
+
+
+def _options(config: CollectConfig, emulate: str | None = None, factor: float = 1.0):
+    from parawire.runtime.launch import RunOptions
+
+    return RunOptions(
+        runs=config.repeats,
+        warmup=config.warmup,
+        threads=config.threads,
+        timeout=config.timeout * factor,
+        paired=False,
+        emulate=emulate or config.emulate,
+    )
+
+
+def dilation_factor(job: Job, config: CollectConfig) -> float:
+    """The time dilation of a multi-device job: 1 without emulation or with ``dilation`` 1,
+    else the given factor or (``auto``) the one ``auto_dilation`` picks for this machine."""
+    if config.emulate is None or config.dilation in ("1", "1.0"):
+        return 1.0
+    if config.dilation != "auto":
+        return float(config.dilation)
+    from parawire.runtime.dilation import auto_dilation
+
+    plan = _plan(job.spec, job.placement, job.wire_dtype, config)
+    return auto_dilation(plan, config.emulate)
+
+
+def _time_distributed(job: Job, config: CollectConfig, factor: float, folder: str) -> list[float]:
+    """One ``run_local`` round of a multi-device job; times divided by the dilation."""
+    from parawire.runtime.launch import run_local
+
+    plan = _plan(job.spec, job.placement, job.wire_dtype, config)
+    emulate = None
+    if factor > 1.0:
+        from parawire.runtime.dilation import dilated_profile_ref
+
+        emulate = dilated_profile_ref(config.emulate or "", factor, folder)
+    report = run_local(plan, _options(config, emulate, factor), baseline=False)
+    return [t / factor for t in report.latencies_s]
