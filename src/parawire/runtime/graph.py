@@ -42,7 +42,7 @@ from parawire.analysis.graph import CostGraph
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
 from parawire.nn.model_ref import ModelRef
-from parawire.runtime.wire import decode, encode
+from parawire.runtime.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from parawire.analysis.trace import TracedModule
@@ -172,10 +172,10 @@ class SpecGraph(RunGraph):
         return tuple(self.spec.output_shape(vertex))
 
     def pack(self, vertex: int, value: torch.Tensor, wire: str) -> torch.Tensor:
-        return encode(value, wire)
+        return to_wire(value, wire)
 
     def unpack(self, vertex: int, message: torch.Tensor, batch: int, wire: str) -> torch.Tensor:
-        return decode(message, (batch, *self.message_shape(vertex)), wire)
+        return from_wire(message, (batch, *self.message_shape(vertex)), wire)
 
     def costs(
         self, batch: int = 1, wire_dtype: str = "float32", scatter: str = "image"
@@ -303,12 +303,12 @@ class TracedGraph(RunGraph):
                 f"not the {self.message_shape(vertex)[0]} of its trace (batch 1): the model must "
                 "treat the first dimension as the batch"
             )
-        return encode(flat, wire)
+        return to_wire(flat, wire)
 
     def unpack(
         self, vertex: int, message: torch.Tensor, batch: int, wire: str
     ) -> tuple[torch.Tensor, ...]:
-        flat = decode(message, (batch, *self.message_shape(vertex)), wire)
+        flat = from_wire(message, (batch, *self.message_shape(vertex)), wire)
         shapes = self.handed_shapes[vertex]
         pieces = flat.split([math.prod(s) for s in shapes], dim=1)
         return tuple(p.reshape(batch, *s) for p, s in zip(pieces, shapes, strict=True))
