@@ -19,6 +19,7 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
+import parawire
 from conftest import run_two_workers
 from parawire.cli import app, main
 from parawire.errors import ConfigError, DataError
@@ -205,6 +206,7 @@ def _edit(folder: Path, **changes) -> Path:  # type: ignore[no-untyped-def]
         ({"name": ["cifarnet"]}, "model name must be a short string"),
         ({"input_shape": [3, 10**9, 32]}, "input_shape must be 3 integers"),
         ({"num_classes": 2.5}, "num_classes must be an integer"),
+        ({"spec": parawire.generate("ws", seed=0, n=6, k=2).to_dict()}, "not a spec"),
     ],
 )
 def test_a_tampered_model_plan_is_refused_in_one_line(

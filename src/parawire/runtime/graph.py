@@ -373,7 +373,11 @@ def traced_graph(ref: ModelRef) -> TracedGraph:
 def graph_of(network: ArchSpec | ModelRef) -> RunGraph:
     """What the runtime runs for ``network``: a spec's :class:`SpecGraph`, a model's (cached)
     :class:`TracedGraph`."""
-    return SpecGraph(network) if isinstance(network, ArchSpec) else traced_graph(network)
+    if isinstance(network, ArchSpec):
+        return SpecGraph(network)
+    if network.spec is not None:  # a spec runs as itself (a SpecGraph), never traced
+        raise DataError("malformed plan: a traced model is named by its name, not a spec")
+    return traced_graph(network)
 
 
 def _vertex_module(
