@@ -60,10 +60,11 @@ def build(case: dict[str, Any] | str) -> tuple[Any, Any, Any]:
     import torch
 
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.trace import from_module, resolve_model
+    from parawire.analysis.trace import from_module
     from parawire.arch import generate
     from parawire.arch.generate import StagingConfig
     from parawire.nn import build_model
+    from parawire.nn.model_ref import resolve_model
 
     if isinstance(case, str):
         model, x = resolve_model(case)

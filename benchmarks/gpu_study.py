@@ -256,7 +256,8 @@ def timings(data: str | None, epochs: int) -> None:
     import parawire
     from parawire.arch import StagingConfig
     from parawire.data import load_dataset
-    from parawire.train import ModelSource, Trainer, get_recipe
+    from parawire.nn.model_ref import ModelRef
+    from parawire.train import Trainer, get_recipe
 
     if data is not None:
         splits = load_dataset("cifar10", root=data)
@@ -266,7 +267,7 @@ def timings(data: str | None, epochs: int) -> None:
         "dp", seed=0, staging=StagingConfig("probabilistic", channels=32, c_max=256),
         input_shape=(3, 32, 32), num_classes=10, n=40,
     )  # fmt: skip
-    for source in (ModelSource.from_spec(spec), ModelSource(None, "resnet20")):
+    for source in (ModelRef.from_spec(spec), ModelRef.named("resnet20")):
         for compile in (True, False):
             t = Trainer(source, splits, get_recipe("modern"), epochs=epochs, compile=compile)
             t.fit()

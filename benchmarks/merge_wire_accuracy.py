@@ -28,11 +28,11 @@ import torch
 import parawire
 from parawire.analysis.api import analyze
 from parawire.data import load_dataset
+from parawire.nn.model_ref import ModelRef
 from parawire.runtime.check import check_images
 from parawire.runtime.plan import plan_from_analysis
 from parawire.runtime.wire import emulate_wire
 from parawire.train.loop import Trainer
-from parawire.train.models import ModelSource
 from parawire.train.recipes import get_recipe
 
 WIRES = ("float32", "float16", "bfloat16", "int8")
@@ -56,7 +56,7 @@ def measure(generator: str, seed: int, merge: str, args: argparse.Namespace) -> 
     spec = make_spec(generator, seed, merge)
     splits = load_dataset("digits")
     recipe = get_recipe("modern", batch_size=32, lr=0.05)
-    trainer = Trainer(ModelSource.from_spec(spec), splits, recipe, epochs=args.epochs, seed=0)
+    trainer = Trainer(ModelRef.from_spec(spec), splits, recipe, epochs=args.epochs, seed=0)
     trainer.fit()
     model = trainer.model.cpu().eval()
     test = check_images(spec, len(splits.test_labels), "digits")

@@ -19,7 +19,8 @@ import parawire
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import get_profile, list_profiles
 from parawire.analysis.simulate import critical_path_seconds, simulate, single_device_seconds
-from parawire.analysis.trace import from_module, resolve_model
+from parawire.analysis.trace import from_module
+from parawire.nn.model_ref import resolve_model
 
 MODELS = ["torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googlenet",
           "torchvision:inception_v3", "cifarnet"]  # fmt: skip

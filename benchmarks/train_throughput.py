@@ -23,7 +23,8 @@ from torch import nn
 import parawire
 from parawire.arch import StagingConfig
 from parawire.data import load_dataset
-from parawire.train import ModelSource, Trainer, get_recipe, make_optimizer
+from parawire.nn.model_ref import ModelRef
+from parawire.train import Trainer, get_recipe, make_optimizer
 
 
 def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -40,7 +41,7 @@ def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
     return time.perf_counter() - t0
 
 
-def measure(name: str, source: ModelSource, args: argparse.Namespace) -> dict[str, float]:
+def measure(name: str, source: ModelRef, args: argparse.Namespace) -> dict[str, float]:
     """Median images/s of both loops for one model."""
     splits = load_dataset("synthetic", num_train=args.images, num_test=64)
     recipe = get_recipe("modern", batch_size=args.batch_size)
@@ -83,9 +84,9 @@ def main() -> None:
     )
     print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.images} images/epoch, "
           f"median of {args.epochs} epochs")  # fmt: skip
-    measure("dp (40 vertices, width 32)", ModelSource.from_spec(spec), args)
+    measure("dp (40 vertices, width 32)", ModelRef.from_spec(spec), args)
     if not args.quick:
-        measure("cifarnet", ModelSource(None, "cifarnet", (3, 32, 32), 10), args)
+        measure("cifarnet", ModelRef("cifarnet", (3, 32, 32), 10), args)
 
 
 if __name__ == "__main__":

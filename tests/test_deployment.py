@@ -32,9 +32,9 @@ from parawire.runtime.wire import (
     ERROR_BOUND,
     INT8_FLOOR,
     emulate_wire,
-    encode,
-    encoded_buffer,
     roundtrip,
+    to_wire,
+    wire_buffer,
 )
 from reference_simulate import simulate as reference_simulate
 
@@ -77,10 +77,10 @@ def test_roundtrip_error_is_within_the_documented_bound(values: list[float], dty
 @pytest.mark.parametrize("shape", [(1, 8, 4, 4), (2, 3, 5, 7), (1, 13, 1, 1)])
 def test_message_bytes_are_the_cost_models(dtype: str, shape: tuple[int, ...]) -> None:
     x = torch.randn(shape)
-    message = encode(x, dtype)
+    message = to_wire(x, dtype)
     nbytes = message.numel() * message.element_size()
     assert nbytes == wire_bytes(math.prod(shape), dtype)
-    buffer = encoded_buffer(shape, dtype)
+    buffer = wire_buffer(shape, dtype)
     assert buffer.shape == message.shape and buffer.dtype == message.dtype
 
 

@@ -37,7 +37,7 @@ def _definitions(pattern: str) -> list[str]:
         (r"^\s*def (check_placement|check_assignment|_check_placement)\(",
          ["analysis/simulate.py", "runtime/plan.py"]),
         (r"^def (count_params|count_parameters)\(", ["nn/model.py"]),
-        (r"^def resolve_model\(", ["analysis/trace.py"]),
+        (r"^def resolve_model\(", ["nn/model_ref.py"]),
         (r"^def save_weights\(", ["train/checkpoint.py"]),
         (r"os\.replace\(", ["_io.py"]),
     ],

@@ -13,7 +13,7 @@ from conftest import GENERATORS, small_spec
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import get_profile, list_profiles
 from parawire.analysis.simulate import single_device_seconds
-from parawire.analysis.trace import from_module, resolve_model
+from parawire.analysis.trace import from_module
 from parawire.arch import AGGREGATIONS, STAGINGS, get_staging, list_stagings
 from parawire.nn import (
     build_model,
@@ -22,6 +22,7 @@ from parawire.nn import (
     list_aggregations,
     list_baselines,
 )
+from parawire.nn.model_ref import resolve_model
 from parawire.train.recipes import Recipe, get_recipe, list_recipes, make_optimizer, schedule_at
 
 

@@ -19,15 +19,16 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
+import parawire
 from conftest import run_two_workers
 from parawire.cli import app, main
 from parawire.errors import ConfigError, DataError
 from parawire.nn import create_baseline
+from parawire.nn.model_ref import ModelRef
 from parawire.runtime import Plan, RankEngine, load_plan_or_spec, make_plan
 from parawire.runtime.group import StoreHost, join_group, leave_group, use_loopback_for_gloo
 from parawire.runtime.launch import full_model, make_image
 from parawire.train.checkpoint import save_weights
-from parawire.train.models import ModelSource
 
 WORLD = 3
 TIMEOUT = 30.0
@@ -53,7 +54,7 @@ def _cases(tmp: Path) -> list[dict]:
     # weights as `parawire train cifarnet --dataset digits` writes them: a 1x8x8 cifarnet
     torch.manual_seed(11)
     small = create_baseline("cifarnet", in_channels=1, image_size=8)
-    meta = {"model": ModelSource(None, "cifarnet", (1, 8, 8), 10).to_dict()}
+    meta = {"model": ModelRef("cifarnet", (1, 8, 8), 10).to_dict()}
     weights = save_weights(tmp / "trained.safetensors", small, meta)
     trained = make_plan("cifarnet", 2, partitioner="contiguous", select="makespan", weights=weights)
     assert trained.model.input_shape == (1, 8, 8) and trained.weights is not None
@@ -205,6 +206,7 @@ def _edit(folder: Path, **changes) -> Path:  # type: ignore[no-untyped-def]
         ({"name": ["cifarnet"]}, "model name must be a short string"),
         ({"input_shape": [3, 10**9, 32]}, "input_shape must be 3 integers"),
         ({"num_classes": 2.5}, "num_classes must be an integer"),
+        ({"spec": parawire.generate("ws", seed=0, n=6, k=2).to_dict()}, "not a spec"),
     ],
 )
 def test_a_tampered_model_plan_is_refused_in_one_line(
@@ -234,7 +236,7 @@ def test_ranks_with_other_models_or_weights_disagree_on_the_digest(tmp_path: Pat
 
     with pytest.raises(DataError, match="do not fit the plan's model"):
         plan_state(bad)
-    meta = {"model": ModelSource(None, "resnet20").to_dict()}
+    meta = {"model": ModelRef.named("resnet20").to_dict()}
     save_weights(tmp_path / "r.safetensors", create_baseline("resnet20"), meta)
     with pytest.raises(ConfigError, match="holds weights of 'resnet20'"):
         make_plan("cifarnet", 2, weights=tmp_path / "r.safetensors")

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from parawire.analysis.trace import from_module, resolve_model
+from parawire.analysis.trace import from_module
 from parawire.errors import ConfigError
+from parawire.nn.model_ref import resolve_model
 
 MODELS = [
     "torchvision:resnet50",

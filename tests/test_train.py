@@ -15,8 +15,8 @@ from parawire.arch import StagingConfig
 from parawire.cli import main
 from parawire.data import load_dataset
 from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.nn.model_ref import ModelRef
 from parawire.train import (
-    ModelSource,
     Trainer,
     get_recipe,
     load_checkpoint,
@@ -73,7 +73,7 @@ def test_training_learns_digits() -> None:
     splits = load_dataset("digits")
     spec = tiny_fb_spec()
     result = train_model(
-        ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=64, lr=0.2), epochs=3
+        ModelRef.from_spec(spec), splits, get_recipe("modern", batch_size=64, lr=0.2), epochs=3
     )
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < losses[0] - 0.3
@@ -84,7 +84,7 @@ def test_training_learns_digits() -> None:
 def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, recipe: str) -> None:
     spec = tiny_spec()
     rec = get_recipe(recipe, batch_size=16)
-    full = Trainer(ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5)
+    full = Trainer(ModelRef.from_spec(spec), tiny_data, rec, epochs=3, seed=5)
     full.fit(tmp_path / "full")
 
     class Killed(Exception):
@@ -96,11 +96,11 @@ def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, reci
 
     run = tmp_path / "cut"
     with pytest.raises(Killed):
-        train_model(ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run,
+        train_model(ModelRef.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run,
                     on_epoch_end=kill_after_two)  # fmt: skip
     assert load_checkpoint(run).meta["epoch"] == 2
     resumed = train_model(
-        ModelSource.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run, resume=True
+        ModelRef.from_spec(spec), tiny_data, rec, epochs=3, seed=5, out=run, resume=True
     )
     a, _ = load_weights(tmp_path / "full" / "weights.safetensors")
     b, _ = load_weights(run / "weights.safetensors")
@@ -113,17 +113,17 @@ def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, reci
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path, tiny_data) -> None:
     spec = tiny_spec()
-    train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     with pytest.raises(DataError, match="seed"):
-        train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+        train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
                     epochs=1, seed=9, out=tmp_path, resume=True)  # fmt: skip
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "missing"])
 def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage: str) -> None:
     spec = tiny_spec()
-    train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     path = tmp_path / CHECKPOINT
     data = bytearray(path.read_bytes())
@@ -137,13 +137,13 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage:
     else:
         path.unlink()
     with pytest.raises(DataError, match=r"corrupt|no checkpoint"):
-        train_model(ModelSource.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+        train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
                     epochs=2, out=tmp_path, resume=True)  # fmt: skip
 
 
 def test_source_must_match_data(tiny_data) -> None:
     with pytest.raises(ConfigError, match="classes"):
-        Trainer(ModelSource.from_spec(tiny_spec(classes=5)), tiny_data, get_recipe("modern"))
+        Trainer(ModelRef.from_spec(tiny_spec(classes=5)), tiny_data, get_recipe("modern"))
 
 
 def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
@@ -166,7 +166,7 @@ def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
                  "--out", str(tmp_path / "r2")]) == 1  # fmt: skip
     assert "Accepted layouts" in capsys.readouterr().err
     assert main(["train", "nope.json", "--dataset", "digits", "--out", str(tmp_path / "r3")]) == 1
-    assert "neither a spec file nor a baseline" in capsys.readouterr().err
+    assert "neither a spec file nor a model name" in capsys.readouterr().err
     (tmp_path / "bad.safetensors").write_bytes(b"xx")
     assert main(["eval", str(spec_path), "--weights", str(tmp_path / "bad.safetensors"),
                  "--dataset", "synthetic"]) == 1  # fmt: skip
@@ -178,7 +178,7 @@ def test_sigmoid_inputs_aggregation_learns_digits() -> None:
     splits = load_dataset("digits")
     spec = tiny_fb_spec(aggregation="sigmoid_inputs")
     result = train_model(
-        ModelSource.from_spec(spec), splits, get_recipe("modern", batch_size=32, lr=0.1), epochs=3
+        ModelRef.from_spec(spec), splits, get_recipe("modern", batch_size=32, lr=0.1), epochs=3
     )
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < losses[0] - 0.5  # with every vertex outputting 0 it stayed at ln 10
@@ -208,18 +208,16 @@ def test_recipe_rejects_non_finite_and_out_of_range_values(change: dict, match: 
 def test_default_batch_fits_the_training_set(tiny_data) -> None:
     assert [fit_batch_size(n) for n in (50_000, 5_120, 1_437, 100)] == [128, 128, 32, 16]
     assert get_recipe("modern").batch_size is None  # decided by the trainer, from the data
-    trainer = Trainer(ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern"))
+    trainer = Trainer(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern"))
     assert trainer.recipe.batch_size == 16 and trainer.result.recipe["batch_size"] == 16
-    given = Trainer(
-        ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=8)
-    )
+    given = Trainer(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=8))
     assert given.recipe.batch_size == 8
 
 
 def test_diverging_run_stops_with_a_clear_error(tmp_path: Path, tiny_data) -> None:
     recipe = get_recipe("modern", batch_size=16, lr=1e10, warmup_epochs=0.0)
     with pytest.raises(TrainingError, match="diverged in epoch 1: the loss became NaN or inf"):
-        train_model(ModelSource.from_spec(tiny_spec()), tiny_data, recipe, epochs=2, out=tmp_path)
+        train_model(ModelRef.from_spec(tiny_spec()), tiny_data, recipe, epochs=2, out=tmp_path)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / CHECKPOINT).exists()
 
 
@@ -242,7 +240,7 @@ def test_stale_temporary_files_are_removed_on_the_next_start(tmp_path: Path, tin
         path.write_bytes(b"half a file")
     mine = tmp_path / ".notes.txt.tmp"  # not a file parawire writes: left alone
     mine.write_text("keep")
-    train_model(ModelSource.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     assert sorted(tmp_path.glob(".*.tmp")) == [mine]
 
@@ -276,10 +274,10 @@ def test_edited_checkpoint_metadata_gives_one_line_error(
     tmp_path: Path, tiny_data, edit, resign: bool, match: str
 ) -> None:
     spec, recipe = tiny_spec(), get_recipe("modern", batch_size=16)
-    train_model(ModelSource.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path)
+    train_model(ModelRef.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path)
     rewrite_metadata(tmp_path / CHECKPOINT, edit, resign=resign)
     with pytest.raises(DataError, match=match) as info:
-        train_model(ModelSource.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path,
+        train_model(ModelRef.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path,
                     resume=True)  # fmt: skip
     assert "\n" not in str(info.value)
 

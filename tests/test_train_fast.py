@@ -16,9 +16,10 @@ from parawire.cli import main
 from parawire.data import Augment, Normalize, load_dataset, make_batches, random_crop_flip
 from parawire.data.batches import epoch_generator
 from parawire.errors import ConfigError
+from parawire.nn.model_ref import ModelRef
 from parawire.study import StudyConfig, run_study
 from parawire.study.packing import UtilisationSampler, networks_per_device
-from parawire.train import ModelSource, Trainer, get_recipe
+from parawire.train import Trainer, get_recipe
 from parawire.train import steps as steps_module
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation, compile_unavailable
 
@@ -46,7 +47,7 @@ def train_pair(data, **compiled: object) -> tuple[Trainer, Trainer]:
     recipe = get_recipe("modern", batch_size=16)
     out = []
     for kw in ({"compile": False}, {"compile": True, **compiled}):
-        trainer = Trainer(ModelSource.from_spec(small_spec()), data, recipe, epochs=2, **kw)
+        trainer = Trainer(ModelRef.from_spec(small_spec()), data, recipe, epochs=2, **kw)
         trainer.fit()
         out.append(trainer)
     return out[0], out[1]
@@ -202,7 +203,7 @@ def test_gpu_compiled_epoch_never_waits_for_the_device_and_matches_eager() -> No
     recipe = get_recipe("modern", batch_size=128)
     results = {}
     for compile in (False, True):
-        trainer = Trainer(ModelSource.from_spec(spec), data, recipe, epochs=3, compile=compile)
+        trainer = Trainer(ModelRef.from_spec(spec), data, recipe, epochs=3, compile=compile)
         trainer.fit()
         results[compile] = trainer.result
         if compile:  # a further epoch, compiled and warm: any host sync raises

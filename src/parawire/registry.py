@@ -7,8 +7,9 @@ same everywhere.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from parawire.errors import ConfigError
@@ -54,3 +55,10 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean X?)`` naming the choice closest to a misspelled ``name`` (difflib's
+    similarity ratio of at least 0.6), written with ``prefix``; "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""

@@ -51,7 +51,7 @@ _LAZY = {
     "Simulator": "parawire.analysis.simulate",
     "single_device_seconds": "parawire.analysis.simulate",
     "from_module": "parawire.analysis.trace",
-    "resolve_model": "parawire.analysis.trace",
+    "resolve_model": "parawire.nn.model_ref",
 }
 
 

@@ -178,23 +178,18 @@ def resolve_graph(
 def _graph_from_name(
     text: str, *, batch: int, wire_dtype: str | None, scatter: str | None
 ) -> CostGraph:
-    path = Path(text)
-    if path.is_file():
+    from parawire.nn.model_ref import ModelRef, model_or_file
+
+    found = model_or_file(text)
+    if isinstance(found, Path):
         from parawire.arch import load_spec
 
-        return resolve_graph(load_spec(path), batch=batch, wire_dtype=wire_dtype, scatter=scatter)
-    from parawire.nn import list_baselines
+        return resolve_graph(load_spec(found), batch=batch, wire_dtype=wire_dtype, scatter=scatter)
+    from parawire.analysis.trace import from_module
 
-    if (":" in text and path.suffix != ".json") or text in list_baselines():
-        from parawire.analysis.trace import from_module, resolve_model
-
-        module, example = resolve_model(text)
-        graph = from_module(module, example, name=text).check()
-        return deploy(graph, wire_dtype=wire_dtype, scatter=scatter or DEFAULT_SCATTER)
-    raise ConfigError(
-        f"{text!r} is neither a spec file nor a model name; give an existing arch.json or a "
-        "name such as torchvision:resnet50 or cifarnet"
-    )
+    ref = ModelRef.named(found)
+    graph = from_module(ref.build(), ref.example(), name=found).check()
+    return deploy(graph, wire_dtype=wire_dtype, scatter=scatter or DEFAULT_SCATTER)
 
 
 def analyze(

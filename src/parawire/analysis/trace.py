@@ -26,7 +26,8 @@ Vertex kinds (``Vertex.op``): ``input``, ``conv``, ``dwconv`` (depthwise), ``lin
 
 Usage::
 
-    from parawire.analysis.trace import from_module, resolve_model
+    from parawire.analysis.trace import from_module
+    from parawire.nn.model_ref import resolve_model
     graph = from_module(*resolve_model("torchvision:resnet50"))
 """
 
@@ -52,10 +53,6 @@ _CONV_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _MATMUL_FUNCTIONS = {torch.matmul, torch.mm, torch.bmm, operator.matmul, torch.addmm}
 _CONV_FUNCTIONS = {F.conv1d, F.conv2d, F.conv3d, torch.conv1d, torch.conv2d, torch.conv3d}
 _LINEAR_FUNCTIONS = {F.linear}
-
-TORCHVISION_INPUT = 224  # image side for torchvision models (299 for inception_v3)
-BASELINE_INPUT = 32  # image side for parawire's CIFAR baselines
-MODEL_FORMS = "torchvision:NAME (e.g. torchvision:resnet50) or a baseline (e.g. cifarnet)"
 
 
 @dataclass
@@ -421,59 +418,3 @@ def _assemble(
     handed = {v: tuple(ns) for v, ns in exported.items()}
     handed[sink_id] = tuple(out_meta)
     return graph, handed
-
-
-def _torchvision_model(
-    name: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
-) -> tuple[nn.Module, torch.Tensor]:
-    import torchvision
-
-    if name not in torchvision.models.list_models(module=torchvision.models):
-        raise ConfigError(
-            f"unknown torchvision classification model {name!r}; accepted forms: {MODEL_FORMS}"
-        )
-    extra: dict[str, Any] = {}
-    if name in ("googlenet", "inception_v3"):
-        extra = {"aux_logits": False, "init_weights": False}
-    if num_classes is not None:
-        extra["num_classes"] = num_classes
-    side = 299 if name == "inception_v3" else TORCHVISION_INPUT
-    shape = tuple(input_shape) if input_shape is not None else (3, side, side)
-    if shape[0] != 3:
-        raise ConfigError(f"torchvision:{name} takes 3-channel images, not {shape[0]}")
-    model = torchvision.models.get_model(name, weights=None, **extra)
-    return model, torch.zeros(1, *shape)
-
-
-def resolve_model(
-    name: str,
-    *,
-    input_shape: tuple[int, ...] | None = None,
-    num_classes: int | None = None,
-) -> tuple[nn.Module, torch.Tensor]:
-    """An untrained model and an example input (batch 1) for ``torchvision:X`` or a baseline
-    name (``cifarnet``, ``resnet20``, ``resnet50``; the old ``baseline:X`` still works).
-
-    ``input_shape`` (C, H, W) and ``num_classes`` default to 3x32x32 and 10 classes for
-    baselines, torchvision's input side and 1000 classes for torchvision models.
-    The one resolver of model names: ``analyze``, ``train``, the study and the runtime name
-    baselines alike.
-    """
-    from parawire.nn import baseline_name, create_baseline, list_baselines
-
-    baseline = baseline_name(name)
-    if baseline is not None:
-        c, h, w = input_shape if input_shape is not None else (3, BASELINE_INPUT, BASELINE_INPUT)
-        model = create_baseline(
-            baseline, num_classes=num_classes or 10, in_channels=c, image_size=h
-        )
-        return model, torch.zeros(1, c, h, w)
-    kind, _, model_name = name.partition(":")
-    if kind == "torchvision" and model_name:
-        return _torchvision_model(model_name, input_shape, num_classes)
-    if kind == "baseline":
-        raise ConfigError(
-            f"unknown baseline {model_name!r} (have {', '.join(list_baselines())}); "
-            f"accepted forms: {MODEL_FORMS}"
-        )
-    raise ConfigError(f"model name {name!r} not understood; accepted forms: {MODEL_FORMS}")

@@ -123,7 +123,7 @@ def _write_out(
     """
     from parawire._io import staged_folder
     from parawire.errors import ConfigError
-    from parawire.runtime.graph import ModelRef
+    from parawire.nn.model_ref import ModelRef
     from parawire.runtime.plan import load_network, plan_from_analysis
 
     network = load_network(target)  # a spec, or a model name (traced as analyze traced it)
@@ -156,15 +156,14 @@ def _write_out(
 def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     """The latency predictor's figures for the chosen placement (parawire.latency)."""
     from parawire.errors import ConfigError
+    from parawire.runtime.plan import input_first, load_network
 
-    if not Path(target).is_file():
+    spec = load_network(target)
+    if isinstance(spec, str):
         raise ConfigError("--predictor needs a spec file (latency predictors encode specs)")
-    from parawire.arch import load_spec
     from parawire.latency import load_predictor, predict_spec
-    from parawire.runtime.plan import input_first
 
     predictor = load_predictor(predictor_file)
-    spec = load_spec(target)
     profile = best.profile if best.profile in predictor.profiles else None
     placement = input_first(best.placement, spec)
     return predict_spec(

@@ -11,6 +11,7 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli._progress import progress_on_stderr
+from parawire.errors import ConfigError
 
 
 @click.command("calibrate")
@@ -29,6 +30,12 @@ from parawire.cli._progress import progress_on_stderr
     help="torch threads while timing (as `run --threads` gives each rank).",
 )
 @click.option("--name", default="local-cpu", show_default=True, help="Name of the profile.")
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Allow --name to be a built-in profile's (local-cpu): every later command that names "
+    "it then gets this machine's figures instead of the built-in ones.",
+)
 @click.option(
     "--repeats",
     type=click.IntRange(min=1),
@@ -49,19 +56,30 @@ def calibrate_cmd(
     out: Path | None,
     threads: int,
     name: str,
+    shadow: bool,
     repeats: int,
     processes: int,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu).
+    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu,
+    which shadows the built-in local-cpu: say --shadow, or choose another --name).
 
     Vertices are timed inside whole networks (every generator, both merges) in --processes
     fresh processes, each pinned to a core of its own when the machine has one to spare.
     """
     from parawire.analysis.calibrate import calibrate
-    from parawire.analysis.profiles import save_profile, user_profile_file
+    from parawire.analysis.profiles import save_profile, shadows_builtin, user_profile_file
     from parawire.analysis.work import FLOP_KINDS
+
+    target = out if out is not None else user_profile_file()
+    shadows = shadows_builtin(name, target)
+    if shadows and not shadow:
+        raise ConfigError(
+            f"--name {name} would shadow the built-in profile {name!r} in every later command "
+            f"(written to {target}); pass --shadow to do that, or choose another --name "
+            "(e.g. --name here, then --profile here)"
+        )
 
     with progress_on_stderr("calibrate") as progress:
         result = calibrate(
@@ -72,6 +90,13 @@ def calibrate_cmd(
             processes=processes,
         )
     path = save_profile(result.to_profile(name), out)
+    if shadows:
+        click.echo(
+            f"parawire calibrate: profile {name!r} in {path} now shadows the built-in "
+            f"{name!r} for every command that names it; delete its sections from that file "
+            "to get the built-in back",
+            err=True,
+        )
     if as_json:
         click.echo(dumps_strict({**result.to_dict(), "profile": name, "file": str(path)}))
         return

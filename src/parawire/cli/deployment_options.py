@@ -68,14 +68,18 @@ DEFAULT_PROFILE = "rpi4-wifi"  # what analyze, plan and export place for unless 
 
 
 def announce_profile(command: str, profile: str | None, fallback: str = "local-cpu") -> None:
-    """First line of a command's output (stderr): the profile it used and where it came from
-    (``--profile``, or the command's default). Printed once the work has succeeded, so that a
-    refusal stays one line."""
+    """First line of a command's output (stderr): the profile it used, who chose it
+    (``--profile``, or the command's default) and the file its figures came from (a user file
+    may shadow a built-in profile). Printed once the work has succeeded, so that a refusal
+    stays one line."""
+    from parawire.analysis.profiles import profile_origin
+
     ctx = click.get_current_context(silent=True)
     source = ctx.get_parameter_source("profile") if ctx is not None else None
     given = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
     origin = "from --profile" if given else f"the default of `parawire {command}`"
-    click.echo(f"parawire {command}: profile {profile or fallback} ({origin})", err=True)
+    name = profile or fallback
+    click.echo(f"parawire {command}: profile {name} ({origin}; {profile_origin(name)})", err=True)
 
 
 def devices_option(*, default: int | None = 4, required: bool = False, note: str = "") -> Any:

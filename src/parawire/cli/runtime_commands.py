@@ -249,7 +249,12 @@ def run_cmd(
         with progress_on_stderr("run") as progress:
             report = run_local(plan, options, profile=profile, progress=progress)
     if emulate is not None:
-        click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
+        from parawire.analysis.profiles import profile_origin
+
+        click.echo(
+            f"parawire run: profile {emulate} (from --emulate; {profile_origin(emulate)})",
+            err=True,
+        )
     else:
         announce_profile("run", profile)
     for warning in report.warnings:

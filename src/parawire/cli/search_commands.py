@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from parawire.analysis.costs import WIRE_DTYPES
-from parawire.cli.deployment_options import devices_option, profile_option
+from parawire.cli.deployment_options import announce_profile, devices_option, profile_option
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.errors import ConfigError
 
@@ -131,6 +131,7 @@ def search_cmd(
         **kw,
     )
     outcome = run_search(cfg, out, storage=storage, log=click.echo, progress=True)
+    announce_profile("search", cfg.profile)
     _print_front(outcome.rows, cfg.devices, cfg.profile)
     click.echo(
         f"{len(outcome.rows)} trials finished ({outcome.evaluated} here) in "
@@ -251,6 +252,7 @@ def diff_cmd(
     splits = load_dataset(dataset, root=data, **dict(dataset_options))
     torch.set_num_threads(threads)
     table = write_sweep(out, splits, cfg, values, epochs=epochs, log=click.echo)
+    announce_profile("search diff", cfg.profile)
     from parawire.report import to_rich
 
     _console().print(to_rich(table))

@@ -9,7 +9,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from parawire.cli.deployment_options import deployment_options, devices_option, profile_option
+from parawire.cli.deployment_options import (
+    announce_profile,
+    deployment_options,
+    devices_option,
+    profile_option,
+)
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.data import list_datasets
 from parawire.report import to_rich
@@ -152,7 +157,9 @@ def study_cmd(
         merge_generators=_names(merge_generators),
         **kw,
     )
-    _report(run_study(cfg, out, log=click.echo), out)
+    outcome = run_study(cfg, out, log=click.echo)
+    announce_profile("study", cfg.profile)
+    _report(outcome, out)
 
 
 @click.command("demo")

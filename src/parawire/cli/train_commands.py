@@ -1,4 +1,4 @@
-"""`parawire train` and `parawire eval`: train a spec or a baseline on a data set, evaluate it."""
+"""`parawire train` and `parawire eval`: train a spec or a named model on a data set; evaluate."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from rich.console import Console
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.data import list_datasets, load_dataset, make_batches
 from parawire.errors import ConfigError
-from parawire.nn import list_baselines
+from parawire.nn.model_ref import MODEL_FORMS
 from parawire.train import (
-    ModelSource,
     evaluate,
     get_recipe,
     list_recipes,
@@ -26,7 +25,7 @@ from parawire.train.loop import METRICS
 
 
 @click.command("train")
-@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.argument("model", metavar="SPEC_OR_MODEL")
 @click.option(
     "--dataset",
     type=click.Choice(list_datasets()),
@@ -83,7 +82,8 @@ def train_cmd(
     device: str | None,
     compile: bool | None,
 ) -> None:
-    """Train SPEC_OR_BASELINE (a spec JSON or one of the baselines) and write checkpoints."""
+    """Train SPEC_OR_MODEL (a spec JSON, a baseline such as cifarnet, or torchvision:NAME) and
+    write checkpoints."""
     if not resume and (out / CHECKPOINT).is_file():
         raise ConfigError(
             f"{out} already holds a checkpoint; pass --resume or choose another --out"
@@ -113,7 +113,7 @@ def train_cmd(
 
 
 @click.command("eval")
-@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.argument("model", metavar="SPEC_OR_MODEL")
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
@@ -138,10 +138,10 @@ def eval_cmd(
     dataset_options: tuple[tuple[str, int], ...],
     device: str | None,
 ) -> None:
-    """Top-1 test accuracy of SPEC_OR_BASELINE with trained WEIGHTS (their SHA-256 checked)."""
+    """Top-1 test accuracy of SPEC_OR_MODEL with trained WEIGHTS (their SHA-256 checked)."""
     dev = pick_device(device)
     splits = load_dataset(dataset, root=data, **dict(dataset_options))
-    source: ModelSource = model_source(model, splits.input_shape, splits.num_classes)
+    source = model_source(model, splits.input_shape, splits.num_classes)
     state, _ = load_weights(weights)
     net = source.build()
     try:
@@ -149,7 +149,7 @@ def eval_cmd(
     except RuntimeError as exc:
         raise ConfigError(
             f"{weights} does not fit {source.label} ({str(exc).splitlines()[0]}); "
-            f"give the spec or baseline ({', '.join(list_baselines())}) it was trained as"
+            f"give the spec or model ({MODEL_FORMS}) it was trained as"
         ) from None
     _, test = make_batches(splits, batch_size=256, device=dev)
     loss, acc = evaluate(net.to(dev), test, dev)

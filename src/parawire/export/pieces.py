@@ -75,10 +75,10 @@ def default_opset(exporter: str) -> int:
     return DYNAMO_MIN_OPSET if exporter == "dynamo" else DEFAULT_OPSET
 
 
-def encode(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
+def traced_to_wire(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
     """What is sent for float32 ``x``: (x,), (x as float16,) or (int8 values, float32 scale).
 
-    The same arithmetic as ``parawire.runtime.wire.encode``, written with tensor ops only so
+    The same arithmetic as ``parawire.runtime.wire.to_wire``, written with tensor ops only so
     that it traces to ONNX (``Where`` instead of Python branches on values).
     """
     if wire == "float32":
@@ -93,7 +93,7 @@ def encode(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
     return (q, scale)
 
 
-def decode(x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+def traced_from_wire(x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
     """The float32 tensor a receiver computes with (``scale``: int8 only)."""
     x = x.to(torch.float32)
     return x if scale is None else x * scale
@@ -116,7 +116,7 @@ class StepModule(nn.Module):
         for p in self.step.inputs:
             if p.part == "values":
                 scale = feeds.get(scale_name(p.name)) if p.kind == "received" else None
-                values[p.vertex] = decode(feeds[p.name], scale)
+                values[p.vertex] = traced_from_wire(feeds[p.name], scale)
         for v, module in self.vertices.items():
             values[int(v)] = module([values[u] for u in self.reads[int(v)]])
         sent: dict[int, tuple[torch.Tensor, ...]] = {}
@@ -129,7 +129,7 @@ class StepModule(nn.Module):
                 outputs.append(values[p.vertex])
             else:
                 if p.vertex not in sent:
-                    sent[p.vertex] = encode(values[p.vertex], self.wire)
+                    sent[p.vertex] = traced_to_wire(values[p.vertex], self.wire)
                 outputs.append(sent[p.vertex][1 if p.part == "scale" else 0])
         return tuple(outputs)
 
@@ -254,7 +254,7 @@ class _VertexProbe(nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = inputs[0] if self.vertex is None else self.vertex(list(inputs))
-        return (out,) if self.wire is None else encode(out, self.wire)
+        return (out,) if self.wire is None else traced_to_wire(out, self.wire)
 
 
 def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:

@@ -11,11 +11,13 @@ from parawire.nn.baselines import (
 )
 from parawire.nn.blocks import VertexBlock
 from parawire.nn.model import ArchNet, build_head, build_model, build_vertex, count_parameters
+from parawire.nn.model_ref import ModelRef, model_name, model_or_file
 
 __all__ = [
     "ArchNet",
     "CifarNet",
     "CifarResNet",
+    "ModelRef",
     "VertexBlock",
     "baseline_name",
     "build_head",
@@ -26,6 +28,8 @@ __all__ = [
     "create_baseline",
     "list_aggregations",
     "list_baselines",
+    "model_name",
+    "model_or_file",
     "register_aggregation",
     "register_baseline",
 ]

@@ -34,7 +34,7 @@ import torch.distributed as dist
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime.link import LinkModel, Outbox, _first_line, wait_until
 from parawire.runtime.plan import Plan
-from parawire.runtime.wire import decode, encode, encoded_buffer
+from parawire.runtime.wire import from_wire, to_wire, wire_buffer
 
 IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
 LOGITS_TAG = 2
@@ -204,7 +204,7 @@ class RankEngine:
         pending = {
             r.vertex: (buf, dist.irecv(buf, r.src, tag=vertex_tag(r.vertex, step, self.slots)))
             for r in self.remote
-            for buf in [encoded_buffer((self.batch, *r.shape), self.wire)]
+            for buf in [wire_buffer((self.batch, *r.shape), self.wire)]
         }
         logits_recv = None
         if self.rank == 0 and self.output_rank != 0:
@@ -261,16 +261,16 @@ class RankEngine:
             assert image is not None
             if self.image_targets:
                 with self._clock("send_s"):
-                    message = encode(image, self.wire)
+                    message = to_wire(image, self.wire)
                     for r in self.image_targets:
                         self.outbox.send(message, r, tag, "the image")
             return image
         if self.rank in self.image_targets:
-            buf = encoded_buffer(self.image_shape, self.wire)
+            buf = wire_buffer(self.image_shape, self.wire)
             work = dist.irecv(buf, 0, tag=tag)
             got = self._wait(buf, work, 0, "the image")
             with self._clock("recv_s"):
-                return decode(got, self.image_shape, self.wire)
+                return from_wire(got, self.image_shape, self.wire)
         return None
 
     def _input(

@@ -31,8 +31,7 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -42,14 +41,11 @@ from parawire.analysis.costs import spec_costs
 from parawire.analysis.graph import CostGraph
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError
-from parawire.runtime.wire import decode, encode
+from parawire.nn.model_ref import ModelRef
+from parawire.runtime.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from parawire.analysis.trace import TracedModule
-
-MAX_MODEL_NAME = 200  # characters of a model name in plan.json
-MAX_SIDE = 512  # pixels of an image side (cifarnet's first linear layer grows with its square)
-MAX_CLASSES = 1_000_000  # classifier outputs of a traced model
 
 
 class Parts(nn.Module, ABC):
@@ -176,10 +172,10 @@ class SpecGraph(RunGraph):
         return tuple(self.spec.output_shape(vertex))
 
     def pack(self, vertex: int, value: torch.Tensor, wire: str) -> torch.Tensor:
-        return encode(value, wire)
+        return to_wire(value, wire)
 
     def unpack(self, vertex: int, message: torch.Tensor, batch: int, wire: str) -> torch.Tensor:
-        return decode(message, (batch, *self.message_shape(vertex)), wire)
+        return from_wire(message, (batch, *self.message_shape(vertex)), wire)
 
     def costs(
         self, batch: int = 1, wire_dtype: str = "float32", scatter: str = "image"
@@ -212,81 +208,6 @@ class SpecGraph(RunGraph):
 
 
 # --- traced models --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A named model every rank builds alike: a baseline (``cifarnet``) or ``torchvision:X``,
-    for images of ``input_shape`` and ``num_classes`` classes (as it was trained, if it was)."""
-
-    name: str  # as analyze takes it: "cifarnet", "torchvision:resnet18"
-    input_shape: tuple[int, int, int]  # (C, H, W)
-    num_classes: int
-
-    @classmethod
-    def named(
-        cls,
-        name: str,
-        input_shape: Sequence[int] | None = None,
-        num_classes: int | None = None,
-    ) -> ModelRef:
-        """The model ``name`` with its defaults filled in (those ``analyze`` traces)."""
-        from parawire.analysis.trace import resolve_model
-        from parawire.nn import baseline_name
-
-        name = baseline_name(name) or name
-        shape = tuple(input_shape) if input_shape is not None else None
-        with torch.random.fork_rng(devices=[]):
-            module, example = resolve_model(name, input_shape=shape, num_classes=num_classes)
-            if num_classes is None:
-                with torch.inference_mode():
-                    num_classes = int(module.eval()(example).shape[-1])
-        c, h, w = example.shape[1:]
-        return cls(name, (int(c), int(h), int(w)), num_classes).check()
-
-    def check(self) -> ModelRef:
-        """Raise ``DataError`` for a name, shape or class count that cannot be right."""
-        shape = self.input_shape
-        if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_MODEL_NAME:
-            raise DataError(f"malformed plan: model name must be a short string, got {self.name!r}")
-        if not (
-            isinstance(shape, tuple)
-            and len(shape) == 3
-            and all(type(x) is int and 0 < x <= MAX_SIDE for x in shape)
-        ):
-            raise DataError(
-                f"malformed plan: model input_shape must be 3 integers in 1..{MAX_SIDE}, "
-                f"got {shape!r}"
-            )
-        if type(self.num_classes) is not int or not 0 < self.num_classes <= MAX_CLASSES:
-            raise DataError(
-                f"malformed plan: model num_classes must be an integer in 1..{MAX_CLASSES}, "
-                f"got {self.num_classes!r}"
-            )
-        return self
-
-    def build(self) -> tuple[nn.Module, torch.Tensor]:
-        """The model (initialised from torch's global RNG) and an example input, batch 1."""
-        from parawire.analysis.trace import resolve_model
-
-        return resolve_model(self.name, input_shape=self.input_shape, num_classes=self.num_classes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON (plan.json's ``model``)."""
-        return {
-            "name": self.name,
-            "input_shape": list(self.input_shape),
-            "num_classes": self.num_classes,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> ModelRef:
-        """Inverse of :meth:`to_dict`, every field type-checked."""
-        if not isinstance(data, dict):
-            raise DataError(f"malformed plan: model must be an object, got {data!r:.60}")
-        shape = data.get("input_shape")
-        shape = tuple(shape) if isinstance(shape, list) else shape
-        return cls(data.get("name"), shape, data.get("num_classes")).check()  # type: ignore[arg-type]
 
 
 class TracedParts(Parts):
@@ -332,8 +253,8 @@ class TracedGraph(RunGraph):
 
         self.ref = ref
         with torch.random.fork_rng(devices=[]):
-            module, example = ref.build()
-        self.traced = trace_module(module, example, name=ref.name)
+            module = ref.build()
+        self.traced = trace_module(module, ref.example(), name=ref.name)
         graph = self.traced.graph
         self.cost_graph = graph
         self.vertex_ids = graph.topological_order
@@ -382,12 +303,12 @@ class TracedGraph(RunGraph):
                 f"not the {self.message_shape(vertex)[0]} of its trace (batch 1): the model must "
                 "treat the first dimension as the batch"
             )
-        return encode(flat, wire)
+        return to_wire(flat, wire)
 
     def unpack(
         self, vertex: int, message: torch.Tensor, batch: int, wire: str
     ) -> tuple[torch.Tensor, ...]:
-        flat = decode(message, (batch, *self.message_shape(vertex)), wire)
+        flat = from_wire(message, (batch, *self.message_shape(vertex)), wire)
         shapes = self.handed_shapes[vertex]
         pieces = flat.split([math.prod(s) for s in shapes], dim=1)
         return tuple(p.reshape(batch, *s) for p, s in zip(pieces, shapes, strict=True))
@@ -414,11 +335,11 @@ class TracedGraph(RunGraph):
     def seeded_state(self, seed: int) -> dict[str, torch.Tensor]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return self.ref.build()[0].state_dict()
+            return self.ref.build().state_dict()
 
     def whole_model(self) -> nn.Module:
         with torch.random.fork_rng(devices=[]):
-            return self.ref.build()[0].eval()
+            return self.ref.build().eval()
 
     def digest(self) -> str:
         doc = {
@@ -439,8 +360,8 @@ def _traced_costs(ref: ModelRef, batch: int) -> CostGraph:
     from parawire.analysis.trace import from_module
 
     with torch.random.fork_rng(devices=[]):
-        module, example = ref.build()
-    return from_module(module, torch.zeros(batch, *example.shape[1:]), name=ref.name)
+        module = ref.build()
+    return from_module(module, ref.example(batch), name=ref.name)
 
 
 @functools.lru_cache(maxsize=8)
@@ -452,7 +373,11 @@ def traced_graph(ref: ModelRef) -> TracedGraph:
 def graph_of(network: ArchSpec | ModelRef) -> RunGraph:
     """What the runtime runs for ``network``: a spec's :class:`SpecGraph`, a model's (cached)
     :class:`TracedGraph`."""
-    return SpecGraph(network) if isinstance(network, ArchSpec) else traced_graph(network)
+    if isinstance(network, ArchSpec):
+        return SpecGraph(network)
+    if network.spec is not None:  # a spec runs as itself (a SpecGraph), never traced
+        raise DataError("malformed plan: a traced model is named by its name, not a spec")
+    return traced_graph(network)
 
 
 def _vertex_module(

@@ -39,7 +39,8 @@ from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
 from parawire.arch import spec as spec_module
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
-from parawire.runtime.graph import ModelRef, RunGraph, SpecGraph, graph_of
+from parawire.nn.model_ref import ModelRef, model_or_file
+from parawire.runtime.graph import RunGraph, SpecGraph, graph_of
 from parawire.runtime.secret import SECRET_FILE, write_secret
 
 PLAN_FILE = "plan.json"
@@ -529,34 +530,35 @@ def make_plan(
 def model_for(name: str, weights: str | Path | None = None) -> ModelRef:
     """The model ``name`` as a plan runs it: with the input shape and classes a baseline was
     trained for when ``weights`` (``parawire train``'s) record them, else ``analyze``'s."""
+    ref = ModelRef.named(name)
     if weights is None:
-        return ModelRef.named(name)
-    from parawire.nn import baseline_name
+        return ref
     from parawire.train.checkpoint import load_weights
 
     _, meta = load_weights(Path(weights))
-    trained = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-    if not trained.get("baseline"):
-        return ModelRef.named(name)
-    if trained["baseline"] != (baseline_name(name) or name):
-        raise ConfigError(
-            f"{weights} holds weights of {trained['baseline']!r}, not of {name!r}; plan "
-            f"{trained['baseline']} with them or give the weights of {name}"
-        )
+    if not isinstance(meta.get("model"), dict) or meta["model"].get("spec"):
+        return ref  # no record, or a spec's weights: the run's check says whether they fit
     try:
-        return ModelRef.named(name, trained["input_shape"], int(trained["num_classes"]))
-    except (KeyError, TypeError, ValueError) as exc:
+        trained = ModelRef.from_dict(meta["model"])
+    except DataError as exc:
         raise DataError(f"{weights}: malformed model metadata ({exc})") from None
+    if trained.name != ref.name:
+        raise ConfigError(
+            f"{weights} holds weights of {trained.name!r}, not of {name!r}; plan "
+            f"{trained.name} with them or give the weights of {name}"
+        )
+    return trained
 
 
 def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> Plan:
     """A plan folder/file as is, a spec placed by ``make_plan(spec, devices, **choice)``, or
     a model name (a baseline such as ``cifarnet``, ``torchvision:NAME``) placed likewise."""
-    if not Path(path).exists() and _is_model_name(str(path)):
+    found = model_or_file(path)
+    if isinstance(found, str):
         if devices is None:
-            raise ConfigError(f"a model needs --devices K (e.g. parawire run {path} -n 2)")
-        return make_plan(str(path), devices, **choice)
-    file = _plan_file(Path(path))
+            raise ConfigError(f"a model needs --devices K (e.g. parawire run {found} -n 2)")
+        return make_plan(found, devices, **choice)
+    file = _plan_file(found)
     data = _read_json(file, f"no plan or spec at {path}")
     if isinstance(data, dict) and "plan_version" in data:
         plan = Plan.from_file_data(data, file)
@@ -576,16 +578,10 @@ def load_plan_or_spec(path: str | Path, devices: int | None, **choice: Any) -> P
 
 
 def load_network(path_or_name: str | Path) -> ArchSpec | str:
-    """A spec file's spec, or the model name itself (what ``make_plan`` takes)."""
-    if not Path(path_or_name).exists() and _is_model_name(str(path_or_name)):
-        return str(path_or_name)
+    """A spec file's spec, or the model's name (what ``make_plan`` takes)."""
+    found = model_or_file(path_or_name)
+    if isinstance(found, str):
+        return found
     from parawire.arch import load_spec
 
-    return load_spec(path_or_name)
-
-
-def _is_model_name(text: str) -> bool:
-    """True for a baseline's name or ``torchvision:NAME`` (what ``analyze`` traces)."""
-    from parawire.nn import baseline_name
-
-    return baseline_name(text) is not None or text.startswith("torchvision:")
+    return load_spec(found)

@@ -13,7 +13,7 @@ the receive; the vertices always compute in float32.
   tensor so small that its scale is a float32 subnormal (peak below 127 * 2^-126), at most
   ``INT8_FLOOR`` from rounding the scale itself.
 
-:func:`emulate_wire` runs a whole model in one process with exactly the same encode/decode on
+:func:`emulate_wire` runs a whole model in one process with exactly the same to_wire/from_wire on
 every tensor that a plan sends between ranks: the distributed logits equal its logits, which is
 how accuracy on the wire is measured without launching ranks.
 """
@@ -53,7 +53,7 @@ def check_wire_dtype(dtype: str) -> str:
     return dtype
 
 
-def encoded_buffer(shape: tuple[int, ...], dtype: str) -> torch.Tensor:
+def wire_buffer(shape: tuple[int, ...], dtype: str) -> torch.Tensor:
     """An empty receive buffer for a float32 tensor of ``shape`` sent as ``dtype``."""
     if dtype == "float32":
         return torch.empty(shape)
@@ -77,7 +77,7 @@ def int8_scale(x: torch.Tensor) -> torch.Tensor:
     return scale if float(scale) > 0 else torch.tensor(INT8_MIN_STEP, dtype=torch.float32)
 
 
-def encode(x: torch.Tensor, dtype: str) -> torch.Tensor:
+def to_wire(x: torch.Tensor, dtype: str) -> torch.Tensor:
     """The tensor to send for float32 ``x`` (contiguous; int8: elements then the scale)."""
     if dtype == "float32":
         return x.contiguous()
@@ -88,8 +88,8 @@ def encode(x: torch.Tensor, dtype: str) -> torch.Tensor:
     return x.to(TORCH_DTYPES[dtype]).contiguous()
 
 
-def decode(buf: torch.Tensor, shape: tuple[int, ...], dtype: str) -> torch.Tensor:
-    """The float32 tensor of ``shape`` that ``encode`` turned into ``buf``."""
+def from_wire(buf: torch.Tensor, shape: tuple[int, ...], dtype: str) -> torch.Tensor:
+    """The float32 tensor of ``shape`` that ``to_wire`` turned into ``buf``."""
     if dtype == "float32":
         return buf
     if dtype == "int8":
@@ -99,8 +99,8 @@ def decode(buf: torch.Tensor, shape: tuple[int, ...], dtype: str) -> torch.Tenso
 
 
 def roundtrip(x: torch.Tensor, dtype: str) -> torch.Tensor:
-    """``decode(encode(x))``: what the receiving rank computes with."""
-    return decode(encode(x, dtype), tuple(x.shape), dtype)
+    """``from_wire(to_wire(x))``: what the receiving rank computes with."""
+    return from_wire(to_wire(x, dtype), tuple(x.shape), dtype)
 
 
 def message_bytes(shape: tuple[int, ...], dtype: str) -> int:

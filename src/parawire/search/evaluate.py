@@ -98,15 +98,15 @@ def proxy_accuracy(
     """(accuracy over the wire %, float32 accuracy %, training seconds) after ``cfg.epochs``."""
     import torch
 
+    from parawire.nn.model_ref import ModelRef
     from parawire.runtime.plan import input_first
     from parawire.runtime.wire import emulate_wire
     from parawire.train.loop import Trainer
-    from parawire.train.models import ModelSource
     from parawire.train.recipes import get_recipe
 
     recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
     trainer = Trainer(
-        ModelSource.from_spec(spec),
+        ModelRef.from_spec(spec),
         splits,
         recipe,
         epochs=cfg.epochs,

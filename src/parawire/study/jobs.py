@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from parawire.arch import StagingConfig, generate
 from parawire.arch.spec import ArchSpec
+from parawire.nn.model_ref import ModelRef
 from parawire.study.config import StudyConfig, group_id, split_group
-from parawire.train.models import ModelSource
 
 KINDS = ("generator", "baseline", "greedy", "merge", "uniform", "staged")
 # "merge": a generator's sample trained with the other merge mode (StudyConfig.other_merge)
@@ -89,8 +89,8 @@ def job_spec(job: Job, cfg: StudyConfig, in_channels: int, num_classes: int) -> 
     )
 
 
-def job_source(job: Job, cfg: StudyConfig, in_channels: int, num_classes: int) -> ModelSource:
+def job_source(job: Job, cfg: StudyConfig, in_channels: int, num_classes: int) -> ModelRef:
     """What a job trains: its generated spec, or its baseline."""
     if job.kind == "baseline":
-        return ModelSource(None, job.group, (in_channels, job.size, job.size), num_classes)
-    return ModelSource.from_spec(job_spec(job, cfg, in_channels, num_classes))
+        return ModelRef(job.group, (in_channels, job.size, job.size), num_classes)
+    return ModelRef.from_spec(job_spec(job, cfg, in_channels, num_classes))

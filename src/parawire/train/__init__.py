@@ -3,10 +3,11 @@
 Python API::
 
     from parawire.data import load_dataset
-    from parawire.train import ModelSource, get_recipe, train_model
+    from parawire.nn import ModelRef
+    from parawire.train import get_recipe, train_model
     splits = load_dataset("digits")
     spec = parawire.generate("dp", seed=0)
-    result = train_model(ModelSource.from_spec(spec), splits, get_recipe("modern"), epochs=5,
+    result = train_model(ModelRef.from_spec(spec), splits, get_recipe("modern"), epochs=5,
                          out=Path("runs/dp0"))
 """
 
@@ -18,7 +19,7 @@ from parawire.train.checkpoint import (
     save_weights,
 )
 from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, train_model
-from parawire.train.models import ModelSource, model_source, pick_device
+from parawire.train.models import model_source, pick_device
 from parawire.train.recipes import (
     Recipe,
     get_recipe,
@@ -31,7 +32,6 @@ from parawire.train.recipes import (
 __all__ = [
     "Checkpoint",
     "EpochRecord",
-    "ModelSource",
     "Recipe",
     "TrainResult",
     "Trainer",

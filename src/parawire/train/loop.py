@@ -37,6 +37,7 @@ from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
 from parawire.nn import count_parameters
+from parawire.nn.model_ref import ModelRef
 from parawire.train.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_JSON,
@@ -47,7 +48,7 @@ from parawire.train.checkpoint import (
     save_weights,
     write_json,
 )
-from parawire.train.models import ModelSource, pick_device
+from parawire.train.models import pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation
 
@@ -72,8 +73,8 @@ class EpochRecord:
 class TrainResult:
     """A finished (or resumed-and-finished) training run."""
 
-    model: str  # ModelSource.label
-    digest: str  # ModelSource.digest
+    model: str  # ModelRef.label
+    digest: str  # ModelRef.digest
     dataset: str
     recipe: dict[str, Any]
     seed: int
@@ -146,7 +147,7 @@ class Trainer:
 
     def __init__(
         self,
-        source: ModelSource,
+        source: ModelRef,
         splits: ImageSplits,
         recipe: Recipe,
         *,
@@ -402,7 +403,7 @@ class Trainer:
 
 
 def train_model(
-    source: ModelSource,
+    source: ModelRef,
     splits: ImageSplits,
     recipe: Recipe,
     *,

@@ -113,36 +113,32 @@ def choose_compilation(
     return Compilation(mode or DEFAULT_MODES.get(device.type, "default"), backend)
 
 
-class TrainLoss(nn.Module):
-    """``model`` with its training loss: (x, y) -> (mean loss, number correct)."""
+class ModelLoss(nn.Module):
+    """``model`` with its cross-entropy: (x, y) -> (loss, number correct), the loss the mean
+    over the batch (training, with ``label_smoothing``) or its sum (evaluation: a
+    :class:`Tally` adds batches of any size)."""
 
-    def __init__(self, model: nn.Module, label_smoothing: float, device: torch.device) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        *,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",  # "mean" (training) or "sum" (evaluation)
+    ) -> None:
         super().__init__()
         self.model = model
+        self.device = device
         self.label_smoothing = label_smoothing
-        self.device = device
+        self.reduction = reduction
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device):
             logits = self.model(x)  # (B, classes)
         logits = logits.float()
-        loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        return loss, (logits.argmax(1) == y).sum()
-
-
-class EvalLoss(nn.Module):
-    """``model`` evaluated: (x, y) -> (summed cross-entropy, number correct)."""
-
-    def __init__(self, model: nn.Module, device: torch.device) -> None:
-        super().__init__()
-        self.model = model
-        self.device = device
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with autocast(self.device):
-            logits = self.model(x)  # (B, classes)
-        logits = logits.float()
-        loss = nn.functional.cross_entropy(logits, y, reduction="sum")
+        loss = nn.functional.cross_entropy(
+            logits, y, label_smoothing=self.label_smoothing, reduction=self.reduction
+        )
         return loss, (logits.argmax(1) == y).sum()
 
 
@@ -179,7 +175,8 @@ class Steps:
     ) -> None:
         self.model, self.optimizer, self.device = model, optimizer, device
         self.compilation = compilation
-        train, test = TrainLoss(model, label_smoothing, device), EvalLoss(model, device)
+        train = ModelLoss(model, device, label_smoothing=label_smoothing)
+        test = ModelLoss(model, device, reduction="sum")
         self._train, self._eval = train, test
         if compilation.compiled:
             kw = {"backend": compilation.backend, "dynamic": False}

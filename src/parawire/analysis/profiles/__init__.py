@@ -12,8 +12,10 @@ from parawire.analysis.profiles._registry import (
     get_profile,
     list_profiles,
     load_profiles,
+    profile_origin,
     register_profile,
     save_profile,
+    shadows_builtin,
     unregister_profile,
     user_profile_file,
 )
@@ -30,8 +32,10 @@ __all__ = [
     "list_profiles",
     "load_profiles",
     "parse_profiles",
+    "profile_origin",
     "register_profile",
     "save_profile",
+    "shadows_builtin",
     "unregister_profile",
     "user_profile_file",
 ]

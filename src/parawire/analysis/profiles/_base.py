@@ -147,6 +147,9 @@ class Profile:
     # Largest over smallest time of one network between fresh processes (or devices) of this
     # kind: each device's own luck, independent between the one device and the split's (>= 1)
     spread: float = 1.0
+    # The TOML file the profile was read from ("" when made in code): what outputs that name
+    # the profile show, since a user file may hold a profile named like a built-in one
+    file: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():

@@ -48,18 +48,48 @@ def user_profile_file() -> Path:
     return Path(cache_home) / "parawire" / "profiles.toml"
 
 
+def _listed_files() -> list[Path]:
+    """The files ``$PARAWIRE_PROFILES`` lists, in its order."""
+    return [
+        Path(item).expanduser() for item in os.environ.get(ENV_VAR, "").split(os.pathsep) if item
+    ]
+
+
 def _user_files() -> list[Path]:
     """Profile files consulted before the built-ins, lowest priority first."""
     files = []
     default = user_profile_file()
     if default.is_file():
         files.append(default)
-    for item in filter(None, os.environ.get(ENV_VAR, "").split(os.pathsep)):
-        path = Path(item).expanduser()
+    for path in _listed_files():
         if not path.is_file():
-            raise ConfigError(f"${ENV_VAR} lists {item!r}, which is not a file; fix or unset it")
+            raise ConfigError(
+                f"${ENV_VAR} lists {str(path)!r}, which is not a file; fix or unset it"
+            )
         files.append(path)
     return files
+
+
+def shadows_builtin(name: str, file: str | os.PathLike[str]) -> bool:
+    """Whether a profile ``name`` written into ``file`` hides the built-in profile of that name
+    from every lookup by name (``file``: the user's profile file, or one $PARAWIRE_PROFILES
+    lists)."""
+    if name not in _builtin()[0]:
+        return False
+    target = Path(file).expanduser().resolve()
+    return any(target == path.resolve() for path in [user_profile_file(), *_listed_files()])
+
+
+def profile_origin(profile: str | os.PathLike[str] | Profile) -> str:
+    """Where a profile's figures come from, for every output that names it: ``built-in``, its
+    file (and that it shadows the built-in of its name, when it does) or ``made in code``."""
+    prof = get_profile(profile)
+    if not prof.file:
+        return "made in code"
+    if Path(prof.file) == BUILTIN_FILE:
+        return "built-in"
+    shadowing = prof.name in _builtin()[0] and get_profile(prof.name).file == prof.file
+    return f"file {prof.file}" + (", shadowing the built-in" if shadowing else "")
 
 
 def load_profiles(path: str | os.PathLike[str]) -> dict[str, Profile]:

@@ -243,6 +243,7 @@ def _profile(
         link_range=_range(origin, where, body, "link_range"),
         estimate=_flag(origin, where, body, "estimate"),
         spread=_number(origin, where, body, "spread", 1.0),
+        file=origin,
     )
 
 

@@ -1,0 +1,50 @@
+"""One meaning per name: the wire codec's functions are named for it, not ``encode`` (which
+also names the latency predictors' featurisation) (issue 20, item 7)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+import parawire
+from parawire.export.pieces import traced_from_wire, traced_to_wire
+from parawire.runtime.wire import from_wire, roundtrip, to_wire
+
+SRC = Path(parawire.__file__).parent
+
+
+def _defined(name: str) -> list[str]:
+    """Modules (relative) that define a top-level function ``name``."""
+    return sorted(
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        for node in ast.parse(p.read_text("utf-8")).body
+        if isinstance(node, ast.FunctionDef) and node.name == name
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "homes"),
+    [
+        ("to_wire", ["runtime/wire.py"]),
+        ("from_wire", ["runtime/wire.py"]),
+        ("traced_to_wire", ["export/pieces.py"]),
+        ("traced_from_wire", ["export/pieces.py"]),
+        ("decode", []),
+        ("encode", ["latency/encode.py"]),  # the predictors' features (issue 21's to rename)
+    ],
+)
+def test_each_name_is_defined_once(name: str, homes: list[str]) -> None:
+    assert _defined(name) == homes
+
+
+@pytest.mark.parametrize("wire", ["float32", "float16", "int8"])  # what ONNX pieces send
+def test_the_traced_codec_is_the_runtime_codec(wire: str) -> None:
+    x = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    parts = traced_to_wire(x, wire)
+    got = traced_from_wire(parts[0], parts[1] if len(parts) > 1 else None)
+    assert torch.equal(got, roundtrip(x, wire))
+    assert torch.equal(from_wire(to_wire(x, wire), tuple(x.shape), wire), roundtrip(x, wire))
