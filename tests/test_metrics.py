@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 
+import networkx as nx
 import pytest
 
 from parawire.analysis.graph import CostGraph, Vertex
@@ -14,6 +16,7 @@ from parawire.analysis.metrics import (
     balance_entropy,
     communication_bytes,
     depth_histogram,
+    device_flows,
     eta,
     evaluate_placement,
     load_variability,
@@ -187,3 +190,22 @@ def test_bad_placement_is_rejected() -> None:
         evaluate_placement(chain_graph(3), {0: 0, 1: 0}, 2)
     with pytest.raises(ConfigError, match="outside"):
         evaluate_placement(chain_graph(3), {0: 0, 1: 0, 2: 5}, 2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_device_flows_has_an_edge_per_device_pair_that_sends(seed: int) -> None:
+    edges = [(0, 1), (0, 2), (1, 3), (2, 3), (1, 4), (4, 3), (2, 4)]
+    graph = hand_graph(edges)
+    rng = random.Random(seed)
+    assignment = {v: rng.randrange(3) for v in range(5)}
+    want = nx.DiGraph()  # one add_edge per cut edge, as device_flows used to build it
+    want.add_nodes_from(set(assignment.values()))
+    for a, b in edges:
+        if assignment[a] != assignment[b]:
+            want.add_edge(assignment[a], assignment[b])
+    got = device_flows(graph, assignment)
+    assert list(got.nodes) == list(want.nodes) and list(got.edges) == list(want.edges)
+    both = sum(1 for a, b in got.edges if a < b and got.has_edge(b, a))
+    metrics = evaluate_placement(graph, assignment, 3)
+    assert metrics.device_pairs_both_ways == both
+    assert metrics.acyclic == nx.is_directed_acyclic_graph(want)
