@@ -205,6 +205,8 @@ def test_noise_reports_test_retest_agreement(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["agreement"]["n"] == 10 and doc["agreement"]["within10"] == pytest.approx(50.0)
     assert doc["agreement"]["spearman"] == pytest.approx(1.0)
+    assert doc["median_ratio"] == pytest.approx(1.125)  # between 1.05 and 1.2
+    assert doc["rescaled"]["within10"] == pytest.approx(100.0)  # 0.93 and 1.07 of the first
     assert main(args) == 0
     assert "50.0% within ±10%" in capsys.readouterr().out
 

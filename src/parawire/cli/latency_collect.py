@@ -262,6 +262,11 @@ def noise_cmd(
         f"{e.within5:.1f}% within ±5%, MAPE {e.mape:.2f}%, Spearman {e.spearman:.3f}; median "
         f"{second} / {first} = {result.median_ratio:.3f}"
     )
+    r = result.rescaled
+    click.echo(
+        f"with the median ratio divided out: {r.within10:.1f}% within ±10%, "
+        f"{r.within5:.1f}% within ±5%, MAPE {r.mape:.2f}%"
+    )
     click.echo(
         "no predictor fitted on these labels can be expected to do better than this "
         f"({result.only_first} rows only in {first}, {result.only_second} only in {second})"
