@@ -145,8 +145,8 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     "--dilation",
     default="1",
     show_default=True,
-    help="k > 1 with --emulate: run the emulation F times slower and divide the times by F, "
-    "or auto (F from this machine; docs/runtime.md, time dilation).",
+    help="With --emulate: run the emulation F times slower and divide the times by F, or "
+    "auto (F from this machine and its load; docs/runtime.md, time dilation).",
 )
 @click.option(
     "--noise-threshold",
