@@ -205,6 +205,8 @@ def test_noise_reports_test_retest_agreement(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["agreement"]["n"] == 10 and doc["agreement"]["within10"] == pytest.approx(50.0)
     assert doc["agreement"]["spearman"] == pytest.approx(1.0)
+    assert doc["median_ratio"] == pytest.approx(1.125)  # between 1.05 and 1.2
+    assert doc["rescaled"]["within10"] == pytest.approx(100.0)  # 0.93 and 1.07 of the first
     assert main(args) == 0
     assert "50.0% within ±10%" in capsys.readouterr().out
 
@@ -236,3 +238,21 @@ def test_dilated_emulated_rows_run_slower_and_divide_the_dilation_out(monkeypatc
     base = get_profile("rpi4-ethernet")
     assert seen["profile"].link.seconds(1e6) == pytest.approx(3 * base.link.seconds(1e6))
     assert seen["options"].timeout == pytest.approx(3 * config.timeout)
+
+
+def test_one_device_emulated_rows_are_dilated_too(monkeypatch):
+    from parawire.analysis.profiles import get_profile
+    from parawire.latency.rounds import measure_batch
+    from parawire.runtime import launch
+
+    seen = {}
+
+    def fake_single_process(plan, state, options):
+        seen["profile"] = get_profile(options.emulate)
+        return [0.04, 0.08], None
+
+    monkeypatch.setattr(launch, "single_process", fake_single_process)
+    config = CollectConfig(samples=1, emulate="rpi4-ethernet", dilation="4", **TINY)
+    assert measure_batch(list(iter_jobs(config)), config) == [[[0.01, 0.02]]]
+    base = get_profile("rpi4-ethernet")
+    assert seen["profile"].link.seconds(1e6) == pytest.approx(4 * base.link.seconds(1e6))

@@ -43,7 +43,7 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_on_noise():
         return nn.functional.mse_loss(net(x[idx]).squeeze(1), y[idx])
 
     held = np.arange(80) >= 60
-    result = train(net, loss_of, 80, held, TrainConfig(epochs=400, batch=16, patience=10))
+    result = train(net, loss_of, held, TrainConfig(epochs=400, batch=16, patience=10))
     assert result.epochs_run < 400 and result.best_epoch <= result.epochs_run - 10
     with torch.no_grad():
         assert float(loss_of(torch.arange(60, 80))) == pytest.approx(result.val_loss, rel=1e-6)

@@ -145,8 +145,8 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     "--dilation",
     default="1",
     show_default=True,
-    help="k > 1 with --emulate: run the emulation F times slower and divide the times by F, "
-    "or auto (F from this machine; docs/runtime.md, time dilation).",
+    help="With --emulate: run the emulation F times slower and divide the times by F, or "
+    "auto (F from this machine and its load; docs/runtime.md, time dilation).",
 )
 @click.option(
     "--noise-threshold",
@@ -261,6 +261,11 @@ def noise_cmd(
         f"test-retest on {e.n} deployments measured in both: {e.within10:.1f}% within ±10%, "
         f"{e.within5:.1f}% within ±5%, MAPE {e.mape:.2f}%, Spearman {e.spearman:.3f}; median "
         f"{second} / {first} = {result.median_ratio:.3f}"
+    )
+    r = result.rescaled
+    click.echo(
+        f"with the median ratio divided out: {r.within10:.1f}% within ±10%, "
+        f"{r.within5:.1f}% within ±5%, MAPE {r.mape:.2f}%"
     )
     click.echo(
         "no predictor fitted on these labels can be expected to do better than this "

@@ -12,6 +12,7 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,10 @@ from parawire._io import dumps_strict
 from parawire.cli.deployment_options import devices_option
 from parawire.cli.latency_collect import collect_cmd, noise_cmd
 from parawire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from parawire.latency import Predictor, Sample
+    from parawire.latency.evaluate import Errors
 
 _predictor_option = click.option(
     "--predictor",
@@ -155,7 +160,7 @@ def fit_cmd(
 
 def _new_or_source(
     model: str, seed: int, epochs: int | None, threads: int, source_file: Path | None
-):  # -> Predictor
+) -> Predictor:
     """A new predictor ``model`` (learned ones with ``epochs`` and ``threads``), or the one in
     ``source_file`` (to adapt, fine-tuning with ``threads``)."""
     from parawire.latency import create_predictor, load_predictor, predictor_class
@@ -171,7 +176,7 @@ def _new_or_source(
     return create_predictor(model, seed=seed, **options)
 
 
-def _fit_summary(predictor, samples, out: Path) -> str:  # predictor: a fitted Predictor
+def _fit_summary(predictor: Predictor, samples: list[Sample], out: Path) -> str:
     """One line: what was fitted, how validation chose its epochs, and its held-out figures."""
     head = (
         f"fitted {predictor.name} on {len(samples)} measurements of "
@@ -310,7 +315,7 @@ def report_cmd(
         click.echo(f"wrote {plot}")
 
 
-def _report_rows(predictor, samples) -> list:  # -> [(label, Errors, predictions per second)]
+def _report_rows(predictor: Predictor, samples: list[Sample]) -> list[tuple[str, Errors, float]]:
     """One row per (k, profile) group of ``samples``, and one for all when there are several."""
     from parawire.latency.evaluate import score
 

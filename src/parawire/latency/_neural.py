@@ -197,7 +197,7 @@ class NeuralPredictor(Predictor):
             def loss_of(idx: torch.Tensor) -> torch.Tensor:
                 return nn.functional.mse_loss(net(_take(data, idx)), y[idx])
 
-            result = train(net, loss_of, len(samples), held, cfg)
+            result = train(net, loss_of, held, cfg)
         self.fit_result = asdict(result)
         if held.any():
             rows = [s for s, h in zip(samples, held, strict=True) if h]
@@ -237,7 +237,7 @@ class NeuralPredictor(Predictor):
             try:
                 result = train(
                     net, lambda idx: nn.functional.mse_loss(net(_take(data, idx)), y[idx]),
-                    len(samples), held, cfg,
+                    held, cfg,
                 )  # fmt: skip
             finally:
                 for p in frozen:

@@ -72,7 +72,7 @@ class CollectConfig:
     clock: str = "wall"  # "wall", or "cpu": the thread's CPU time (k = 1, one thread, real)
     processes: int = 3  # fresh-process rounds per row (0: this process, one round)
     interleave: int = 8  # jobs per batch whose rounds are interleaved (rows stored per batch)
-    dilation: str = "1"  # k > 1 emulation: time dilation factor, or "auto" (runtime.dilation)
+    dilation: str = "1"  # emulation: time dilation factor, or "auto" (runtime.dilation)
     noise_threshold: float = NOISE_THRESHOLD  # process spread over the median flagged noisy
 
     def check(self) -> None:

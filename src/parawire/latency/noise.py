@@ -5,8 +5,9 @@ with themselves: measure the same architectures twice (two ``latency collect`` r
 stores, same seed and options, at different times) and compare the rows the stores share
 (same architecture, k, placement, measurement profile, wire dtype and threads). The second
 store is scored against the first with the figures a predictor gets (``evaluate.errors``):
-share within +-5% and +-10%, MAPE and Spearman; and the median ratio of second over first
-says whether one run was slower overall (a load, not noise).
+share within +-5% and +-10%, MAPE and Spearman; the median ratio of second over first says
+whether one run was slower overall (a load, not noise), and the figures again after dividing
+that ratio out separate the shift from the noise of each row.
 
     parawire latency noise a.db b.db
 """
@@ -31,12 +32,17 @@ class Retest:
 
     agreement: Errors  # the retest scored against the first measurement
     median_ratio: float  # median over shared rows of retest / first
+    rescaled: Errors  # the retest divided by ``median_ratio`` first: the noise without the shift
     only_first: int  # rows of the first store with no match in the second
     only_second: int  # and the other way round
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
-        return {**asdict(self), "agreement": self.agreement.to_dict()}
+        return {
+            **asdict(self),
+            "agreement": self.agreement.to_dict(),
+            "rescaled": self.rescaled.to_dict(),
+        }
 
 
 def _by_key(rows: Sequence[Measurement]) -> dict[tuple, Measurement]:
@@ -58,9 +64,11 @@ def retest(first: Sequence[Measurement], second: Sequence[Measurement]) -> Retes
         )
     was = [a[k].median_s for k in shared]
     now = [b[k].median_s for k in shared]
+    ratio = statistics.median(n / w for n, w in zip(now, was, strict=True))
     return Retest(
         agreement=errors(now, was),
-        median_ratio=statistics.median(n / w for n, w in zip(now, was, strict=True)),
+        median_ratio=ratio,
+        rescaled=errors([n / ratio for n in now], was),
         only_first=len(set(a) - set(b)),
         only_second=len(set(b) - set(a)),
     )

@@ -89,11 +89,10 @@ def torch_threads(threads: int) -> Iterator[None]:
 Loss = Callable[[torch.Tensor], torch.Tensor]  # row indices -> mean loss over them
 
 
-def train(
-    net: nn.Module, loss_of: Loss, rows: int, held: np.ndarray, cfg: TrainConfig
-) -> TrainResult:
-    """Train ``net`` on the rows not ``held`` out, keep the best epoch on the held-out ones
-    (module docstring). ``loss_of(idx)`` is the loss of rows ``idx`` under the current weights."""
+def train(net: nn.Module, loss_of: Loss, held: np.ndarray, cfg: TrainConfig) -> TrainResult:
+    """Train ``net`` on the rows not ``held`` out (``held``: one flag per row), keep the best
+    epoch on the held-out ones (module docstring). ``loss_of(idx)`` is the loss of rows ``idx``
+    under the current weights."""
     cfg.check()
     train_idx = torch.from_numpy(np.flatnonzero(~held))
     val_idx = torch.from_numpy(np.flatnonzero(held))
