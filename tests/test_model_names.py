@@ -12,7 +12,7 @@ import torch
 import parawire
 from parawire.analysis.api import resolve_graph
 from parawire.cli import main
-from parawire.errors import ConfigError
+from parawire.errors import ConfigError, DataError
 from parawire.nn.model_ref import ModelRef, model_or_file
 from parawire.registry import did_you_mean
 from parawire.runtime.plan import load_network
@@ -122,6 +122,8 @@ def test_a_plan_record_round_trips_and_reads_old_checkpoints() -> None:
     assert ModelRef.from_dict(old) == ref  # a checkpoint written before ModelRef
     spec = parawire.generate("ws", seed=0, n=6, k=2)
     assert ModelRef.from_dict(ModelRef.from_spec(spec).to_dict()).digest == spec.digest()
+    with pytest.raises(DataError, match="malformed model description"):
+        ModelRef.from_dict({**ref.to_dict(), "spec": {"schema_version": "nope"}})
 
 
 # --- one home: no other module decides "file or name" or describes a named model ------------

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from parawire.arch.spec import ArchSpec
-from parawire.errors import ConfigError, DataError
+from parawire.errors import ConfigError, DataError, SpecError
 from parawire.nn.baselines import baseline_name, create_baseline, list_baselines
 from parawire.nn.model import build_model
 from parawire.registry import did_you_mean
@@ -160,7 +160,7 @@ class ModelRef:
         if data.get("spec"):
             try:
                 spec = ArchSpec.from_dict(data["spec"]).validate()
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, SpecError) as exc:
                 raise DataError(f"malformed model description ({exc})") from exc
         name = data.get("name", data.get("baseline", ""))
         return cls(name, shape, data.get("num_classes"), spec).check()  # type: ignore[arg-type]
