@@ -28,6 +28,7 @@ MISSPELLED = {
     "cifarnett": "cifarnet",
     "resnet18": "torchvision:resnet18",  # a torchvision model without its prefix
     "torchvision:resnt18": "torchvision:resnet18",
+    "resnt18": "torchvision:resnet18",  # closer to a torchvision model than to any baseline
 }
 
 

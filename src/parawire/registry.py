@@ -57,8 +57,15 @@ class Registry(Generic[T]):
         return name in self._entries
 
 
-def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
-    """`` (did you mean X?)`` naming the choice closest to a misspelled ``name`` (difflib's
-    similarity ratio of at least 0.6), written with ``prefix``; "" when none is close."""
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelled ``name`` (difflib's similarity ratio of at least
+    0.6), or None when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean X?)`` naming the choice :func:`closest` to ``name``, written with
+    ``prefix``; "" when none is close."""
+    close = closest(name, choices)
+    return f" (did you mean {prefix}{close}?)" if close is not None else ""

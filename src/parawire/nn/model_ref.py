@@ -33,7 +33,7 @@ from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
 from parawire.nn.baselines import baseline_name, create_baseline, list_baselines
 from parawire.nn.model import build_model
-from parawire.registry import did_you_mean
+from parawire.registry import closest, did_you_mean
 
 TORCHVISION_PREFIX = "torchvision:"  # a torchvision classification model: "torchvision:resnet18"
 TORCHVISION_INPUT = 224  # image side for torchvision models (299 for inception_v3)
@@ -204,12 +204,15 @@ def unknown_network(text: str) -> ConfigError:
     bare = text.rpartition(":")[2]
     if Path(text).suffix == ".json" or "/" in text:
         hint = ""  # a path: no model name is meant
-    elif bare in _torchvision_names():
-        hint = did_you_mean(bare, [bare], prefix=TORCHVISION_PREFIX)
-    else:
-        hint = did_you_mean(bare, list_baselines()) or did_you_mean(
-            bare, _torchvision_names(), prefix=TORCHVISION_PREFIX
+    else:  # the closest baseline or torchvision model (a baseline first where both have it)
+        baselines = list_baselines()
+        best = (
+            bare
+            if bare in _torchvision_names()
+            else closest(bare, [*baselines, *_torchvision_names()])
         )
+        prefix = "" if best is None or best in baselines else TORCHVISION_PREFIX
+        hint = "" if best is None else f" (did you mean {prefix}{best}?)"
     return ConfigError(
         f"{text!r} is neither a spec file nor a model name{hint}; accepted forms: an existing "
         f"spec JSON file, {MODEL_FORMS}"
