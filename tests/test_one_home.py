@@ -38,7 +38,7 @@ def _definitions(pattern: str) -> list[str]:
          ["analysis/simulate.py", "runtime/plan.py"]),
         (r"^def (count_params|count_parameters)\(", ["nn/model.py"]),
         (r"^def resolve_model\(", ["analysis/trace.py"]),
-        (r"^def save_weights\(", ["train/checkpoint.py"]),
+        (r"^def save_weights\(", ["weights.py"]),
         (r"os\.replace\(", ["_io.py"]),
     ],
 )  # fmt: skip

@@ -42,7 +42,7 @@ from parawire.export.pieces import (
 )
 from parawire.export.runner import load_sessions, run_export
 from parawire.export.steps import Step, split_steps
-from parawire.runtime.plan import Plan, seeded_state_dict
+from parawire.runtime.plan import Plan
 
 ProgressFn = Callable[[str, int, int], None]  # (what, steps done, steps in all)
 
@@ -177,18 +177,9 @@ def reference_logits(plan: Plan, image: torch.Tensor) -> torch.Tensor:
     from parawire.runtime.wire import emulate_wire
 
     model = build_model(plan.spec)
-    model.load_state_dict(_full_state(plan))
+    model.load_state_dict(plan.full_state())
     model.eval()
     with torch.inference_mode():
         return emulate_wire(
             model, image, plan.placement, wire_dtype=plan.wire_dtype, scatter=plan.scatter
         )
-
-
-def _full_state(plan: Plan) -> dict[str, torch.Tensor]:
-    """Every device's weights together: the whole state dict of the plan's network (a weights
-    file checked against the network first, as ``run`` checks it)."""
-    if plan.weights is None:
-        return seeded_state_dict(plan.spec, plan.seed)
-    plan.check_weights()
-    return plan.weights_where(lambda key: True)

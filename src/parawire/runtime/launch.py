@@ -37,7 +37,7 @@ import torch.multiprocessing as mp
 
 from parawire._inference import flush_subnormals, inference_settings
 from parawire._io import read_json, read_text
-from parawire.errors import ConfigError, DataError, ParawireError, RuntimeTimeoutError
+from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
 from parawire.measure import available_cores, core_sets, interleaved_order, pin
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
@@ -61,6 +61,7 @@ from parawire.runtime.lifeline import (
 from parawire.runtime.link import LinkModel, _first_line, wait_until
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
 from parawire.runtime.secret import load_secret
+from parawire.weights import save_weights
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
@@ -342,30 +343,7 @@ def plan_state(plan: Plan) -> dict[str, torch.Tensor]:
 
     A weights file that cannot be read or does not fit the spec is a one-line ``DataError``.
     """
-    if plan.weights is None:
-        return plan.graph.seeded_state(plan.seed)
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(plan.weights))
-    except (OSError, SafetensorError) as exc:
-        raise DataError(
-            f"cannot read plan weights {plan.weights} ({_first_line(exc)}); copy the plan "
-            "folder again or remake it with `parawire plan`"
-        ) from exc
-    expected = plan.graph.seeded_state(plan.seed)
-    wrong = sorted(
-        set(expected) ^ set(state)
-        | {k for k in set(expected) & set(state) if expected[k].shape != state[k].shape}
-    )
-    if wrong:
-        raise DataError(
-            f"plan weights {plan.weights} do not fit the plan's {plan.kind} ({len(wrong)} "
-            f"tensor(s) missing, extra or of another shape, e.g. {wrong[0]!r}); remake the plan "
-            f"with the weights trained for this {plan.kind}"
-        )
-    return state
+    return plan.full_state()
 
 
 def drive(
@@ -819,8 +797,6 @@ def _run_local(
     rounds = _Rounds(plan.world, options.processes, step)
     with run_dir() as tmp:
         work = Path(tmp)
-        from parawire.train.checkpoint import save_weights
-
         save_weights(work / WEIGHTS_FILE, state)
         replace(plan, weights=work / WEIGHTS_FILE).save(work)
         if check is not None:
