@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from parawire import _io
 from parawire.errors import DataError
 from parawire.report import gather
+from parawire.report.backend import Backend
 from parawire.report.html import Page, Picture, Section, render
 from parawire.report.tables import Table
 
@@ -56,8 +57,9 @@ MAX_JSON_BYTES = 64 * 2**20  # larger JSON files are not read
 class _Report:
     """The page being built, with every figure under a unique name."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, backend: Backend) -> None:
         self.folder = folder
+        self.backend = backend  # what the folder does not store (costs, schedules, commands)
         self.figures: dict[str, Figure] = {}
         self.page = Page(title=f"parawire report: {folder}")
 
@@ -77,11 +79,12 @@ def read_json(path: Path, folder: Path) -> Any:
     return _io.read_json(path, what="results file", limit=MAX_JSON_BYTES, inside=folder)
 
 
-def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
-    """The page of ``folder`` and its figures by name; ``DataError`` if it holds no results."""
+def build_report(folder: Path, backend: Backend) -> tuple[Page, dict[str, Figure]]:
+    """The page of ``folder`` and its figures by name; ``DataError`` if it holds no results.
+    ``backend``: what the folder does not store (``parawire.study.reporting.AnalysisBackend``)."""
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; give a folder written by parawire")
-    report = _Report(folder)
+    report = _Report(folder, backend)
     docs = {p.name: read_json(p, folder) for p in sorted(folder.glob("*.json"))}
     builders: dict[str, Callable[[_Report, dict[str, Any]], list[Section]]] = {
         "analysis": _analysis_sections,
@@ -128,13 +131,13 @@ def build_report(folder: Path) -> tuple[Page, dict[str, Figure]]:
 
 
 def write_report(
-    folder: Path, out: Path | None = None, figures: Path | None = None
+    folder: Path, backend: Backend, out: Path | None = None, figures: Path | None = None
 ) -> tuple[Path, list[Path]]:
     """Write the page (default ``folder/report.html``) and, with ``figures``, every picture as
     PNG and SVG in that folder; returns the page's path and the pictures' paths."""
     from parawire.report.plots import save_figure
 
-    page, figs = build_report(folder)
+    page, figs = build_report(folder, backend)
     target = out if out is not None else folder / REPORT_FILE
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -236,10 +239,9 @@ def _compare_table(results: Sequence[Mapping[str, Any]]) -> Table:
 def _architecture(
     report: _Report, name: str, spec: Any, placement: Mapping[int, int], r: Mapping[str, Any]
 ) -> Picture:
-    from parawire.analysis.costs import spec_costs
     from parawire.report.plots import architecture_figure
 
-    graph = spec_costs(spec, wire_dtype=r["wire_dtype"], scatter=r["scatter"])
+    graph = report.backend.cost_graph(spec, wire_dtype=r["wire_dtype"], scatter=r["scatter"])
     return report.picture(
         name,
         architecture_figure(graph, placement),
@@ -309,33 +311,6 @@ def _analysis_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
 
 def _is_run(doc: Any) -> bool:
     return isinstance(doc, Mapping) and "p50_s" in doc and "ranks" in doc
-
-
-def _run_profile(run: Mapping[str, Any], folder: Path) -> Any:
-    """The profile the run was predicted with: ``parawire.runtime.launch.run_profile`` of the
-    options ``run --json`` records, rebuilt here without importing torch (tested equal).
-    A profile file it names is read only from inside ``folder`` (:func:`_folder_profile`)."""
-    from parawire.analysis.profiles import Profile
-
-    emulate, link = run.get("emulate"), run.get("link")
-    base = _folder_profile(emulate or str(run.get("profile") or "local-cpu").split("+")[0], folder)
-    if link is None:
-        return base
-    link_profile = _folder_profile(str(link), folder)
-    return Profile(name=f"{base.name}+{link}", device=base.device, link=link_profile.link)
-
-
-def _folder_profile(name: str, folder: Path) -> Any:
-    """A profile by name, or from a TOML file inside ``folder`` (a relative path is taken from
-    there): a results folder, shared or copied, cannot make the report read files elsewhere."""
-    from parawire.analysis.profiles import available_profiles, get_profile
-
-    if name in available_profiles():
-        return get_profile(name)
-    file_part, sep, wanted = name.partition("#")
-    path = folder / file_part  # an absolute file_part stays absolute
-    _io.check_inside(path, folder, "profile file")
-    return get_profile(f"{path.resolve()}{sep}{wanted}")
 
 
 def _run_table(run: Mapping[str, Any]) -> Table:
@@ -462,26 +437,15 @@ def _run_schedules(
     report: _Report, stem: str, run: Mapping[str, Any], plan: tuple[Any, dict[str, Any]], gantt
 ) -> list[Picture]:
     """The plan's simulated schedule and, when traces were kept, the measured one."""
-    from parawire.analysis.costs import spec_costs
-    from parawire.analysis.simulate import simulate
-
     spec, doc = plan
-    placement = {int(v): int(r) for v, r in doc["placement"].items()}
-    profile = _run_profile(run, report.folder)
-    graph = spec_costs(
-        spec,
-        batch=int(run.get("batch", 1)),
-        wire_dtype=doc.get("wire_dtype", "float32"),
-        scatter=doc.get("scatter", "image"),
-    )
-    sched = simulate(graph, placement, profile, int(doc["world"]))
+    sched = report.backend.run_schedule(spec, doc, run, report.folder)
     pictures = [
         report.picture(
             f"{stem}-schedule",
             gantt(
                 sched.timeline,
                 sched.devices,
-                title=f"Simulated schedule on {profile.name}: {sched.makespan_s * 1e3:.2f} ms",
+                title=f"Simulated schedule on {sched.profile}: {sched.makespan_s * 1e3:.2f} ms",
                 makespan_s=sched.makespan_s,
             ),
             "The plan's schedule as simulated on the run's profile (ranks as in the plan).",
@@ -498,7 +462,7 @@ def _run_schedules(
             raise DataError(f"{len(traces)} rank traces for a plan of {sched.devices} ranks")
         chosen = gather.median_run(traces)
         events = gather.measured_events(traces, chosen)
-        end = max((e.end for e in events), default=0.0)
+        end = max((e["end"] for e in events), default=0.0)
         pictures.append(
             report.picture(
                 f"{stem}-measured-schedule",
@@ -555,7 +519,7 @@ def _study_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
     section = Section(
         f"Study: {cfg['dataset']}, {cfg['samples']} samples per generator, {cfg['epochs']} "
         f"epochs, {len(rows)} networks",
-        commands=[gather.study_command(cfg, str(report.folder))],
+        commands=[report.backend.study_command(cfg, str(report.folder))],
         command_note=f"Rebuilt from the configuration in {STUDY_RESULTS}.",
         tables=tables,
     )
@@ -599,13 +563,9 @@ def _study_sections(report: _Report, docs: dict[str, Any]) -> list[Section]:
 def _study_schedule(
     report: _Report, spec: Any, placement: dict[int, int], full: Mapping[str, Any], job: str
 ) -> Picture:
-    from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import get_profile
-    from parawire.analysis.simulate import simulate
     from parawire.report.plots import gantt_figure
 
-    graph = spec_costs(spec, wire_dtype=full["wire_dtype"], scatter=full["scatter"])
-    sched = simulate(graph, placement, get_profile(full["profile"]), int(full["devices"]))
+    sched = report.backend.study_schedule(spec, placement, full)
     fig = gantt_figure(
         sched.timeline,
         sched.devices,

@@ -30,17 +30,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-matplotlib.rcParams["svg.hashsalt"] = "parawire"  # stable ids: the same SVG bytes every time
+from parawire._io import atomic_write
+from parawire.errors import ConfigError
+from parawire.graphs.dag import depth_levels
+from parawire.report.backend import CostGraphView, EventDoc
 
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from parawire.analysis.graph import CostGraph  # noqa: E402
-from parawire.analysis.metrics import depth_levels  # noqa: E402
-from parawire.analysis.simulate import TimelineEvent  # noqa: E402
-from parawire.errors import ConfigError  # noqa: E402
+# A ``Figure`` made directly (no pyplot) draws with the Agg canvas whatever the process's
+# backend is, so this module switches no global backend on import; the SVG hash salt (stable
+# ids: the same SVG bytes every time) is set only while a figure is written (``_STABLE``).
+_STABLE = {"svg.hashsalt": "parawire"}
 
 FORMATS = ("png", "svg")  # what save_figure writes
 DPI = 110  # PNG resolution: sharp on a laptop screen, ~100 KB a picture
@@ -77,10 +78,10 @@ def human_seconds(s: float) -> str:
 # --- architecture ---------------------------------------------------------------------------
 
 
-def layout_by_depth(graph: CostGraph) -> dict[int, tuple[float, float]]:
+def layout_by_depth(graph: CostGraphView) -> dict[int, tuple[float, float]]:
     """Vertex -> (x, y): x its depth (longest path from the input), y spread evenly and centred
     within that depth, in topological order (so the drawing is the same every time)."""
-    level = depth_levels(graph)
+    level = depth_levels(graph.dag)
     columns: dict[int, list[int]] = {}
     for v in graph.topological_order:
         columns.setdefault(level[v], []).append(v)
@@ -92,7 +93,7 @@ def layout_by_depth(graph: CostGraph) -> dict[int, tuple[float, float]]:
 
 
 def architecture_figure(
-    graph: CostGraph,
+    graph: CostGraphView,
     placement: Mapping[int, int],
     *,
     title: str | None = None,
@@ -178,7 +179,7 @@ def architecture_figure(
 
 
 def gantt_figure(
-    events: Sequence[TimelineEvent],
+    events: Sequence[EventDoc],
     devices: int | None = None,
     *,
     title: str = "schedule",
@@ -191,17 +192,17 @@ def gantt_figure(
     one bar container per device and kind, labelled (and its bars' gid) ``compute`` or
     ``transfer``.
     """
-    n = devices if devices is not None else 1 + max((e.device for e in events), default=0)
-    end = max((e.end for e in events), default=0.0)
+    n = devices if devices is not None else 1 + max((e["device"] for e in events), default=0)
+    end = max((e["end"] for e in events), default=0.0)
     scale, unit = (1e3, "ms") if end < 1 else (1.0, "s")
     fig = Figure(figsize=(11, 1.2 + 0.75 * n))
     ax = fig.subplots()
     for d in range(n):
-        mine = [e for e in events if e.device == d and e.kind == "compute"]
+        mine = [e for e in events if e["device"] == d and e["kind"] == "compute"]
         bars = ax.barh(
             [d] * len(mine),
-            [(e.end - e.start) * scale for e in mine],
-            left=[e.start * scale for e in mine],
+            [(e["end"] - e["start"]) * scale for e in mine],
+            left=[e["start"] * scale for e in mine],
             height=0.55,
             color=device_color(d),
             edgecolor="black",
@@ -213,21 +214,21 @@ def gantt_figure(
         if len(mine) <= 40:  # names stay readable; a dense row keeps only its bars
             for e in mine:
                 ax.text(
-                    (e.start + e.end) / 2 * scale,
+                    (e["start"] + e["end"]) / 2 * scale,
                     d,
-                    str(e.vertex),
+                    str(e["vertex"]),
                     ha="center",
                     va="center",
                     fontsize=6,
                     clip_on=True,
                 )
-        sent = [e for e in events if e.device == d and e.kind == "transfer"]
+        sent = [e for e in events if e["device"] == d and e["kind"] == "transfer"]
         bars = ax.barh(
             [d + 0.42] * len(sent),
-            [(e.end - e.start) * scale for e in sent],
-            left=[e.start * scale for e in sent],
+            [(e["end"] - e["start"]) * scale for e in sent],
+            left=[e["start"] * scale for e in sent],
             height=0.2,
-            color=[device_color(e.dst if e.dst is not None else d) for e in sent],
+            color=[device_color(e.get("dst") if e.get("dst") is not None else d) for e in sent],
             edgecolor="black",
             linewidth=0.3,
             hatch="///",
@@ -240,7 +241,7 @@ def gantt_figure(
     ax.set_xlim(left=0)
     ax.set_yticks(range(n), [f"device {d}" for d in range(n)])
     ax.set_ylim(n - 0.4, -0.6)  # device 0 on top
-    sends = any(e.kind == "transfer" for e in events)
+    sends = any(e["kind"] == "transfer" for e in events)
     legend = "; hatched: transfers, coloured by the receiving device" if sends else ""
     ax.set_xlabel(f"time ({unit}){legend}")
     ax.set_title(title, fontsize=10)
@@ -444,7 +445,10 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS)
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
-        fig.savefig(path, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+        with matplotlib.rc_context(_STABLE):
+            atomic_write(
+                path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=DPI, metadata=_metadata(f))
+            )
         paths.append(path)
     return paths
 
@@ -452,7 +456,8 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS)
 def png_data_uri(fig: Figure) -> str:
     """The figure as a ``data:image/png;base64,...`` URI, for a page that needs no other file."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata=_metadata("png"))
+    with matplotlib.rc_context(_STABLE):
+        fig.savefig(buf, format="png", dpi=DPI, metadata=_metadata("png"))
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
