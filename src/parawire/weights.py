@@ -74,6 +74,13 @@ def write_signed(path: Path, tensors: dict[str, torch.Tensor], meta: Mapping[str
     return text
 
 
+def write_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> Path:
+    """Write plain tensors (no metadata: logits, images between processes) atomically."""
+    plain = {k: cpu_copy(v) for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(plain, str(tmp)))
+    return Path(path)
+
+
 def save_weights(
     path: Path,
     state: torch.nn.Module | Mapping[str, torch.Tensor],

@@ -64,6 +64,7 @@ from parawire.analysis.work import KINDS
 from parawire.arch.spec import ArchSpec, Node
 from parawire.errors import ConfigError, DataError, RuntimeTimeoutError
 from parawire.nn import build_vertex
+from parawire.progress import ProgressFn
 
 SMALL_BYTES = 256  # latency probe
 LARGE_BYTES = 4 * 1024 * 1024  # bandwidth probe
@@ -76,7 +77,6 @@ WorkRow = tuple[tuple[tuple[str, int], ...], float]  # (work list, measured seco
 
 # Progress callback: (phase, steps done, steps in the phase); called before each step and once
 # with done == total when the phase ends.
-ProgressFn = Callable[[str, int, int], None]
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:

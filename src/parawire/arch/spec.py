@@ -45,7 +45,7 @@ from typing import Any
 
 import networkx as nx
 
-from parawire._io import parse_json, read_bounded
+from parawire._io import atomic_write_text, parse_json, read_bounded
 from parawire.arch.footprint import check_footprint
 from parawire.errors import SpecError
 
@@ -237,7 +237,9 @@ class ArchSpec:
 
     def depth(self) -> int:
         """Vertices on the longest input-to-output path."""
-        return nx.dag_longest_path_length(self.graph) + 1
+        from parawire.graphs.dag import dag_depth
+
+        return dag_depth(self.graph)
 
     def width(self) -> int:
         """Largest number of vertices at one depth (longest-path distance from the input)."""
@@ -294,8 +296,7 @@ class ArchSpec:
     def save(self, path: str | Path) -> Path:
         """Write the spec as JSON; returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n")
+        atomic_write_text(path, self.to_json() + "\n")
         return path
 
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from parawire._io import staged_folder
+from parawire._io import atomic_write_text, staged_folder
 from parawire.export.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -42,9 +42,8 @@ from parawire.export.pieces import (
 )
 from parawire.export.runner import load_sessions, run_export
 from parawire.export.steps import Step, split_steps
+from parawire.progress import ProgressFn
 from parawire.runtime.plan import Plan
-
-ProgressFn = Callable[[str, int, int], None]  # (what, steps done, steps in all)
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -166,7 +165,7 @@ def _export_into(
         plan, steps, order, files, opset=opset, exporter=exporter, whole=whole
     )
     check_manifest(manifest)
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
     return manifest, files, list(order)
 
 

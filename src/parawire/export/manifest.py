@@ -16,9 +16,9 @@ from parawire._io import read_json
 from parawire.analysis.costs import INT8_SCALE_BYTES, dtype_size
 from parawire.errors import DataError
 from parawire.export.steps import IMAGE, Port, Step, tensor
+from parawire.filenames import MANIFEST_FILE
 from parawire.runtime.plan import Plan
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "parawire-onnx"
 MANIFEST_VERSION = 1
 BATCH = "batch"  # the name of every tensor's first (dynamic) dimension

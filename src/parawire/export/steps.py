@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from parawire.runtime.plan import Plan
+from parawire.runtime.plan import Plan, in_send_order
 
 IMAGE = -1  # the input image as a pseudo-vertex: held by device 0 before anything runs
 Unit = tuple[int, int]  # (device, vertex): a vertex as computed on one device (stems repeat)
@@ -235,7 +235,7 @@ def _ports(plan: Plan, units: _Units, groups: dict[int, list[list[int]]]) -> lis
                 elsewhere = [c for c in consumers.get((d, v), []) if step_of[c] != here]
                 targets = {r for r, _ in elsewhere if r != d}
                 sent_vertex = spec.input_node if v == IMAGE else v
-                for r in _in_order(targets, plan.send_order(sent_vertex)):
+                for r in in_send_order(targets, plan.send_order(sent_vertex)):
                     name = sent_name(v, r)
                     outputs.append(Port(name, "sent", v, r))
                     if int8:
@@ -250,11 +250,6 @@ def _ports(plan: Plan, units: _Units, groups: dict[int, list[list[int]]]) -> lis
             head = spec.output_node in vs and d == head_device
             result.append(Step(d, i, tuple(vs), _unique(inputs), tuple(outputs), head))
     return result
-
-
-def _in_order(devices: set[int], order: tuple[int, ...]) -> list[int]:
-    """``devices`` in the plan's send ``order`` (any it does not list last, by index)."""
-    return [r for r in order if r in devices] + sorted(devices - set(order))
 
 
 def _unique(ports: list[Port]) -> tuple[Port, ...]:

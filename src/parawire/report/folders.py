@@ -33,6 +33,21 @@ from typing import TYPE_CHECKING, Any
 
 from parawire import _io
 from parawire.errors import DataError
+from parawire.filenames import (
+    ANALYSIS_FILE,
+    COMMANDS_FILE,
+    COMPARE_FILE,
+    FRONT_JSON,
+    PLAN_DIR,
+    PLAN_FILE,
+    REPORT_FILE,
+    SEARCH_CONFIG,
+    STUDY_RESULTS,
+    STUDY_TABLES,
+    TIMELINE_FILE,
+    TRACE_FILE,
+    TRIALS_CSV,
+)
 from parawire.report import gather
 from parawire.report.backend import Backend
 from parawire.report.html import Page, Picture, Section, render
@@ -41,16 +56,8 @@ from parawire.report.tables import Table
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-REPORT_FILE = "report.html"  # written into the folder unless told otherwise
-COMMANDS_FILE = "commands.txt"  # optional: the exact commands that produced the folder
-ANALYSIS_FILE = "analysis.json"  # parawire.cli.analysis_commands.RESULT_FILE
-TIMELINE_FILE = "timeline.json"  # parawire.cli.analysis_commands.TIMELINE_FILE
-COMPARE_FILE = "compare.json"  # analyze --compare --out
-PLAN_DIR, PLAN_FILE = "plan", "plan.json"  # analysis_commands.PLAN_DIR, runtime.plan.PLAN_FILE
-TRACE_GLOB = "trace-rank*.json"  # parawire.runtime.launch.TRACE_FILE
-STUDY_RESULTS, STUDY_TABLES = "results.json", "tables.json"  # parawire.study.runner outputs
-FRONT_FILE, TRIALS_FILE = "front.json", "trials.csv"  # parawire.search.front's FRONT_JSON...
-SEARCH_CONFIG = "search-config.json"  # parawire.search.runner.CONFIG_JSON
+TRACE_GLOB = TRACE_FILE.format(rank="*")  # every rank's trace
+FRONT_FILE, TRIALS_FILE = FRONT_JSON, TRIALS_CSV  # search's
 MAX_JSON_BYTES = 64 * 2**20  # larger JSON files are not read
 
 

@@ -36,9 +36,11 @@ import torch
 import torch.multiprocessing as mp
 
 from parawire._inference import flush_subnormals, inference_settings
-from parawire._io import read_json, read_text
+from parawire._io import atomic_write_text, read_json, read_text
 from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
+from parawire.filenames import TRACE_FILE
 from parawire.measure import available_cores, core_sets, interleaved_order, pin
+from parawire.progress import ProgressFn
 from parawire.runtime.check import chunk_sizes
 from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
@@ -61,20 +63,16 @@ from parawire.runtime.lifeline import (
 from parawire.runtime.link import LinkModel, _first_line, wait_until
 from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
 from parawire.runtime.secret import load_secret
-from parawire.weights import save_weights
+from parawire.weights import save_weights, write_tensors
 
 LOGITS_FILE = "logits.safetensors"
 RESULT_FILE = "result.json"
 CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
 REFERENCE_FILE = "reference.json"  # one-process reference latencies (run_local)
 REFERENCE_LOGITS_FILE = "reference.safetensors"  # and its logits
-TRACE_FILE = "trace-rank{rank}.json"  # each rank's measured trace (run_local)
 ERROR_FILE = "error-rank{rank}.txt"  # a failed rank's one-line error (run_local)
 PROGRESS_KEY = "parawire/progress"  # rank 0 -> launcher: "phase|done|total" (run_local)
 BUSY_LOAD_PER_CORE = 1.0  # a 1-minute load average above this per core: the machine is busy
-
-# (phase, done, total): what a run is doing, for a progress bar
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -518,17 +516,15 @@ def _worker(
             publish_progress=True,
             secret=load_secret(plan_dir),
         )
-        (out / TRACE_FILE.format(rank=rank)).write_text(json.dumps(record.trace_doc()))
+        atomic_write_text(out / TRACE_FILE.format(rank=rank), json.dumps(record.trace_doc()))
         if rank == 0:
-            from safetensors.torch import save_file
-
             assert record.logits is not None
-            tensors = {"logits": record.logits.contiguous()}
+            tensors = {"logits": record.logits}
             if record.checked is not None:
-                tensors["check"] = record.checked.contiguous()
-            save_file(tensors, str(out / LOGITS_FILE))
+                tensors["check"] = record.checked
+            write_tensors(out / LOGITS_FILE, tensors)
             timings = {"latencies_s": record.latencies, "single_latencies_s": record.single}
-            (out / RESULT_FILE).write_text(json.dumps(timings))
+            atomic_write_text(out / RESULT_FILE, json.dumps(timings))
 
 
 def _reference_worker(
@@ -546,10 +542,8 @@ def _reference_worker(
     with _child_of_launcher(index, out, parent, cores[0] if cores else None):
         plan = Plan.load(plan_dir)
         latencies, logits = single_process(plan, plan_state(plan), options)
-        from safetensors.torch import save_file
-
-        save_file({"logits": logits.contiguous()}, str(out / REFERENCE_LOGITS_FILE))
-        (out / REFERENCE_FILE).write_text(json.dumps({"latencies_s": latencies}))
+        write_tensors(out / REFERENCE_LOGITS_FILE, {"logits": logits})
+        atomic_write_text(out / REFERENCE_FILE, json.dumps({"latencies_s": latencies}))
 
 
 @contextmanager
@@ -564,7 +558,7 @@ def _child_of_launcher(
     try:
         yield
     except Exception as exc:  # every error must reach the launcher, as one line
-        (out / ERROR_FILE.format(rank=index)).write_text(worker_error(index, exc))
+        atomic_write_text(out / ERROR_FILE.format(rank=index), worker_error(index, exc))
         os._exit(1)  # the group may hold waits on dead peers: leave without destructors
 
 
@@ -800,9 +794,7 @@ def _run_local(
         save_weights(work / WEIGHTS_FILE, state)
         replace(plan, weights=work / WEIGHTS_FILE).save(work)
         if check is not None:
-            from safetensors.torch import save_file
-
-            save_file({"images": check.images.contiguous()}, str(work / CHECK_FILE))
+            write_tensors(work / CHECK_FILE, {"images": check.images})
         quiet_torch_logs()  # the workers report failures in one line, without C++ frames
         # arm 1: the split, arm 0: the one-process reference (without a baseline, splits only)
         arms = interleaved_order(options.processes, 2) if baseline else [1] * options.processes

@@ -534,6 +534,12 @@ def make_plan(
     return plan_from_analysis(network, result, profile=prof, weights=weights, seed=seed)
 
 
+def in_send_order(ranks: set[int], order: tuple[int, ...]) -> list[int]:
+    """``ranks`` in a vertex's send ``order`` (:meth:`Plan.send_order`; any it does not list
+    last, by index): the one order in which the runtime sends and an export reads."""
+    return [r for r in order if r in ranks] + sorted(ranks - set(order))
+
+
 def model_for(name: str, weights: str | Path | None = None) -> ModelRef:
     """The model ``name`` as a plan runs it: with the input shape and classes a baseline was
     trained for when ``weights`` (``parawire train``'s) record them, else ``analyze``'s."""

@@ -50,6 +50,7 @@ from parawire._version import __version__
 from parawire.arch.spec import ArchSpec, Edge, Head, Node, Provenance, Stage, Stem
 from parawire.data import ImageSplits, make_batches
 from parawire.errors import ConfigError
+from parawire.filenames import DIFF_FILE
 from parawire.report.tables import Table
 
 Log = Callable[[str], None]
@@ -512,7 +513,7 @@ def write_sweep(
         atomic_write(path, lambda tmp, s=spec: tmp.write_text(s.to_json()))
         row["spec"] = f"diff/{path.name}"
     write_json(
-        out / "diff.json",
+        out / DIFF_FILE,
         {"config": dataclasses.asdict(cfg), "dataset": splits.name, "epochs": epochs,
          "rows": rows},
     )  # fmt: skip

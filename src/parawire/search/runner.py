@@ -29,6 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from parawire.errors import ConfigError, DataError, ParawireError
+from parawire.filenames import SEARCH_CONFIG
 from parawire.search import coordination as co
 from parawire.search.config import STUDY_NAME, SearchConfig
 from parawire.search.front import export, pareto_front, trial_rows
@@ -36,7 +37,7 @@ from parawire.search.samplers import create_sampler
 from parawire.search.space import smallest_corner, suggest
 
 Log = Callable[[str], None]
-CONFIG_JSON = "search-config.json"
+CONFIG_JSON = SEARCH_CONFIG
 POLL_S = 1.0  # how often a process with nothing to claim looks again
 DIRECTIONS = ("maximize", "minimize")  # accuracy, latency
 

@@ -36,6 +36,7 @@ from parawire.arch.footprint import model_bytes
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.filenames import METRICS_FILE, SPEC_FILE
 from parawire.nn import count_parameters
 from parawire.train.checkpoint import (
     CHECKPOINT,
@@ -51,7 +52,7 @@ from parawire.train.models import ModelSource, pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation
 
-METRICS = "metrics.json"
+METRICS = METRICS_FILE
 HOST_READ_EVERY = 10  # steps between host reads of the loss (divergence check, progress), CPU
 
 
@@ -398,7 +399,7 @@ class Trainer:
         save_weights(out / WEIGHTS, self.model, meta)
         write_json(out / METRICS, self.result.to_dict())
         if self.source.spec is not None:
-            self.source.spec.save(out / "spec.json")
+            self.source.spec.save(out / SPEC_FILE)
 
 
 def train_model(

@@ -19,6 +19,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+from parawire._io import atomic_write_text
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
@@ -146,7 +147,6 @@ def save_profile(profile: Profile, path: str | os.PathLike[str] | None = None) -
         except ConfigError as exc:
             raise ConfigError(f"{exc}; move the file away or choose another --out") from None
     kept[profile.name] = profile
-    target.parent.mkdir(parents=True, exist_ok=True)
     header = "# parawire device profiles (format: docs/profiles.md)\n\n"
-    target.write_text(header + dump_profiles(kept.values()), encoding="utf-8")
+    atomic_write_text(target, header + dump_profiles(kept.values()))
     return target
