@@ -330,3 +330,17 @@ def test_every_combination_of_row_labels() -> None:
         for k, g in itertools.product(kinds, ["dp"])
     }
     assert labels == {"dp", "dp greedy", "dp pooled", "dp uniform 48px"}
+
+
+def test_import_leaves_matplotlib_settings_alone() -> None:
+    """Importing the plots switches no backend and sets no rcParam (issue 20, item 7)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import matplotlib; matplotlib.use('pdf'); salt = matplotlib.rcParams['svg.hashsalt']\n"
+        "import parawire.report.plots\n"
+        "print(matplotlib.get_backend(), matplotlib.rcParams['svg.hashsalt'] == salt)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["pdf", "True"]

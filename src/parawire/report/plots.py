@@ -17,7 +17,8 @@ matplotlib is imported by this module only, so ``parawire --help`` and the table
 load it::
 
     from parawire.report.plots import gantt_figure, save_figure
-    fig = gantt_figure(result.schedule.timeline, devices=4, title="dp:0 on 4 devices")
+    events = [e.to_dict() for e in result.schedule.timeline]  # the stored JSON form
+    fig = gantt_figure(events, devices=4, title="dp:0 on 4 devices")
     save_figure(fig, "docs/img/schedule")          # schedule.png and schedule.svg
 """
 
