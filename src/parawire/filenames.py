@@ -2,10 +2,13 @@
 
 Each command that writes a folder, and each that reads one back (``report``, ``run PLAN``,
 ``eval``, ``--resume``), names its files from here, so a reader and its writer cannot drift.
-Nothing is imported: this module is the ground floor.
+It imports nothing of parawire's: this module is the ground floor.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 # Trained weights (train, plan, run --out): safetensors with a SHA-256 in its metadata.
 WEIGHTS_FILE = "weights.safetensors"
@@ -33,3 +36,11 @@ SEARCH_CONFIG = "search-config.json"  # search: the settings, to resume or repor
 SECRET_FILE = "secret.token"  # a plan folder's run secret (mode 0600)
 TRACE_FILE = "trace-rank{rank}.json"  # run: each rank's measured trace
 COMMANDS_FILE = "commands.txt"  # optional: the exact commands that produced a folder
+PROFILES_FILE = "profiles.toml"  # calibrate: the user's profiles, in the user cache folder
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/parawire`` (default ``~/.cache/parawire``): the user's profiles and,
+    unless ``$PARAWIRE_CACHE`` says otherwise, the decoded data sets (the one home of both)."""
+    cache_home = os.environ.get("XDG_CACHE_HOME")
+    return (Path(cache_home).expanduser() if cache_home else Path.home() / ".cache") / "parawire"

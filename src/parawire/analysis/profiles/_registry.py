@@ -23,6 +23,7 @@ from parawire._io import atomic_write_text
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
+from parawire.filenames import PROFILES_FILE, user_cache_dir
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ENV_VAR = "PARAWIRE_PROFILES"
@@ -45,8 +46,7 @@ def _read_cached(
 
 def user_profile_file() -> Path:
     """The per-user profile file that ``parawire calibrate`` writes by default."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "parawire" / "profiles.toml"
+    return user_cache_dir() / PROFILES_FILE
 
 
 def _user_files() -> list[Path]:
