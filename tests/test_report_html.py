@@ -352,7 +352,7 @@ def test_file_names_match_the_commands_that_write_them() -> None:
     ],
 )
 def test_run_profile_matches_the_runtime(profile, link, emulate) -> None:
-    from parawire.runtime.launch import run_profile
+    from parawire.runtime.options import run_profile
 
     expected = run_profile(profile, link, emulate)
     doc = {"profile": expected.name, "link": link, "emulate": emulate}

@@ -12,8 +12,9 @@ import torch
 from conftest import small_spec
 from parawire.nn import build_model
 from parawire.runtime import Plan, RunOptions, run_local
-from parawire.runtime.launch import emulation_pads, padded_forward, plan_model
 from parawire.runtime.link import wait_until
+from parawire.runtime.options import emulation_pads
+from parawire.runtime.reference import padded_forward, plan_model
 
 PAD_S = 8e-3  # every vertex of the test profile takes 8 ms (far above its real compute)
 PROFILE_TOML = f"""

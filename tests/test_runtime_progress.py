@@ -11,13 +11,9 @@ from conftest import small_spec
 from parawire.cli._progress import progress_on_stderr
 from parawire.runtime import Plan, RunOptions, RunReport
 from parawire.runtime.group import JOIN_KEY, StoreHost
-from parawire.runtime.launch import (
-    PROGRESS_KEY,
-    _RunWatch,
-    load_warnings,
-    machine_load,
-    run_rank,
-)
+from parawire.runtime.launch import _RunWatch
+from parawire.runtime.rank import PROGRESS_KEY, run_rank
+from parawire.runtime.run_report import load_warnings, machine_load
 
 
 def _load(before: float, cores: int = 2, ranks: int = 2, threads: int = 1) -> dict:

@@ -190,8 +190,10 @@ def job_key(job: Job, config: CollectConfig) -> MeasurementKey:
 
 def measure(job: Job, config: CollectConfig) -> list[float]:
     """Latencies (seconds) of ``config.repeats`` timed inferences of ``job``."""
-    from parawire.runtime.launch import RunOptions, run_local, single_process
+    from parawire.runtime.launch import run_local
+    from parawire.runtime.options import RunOptions
     from parawire.runtime.plan import Plan, seeded_state_dict, with_schedule
+    from parawire.runtime.reference import single_process
 
     world = max(job.placement.values()) + 1
     plan = Plan(spec=job.spec, placement=job.placement, world=world, wire_dtype=job.wire_dtype)
@@ -218,8 +220,8 @@ def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
 
     from parawire._inference import inference_settings
     from parawire.nn import build_model
-    from parawire.runtime.launch import make_image
     from parawire.runtime.plan import seeded_state_dict
+    from parawire.runtime.reference import make_image
 
     model = build_model(spec)
     model.load_state_dict(seeded_state_dict(spec, 0))

@@ -88,7 +88,7 @@ def _simulated(
 
 
 def run_profile(run: Mapping[str, Any], folder: Path) -> Profile:
-    """The profile the run was predicted with: ``parawire.runtime.launch.run_profile`` of the
+    """The profile the run was predicted with: ``parawire.runtime.options.run_profile`` of the
     options ``run --json`` records, rebuilt here without importing torch (tested equal).
     A profile file it names is read only from inside ``folder`` (:func:`folder_profile`)."""
     from parawire.analysis.profiles import Profile
