@@ -33,10 +33,6 @@ TOO_LONG: dict[str, str] = {
     # not split yet in issue 20's time; each is one straight sequence of steps
     "arch/generate.py:generate": "generation in the paper's order (graph, DAG, stages, spec)",
     "export/manifest.py:build_manifest": "one pass over the steps, building the manifest",
-    "report/plots.py:architecture_figure": "one matplotlib figure, artist by artist",
-    "report/plots.py:gantt_figure": "one matplotlib figure, artist by artist",
-    "report/population_sections.py:study_sections": "one section, table then pictures",
-    "report/population_sections.py:search_sections": "one section, table then pictures",
     "runtime/group.py:join_group": "the rendezvous protocol, step by step with its errors",
     "search/darts.py": "the relaxed search (issue 14's): model, training and export",
     "search/darts.py:search_wiring": "the relaxed search's training loop",

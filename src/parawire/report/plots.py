@@ -29,6 +29,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 from matplotlib.collections import LineCollection
@@ -112,11 +113,40 @@ def architecture_figure(
         raise ConfigError(f"the placement misses vertices {missing[:8]}; give every vertex one")
     pos = layout_by_depth(graph)
     macs = {v.id: v.macs for v in graph.vertices}
-    top = max(macs.values(), default=0) or 1
     width = max(x for x, _ in pos.values()) + 1
     height = max((abs(y) for _, y in pos.values()), default=0) * 2 + 1
     fig = Figure(figsize=(min(16.0, 3 + 0.9 * width), min(10.0, 2.5 + 0.55 * height)))
     ax = fig.subplots()
+    labelled = _draw_edges(ax, graph, placement, pos, label_bytes)
+    _draw_vertices(ax, graph, placement, pos, macs)
+    ax.set_xlim(-0.6, width - 0.4)
+    ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
+    ax.set_xlabel("depth (edges on the longest path from the input)")
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    total = sum(graph.sent_bytes(u) for u, _ in labelled)
+    ax.set_title(
+        title
+        or f"{graph.name}: {len(graph.vertices)} vertices on "
+        f"{len(set(placement.values()))} devices, {human_bytes(total)} between devices "
+        "(area: MACs)",
+        fontsize=10,
+    )
+    ax.legend(loc="upper left", fontsize=8, markerscale=0.5, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_edges(
+    ax: Any,
+    graph: CostGraphView,
+    placement: Mapping[int, int],
+    pos: Mapping[int, tuple[float, float]],
+    label_bytes: bool,
+) -> set[tuple[int, int]]:
+    """Edges inside a device thin and grey, between devices thick and red, each output sent to
+    another device labelled once with its bytes; the (vertex, device) sends labelled."""
     local, cross = [], []
     labelled: set[tuple[int, int]] = set()  # (vertex, device): one send per device, not per edge
     for u, v in graph.edges:
@@ -144,6 +174,18 @@ def architecture_figure(
     ax.add_collection(
         LineCollection(cross, colors=CROSS_EDGE, linewidths=2.2, alpha=0.75, gid=GID_CROSS)
     )
+    return labelled
+
+
+def _draw_vertices(
+    ax: Any,
+    graph: CostGraphView,
+    placement: Mapping[int, int],
+    pos: Mapping[int, tuple[float, float]],
+    macs: Mapping[int, float],
+) -> None:
+    """One scatter per device, each dot's area proportional to the vertex's MACs."""
+    top = max(macs.values(), default=0) or 1
     for device in sorted(set(placement.values())):
         ids = [v for v in graph.topological_order if placement[v] == device]
         ax.scatter(
@@ -157,23 +199,6 @@ def architecture_figure(
             label=f"device {device} ({len(ids)} vertices)",
             gid=GID_VERTICES,
         )
-    ax.set_xlim(-0.6, width - 0.4)
-    ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
-    ax.set_xlabel("depth (edges on the longest path from the input)")
-    ax.set_yticks([])
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    total = sum(graph.sent_bytes(u) for u, _ in labelled)
-    ax.set_title(
-        title
-        or f"{graph.name}: {len(graph.vertices)} vertices on "
-        f"{len(set(placement.values()))} devices, {human_bytes(total)} between devices "
-        "(area: MACs)",
-        fontsize=10,
-    )
-    ax.legend(loc="upper left", fontsize=8, markerscale=0.5, frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 # --- schedules ------------------------------------------------------------------------------
@@ -199,44 +224,7 @@ def gantt_figure(
     fig = Figure(figsize=(11, 1.2 + 0.75 * n))
     ax = fig.subplots()
     for d in range(n):
-        mine = [e for e in events if e["device"] == d and e["kind"] == "compute"]
-        bars = ax.barh(
-            [d] * len(mine),
-            [(e["end"] - e["start"]) * scale for e in mine],
-            left=[e["start"] * scale for e in mine],
-            height=0.55,
-            color=device_color(d),
-            edgecolor="black",
-            linewidth=0.4,
-            label=GID_COMPUTE,
-        )
-        for patch in bars:
-            patch.set_gid(GID_COMPUTE)
-        if len(mine) <= 40:  # names stay readable; a dense row keeps only its bars
-            for e in mine:
-                ax.text(
-                    (e["start"] + e["end"]) / 2 * scale,
-                    d,
-                    str(e["vertex"]),
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    clip_on=True,
-                )
-        sent = [e for e in events if e["device"] == d and e["kind"] == "transfer"]
-        bars = ax.barh(
-            [d + 0.42] * len(sent),
-            [(e["end"] - e["start"]) * scale for e in sent],
-            left=[e["start"] * scale for e in sent],
-            height=0.2,
-            color=[device_color(e.get("dst") if e.get("dst") is not None else d) for e in sent],
-            edgecolor="black",
-            linewidth=0.3,
-            hatch="///",
-            label=GID_TRANSFER,
-        )
-        for patch in bars:
-            patch.set_gid(GID_TRANSFER)
+        _device_row(ax, events, d, scale)
     if makespan_s is not None:
         ax.axvline(makespan_s * scale, color="black", linestyle="--", linewidth=1)
     ax.set_xlim(left=0)
@@ -249,6 +237,49 @@ def gantt_figure(
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _device_row(ax: Any, events: Sequence[EventDoc], d: int, scale: float) -> None:
+    """Device ``d``'s bars: one per vertex computed (its id inside when the row is not dense),
+    and under them one per transfer it sends, hatched, coloured by the receiving device."""
+    mine = [e for e in events if e["device"] == d and e["kind"] == "compute"]
+    bars = ax.barh(
+        [d] * len(mine),
+        [(e["end"] - e["start"]) * scale for e in mine],
+        left=[e["start"] * scale for e in mine],
+        height=0.55,
+        color=device_color(d),
+        edgecolor="black",
+        linewidth=0.4,
+        label=GID_COMPUTE,
+    )
+    for patch in bars:
+        patch.set_gid(GID_COMPUTE)
+    if len(mine) <= 40:  # names stay readable; a dense row keeps only its bars
+        for e in mine:
+            ax.text(
+                (e["start"] + e["end"]) / 2 * scale,
+                d,
+                str(e["vertex"]),
+                ha="center",
+                va="center",
+                fontsize=6,
+                clip_on=True,
+            )
+    sent = [e for e in events if e["device"] == d and e["kind"] == "transfer"]
+    bars = ax.barh(
+        [d + 0.42] * len(sent),
+        [(e["end"] - e["start"]) * scale for e in sent],
+        left=[e["start"] * scale for e in sent],
+        height=0.2,
+        color=[device_color(e.get("dst") if e.get("dst") is not None else d) for e in sent],
+        edgecolor="black",
+        linewidth=0.3,
+        hatch="///",
+        label=GID_TRANSFER,
+    )
+    for patch in bars:
+        patch.set_gid(GID_TRANSFER)
 
 
 # --- populations ----------------------------------------------------------------------------

@@ -42,6 +42,17 @@ def _best_split_row(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | No
     return ranked[0] if ranked else None
 
 
+def _stored_table(t: Mapping[str, Any]) -> Table:
+    """A table as tables.json stores it (``Table.to_dict``)."""
+    return Table(
+        t["name"],
+        t["title"],
+        tuple(t["columns"]),
+        tuple(tuple(r) for r in t["rows"]),
+        tuple(t.get("notes", ())),
+    )
+
+
 def study_sections(report: ReportPage, docs: dict[str, Any]) -> list[Section]:
     from parawire.arch.spec import ArchSpec
     from parawire.report.plots import pareto_figure, width_depth_figure
@@ -50,16 +61,7 @@ def study_sections(report: ReportPage, docs: dict[str, Any]) -> list[Section]:
     if not (isinstance(doc, Mapping) and "config" in doc and "rows" in doc):
         return []
     cfg, rows = doc["config"], doc["rows"]
-    tables = [
-        Table(
-            t["name"],
-            t["title"],
-            tuple(t["columns"]),
-            tuple(tuple(r) for r in t["rows"]),
-            tuple(t.get("notes", ())),
-        )
-        for t in docs.get(STUDY_TABLES) or []
-    ]
+    tables = [_stored_table(t) for t in docs.get(STUDY_TABLES) or []]
     section = Section(
         f"Study: {cfg['dataset']}, {cfg['samples']} samples per generator, {cfg['epochs']} "
         f"epochs, {len(rows)} networks",
@@ -142,6 +144,30 @@ def _read_csv(path: Path, folder: Path) -> list[dict[str, str]]:
         raise DataError(f"cannot read {path} as CSV ({exc})") from exc
 
 
+def _add_front_commands(section: Section, doc: Any) -> None:
+    """The commands front.json records for each member (train it, analyse it)."""
+    members = doc.get("front", []) if isinstance(doc, Mapping) else doc
+    for member in members if isinstance(members, list) else []:
+        cmds = member.get("commands") if isinstance(member, Mapping) else None
+        if isinstance(cmds, Mapping):
+            section.commands += [str(c) for c in cmds.values()]
+    if section.commands:
+        section.command_note = f"What to do with each front member ({FRONT_JSON}'s commands)."
+
+
+def _add_search_settings(section: Section, config: Any) -> None:
+    """search-config.json's settings as a table, when the folder holds it."""
+    if isinstance(config, Mapping) and isinstance(config.get("config"), Mapping):
+        section.tables.append(
+            Table(
+                "search-config",
+                f"Search settings ({SEARCH_CONFIG})",
+                ("setting", "value"),
+                tuple((k, json.dumps(v)) for k, v in config["config"].items()),
+            )
+        )
+
+
 def search_sections(report: ReportPage, docs: dict[str, Any]) -> list[Section]:
     from parawire.report.plots import pareto_figure
 
@@ -169,23 +195,8 @@ def search_sections(report: ReportPage, docs: dict[str, Any]) -> list[Section]:
             )
         ],
     )
-    members = doc.get("front", []) if isinstance(doc, Mapping) else doc
-    for member in members if isinstance(members, list) else []:
-        cmds = member.get("commands") if isinstance(member, Mapping) else None
-        if isinstance(cmds, Mapping):
-            section.commands += [str(c) for c in cmds.values()]
-    if section.commands:
-        section.command_note = f"What to do with each front member ({FRONT_JSON}'s commands)."
-    config = docs.get(SEARCH_CONFIG)
-    if isinstance(config, Mapping) and isinstance(config.get("config"), Mapping):
-        section.tables.append(
-            Table(
-                "search-config",
-                f"Search settings ({SEARCH_CONFIG})",
-                ("setting", "value"),
-                tuple((k, json.dumps(v)) for k, v in config["config"].items()),
-            )
-        )
+    _add_front_commands(section, doc)
+    _add_search_settings(section, docs.get(SEARCH_CONFIG))
     points = trials or front
     if points:
         section.pictures.append(

@@ -147,41 +147,6 @@ STUDY_OPTIONS = {
 }
 
 
-# StudyConfig field -> how ``parawire study`` spells it (fields with no option are left out)
-
-
-STUDY_OPTIONS = {
-    "dataset": "--dataset",
-    "data": "--data",
-    "samples": "--samples",
-    "epochs": "--epochs",
-    "generators": "--generators",
-    "baselines": "--baselines",
-    "staging_generators": "--staging-generators",
-    "merge": "--merge",
-    "merge_generators": "--merge-generators",
-    "large_size": "--large-size",
-    "uniform_samples": "--uniform-samples",
-    "devices": "--devices",
-    "profile": "--profile",
-    "partitioner": "--partitioner",
-    "select": "--select",
-    "wire_dtype": "--wire-dtype",
-    "scatter": "--scatter",
-    "recipe": "--recipe",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "seed": "--seed",
-    "vertices": "--vertices",
-    "channels": "--channels",
-    "c_max": "--c-max",
-    "stem_stride": "--stem-stride",
-    "param_samples": "--param-samples",
-    "device": "--device",
-    "workers": "--workers",
-}
-
-
 def study_command(config: Mapping[str, Any], out: str) -> str:
     """The command that runs the study ``config`` (``results.json``'s ``config``) into ``out``:
     ``parawire demo`` when it is the demo's, else ``parawire study`` with every setting that
