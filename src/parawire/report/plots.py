@@ -40,10 +40,8 @@ from parawire.errors import ConfigError
 from parawire.graphs.dag import depth_levels
 from parawire.report.backend import CostGraphView, EventDoc
 
-# A ``Figure`` made directly (no pyplot) draws with the Agg canvas whatever the process's
-# backend is, so this module switches no global backend on import; the SVG hash salt (stable
-# ids: the same SVG bytes every time) is set only while a figure is written (``_STABLE``).
-_STABLE = {"svg.hashsalt": "parawire"}
+# Figures made directly (no pyplot) draw with Agg whatever the backend: none is switched here;
+_STABLE = {"svg.hashsalt": "parawire"}  # stable SVG ids, set only while a figure is written
 
 FORMATS = ("png", "svg")  # what save_figure writes
 DPI = 110  # PNG resolution: sharp on a laptop screen, ~100 KB a picture
