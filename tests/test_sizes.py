@@ -32,8 +32,6 @@ TOO_LONG: dict[str, str] = {
     "analysis/trace.py:_assemble": "item 3 (20c) rewrites trace.py's resolver: split after",
     # not split yet in issue 20's time; each is one straight sequence of steps
     "arch/generate.py:generate": "generation in the paper's order (graph, DAG, stages, spec)",
-    "export/manifest.py:build_manifest": "one pass over the steps, building the manifest",
-    "runtime/group.py:join_group": "the rendezvous protocol, step by step with its errors",
     "search/darts.py": "the relaxed search (issue 14's): model, training and export",
     "search/darts.py:search_wiring": "the relaxed search's training loop",
     "train/loop.py:__init__": "the trainer's set-up: data, model, optimiser, steps",
