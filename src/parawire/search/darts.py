@@ -252,6 +252,51 @@ def _halves(splits: ImageSplits, seed: int) -> tuple[ImageSplits, ImageSplits]:
     return part(a), part(b)
 
 
+class _BilevelStep:
+    """One step of the bilevel search: the network's weights on one half of the training
+    data, then the architecture (gates) on the other, against cross-entropy plus ``lam``
+    times the relaxed latency (relative to the full supernet's) plus the gates' sparsity."""
+
+    def __init__(
+        self,
+        model: Supernet,
+        cfg: DiffConfig,
+        steps: int,
+        latency: Callable[[torch.Tensor], torch.Tensor],
+        full: float,
+    ) -> None:
+        self.model, self.cfg, self.latency, self.full = model, cfg, latency, full
+        self.opt_w = torch.optim.SGD(
+            model.weight_parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
+        )
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_w, max(1, steps))
+        self.opt_a = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+        self.ce = nn.CrossEntropyLoss()
+
+    def __call__(
+        self, weights_batch: tuple[torch.Tensor, ...], arch_batch: tuple[torch.Tensor, ...]
+    ) -> dict[str, float]:
+        (xw, yw), (xa, ya) = weights_batch, arch_batch
+        loss_w = self.ce(self.model(xw), yw)  # network weights on one half
+        self.opt_w.zero_grad(set_to_none=True)
+        loss_w.backward()
+        self.opt_w.step()
+        self.sched.step()
+        gates = self.model.gates()  # architecture on the other half
+        lat = self.latency(gates) / self.full
+        loss_ce = self.ce(self.model(xa), ya)
+        loss_a = loss_ce + self.cfg.lam * lat + self.cfg.sparsity * gates.mean()
+        self.opt_a.zero_grad(set_to_none=True)
+        loss_a.backward()
+        self.opt_a.step()
+        return {
+            "loss_w": loss_w.item(),
+            "ce_arch": loss_ce.item(),
+            "latency_rel": lat.item(),
+            "loss_arch": loss_a.item(),
+        }
+
+
 def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) -> DiffResult:
     """Run one differentiable wiring search (module docstring); CPU, seeded."""
     from parawire.latency.differentiable import relaxed_latency
@@ -286,39 +331,14 @@ def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) 
     batches_w, _ = make_batches(half_w, batch_size=cfg.batch_size, device=device)
     batches_a, _ = make_batches(half_a, batch_size=cfg.batch_size, device=device)
     steps = cfg.search_epochs * min(len(batches_w), len(batches_a))
-    opt_w = torch.optim.SGD(
-        model.weight_parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
-    )
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_w, max(1, steps))
-    opt_a = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
-    ce = nn.CrossEntropyLoss()
+    step = _BilevelStep(model, cfg, steps, latency, full)
     history: list[dict[str, float]] = []
     model.train()
     for epoch in range(cfg.search_epochs):
         pairs = zip(  # the halves differ by at most one batch: the shorter one ends the epoch
             batches_w.epoch(cfg.seed, epoch), batches_a.epoch(cfg.seed + 1, epoch), strict=False
         )
-        for (xw, yw), (xa, ya) in pairs:
-            loss_w = ce(model(xw), yw)  # network weights on one half
-            opt_w.zero_grad(set_to_none=True)
-            loss_w.backward()
-            opt_w.step()
-            sched.step()
-            gates = model.gates()  # architecture on the other half
-            lat = latency(gates) / full
-            loss_ce = ce(model(xa), ya)
-            loss_a = loss_ce + cfg.lam * lat + cfg.sparsity * gates.mean()
-            opt_a.zero_grad(set_to_none=True)
-            loss_a.backward()
-            opt_a.step()
-            history.append(
-                {
-                    "loss_w": loss_w.item(),
-                    "ce_arch": loss_ce.item(),
-                    "latency_rel": lat.item(),
-                    "loss_arch": loss_a.item(),
-                }
-            )
+        history += [step(w, a) for w, a in pairs]
         if log:
             last = history[-1]
             log(
