@@ -33,7 +33,6 @@ TOO_LONG: dict[str, str] = {
     # not split yet in issue 20's time; each is one straight sequence of steps
     "arch/generate.py:generate": "generation in the paper's order (graph, DAG, stages, spec)",
     "search/darts.py": "the relaxed search (issue 14's): model, training and export",
-    "train/loop.py:__init__": "the trainer's set-up: data, model, optimiser, steps",
 }
 
 
