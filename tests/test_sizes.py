@@ -31,7 +31,6 @@ TOO_LONG: dict[str, str] = {
     "runtime/plan.py": "its model-name half (model_for, load_plan_or_spec) is item 3's (20c)",
     "analysis/trace.py:_assemble": "item 3 (20c) rewrites trace.py's resolver: split after",
     # not split yet in issue 20's time; each is one straight sequence of steps
-    "arch/generate.py:generate": "generation in the paper's order (graph, DAG, stages, spec)",
     "search/darts.py": "the relaxed search (issue 14's): model, training and export",
 }
 
