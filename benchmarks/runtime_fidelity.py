@@ -48,7 +48,7 @@ import torch
 import parawire
 from parawire.runtime import RunOptions, make_plan, run_local
 from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
-from parawire.runtime.launch import run_profile
+from parawire.runtime.options import run_profile
 
 GENERATORS = ("dp", "er", "ws", "lanes", "chain")
 PROFILES = ("rpi4-wifi", "rpi4-ethernet", "t2micro")

@@ -45,8 +45,9 @@ import torch
 
 import parawire
 from parawire.runtime.deploy import deploy
-from parawire.runtime.launch import full_model, machine_load, plan_model, plan_state
 from parawire.runtime.plan import make_plan, simulate_plan
+from parawire.runtime.reference import full_model, plan_model, plan_state
+from parawire.runtime.run_report import machine_load
 from parawire.runtime.serving import ServeOptions
 
 
@@ -85,7 +86,8 @@ def stream_mode(args: argparse.Namespace) -> dict[str, Any]:
                     streamed.append(flight.pop(0).result(timeout=600).pipeline_s)
             streamed += [f.result(timeout=600).pipeline_s for f in flight]
             elapsed = time.perf_counter() - start
-        from parawire.runtime.launch import emulation_pads, padded_forward
+        from parawire.runtime.options import emulation_pads
+        from parawire.runtime.reference import padded_forward
 
         pads = emulation_pads(plan, ref, 1)
         model = plan_model(plan, plan_state(plan))

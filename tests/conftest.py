@@ -19,6 +19,7 @@ torch.set_num_threads(1)
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="parawire-test-cache-")
 atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 os.environ.pop("PARAWIRE_PROFILES", None)
+os.environ.pop("PARAWIRE_CACHE", None)  # data sets too: decoded into the temporary cache
 
 GENERATORS = list_generators()  # every registered generator and staging mode
 STAGINGS = list_stagings()

@@ -22,10 +22,9 @@ from parawire.analysis.calibrate import (
     KINDS_PHASE,
     LINK_PHASE,
     _fit,
-    _free_port,
     calibrate,
-    probe_command,
 )
+from parawire.analysis.calibrate_link import free_port, probe_command
 from parawire.analysis.profiles import get_profile, load_profiles
 from parawire.analysis.work import KINDS
 from parawire.cli import main
@@ -106,7 +105,7 @@ def test_progress_reports_every_step_in_order(monkeypatch):
     compute = [c for c in calls if c[0] == COMPUTE_PHASE]
     assert compute == [(COMPUTE_PHASE, 0, 1), (COMPUTE_PHASE, 1, 1)]
     kinds = [c for c in calls if c[0] == KINDS_PHASE]
-    steps = len(calibrate_module._kind_cases(calibrate_module.torch.Generator())) + 24
+    steps = len(calibrate_module.kind_cases(calibrate_module.torch.Generator())) + 24
     assert [done for _, done, _ in kinds] == list(range(steps + 1))
     n = len(context) + len(compute)
     assert calls[:n] == context + compute and calls[n : n + len(kinds)] == kinds
@@ -178,7 +177,7 @@ def test_gloo_probe_listens_on_loopback_only():
     names = [name for _, name in socket.if_nameindex() if not name.startswith("lo")]
     wide = [name for name in names if _has_ipv4_address(name)]
     env = {**os.environ, **({"GLOO_SOCKET_IFNAME": wide[0]} if wide else {})}
-    port = _free_port()
+    port = free_port()
     procs = [
         subprocess.Popen(
             probe_command(rank, port, repeats=20, timeout=60.0),

@@ -198,3 +198,17 @@ def test_batches_are_seeded_and_normalised() -> None:
 def test_resize_splits() -> None:
     s = resize_splits(load_dataset("synthetic", num_train=4, num_test=2, image_size=8), 16)
     assert s.input_shape == (3, 16, 16) and s.train_images.dtype == torch.uint8
+
+
+def test_the_cache_is_the_one_conftest_made_hermetic(monkeypatch, tmp_path: Path) -> None:
+    """Decoded data sets go where conftest points ``XDG_CACHE_HOME`` (beside the user's
+    profiles), unless ``PARAWIRE_CACHE`` names another folder."""
+    import os
+
+    from parawire.analysis.profiles._registry import user_profile_file
+    from parawire.data import default_cache_dir
+
+    assert default_cache_dir() == Path(os.environ["XDG_CACHE_HOME"]) / "parawire"
+    assert user_profile_file().parent == default_cache_dir()
+    monkeypatch.setenv("PARAWIRE_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path

@@ -27,7 +27,7 @@ def _read_search_space(folder: Path) -> object:
 
 
 def _read_report(folder: Path) -> object:
-    from parawire.report.folders import build_report
+    from parawire.study.reporting import build_report
 
     return build_report(folder)
 
@@ -325,7 +325,7 @@ def test_report_writes_nothing_when_the_folder_fails(tmp_path: Path) -> None:
 
 
 def test_report_does_not_follow_a_profile_out_of_its_folder(tmp_path: Path) -> None:
-    from parawire.report.folders import _folder_profile
+    from parawire.study.reporting import folder_profile as _folder_profile
 
     assert _folder_profile("local-cpu", tmp_path).name == "local-cpu"
     with pytest.raises(DataError, match="leads out of"):

@@ -113,14 +113,14 @@ def test_a_rank_and_the_one_process_reference_run_with_subnormals_flushed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from parawire.arch import generate
-    from parawire.runtime import launch
+    from parawire.runtime import rank, reference
     from parawire.runtime.engine import RankEngine
     from parawire.runtime.group import StoreHost
     from parawire.runtime.plan import Plan
 
     spec = generate("chain", seed=0, n=6)
     plan = Plan(spec, dict.fromkeys(spec.topological_order, 0), 1)
-    options = launch.RunOptions(runs=2, warmup=0, timeout=10.0, paired=False)
+    options = reference.RunOptions(runs=2, warmup=0, timeout=10.0, paired=False)
     survived: list[bool] = []
     infer = RankEngine.infer
 
@@ -131,14 +131,14 @@ def test_a_rank_and_the_one_process_reference_run_with_subnormals_flushed(
     monkeypatch.setattr(RankEngine, "infer", recording_infer)
     host = StoreHost("127.0.0.1", 0, 1, 10.0)
     try:
-        launch.run_rank(plan, 0, "127.0.0.1", host.port, options, store=host.store)
+        rank.run_rank(plan, 0, "127.0.0.1", host.port, options, store=host.store)
     finally:
         host.close()
         torch.set_flush_denormal(False)  # a rank's process keeps it; this test's must not
     assert survived and not any(survived)
 
     clock = _RecordingClock()
-    monkeypatch.setattr(launch, "time", clock)
-    launch.single_process(plan, launch.plan_state(plan), options)
+    monkeypatch.setattr(reference, "time", clock)
+    reference.single_process(plan, reference.plan_state(plan), options)
     assert clock.survived and not any(clock.survived)
     assert _survives()

@@ -12,8 +12,8 @@ import torch
 
 from parawire.arch import generate
 from parawire.runtime import Plan, make_plan
-from parawire.runtime.launch import full_model
 from parawire.runtime.preprocess import decode_image, preprocess_of
+from parawire.runtime.reference import full_model
 
 
 def _png(path: Path, seed: int) -> Path:

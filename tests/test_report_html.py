@@ -18,6 +18,7 @@ from parawire.report import browser, folders, gather
 from parawire.report.html import Page, Picture, Section, render
 from parawire.report.tables import Table
 from parawire.runtime.plan import Plan, simulate_plan
+from parawire.study import reporting
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +184,7 @@ def _fake_search(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def built(results: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Page, dict, Path]:
     """The report of ``results`` (drawn once: the pictures take seconds), and its page file."""
-    page, figures = folders.build_report(results)
+    page, figures = reporting.build_report(results)
     path = tmp_path_factory.mktemp("page") / "report.html"
     path.write_text(render(page))
     return page, figures, path
@@ -320,7 +321,7 @@ def test_a_folder_without_results_is_one_line_error(
     assert err.count("\n") == 1
     (tmp_path / "analysis.json").write_text("{not json")
     with pytest.raises(DataError, match=r"analysis\.json: invalid JSON"):
-        folders.build_report(tmp_path)
+        reporting.build_report(tmp_path)
     (tmp_path / "analysis.json").write_text('{"placement": {"0": 0}, "name": "x"}')
     assert main(["report", str(tmp_path)]) == 1
     err = capsys.readouterr().err
@@ -351,11 +352,11 @@ def test_file_names_match_the_commands_that_write_them() -> None:
     ],
 )
 def test_run_profile_matches_the_runtime(profile, link, emulate) -> None:
-    from parawire.runtime.launch import run_profile
+    from parawire.runtime.options import run_profile
 
     expected = run_profile(profile, link, emulate)
     doc = {"profile": expected.name, "link": link, "emulate": emulate}
-    assert folders._run_profile(doc, Path(".")) == expected
+    assert reporting.run_profile(doc, Path(".")) == expected
 
 
 def test_html_escapes_and_marks_numbers() -> None:

@@ -22,6 +22,7 @@ from parawire.analysis.metrics import depth_histogram
 from parawire.analysis.simulate import TimelineEvent
 from parawire.errors import ConfigError, DataError
 from parawire.report import gather, plots
+from parawire.study import reporting
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +76,11 @@ def test_architecture_names_a_missing_vertex(analysed) -> None:
 
 def test_gantt_has_a_bar_per_compute_and_per_transfer(analysed) -> None:
     _, result = analysed
-    timeline = result.schedule.timeline
+    timeline = [e.to_dict() for e in result.schedule.timeline]  # the stored form a report reads
     fig = plots.gantt_figure(timeline, result.devices, makespan_s=result.makespan_s)
     compute = _by_gid(fig, plots.GID_COMPUTE, Rectangle)
     sent = _by_gid(fig, plots.GID_TRANSFER, Rectangle)
-    assert len(compute) == sum(e.kind == "compute" for e in timeline)
+    assert len(compute) == sum(e["kind"] == "compute" for e in timeline)
     assert len(sent) == result.schedule.transfers > 0
     ends = [r.get_x() + r.get_width() for r in compute + sent]
     assert max(ends) == pytest.approx(result.makespan_s * 1e3)  # ms axis
@@ -187,7 +188,7 @@ def test_human_units() -> None:
 def test_timeline_round_trip(analysed) -> None:
     _, result = analysed
     docs = result.schedule.to_dict(timeline=True)["timeline"]
-    assert gather.timeline_events(docs) == result.schedule.timeline
+    assert gather.timeline_events(docs) == tuple(e.to_dict() for e in result.schedule.timeline)
 
 
 def test_renaming_to_the_plan_ranks() -> None:
@@ -196,9 +197,9 @@ def test_renaming_to_the_plan_ranks() -> None:
         gather.renaming({0: 2, 1: 0, 2: 2}, {0: 0, 1: 1, 2: 1})
     with pytest.raises(DataError, match="two of the analysis' devices"):
         gather.renaming({0: 0, 1: 1}, {0: 0, 1: 0})
-    events = (TimelineEvent("transfer", 0, 2, 0.0, 1.0, dst=0, nbytes=8),)
+    events = (TimelineEvent("transfer", 0, 2, 0.0, 1.0, dst=0, nbytes=8).to_dict(),)
     assert gather.renamed_events(events, {2: 0, 0: 1}) == (
-        TimelineEvent("transfer", 0, 0, 0.0, 1.0, dst=1, nbytes=8),
+        TimelineEvent("transfer", 0, 0, 0.0, 1.0, dst=1, nbytes=8).to_dict(),
     )
 
 
@@ -222,9 +223,9 @@ def test_measured_events_take_the_median_run() -> None:
     docs = _trace_docs([0.0, 3.0, 1.0])  # run lengths grow with the offset: median is run 2
     assert gather.median_run(docs) == 2
     events = gather.measured_events(docs)
-    assert [(e.device, e.vertex) for e in events] == [(0, 0), (0, 1), (1, 2)]
-    assert events[0].start == pytest.approx(0.0) and events[1].end == pytest.approx(0.03)
-    assert gather.measured_events(docs, run=0)[1].end == pytest.approx(0.02)
+    assert [(e["device"], e["vertex"]) for e in events] == [(0, 0), (0, 1), (1, 2)]
+    assert events[0]["start"] == pytest.approx(0.0) and events[1]["end"] == pytest.approx(0.03)
+    assert gather.measured_events(docs, run=0)[1]["end"] == pytest.approx(0.02)
 
 
 def test_front_points_read_the_search_front_and_trials() -> None:
@@ -269,7 +270,7 @@ def test_study_command_parses_back_to_the_config(tmp_path: Path) -> None:
     from parawire.cli.study_commands import study_cmd
     from parawire.study.config import StudyConfig, demo_config
 
-    demo = gather.study_command(demo_config().to_dict(), "runs/my demo")
+    demo = reporting.study_command(demo_config().to_dict(), "runs/my demo")
     assert demo == "parawire demo --out 'runs/my demo'"
     cfg = StudyConfig(
         samples=5,
@@ -280,7 +281,7 @@ def test_study_command_parses_back_to_the_config(tmp_path: Path) -> None:
         stem_stride=2,
         select="cs",
     )
-    line = gather.study_command(cfg.to_dict(), str(tmp_path))
+    line = reporting.study_command(cfg.to_dict(), str(tmp_path))
     params = _parse(study_cmd, line)
     assert params["samples"] == 5 and params["generators"] == "dp,er"
     assert params["merge"] == "pooled" and params["lr"] == 0.05 and params["stem_stride"] == 2
@@ -329,3 +330,17 @@ def test_every_combination_of_row_labels() -> None:
         for k, g in itertools.product(kinds, ["dp"])
     }
     assert labels == {"dp", "dp greedy", "dp pooled", "dp uniform 48px"}
+
+
+def test_import_leaves_matplotlib_settings_alone() -> None:
+    """Importing the plots switches no backend and sets no rcParam (issue 20, item 7)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import matplotlib; matplotlib.use('pdf'); salt = matplotlib.rcParams['svg.hashsalt']\n"
+        "import parawire.report.plots\n"
+        "print(matplotlib.get_backend(), matplotlib.rcParams['svg.hashsalt'] == salt)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["pdf", "True"]

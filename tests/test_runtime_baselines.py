@@ -27,7 +27,7 @@ from parawire.nn import create_baseline
 from parawire.nn.model_ref import ModelRef
 from parawire.runtime import Plan, RankEngine, load_plan_or_spec, make_plan
 from parawire.runtime.group import StoreHost, join_group, leave_group, use_loopback_for_gloo
-from parawire.runtime.launch import full_model, make_image
+from parawire.runtime.reference import full_model, make_image
 from parawire.train.checkpoint import save_weights
 
 WORLD = 3
@@ -160,7 +160,8 @@ def test_a_model_name_is_planned_like_a_spec() -> None:
 
 def test_emulation_pads_and_times_every_traced_vertex() -> None:
     from parawire.runtime.dilation import auto_dilation, vertex_seconds_here
-    from parawire.runtime.launch import emulation_pads, padded_forward, plan_model, plan_state
+    from parawire.runtime.options import emulation_pads
+    from parawire.runtime.reference import padded_forward, plan_model, plan_state
 
     plan = make_plan("cifarnet", 2, partitioner="contiguous", select="makespan")
     pads = emulation_pads(plan, "rpi4-ethernet", 2)
@@ -232,7 +233,7 @@ def test_ranks_with_other_models_or_weights_disagree_on_the_digest(tmp_path: Pat
     torch.manual_seed(0)
     save_weights(tmp_path / "w.safetensors", create_baseline("resnet20"))
     bad = dataclasses.replace(plan, weights=tmp_path / "w.safetensors")
-    from parawire.runtime.launch import plan_state
+    from parawire.runtime.reference import plan_state
 
     with pytest.raises(DataError, match="do not fit the plan's model"):
         plan_state(bad)

@@ -12,8 +12,9 @@ import torch
 from conftest import small_spec
 from parawire.nn import build_model
 from parawire.runtime import Plan, RunOptions, run_local
-from parawire.runtime.launch import emulation_pads, padded_forward, plan_model
 from parawire.runtime.link import wait_until
+from parawire.runtime.options import emulation_pads
+from parawire.runtime.reference import padded_forward, plan_model
 
 PAD_S = 8e-3  # every vertex of the test profile takes 8 ms (far above its real compute)
 PROFILE_TOML = f"""
@@ -64,10 +65,10 @@ def test_padded_forward_takes_the_emulated_time_and_keeps_the_logits(profile: st
         got = padded_forward(padded, x, pads)
         took = time.perf_counter() - start
         assert torch.equal(got, model(x))
-    assert took >= len(spec.nodes) * PAD_S
-    assert took < len(spec.nodes) * PAD_S * 1.5 + 0.05
+    assert took >= len(spec.nodes) * PAD_S  # each pad is a floor; no ceiling on a busy machine
 
 
+@pytest.mark.slow  # spawns ranks: about 50 s on 2 cores at load 14
 def test_emulated_run_matches_its_simulation(profile: str) -> None:
     spec = small_spec("lanes", size=16)  # 3 lanes of 4: a split that pays
     placement = {v: i % 2 for i, v in enumerate(spec.topological_order)}
@@ -108,6 +109,7 @@ def test_a_dilated_profile_scales_every_duration_alike(profile: str) -> None:
             base.dilated(bad)
 
 
+@pytest.mark.slow  # spawns ranks: about 45 s on 2 cores at load 14
 def test_a_dilated_emulated_run_matches_its_dilated_simulation(
     profile: str, tmp_path: Path
 ) -> None:

@@ -81,15 +81,15 @@ def test_listener_binds_loopback_only() -> None:
 def _dying_worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
     """Rank 1 dies after its first inference; rank 0 must notice and name it."""
     if rank == 1:
-        import parawire.runtime.launch as launch
+        import parawire.runtime.rank as rank_module
 
-        original = launch.drive
+        original = rank_module.drive
 
         def die_after_one(engine, opts, images=None, progress=None):  # type: ignore[no-untyped-def]
             engine.infer(None)
             os._exit(3)
 
-        launch.drive = die_after_one  # type: ignore[assignment]
+        rank_module.drive = die_after_one  # type: ignore[assignment]
         assert original is not None
     from parawire.runtime.launch import _worker
 

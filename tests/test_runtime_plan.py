@@ -126,6 +126,7 @@ def test_make_plan_uses_the_partitioner() -> None:
     assert plan.placement[plan.spec.input_node] == 0
 
 
+@pytest.mark.slow  # spawns ranks: about 100 s on 2 cores at load 14
 def test_run_text_shows_intervals_spread_breakdown_and_pinning(tmp_path: Path) -> None:
     plan = Plan(
         small_spec("lanes", size=16),
@@ -148,6 +149,7 @@ def test_run_text_shows_intervals_spread_breakdown_and_pinning(tmp_path: Path) -
     assert len(rows) == 2 and all(len(r.split()) == 2 + 7 for r in rows)
 
 
+@pytest.mark.slow  # spawns ranks: about 170 s on 2 cores at load 14
 def test_run_command_json_and_plan_command(tmp_path: Path) -> None:
     spec_file = small_spec("lanes", size=16).save(tmp_path / "spec.json")
     runner = CliRunner()
@@ -233,6 +235,7 @@ def test_image_scatter_runs_the_stem_where_it_is_consumed() -> None:
         )
 
 
+@pytest.mark.slow  # spawns ranks: about 35 s on 2 cores at load 14
 def test_worker_command_two_ranks_on_loopback(tmp_path: Path) -> None:
     spec = small_spec("lanes", size=16)
     Plan(spec, {v: i % 2 for i, v in enumerate(spec.topological_order)}, 2).save(tmp_path)

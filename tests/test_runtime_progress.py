@@ -3,7 +3,7 @@ ran under in its report, with a warning when the machine was busy."""
 
 from __future__ import annotations
 
-import math
+import os
 
 import pytest
 
@@ -11,13 +11,9 @@ from conftest import small_spec
 from parawire.cli._progress import progress_on_stderr
 from parawire.runtime import Plan, RunOptions, RunReport
 from parawire.runtime.group import JOIN_KEY, StoreHost
-from parawire.runtime.launch import (
-    PROGRESS_KEY,
-    _RunWatch,
-    load_warnings,
-    machine_load,
-    run_rank,
-)
+from parawire.runtime.launch import _RunWatch
+from parawire.runtime.rank import PROGRESS_KEY, run_rank
+from parawire.runtime.run_report import load_warnings, machine_load
 
 
 def _load(before: float, cores: int = 2, ranks: int = 2, threads: int = 1) -> dict:
@@ -36,9 +32,12 @@ def test_a_busy_machine_and_oversubscribed_cores_are_warned_about() -> None:
 
 
 def test_machine_load_reads_this_machine() -> None:
+    """Against the OS: the cores this process may run on (taskset), the load average."""
+    before = os.getloadavg()[0]
     load = machine_load()
-    assert load["cores"] >= 1
-    assert math.isnan(load["load_1min"]) or load["load_1min"] >= 0
+    after = os.getloadavg()[0]
+    assert load["cores"] == len(os.sched_getaffinity(0))
+    assert min(before, after) <= load["load_1min"] <= max(before, after)
 
 
 def test_the_report_carries_the_load_and_its_warnings() -> None:

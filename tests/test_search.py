@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import torch
 
 import parawire
 from parawire.cli import main
@@ -87,7 +88,9 @@ def test_rerun_of_a_finished_search_trains_nothing_and_extending_it_adds_trials(
     tiny_search, tmp_path
 ) -> None:
     out, first = tiny_search
-    again = run_search(TINY, out)
+    torch.set_num_threads(1)
+    again = run_search(dataclasses.replace(TINY, threads=2), out)
+    assert torch.get_num_threads() == 1  # the search's threads are its own, restored after
     assert again.evaluated == 0 and [r["number"] for r in again.rows] == [
         r["number"] for r in first.rows
     ]

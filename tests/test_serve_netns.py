@@ -82,9 +82,9 @@ def test_serve_on_separate_hosts_answers_as_the_one_process_model(
     hosts: int, trained: tuple[parawire.ArchSpec, Path], tmp_path: Path
 ) -> None:
     from parawire.data import load_dataset
-    from parawire.runtime.launch import full_model
     from parawire.runtime.plan import Plan
     from parawire.runtime.preprocess import decode_image, preprocess_of
+    from parawire.runtime.reference import full_model
 
     spec, weights = trained
     placement = {v: i % hosts for i, v in enumerate(spec.topological_order)}

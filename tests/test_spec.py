@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 import parawire
@@ -58,8 +59,17 @@ def test_spec_exposes_shapes_and_provenance() -> None:
     assert len(spec.nodes) == 42 and spec.stages[0].nodes[0] == spec.input_node
 
 
+def _single_source_dag(spec) -> bool:
+    """networkx's view of what validation accepts: a DAG whose one source is the input."""
+    dag = spec.graph
+    sources = [v for v in dag if dag.in_degree(v) == 0]
+    return nx.is_directed_acyclic_graph(dag) and sources == [spec.input_node]
+
+
 def test_tiny_is_valid() -> None:
-    tiny().validate()
+    spec = tiny()
+    spec.validate()  # raises SpecError otherwise
+    assert _single_source_dag(spec) and spec.depth() == 3  # input, one sepconv, mean
 
 
 def test_rejects_cycle() -> None:
@@ -103,7 +113,9 @@ def two_stages(extra_edges: tuple[Edge, ...] = ()) -> ArchSpec:
 
 
 def test_two_stage_spec_is_valid() -> None:
-    two_stages().validate()
+    spec = two_stages()
+    spec.validate()  # raises SpecError otherwise
+    assert _single_source_dag(spec) and [s.nodes[0] for s in spec.stages] == [0, 4]
 
 
 def test_rejects_second_input_node_in_a_stage() -> None:

@@ -25,9 +25,9 @@ from parawire.train import (
     schedule_at,
     train_model,
 )
-from parawire.train import checkpoint as checkpoint_module
 from parawire.train.checkpoint import CHECKPOINT
 from parawire.train.recipes import fit_batch_size
+from parawire.weights import signed
 
 
 def tiny_spec(classes: int = 10, size: int = 16, n: int = 6) -> parawire.ArchSpec:
@@ -254,7 +254,7 @@ def rewrite_metadata(path: Path, edit, *, resign: bool) -> None:
     text = json.dumps(meta)
     if resign:
         meta = {k: v for k, v in meta.items() if k not in ("sha256", "format")}
-        text = checkpoint_module._signed(tensors, meta)
+        text = signed(tensors, meta)
     save_file(tensors, str(path), metadata={"parawire": text})
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from parawire.analysis.calibrate import _context_model, fit_kinds
+from parawire.analysis.calibrate import context_model, fit_kinds
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.profiles import DeviceProfile, Profile, get_profile
 from parawire.analysis.profiles._toml import dump_profiles, parse_profiles
@@ -76,7 +76,7 @@ def test_context_models_trace_into_known_kinds() -> None:
 
     rng = np.random.default_rng(5)
     for _ in range(4):
-        model, x = _context_model(rng)
+        model, x = context_model(rng)
         graph = from_module(model, x)
         assert model(x).shape[0] == 1
         assert {k for v in graph.vertices for k, _ in v.work} <= set(KINDS)

@@ -28,15 +28,25 @@ def flush_subnormals() -> bool:
 
 
 @contextmanager
-def inference_settings(threads: int) -> Iterator[None]:
-    """Within the block: ``threads`` torch threads and subnormals flushed; both restored after
-    (torch's default is not to flush, and it has no getter for the current setting)."""
+def torch_threads(threads: int) -> Iterator[None]:
+    """Within the block, ``threads`` torch threads; the process's own number restored after
+    (a library call must not change its caller's threads for good)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    flushed = flush_subnormals()
     try:
         yield
     finally:
         torch.set_num_threads(previous)
-        if flushed:
-            torch.set_flush_denormal(False)
+
+
+@contextmanager
+def inference_settings(threads: int) -> Iterator[None]:
+    """Within the block: ``threads`` torch threads and subnormals flushed; both restored after
+    (torch's default is not to flush, and it has no getter for the current setting)."""
+    with torch_threads(threads):
+        flushed = flush_subnormals()
+        try:
+            yield
+        finally:
+            if flushed:
+                torch.set_flush_denormal(False)

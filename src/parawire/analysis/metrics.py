@@ -43,7 +43,7 @@ from parawire.analysis.graph import CostGraph
 from parawire.analysis.hypergraph import Hypergraph, build_hypergraph
 from parawire.analysis.simulate import check_placement
 from parawire.errors import ConfigError
-from parawire.graphs.dag import critical_path_length
+from parawire.graphs.dag import critical_path_length, dag_depth
 from parawire.graphs.dag import depth_levels as dag_depth_levels
 
 
@@ -68,7 +68,7 @@ def longest_path_vertices(graph: CostGraph, *, include_io: bool = True) -> int:
 @by_identity
 def _longest_path_edges(graph: CostGraph) -> int:
     """Edges on the longest path of ``graph`` (once per graph object: every option asks)."""
-    return int(nx.dag_longest_path_length(graph.dag))
+    return dag_depth(graph.dag) - 1
 
 
 def eta(graph: CostGraph, n: int, *, include_io: bool = True) -> float:

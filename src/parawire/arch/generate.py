@@ -107,16 +107,7 @@ def generate(
     """
     cfg = staging if isinstance(staging, StagingConfig) else StagingConfig(name=staging)
     cfg.check()
-    if aggregation not in AGGREGATIONS:
-        raise ConfigError(
-            f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}"
-        )
-    if merge not in MERGES:
-        raise ConfigError(f"unknown merge {merge!r}; choose one of {', '.join(MERGES)}")
-    if len(input_shape) != 3 or min(input_shape) < 1:
-        raise ConfigError(f"input_shape must be three positive integers (C, H, W): {input_shape}")
-    if num_classes < 1:
-        raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
+    _check_options(aggregation, merge, input_shape, num_classes)
     gen = create_generator(name, **params)
     stride = stem_stride if stem_stride is not None else default_stem_stride(input_shape[1])
     stem_hw = min(input_shape[1], input_shape[2]) // stride
@@ -124,19 +115,7 @@ def generate(
         raise ConfigError(f"stem stride {stride} is too large for input {input_shape}")
 
     builder = _Builder(cfg, stem_hw, np.random.default_rng([seed, 0x5A6E]))
-    if get_staging(cfg.name).sequence:
-        sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
-        for s, size in enumerate(sizes):
-            try:
-                sub = create_generator(name, **{**gen.params(), "n": size})
-            except ConfigError as exc:
-                raise ConfigError(
-                    f"fb staging splits n={gen.n} into graphs of {sizes} vertices: {exc}"
-                ) from exc
-            sub_seed = int(np.random.SeedSequence([seed, s]).generate_state(1)[0])
-            builder.add_stage(orient(sub.sample(sub_seed), orientation), fixed_stage=True)
-    else:
-        builder.add_stage(orient(gen.sample(seed), orientation), fixed_stage=False)
+    _add_stages(builder, name, gen, cfg, seed, orientation)
 
     edges = builder.edges
     if merge == "pooled":  # every sink pools and projects itself: no scaling block into the merge
@@ -162,6 +141,42 @@ def generate(
         ),
     )
     return spec.validate()
+
+
+def _check_options(
+    aggregation: str, merge: str, input_shape: tuple[int, int, int], num_classes: int
+) -> None:
+    """``ConfigError`` for an unknown aggregation or merge, or a malformed input or head."""
+    if aggregation not in AGGREGATIONS:
+        raise ConfigError(
+            f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}"
+        )
+    if merge not in MERGES:
+        raise ConfigError(f"unknown merge {merge!r}; choose one of {', '.join(MERGES)}")
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ConfigError(f"input_shape must be three positive integers (C, H, W): {input_shape}")
+    if num_classes < 1:
+        raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
+
+
+def _add_stages(
+    builder: _Builder, name: str, gen: Any, cfg: StagingConfig, seed: int, orientation: str
+) -> None:
+    """The sampled graph as one stage, or (a sequence staging such as ``fb``) as
+    ``cfg.fb_stages`` graphs in sequence, each of its share of ``n`` and its own seed."""
+    if not get_staging(cfg.name).sequence:
+        builder.add_stage(orient(gen.sample(seed), orientation), fixed_stage=False)
+        return
+    sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
+    for s, size in enumerate(sizes):
+        try:
+            sub = create_generator(name, **{**gen.params(), "n": size})
+        except ConfigError as exc:
+            raise ConfigError(
+                f"fb staging splits n={gen.n} into graphs of {sizes} vertices: {exc}"
+            ) from exc
+        sub_seed = int(np.random.SeedSequence([seed, s]).generate_state(1)[0])
+        builder.add_stage(orient(sub.sample(sub_seed), orientation), fixed_stage=True)
 
 
 def _split(n: int, parts: int, unit: int = 1) -> list[int]:

@@ -40,12 +40,13 @@ def register_staging(mode: StagingMode) -> StagingMode:
     return _STAGINGS.register(mode.name)(mode)
 
 
-for _mode in (  # registration order is the order of STAGINGS (the default first)
+BUILTIN_STAGINGS = (  # the built-in modes, the default first
     StagingMode("probabilistic", "random", doc="each eligible block stages with stage_prob"),
     StagingMode("greedy", "always", doc="every eligible block stages"),
     StagingMode("uniform", "never", doc="constant channels, no downsampling (Table I)"),
     StagingMode("fb", "never", sequence=True, doc="RandWire's fixed stages: graphs in sequence"),
-):
+)
+for _mode in BUILTIN_STAGINGS:
     register_staging(_mode)
 
-STAGINGS = ("probabilistic", "greedy", "uniform", "fb")  # the built-in modes, default first
+STAGINGS = tuple(m.name for m in BUILTIN_STAGINGS)  # their names, read from the registrations

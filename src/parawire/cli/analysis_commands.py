@@ -24,10 +24,9 @@ from parawire.cli.deployment_options import (
     devices_option,
     profile_option,
 )
+from parawire.filenames import ANALYSIS_FILE, COMPARE_FILE, PLAN_DIR, TIMELINE_FILE
 
-RESULT_FILE = "analysis.json"  # --out: the JSON --json prints (one object, or a list)
-TIMELINE_FILE = "timeline.json"  # --out: every compute and transfer interval of each schedule
-PLAN_DIR = "plan"  # --out: the plan `parawire run` executes
+RESULT_FILE = ANALYSIS_FILE  # --out: the JSON --json prints (one object, or a list)
 
 
 def _summary_table(result: AnalysisResult) -> Table:
@@ -145,7 +144,7 @@ def _write_out(
             (stage / TIMELINE_FILE).write_text(dumps_strict(timelines))
             if compared is not None:
                 doc = [r.to_dict() for r in compared]
-                (stage / "compare.json").write_text(dumps_strict(doc, indent=2))
+                (stage / COMPARE_FILE).write_text(dumps_strict(doc, indent=2))
             if plan is not None:
                 plan.save(stage / PLAN_DIR)
     except OSError as exc:

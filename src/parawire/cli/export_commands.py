@@ -157,8 +157,9 @@ def _is_plan(path: Path) -> bool:
     from parawire._io import read_json
     from parawire.arch.spec import MAX_SPEC_BYTES
     from parawire.errors import ParawireError
+    from parawire.filenames import PLAN_FILE
 
-    file = path / "plan.json" if path.is_dir() else path
+    file = path / PLAN_FILE if path.is_dir() else path
     try:
         data = read_json(file, limit=MAX_SPEC_BYTES)
     except ParawireError:

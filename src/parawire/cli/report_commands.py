@@ -34,7 +34,7 @@ def report_cmd(folder: Path, out: Path | None, figures: Path | None) -> None:
     a study or demo folder, a search or a latency folder."""
     from rich.console import Console
 
-    from parawire.report.folders import write_report
+    from parawire.study.reporting import write_report
 
     with Console(stderr=True).status(f"drawing the report of {folder}"):
         page, saved = write_report(folder, out, figures)

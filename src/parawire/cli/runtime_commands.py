@@ -25,8 +25,9 @@ from parawire.cli.deployment_options import (
 )
 
 if TYPE_CHECKING:
-    from parawire.runtime.launch import RunOptions, RunReport
+    from parawire.runtime.options import RunOptions
     from parawire.runtime.plan import Plan
+    from parawire.runtime.run_report import RunReport
 
 _timeout = click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
@@ -68,7 +69,7 @@ def _options(
 ) -> RunOptions:
     """Checked run options (one clear error for a bad value)."""
     from parawire.errors import ConfigError
-    from parawire.runtime.launch import RunOptions
+    from parawire.runtime.options import RunOptions
 
     for name, value, low in (("runs", runs, 1), ("warmup", warmup, 0), ("batch", batch, 1)):
         if value < low:
@@ -234,7 +235,8 @@ def run_cmd(
     was written).
     """
     from parawire.cli._progress import progress_on_stderr
-    from parawire.runtime.launch import run_local, run_profile
+    from parawire.runtime.launch import run_local
+    from parawire.runtime.options import run_profile
     from parawire.runtime.plan import load_plan_or_spec
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
@@ -409,8 +411,10 @@ def worker_cmd(
     quiet_torch_logs()  # before torch loads: a lost peer is one line, not pages of frames
     from parawire.errors import ConfigError
     from parawire.runtime.group import StoreHost, parse_address, wide_bind_warning
-    from parawire.runtime.launch import percentile, run_profile, run_rank
+    from parawire.runtime.options import run_profile
     from parawire.runtime.plan import Plan
+    from parawire.runtime.rank import run_rank
+    from parawire.runtime.run_report import percentile
     from parawire.runtime.secret import load_secret
 
     # rank 0 times the whole model in its own process after each split inference (paired): on

@@ -14,8 +14,10 @@ from parawire.analysis.costs import WIRE_DTYPES
 from parawire.cli.deployment_options import announce_profile, devices_option, profile_option
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.errors import ConfigError
+from parawire.search.samplers import list_samplers
 
-SAMPLERS = ("nsga2", "tpe", "random")  # parawire.search.samplers, listed without importing it
+SAMPLERS = tuple(list_samplers())  # the registry's names (Optuna itself is imported later)
+
 SPACE_NAMES = ("tiny", "cpu", "paper")  # parawire.search.space.SPACES
 
 

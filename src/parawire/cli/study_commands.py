@@ -182,7 +182,7 @@ def demo_cmd(out: Path, epochs: int | None) -> None:
         cfg = dataclasses.replace(cfg, epochs=epochs)
     t0 = time.perf_counter()
     _report(run_study(cfg, out, log=click.echo), out)
-    from parawire.report.folders import write_report
+    from parawire.study.reporting import write_report
 
     page, _ = write_report(out)
     click.echo(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")

@@ -20,6 +20,7 @@ from typing import ClassVar
 import torch
 
 from parawire.errors import DataError
+from parawire.filenames import user_cache_dir
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class ImageDataset(ABC):
 
 
 def default_cache_dir() -> Path:
-    """``$PARAWIRE_CACHE`` or ``~/.cache/parawire``: where decoded data sets are kept."""
+    """Where decoded data sets are kept: ``$PARAWIRE_CACHE``, else ``$XDG_CACHE_HOME/parawire``
+    (the folder user profiles live in too), else ``~/.cache/parawire``."""
     env = os.environ.get("PARAWIRE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "parawire"
+    return Path(env).expanduser() if env else user_cache_dir()

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from parawire._io import staged_folder
+from parawire._io import atomic_write_text, staged_folder
 from parawire.export.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -42,9 +42,8 @@ from parawire.export.pieces import (
 )
 from parawire.export.runner import load_sessions, run_export
 from parawire.export.steps import Step, split_steps
-from parawire.runtime.plan import Plan, seeded_state_dict
-
-ProgressFn = Callable[[str, int, int], None]  # (what, steps done, steps in all)
+from parawire.progress import ProgressFn
+from parawire.runtime.plan import Plan
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -166,7 +165,7 @@ def _export_into(
         plan, steps, order, files, opset=opset, exporter=exporter, whole=whole
     )
     check_manifest(manifest)
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
     return manifest, files, list(order)
 
 
@@ -177,18 +176,9 @@ def reference_logits(plan: Plan, image: torch.Tensor) -> torch.Tensor:
     from parawire.runtime.wire import emulate_wire
 
     model = build_model(plan.spec)
-    model.load_state_dict(_full_state(plan))
+    model.load_state_dict(plan.full_state())
     model.eval()
     with torch.inference_mode():
         return emulate_wire(
             model, image, plan.placement, wire_dtype=plan.wire_dtype, scatter=plan.scatter
         )
-
-
-def _full_state(plan: Plan) -> dict[str, torch.Tensor]:
-    """Every device's weights together: the whole state dict of the plan's network (a weights
-    file checked against the network first, as ``run`` checks it)."""
-    if plan.weights is None:
-        return seeded_state_dict(plan.spec, plan.seed)
-    plan.check_weights()
-    return plan.weights_where(lambda key: True)

@@ -16,9 +16,9 @@ from parawire._io import read_json
 from parawire.analysis.costs import INT8_SCALE_BYTES, dtype_size
 from parawire.errors import DataError
 from parawire.export.steps import IMAGE, Port, Step, tensor
+from parawire.filenames import MANIFEST_FILE
 from parawire.runtime.plan import Plan
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "parawire-onnx"
 MANIFEST_VERSION = 1
 BATCH = "batch"  # the name of every tensor's first (dynamic) dimension
@@ -59,20 +59,64 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest document of an export (plain JSON)."""
     spec = plan.spec
+    return {
+        "format": MANIFEST_FORMAT,
+        "manifest_version": MANIFEST_VERSION,
+        "whole": whole,
+        "devices": plan.world,
+        "opset": opset,
+        "exporter": exporter,
+        "wire_dtype": plan.wire_dtype,
+        "scatter": plan.scatter,
+        "merge": spec.merge,
+        "image": {"device": 0, "name": "image", "shape": [BATCH, *spec.input_shape]},
+        "logits": {
+            "device": plan.placement[spec.output_node],
+            "name": "logits",
+            "shape": [BATCH, spec.num_classes],
+        },
+        "steps": [_step_doc(plan, s, files[(s.device, s.index)]) for s in steps],
+        "order": [list(key) for key in order],
+        "transfers": _transfers(plan, steps),
+        "plan": {
+            "placement": {str(v): r for v, r in sorted(plan.placement.items())},
+            "vertices_of": {str(r): list(plan.vertices_of(r)) for r in range(plan.world)},
+            "send_order": {str(v): list(rs) for v, rs in plan.execution["sends"].items()},
+            "info": plan.info,
+        },
+    }
 
-    def port_doc(port: Port, peer_key: str) -> dict[str, Any]:
-        shape, dtype = port_type(plan, port)
-        doc: dict[str, Any] = {
-            "name": port.name,
-            "kind": port.kind,
-            "tensor": tensor(port.vertex),
-            "vertex": None if port.vertex == IMAGE else port.vertex,
-        }
-        if port.kind in ("sent", "received"):
-            doc[peer_key] = port.peer
-            doc["part"] = port.part
-        return {**doc, "shape": shape, "dtype": dtype}
 
+def _step_doc(plan: Plan, step: Step, file: str) -> dict[str, Any]:
+    """One step of the manifest: its model file, vertices and typed ports."""
+    return {
+        "device": step.device,
+        "index": step.index,
+        "file": file,
+        "vertices": [v for v in step.vertices if v != IMAGE],
+        "head": step.head,
+        "inputs": [_port_doc(plan, p, "from") for p in step.inputs],
+        "outputs": [_port_doc(plan, p, "to") for p in step.outputs],
+    }
+
+
+def _port_doc(plan: Plan, port: Port, peer_key: str) -> dict[str, Any]:
+    """A step's input or output: its tensor, shape and dtype (and peer, for transfers)."""
+    shape, dtype = port_type(plan, port)
+    doc: dict[str, Any] = {
+        "name": port.name,
+        "kind": port.kind,
+        "tensor": tensor(port.vertex),
+        "vertex": None if port.vertex == IMAGE else port.vertex,
+    }
+    if port.kind in ("sent", "received"):
+        doc[peer_key] = port.peer
+        doc["part"] = port.part
+    return {**doc, "shape": shape, "dtype": dtype}
+
+
+def _transfers(plan: Plan, steps: list[Step]) -> list[dict[str, Any]]:
+    """Every tensor sent between devices: which output feeds which input, and its bytes."""
     transfers = []
     for step in steps:
         for port in step.outputs:
@@ -108,43 +152,7 @@ def build_manifest(
                     "bytes_per_image": nbytes,
                 }
             )
-    return {
-        "format": MANIFEST_FORMAT,
-        "manifest_version": MANIFEST_VERSION,
-        "whole": whole,
-        "devices": plan.world,
-        "opset": opset,
-        "exporter": exporter,
-        "wire_dtype": plan.wire_dtype,
-        "scatter": plan.scatter,
-        "merge": spec.merge,
-        "image": {"device": 0, "name": "image", "shape": [BATCH, *spec.input_shape]},
-        "logits": {
-            "device": plan.placement[spec.output_node],
-            "name": "logits",
-            "shape": [BATCH, spec.num_classes],
-        },
-        "steps": [
-            {
-                "device": s.device,
-                "index": s.index,
-                "file": files[(s.device, s.index)],
-                "vertices": [v for v in s.vertices if v != IMAGE],
-                "head": s.head,
-                "inputs": [port_doc(p, "from") for p in s.inputs],
-                "outputs": [port_doc(p, "to") for p in s.outputs],
-            }
-            for s in steps
-        ],
-        "order": [list(key) for key in order],
-        "transfers": transfers,
-        "plan": {
-            "placement": {str(v): r for v, r in sorted(plan.placement.items())},
-            "vertices_of": {str(r): list(plan.vertices_of(r)) for r in range(plan.world)},
-            "send_order": {str(v): list(rs) for v, rs in plan.execution["sends"].items()},
-            "info": plan.info,
-        },
-    }
+    return transfers
 
 
 def load_manifest(folder: str | Path) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from parawire.runtime.plan import Plan
+from parawire.runtime.plan import Plan, in_send_order
 
 IMAGE = -1  # the input image as a pseudo-vertex: held by device 0 before anything runs
 Unit = tuple[int, int]  # (device, vertex): a vertex as computed on one device (stems repeat)
@@ -192,69 +192,84 @@ def _step_of(groups: dict[int, list[list[int]]]) -> dict[Unit, tuple[int, int]]:
 
 def _ports(plan: Plan, units: _Units, groups: dict[int, list[list[int]]]) -> list[Step]:
     """Every step with its named inputs and outputs (see the module docstring)."""
-    spec = plan.spec
-    int8 = plan.wire_dtype == "int8"
-    step_of = _step_of(groups)
-    consumers: dict[Unit, list[Unit]] = {}
-    for unit in units.units():
-        for src in units.sources(unit):
-            consumers.setdefault(src, []).append(unit)
-    head_device = plan.placement[spec.output_node]
-    # a tensor from another device arrives at the first step that reads it; later steps of
-    # the device read it from that step (kept), so every transfer feeds exactly one model
-    arrival: dict[tuple[int, Unit], int] = {}
-    readers: dict[tuple[int, Unit], set[int]] = {}
-    for d, steps in groups.items():
-        for i, vs in enumerate(steps):
-            for v in vs:
-                for src in units.sources((d, v)) if v != IMAGE else []:
-                    if src[0] != d:
-                        arrival.setdefault((d, src), i)
-                        readers.setdefault((d, src), set()).add(i)
+    wiring = _Wiring(plan, units, groups)
+    head_device = plan.placement[plan.spec.output_node]
     result = []
     for d, steps in groups.items():
         for i, vs in enumerate(steps):
-            here = (d, i)
-            inputs: list[Port] = []
-            outputs: list[Port] = []
-            for v in vs:
-                if v == IMAGE:
-                    inputs.append(Port("image", "image", IMAGE, 0))
-                    continue
-                for s, u in units.sources((d, v)):
-                    if step_of[(s, u)] == here:
-                        continue
-                    if s == d or arrival[(d, (s, u))] != i:
-                        inputs.append(Port(kept_name(u), "kept", u, d))
-                    else:
-                        name = received_name(u, s)
-                        inputs.append(Port(name, "received", u, s))
-                        if int8:
-                            inputs.append(Port(scale_name(name), "received", u, s, "scale"))
-            for v in vs:
-                elsewhere = [c for c in consumers.get((d, v), []) if step_of[c] != here]
-                targets = {r for r, _ in elsewhere if r != d}
-                sent_vertex = spec.input_node if v == IMAGE else v
-                for r in _in_order(targets, plan.send_order(sent_vertex)):
-                    name = sent_name(v, r)
-                    outputs.append(Port(name, "sent", v, r))
-                    if int8:
-                        outputs.append(Port(scale_name(name), "sent", v, r, "scale"))
-                if any(r == d for r, _ in elsewhere):
-                    outputs.append(Port(kept_name(v), "kept", v, d))
-                if v == spec.output_node and d == head_device:
-                    outputs.append(Port("logits", "logits", v, d))
-            for (dev, src), first in arrival.items():
-                if dev == d and first == i and readers[(dev, src)] != {i}:
-                    outputs.append(Port(kept_name(src[1]), "kept", src[1], d))
-            head = spec.output_node in vs and d == head_device
-            result.append(Step(d, i, tuple(vs), _unique(inputs), tuple(outputs), head))
+            outputs = wiring.outputs(d, i, vs) + wiring.kept_arrivals(d, i)
+            head = plan.spec.output_node in vs and d == head_device
+            result.append(Step(d, i, tuple(vs), _unique(wiring.inputs(d, i, vs)), outputs, head))
     return result
 
 
-def _in_order(devices: set[int], order: tuple[int, ...]) -> list[int]:
-    """``devices`` in the plan's send ``order`` (any it does not list last, by index)."""
-    return [r for r in order if r in devices] + sorted(devices - set(order))
+class _Wiring:
+    """Who reads what between the steps of an export: each step's consumers, and where a
+    tensor from another device first arrives (a tensor arrives at the first step of a device
+    that reads it; later steps read it from that step, kept, so every transfer feeds exactly
+    one model)."""
+
+    def __init__(self, plan: Plan, units: _Units, groups: dict[int, list[list[int]]]) -> None:
+        self.plan, self.units = plan, units
+        self.int8 = plan.wire_dtype == "int8"
+        self.step_of = _step_of(groups)
+        self.consumers: dict[Unit, list[Unit]] = {}
+        for unit in units.units():
+            for src in units.sources(unit):
+                self.consumers.setdefault(src, []).append(unit)
+        self.arrival: dict[tuple[int, Unit], int] = {}
+        self.readers: dict[tuple[int, Unit], set[int]] = {}
+        for d, steps in groups.items():
+            for i, vs in enumerate(steps):
+                for src in (s for v in vs if v != IMAGE for s in units.sources((d, v))):
+                    if src[0] != d:
+                        self.arrival.setdefault((d, src), i)
+                        self.readers.setdefault((d, src), set()).add(i)
+
+    def inputs(self, d: int, i: int, vs: list[int]) -> list[Port]:
+        """Step ``(d, i)``'s inputs: the image, tensors received, tensors kept by a step before."""
+        inputs: list[Port] = []
+        for v in vs:
+            if v == IMAGE:
+                inputs.append(Port("image", "image", IMAGE, 0))
+                continue
+            for s, u in self.units.sources((d, v)):
+                if self.step_of[(s, u)] == (d, i):
+                    continue
+                if s == d or self.arrival[(d, (s, u))] != i:
+                    inputs.append(Port(kept_name(u), "kept", u, d))
+                    continue
+                name = received_name(u, s)
+                inputs.append(Port(name, "received", u, s))
+                if self.int8:
+                    inputs.append(Port(scale_name(name), "received", u, s, "scale"))
+        return inputs
+
+    def outputs(self, d: int, i: int, vs: list[int]) -> tuple[Port, ...]:
+        """Step ``(d, i)``'s outputs: tensors sent (in send order), kept, and the logits."""
+        spec, outputs = self.plan.spec, []
+        for v in vs:
+            elsewhere = [c for c in self.consumers.get((d, v), []) if self.step_of[c] != (d, i)]
+            targets = {r for r, _ in elsewhere if r != d}
+            sent_vertex = spec.input_node if v == IMAGE else v
+            for r in in_send_order(targets, self.plan.send_order(sent_vertex)):
+                name = sent_name(v, r)
+                outputs.append(Port(name, "sent", v, r))
+                if self.int8:
+                    outputs.append(Port(scale_name(name), "sent", v, r, "scale"))
+            if any(r == d for r, _ in elsewhere):
+                outputs.append(Port(kept_name(v), "kept", v, d))
+            if v == spec.output_node and d == self.plan.placement[spec.output_node]:
+                outputs.append(Port("logits", "logits", v, d))
+        return tuple(outputs)
+
+    def kept_arrivals(self, d: int, i: int) -> tuple[Port, ...]:
+        """Tensors that arrive at step ``(d, i)`` and that later steps of ``d`` read too."""
+        return tuple(
+            Port(kept_name(src[1]), "kept", src[1], d)
+            for (dev, src), first in self.arrival.items()
+            if dev == d and first == i and self.readers[(dev, src)] != {i}
+        )
 
 
 def _unique(ports: list[Port]) -> tuple[Port, ...]:

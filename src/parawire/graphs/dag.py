@@ -20,6 +20,11 @@ def depth_levels(dag: nx.DiGraph) -> dict[Hashable, int]:
     return {v: depth for depth, gen in enumerate(nx.topological_generations(dag)) for v in gen}
 
 
+def dag_depth(dag: nx.DiGraph) -> int:
+    """Vertices on the longest path of ``dag`` (0 when empty): the one longest-path count."""
+    return nx.dag_longest_path_length(dag) + 1 if dag.number_of_nodes() else 0
+
+
 def critical_path_length(dag: nx.DiGraph, cost: Mapping[Hashable, float]) -> float:
     """The largest sum of ``cost`` over the vertices of one source-to-sink path (0 when empty).
 

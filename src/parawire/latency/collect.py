@@ -236,8 +236,8 @@ def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
 
     from parawire._inference import inference_settings
     from parawire.nn import build_model
-    from parawire.runtime.launch import make_image
     from parawire.runtime.plan import seeded_state_dict
+    from parawire.runtime.reference import make_image
 
     model = build_model(spec)
     model.load_state_dict(seeded_state_dict(spec, 0))

@@ -9,15 +9,14 @@ settings the document stores. No matplotlib here, no file system.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parawire.analysis.simulate import TimelineEvent
 from parawire.errors import DataError
+from parawire.report.backend import EventDoc
 
 Doc = Mapping[str, Any]
 
@@ -25,23 +24,29 @@ Doc = Mapping[str, Any]
 # --- schedules ------------------------------------------------------------------------------
 
 
-def timeline_events(items: Iterable[Doc]) -> tuple[TimelineEvent, ...]:
-    """``Schedule.to_dict(timeline=True)["timeline"]`` (or timeline.json's lists) as events."""
+def timeline_events(items: Iterable[Doc]) -> tuple[EventDoc, ...]:
+    """``Schedule.to_dict(timeline=True)["timeline"]`` (or timeline.json's lists) checked and
+    normalised: every event with its kind, vertex, device, start and end (transfers: dst,
+    nbytes) of the right types; ``DataError`` when one is malformed."""
     try:
-        return tuple(
-            TimelineEvent(
-                kind=str(e["kind"]),
-                vertex=int(e["vertex"]),
-                device=int(e["device"]),
-                start=float(e["start"]),
-                end=float(e["end"]),
-                dst=None if e.get("dst") is None else int(e["dst"]),
-                nbytes=int(e.get("nbytes", 0)),
-            )
-            for e in items
-        )
+        return tuple(_event(e) for e in items)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"malformed timeline event ({exc}); rewrite it with analyze --out") from exc
+
+
+def _event(e: Doc, origin: float = 0.0) -> EventDoc:
+    """One event checked and typed; times shifted to start at ``origin`` (seconds)."""
+    doc = {
+        "kind": str(e["kind"]),
+        "vertex": int(e["vertex"]),
+        "device": int(e["device"]),
+        "start": float(e["start"]) - origin,
+        "end": float(e["end"]) - origin,
+    }
+    if doc["kind"] == "transfer":
+        doc["dst"] = None if e.get("dst") is None else int(e["dst"])
+        doc["nbytes"] = int(e.get("nbytes", 0))
+    return doc
 
 
 def renaming(placement: Mapping[int, int], ranks: Mapping[int, int]) -> dict[int, int]:
@@ -57,16 +62,14 @@ def renaming(placement: Mapping[int, int], ranks: Mapping[int, int]) -> dict[int
     return rename
 
 
-def renamed_events(
-    events: Iterable[TimelineEvent], rename: Mapping[int, int]
-) -> tuple[TimelineEvent, ...]:
+def renamed_events(events: Iterable[EventDoc], rename: Mapping[int, int]) -> tuple[EventDoc, ...]:
     """``events`` with every device (sender and receiver) renamed; others keep their number."""
     return tuple(
-        dataclasses.replace(
-            e,
-            device=rename.get(e.device, e.device),
-            dst=None if e.dst is None else rename.get(e.dst, e.dst),
-        )
+        {
+            **e,
+            "device": rename.get(e["device"], e["device"]),
+            **({"dst": rename.get(e["dst"], e["dst"])} if e.get("dst") is not None else {}),
+        }
         for e in events
     )
 
@@ -88,7 +91,7 @@ def _run_end(trace_docs: Sequence[Doc], run: int) -> float:
     )
 
 
-def measured_events(trace_docs: Sequence[Doc], run: int | None = None) -> list[TimelineEvent]:
+def measured_events(trace_docs: Sequence[Doc], run: int | None = None) -> list[EventDoc]:
     """One measured run as compute events, in seconds from rank 0's start of that run.
 
     ``trace_docs``: per rank, the runtime's trace (``{"starts": [...], "traces": [[[vertex,
@@ -99,7 +102,15 @@ def measured_events(trace_docs: Sequence[Doc], run: int | None = None) -> list[T
         chosen = median_run(trace_docs) if run is None else run
         start = float(trace_docs[0]["starts"][chosen])
         return [
-            TimelineEvent("compute", int(v), rank, float(s) - start, float(e) - start)
+            _event(
+                {
+                    "kind": "compute",
+                    "vertex": v,
+                    "device": rank,
+                    "start": float(s) - start,
+                    "end": float(e) - start,
+                }
+            )
             for rank, doc in enumerate(trace_docs)
             for v, s, e in doc["traces"][chosen]
         ]
@@ -235,7 +246,7 @@ def command(*words: Any) -> str:
     return " ".join(shlex.quote(str(w)) for w in words if w is not None)
 
 
-def _flag(name: str, value: Any, default: Any = None) -> list[Any]:
+def flag(name: str, value: Any, default: Any = None) -> list[Any]:
     return [] if value is None or value == default else [name, value]
 
 
@@ -252,11 +263,11 @@ def analysis_command(result: Doc, spec: str, out: str) -> str:
         spec,
         "--devices",
         result.get("devices"),
-        *_flag("--profile", result.get("profile"), "rpi4-wifi"),
-        *_flag("--select", select, "latency"),
-        *(_flag("--partitioner", partitioner, "kahypar") if select != "latency" else []),
-        *_flag("--wire-dtype", result.get("wire_dtype"), "float32"),
-        *_flag("--scatter", result.get("scatter"), "image"),
+        *flag("--profile", result.get("profile"), "rpi4-wifi"),
+        *flag("--select", select, "latency"),
+        *(flag("--partitioner", partitioner, "kahypar") if select != "latency" else []),
+        *flag("--wire-dtype", result.get("wire_dtype"), "float32"),
+        *flag("--scatter", result.get("scatter"), "image"),
         "--out",
         out,
     )
@@ -269,71 +280,14 @@ def run_command(report: Doc, plan: str, out: str) -> str:
             "parawire",
             "run",
             plan,
-            *_flag("--runs", report.get("runs"), 20),
-            *_flag("--warmup", report.get("warmup"), 3),
-            *_flag("--batch", report.get("batch"), 1),
-            *_flag("--threads", report.get("threads"), 1),
-            *_flag("--link", report.get("link")),
-            *_flag("--emulate", report.get("emulate")),
-            *_flag("--check", (report.get("check") or {}).get("images", 0), 100),
+            *flag("--runs", report.get("runs"), 20),
+            *flag("--warmup", report.get("warmup"), 3),
+            *flag("--batch", report.get("batch"), 1),
+            *flag("--threads", report.get("threads"), 1),
+            *flag("--link", report.get("link")),
+            *flag("--emulate", report.get("emulate")),
+            *flag("--check", (report.get("check") or {}).get("images", 0), 100),
             "--json",
         )
         + f" > {shlex.quote(out)}"
     )
-
-
-# StudyConfig field -> how ``parawire study`` spells it (fields with no option are left out)
-_STUDY_OPTIONS = {
-    "dataset": "--dataset",
-    "data": "--data",
-    "samples": "--samples",
-    "epochs": "--epochs",
-    "generators": "--generators",
-    "baselines": "--baselines",
-    "staging_generators": "--staging-generators",
-    "merge": "--merge",
-    "merge_generators": "--merge-generators",
-    "large_size": "--large-size",
-    "uniform_samples": "--uniform-samples",
-    "devices": "--devices",
-    "profile": "--profile",
-    "partitioner": "--partitioner",
-    "select": "--select",
-    "wire_dtype": "--wire-dtype",
-    "scatter": "--scatter",
-    "recipe": "--recipe",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "seed": "--seed",
-    "vertices": "--vertices",
-    "channels": "--channels",
-    "c_max": "--c-max",
-    "stem_stride": "--stem-stride",
-    "param_samples": "--param-samples",
-    "device": "--device",
-    "workers": "--workers",
-}
-
-
-def study_command(config: Doc, out: str) -> str:
-    """The command that runs the study ``config`` (``results.json``'s ``config``) into ``out``:
-    ``parawire demo`` when it is the demo's, else ``parawire study`` with every setting that
-    differs from the default."""
-    from parawire.study.config import StudyConfig, demo_config
-
-    cfg = {k: v for k, v in config.items() if k in StudyConfig.__dataclass_fields__}
-    demo = demo_config().to_dict()
-    same_but_epochs = {k: v for k, v in demo.items() if k not in ("epochs", "device", "workers")}
-    if all(cfg.get(k) == v for k, v in same_but_epochs.items()):
-        return command(
-            "parawire", "demo", "--out", out, *_flag("--epochs", cfg.get("epochs"), demo["epochs"])
-        )
-    default = StudyConfig().to_dict()
-    words: list[Any] = ["parawire", "study"]
-    for field, option in _STUDY_OPTIONS.items():
-        value = cfg.get(field, default[field])
-        if value != default[field]:
-            words += [option, ",".join(value) if isinstance(value, list) else value]
-    if cfg.get("large_baseline", True) is False:
-        words.append("--no-large-baseline")
-    return command(*words, "--out", out)

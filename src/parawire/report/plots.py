@@ -17,7 +17,8 @@ matplotlib is imported by this module only, so ``parawire --help`` and the table
 load it::
 
     from parawire.report.plots import gantt_figure, save_figure
-    fig = gantt_figure(result.schedule.timeline, devices=4, title="dp:0 on 4 devices")
+    events = [e.to_dict() for e in result.schedule.timeline]  # the stored JSON form
+    fig = gantt_figure(events, devices=4, title="dp:0 on 4 devices")
     save_figure(fig, "docs/img/schedule")          # schedule.png and schedule.svg
 """
 
@@ -28,19 +29,19 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-matplotlib.rcParams["svg.hashsalt"] = "parawire"  # stable ids: the same SVG bytes every time
+from parawire._io import atomic_write
+from parawire.errors import ConfigError
+from parawire.graphs.dag import depth_levels
+from parawire.report.backend import CostGraphView, EventDoc
 
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from parawire.analysis.graph import CostGraph  # noqa: E402
-from parawire.analysis.metrics import depth_levels  # noqa: E402
-from parawire.analysis.simulate import TimelineEvent  # noqa: E402
-from parawire.errors import ConfigError  # noqa: E402
+# Figures made directly (no pyplot) draw with Agg whatever the backend: none is switched here;
+_STABLE = {"svg.hashsalt": "parawire"}  # stable SVG ids, set only while a figure is written
 
 FORMATS = ("png", "svg")  # what save_figure writes
 DPI = 110  # PNG resolution: sharp on a laptop screen, ~100 KB a picture
@@ -77,10 +78,10 @@ def human_seconds(s: float) -> str:
 # --- architecture ---------------------------------------------------------------------------
 
 
-def layout_by_depth(graph: CostGraph) -> dict[int, tuple[float, float]]:
+def layout_by_depth(graph: CostGraphView) -> dict[int, tuple[float, float]]:
     """Vertex -> (x, y): x its depth (longest path from the input), y spread evenly and centred
     within that depth, in topological order (so the drawing is the same every time)."""
-    level = depth_levels(graph)
+    level = depth_levels(graph.dag)
     columns: dict[int, list[int]] = {}
     for v in graph.topological_order:
         columns.setdefault(level[v], []).append(v)
@@ -92,7 +93,7 @@ def layout_by_depth(graph: CostGraph) -> dict[int, tuple[float, float]]:
 
 
 def architecture_figure(
-    graph: CostGraph,
+    graph: CostGraphView,
     placement: Mapping[int, int],
     *,
     title: str | None = None,
@@ -110,11 +111,40 @@ def architecture_figure(
         raise ConfigError(f"the placement misses vertices {missing[:8]}; give every vertex one")
     pos = layout_by_depth(graph)
     macs = {v.id: v.macs for v in graph.vertices}
-    top = max(macs.values(), default=0) or 1
     width = max(x for x, _ in pos.values()) + 1
     height = max((abs(y) for _, y in pos.values()), default=0) * 2 + 1
     fig = Figure(figsize=(min(16.0, 3 + 0.9 * width), min(10.0, 2.5 + 0.55 * height)))
     ax = fig.subplots()
+    labelled = _draw_edges(ax, graph, placement, pos, label_bytes)
+    _draw_vertices(ax, graph, placement, pos, macs)
+    ax.set_xlim(-0.6, width - 0.4)
+    ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
+    ax.set_xlabel("depth (edges on the longest path from the input)")
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    total = sum(graph.sent_bytes(u) for u, _ in labelled)
+    ax.set_title(
+        title
+        or f"{graph.name}: {len(graph.vertices)} vertices on "
+        f"{len(set(placement.values()))} devices, {human_bytes(total)} between devices "
+        "(area: MACs)",
+        fontsize=10,
+    )
+    ax.legend(loc="upper left", fontsize=8, markerscale=0.5, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_edges(
+    ax: Any,
+    graph: CostGraphView,
+    placement: Mapping[int, int],
+    pos: Mapping[int, tuple[float, float]],
+    label_bytes: bool,
+) -> set[tuple[int, int]]:
+    """Edges inside a device thin and grey, between devices thick and red, each output sent to
+    another device labelled once with its bytes; the (vertex, device) sends labelled."""
     local, cross = [], []
     labelled: set[tuple[int, int]] = set()  # (vertex, device): one send per device, not per edge
     for u, v in graph.edges:
@@ -142,6 +172,18 @@ def architecture_figure(
     ax.add_collection(
         LineCollection(cross, colors=CROSS_EDGE, linewidths=2.2, alpha=0.75, gid=GID_CROSS)
     )
+    return labelled
+
+
+def _draw_vertices(
+    ax: Any,
+    graph: CostGraphView,
+    placement: Mapping[int, int],
+    pos: Mapping[int, tuple[float, float]],
+    macs: Mapping[int, float],
+) -> None:
+    """One scatter per device, each dot's area proportional to the vertex's MACs."""
+    top = max(macs.values(), default=0) or 1
     for device in sorted(set(placement.values())):
         ids = [v for v in graph.topological_order if placement[v] == device]
         ax.scatter(
@@ -155,30 +197,13 @@ def architecture_figure(
             label=f"device {device} ({len(ids)} vertices)",
             gid=GID_VERTICES,
         )
-    ax.set_xlim(-0.6, width - 0.4)
-    ax.set_ylim(-height / 2 - 0.3, height / 2 + 0.3)
-    ax.set_xlabel("depth (edges on the longest path from the input)")
-    ax.set_yticks([])
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    total = sum(graph.sent_bytes(u) for u, _ in labelled)
-    ax.set_title(
-        title
-        or f"{graph.name}: {len(graph.vertices)} vertices on "
-        f"{len(set(placement.values()))} devices, {human_bytes(total)} between devices "
-        "(area: MACs)",
-        fontsize=10,
-    )
-    ax.legend(loc="upper left", fontsize=8, markerscale=0.5, frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 # --- schedules ------------------------------------------------------------------------------
 
 
 def gantt_figure(
-    events: Sequence[TimelineEvent],
+    events: Sequence[EventDoc],
     devices: int | None = None,
     *,
     title: str = "schedule",
@@ -191,62 +216,68 @@ def gantt_figure(
     one bar container per device and kind, labelled (and its bars' gid) ``compute`` or
     ``transfer``.
     """
-    n = devices if devices is not None else 1 + max((e.device for e in events), default=0)
-    end = max((e.end for e in events), default=0.0)
+    n = devices if devices is not None else 1 + max((e["device"] for e in events), default=0)
+    end = max((e["end"] for e in events), default=0.0)
     scale, unit = (1e3, "ms") if end < 1 else (1.0, "s")
     fig = Figure(figsize=(11, 1.2 + 0.75 * n))
     ax = fig.subplots()
     for d in range(n):
-        mine = [e for e in events if e.device == d and e.kind == "compute"]
-        bars = ax.barh(
-            [d] * len(mine),
-            [(e.end - e.start) * scale for e in mine],
-            left=[e.start * scale for e in mine],
-            height=0.55,
-            color=device_color(d),
-            edgecolor="black",
-            linewidth=0.4,
-            label=GID_COMPUTE,
-        )
-        for patch in bars:
-            patch.set_gid(GID_COMPUTE)
-        if len(mine) <= 40:  # names stay readable; a dense row keeps only its bars
-            for e in mine:
-                ax.text(
-                    (e.start + e.end) / 2 * scale,
-                    d,
-                    str(e.vertex),
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    clip_on=True,
-                )
-        sent = [e for e in events if e.device == d and e.kind == "transfer"]
-        bars = ax.barh(
-            [d + 0.42] * len(sent),
-            [(e.end - e.start) * scale for e in sent],
-            left=[e.start * scale for e in sent],
-            height=0.2,
-            color=[device_color(e.dst if e.dst is not None else d) for e in sent],
-            edgecolor="black",
-            linewidth=0.3,
-            hatch="///",
-            label=GID_TRANSFER,
-        )
-        for patch in bars:
-            patch.set_gid(GID_TRANSFER)
+        _device_row(ax, events, d, scale)
     if makespan_s is not None:
         ax.axvline(makespan_s * scale, color="black", linestyle="--", linewidth=1)
     ax.set_xlim(left=0)
     ax.set_yticks(range(n), [f"device {d}" for d in range(n)])
     ax.set_ylim(n - 0.4, -0.6)  # device 0 on top
-    sends = any(e.kind == "transfer" for e in events)
+    sends = any(e["kind"] == "transfer" for e in events)
     legend = "; hatched: transfers, coloured by the receiving device" if sends else ""
     ax.set_xlabel(f"time ({unit}){legend}")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _device_row(ax: Any, events: Sequence[EventDoc], d: int, scale: float) -> None:
+    """Device ``d``'s bars: one per vertex computed (its id inside when the row is not dense),
+    and under them one per transfer it sends, hatched, coloured by the receiving device."""
+    mine = [e for e in events if e["device"] == d and e["kind"] == "compute"]
+    bars = ax.barh(
+        [d] * len(mine),
+        [(e["end"] - e["start"]) * scale for e in mine],
+        left=[e["start"] * scale for e in mine],
+        height=0.55,
+        color=device_color(d),
+        edgecolor="black",
+        linewidth=0.4,
+        label=GID_COMPUTE,
+    )
+    for patch in bars:
+        patch.set_gid(GID_COMPUTE)
+    if len(mine) <= 40:  # names stay readable; a dense row keeps only its bars
+        for e in mine:
+            ax.text(
+                (e["start"] + e["end"]) / 2 * scale,
+                d,
+                str(e["vertex"]),
+                ha="center",
+                va="center",
+                fontsize=6,
+                clip_on=True,
+            )
+    sent = [e for e in events if e["device"] == d and e["kind"] == "transfer"]
+    bars = ax.barh(
+        [d + 0.42] * len(sent),
+        [(e["end"] - e["start"]) * scale for e in sent],
+        left=[e["start"] * scale for e in sent],
+        height=0.2,
+        color=[device_color(e.get("dst") if e.get("dst") is not None else d) for e in sent],
+        edgecolor="black",
+        linewidth=0.3,
+        hatch="///",
+        label=GID_TRANSFER,
+    )
+    for patch in bars:
+        patch.set_gid(GID_TRANSFER)
 
 
 # --- populations ----------------------------------------------------------------------------
@@ -444,7 +475,10 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS)
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
-        fig.savefig(path, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+        with matplotlib.rc_context(_STABLE):
+            atomic_write(
+                path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=DPI, metadata=_metadata(f))
+            )
         paths.append(path)
     return paths
 
@@ -452,7 +486,8 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS)
 def png_data_uri(fig: Figure) -> str:
     """The figure as a ``data:image/png;base64,...`` URI, for a page that needs no other file."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata=_metadata("png"))
+    with matplotlib.rc_context(_STABLE):
+        fig.savefig(buf, format="png", dpi=DPI, metadata=_metadata("png"))
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

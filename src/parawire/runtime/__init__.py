@@ -17,9 +17,12 @@ from parawire._lazy import lazy_names
 
 if TYPE_CHECKING:
     from parawire.runtime.engine import RankEngine
-    from parawire.runtime.launch import RunOptions, RunReport, run_local, run_rank
+    from parawire.runtime.launch import run_local
     from parawire.runtime.link import LinkModel, Outbox
+    from parawire.runtime.options import RunOptions
     from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan, seeded_state_dict
+    from parawire.runtime.rank import run_rank
+    from parawire.runtime.run_report import RunReport
 
 # Public name -> the module of this package that defines it.
 _LAZY = {

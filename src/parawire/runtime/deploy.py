@@ -276,7 +276,7 @@ class Deployment:
         try:
             with self._model_lock:
                 if self._model is None:
-                    from parawire.runtime.launch import full_model
+                    from parawire.runtime.reference import full_model
 
                     self._model = full_model(self.plan)
                 began = time.perf_counter()

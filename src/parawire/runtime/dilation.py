@@ -54,7 +54,7 @@ def _vertex_calls(plan: Plan, batch: int) -> Iterator[tuple[int, Callable[[], ob
         for node, call in vertex_calls(plan.spec, torch.Generator().manual_seed(0), batch):
             yield node.id, call
         return
-    from parawire.runtime.launch import make_image, plan_model
+    from parawire.runtime.reference import make_image, plan_model
 
     model = plan_model(plan, plan.graph.seeded_state(plan.seed))
     graph, outputs = plan.graph, {}

@@ -33,7 +33,7 @@ import torch.distributed as dist
 
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime.link import LinkModel, Outbox, _first_line, wait_until
-from parawire.runtime.plan import Plan
+from parawire.runtime.plan import Plan, in_send_order
 from parawire.runtime.wire import from_wire, to_wire, wire_buffer
 
 IMAGE_TAG = 0  # tags 0/1: the image; 2/3: the logits; 4 + 2*v (+1): vertex v's output
@@ -98,11 +98,6 @@ class RemoteInput:
     shape: tuple[int, ...]  # one image's share of the message, known in advance (the graph)
 
 
-def _in_order(ranks: set[int], order: tuple[int, ...]) -> list[int]:
-    """``ranks`` in the schedule's ``order`` (any rank it does not list last, by index)."""
-    return [r for r in order if r in ranks] + sorted(ranks - set(order))
-
-
 def _last_uses(
     order: list[int] | tuple[int, ...], inputs: dict[int, list[int]], keep: int
 ) -> dict[int, list[int]]:
@@ -162,12 +157,12 @@ class RankEngine:
         self.sends = {
             v: []
             if replicated and v == graph.input_vertex  # every rank that needs the stem runs it
-            else _in_order({where[w] for w in graph.successors(v)} - {rank}, plan.send_order(v))
+            else in_send_order({where[w] for w in graph.successors(v)} - {rank}, plan.send_order(v))
             for v in self.mine
         }
         self.free_after = _last_uses(self.mine, self.inputs, keep=graph.output_vertex)
         targets = {r for r in plan.stem_ranks if r != 0}  # ranks rank 0 sends the image to
-        self.image_targets = _in_order(targets, plan.send_order(graph.input_vertex))
+        self.image_targets = in_send_order(targets, plan.send_order(graph.input_vertex))
         self.outbox = Outbox(rank, timeout, link)
         self.step = 0
         self._clock = _Clock()  # the current inference's

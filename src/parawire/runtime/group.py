@@ -244,6 +244,26 @@ def wide_bind_warning(host: str) -> str | None:
     )
 
 
+def _check_plans(store: dist.Store, rank: int, world: int, mine: str) -> None:
+    """``ConfigError`` on every rank when any rank joined with another plan digest; rank 0
+    then waits a little (``CHECKED_KEY``) so that each rank reads the digests first."""
+    others: dict[int, str] = {}
+    try:
+        others = _other_plans(store, world, mine)
+        store.set(CHECKED_KEY.format(rank=rank), "1")
+        if others and rank == 0:
+            _await_keys(store, world, CHECKED_KEY, time.monotonic() + CHECK_GRACE_S, [])
+    except (RuntimeError, OSError) as exc:  # TimeoutError included: the grace ran out
+        if not others:
+            raise _lost_master(rank, exc) from exc
+    if others:
+        shown = ", ".join(f"rank {r} has {d}" for r, d in sorted(others.items()))
+        raise ConfigError(
+            f"rank {rank}: the ranks run different plans (plan digest {mine} here; {shown}); "
+            "copy the same plan folder (plan.json and weights) to every device"
+        )
+
+
 def join_group(
     store: dist.Store,
     rank: int,
@@ -292,21 +312,7 @@ def join_group(
                 + " (rank 0 stopped waiting and closed the rendezvous)"
             ) from exc
         raise _lost_master(rank, exc) from exc
-    others: dict[int, str] = {}
-    try:
-        others = _other_plans(store, world, mine)
-        store.set(CHECKED_KEY.format(rank=rank), "1")
-        if others and rank == 0:
-            _await_keys(store, world, CHECKED_KEY, time.monotonic() + CHECK_GRACE_S, [])
-    except (RuntimeError, OSError) as exc:  # TimeoutError included: the grace ran out
-        if not others:
-            raise _lost_master(rank, exc) from exc
-    if others:
-        shown = ", ".join(f"rank {r} has {d}" for r, d in sorted(others.items()))
-        raise ConfigError(
-            f"rank {rank}: the ranks run different plans (plan digest {mine} here; {shown}); "
-            "copy the same plan folder (plan.json and weights) to every device"
-        )
+    _check_plans(store, rank, world, mine)
     try:
         wait = timedelta(seconds=timeout if group_timeout is None else group_timeout)
         dist.init_process_group("gloo", store=store, rank=rank, world_size=world, timeout=wait)

@@ -26,9 +26,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from parawire._io import atomic_write_text
 from parawire.errors import ConfigError, RuntimeTimeoutError
 
 SUBNET = "192.0.2"  # TEST-NET-1 (RFC 5737): never routed, safe inside private namespaces
@@ -214,10 +216,10 @@ def run_workers(
 def latency_only_link(path: str, latency_s: float) -> str:
     """Write a profile whose link has ``latency_s`` and no bandwidth limit (the namespaces' tbf
     limits bandwidth); returns the ``--link`` argument naming it."""
-    with open(path, "w") as f:
-        f.write(
-            "[devices.any]\nflops_per_s = 1.0e11\n\n"
-            f"[links.latency-only]\nbandwidth_bytes_per_s = 1.0e15\nlatency_s = {latency_s!r}\n\n"
-            '[profiles.latency-only]\ndevice = "any"\nlink = "latency-only"\n'
-        )
+    atomic_write_text(
+        Path(path),
+        "[devices.any]\nflops_per_s = 1.0e11\n\n"
+        f"[links.latency-only]\nbandwidth_bytes_per_s = 1.0e15\nlatency_s = {latency_s!r}\n\n"
+        '[profiles.latency-only]\ndevice = "any"\nlink = "latency-only"\n',
+    )
     return f"{path}#latency-only"

@@ -34,18 +34,24 @@ from typing import Any
 
 import torch
 
-from parawire._io import check_inside, read_json, safetensors_shapes, staged_folder
+from parawire._io import (
+    atomic_write_text,
+    check_inside,
+    read_json,
+    safetensors_shapes,
+    staged_folder,
+)
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter
 from parawire.arch import spec as spec_module
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, DataError, SpecError
+from parawire.filenames import PLAN_FILE, WEIGHTS_FILE
 from parawire.nn.model_ref import ModelRef, model_or_file
 from parawire.runtime.graph import RunGraph, SpecGraph, graph_of
 from parawire.runtime.secret import SECRET_FILE, write_secret
 
-PLAN_FILE = "plan.json"
-WEIGHTS_FILE = "weights.safetensors"
 PLAN_VERSION = 2
+REMAKE = "copy the plan folder again or remake it with `parawire plan`"  # fix of bad weights
 READABLE_PLAN_VERSIONS = (1, 2)  # version 1: no wire dtype or scatter (float32, stem output)
 MAX_WORLD = 256  # ranks of one plan: far beyond any edge deployment, small enough to spawn
 
@@ -202,18 +208,17 @@ class Plan:
         if self.weights is None:
             full = self.graph.seeded_state(self.seed)
             return {k: t for k, t in full.items() if wanted(k)}
-        from safetensors import SafetensorError, safe_open
+        from parawire.weights import read_tensors
 
-        from parawire.runtime.link import _first_line
+        return read_tensors(self.weights, wanted, "plan weights", REMAKE)
 
-        try:
-            with safe_open(str(self.weights), framework="pt") as f:
-                return {k: f.get_tensor(k) for k in f.keys() if wanted(k)}  # noqa: SIM118
-        except (OSError, RuntimeError, SafetensorError) as exc:
-            raise DataError(
-                f"cannot read plan weights {self.weights} ({_first_line(exc)}); copy the plan "
-                "folder again or remake it with `parawire plan`"
-            ) from exc
+    def full_state(self) -> dict[str, torch.Tensor]:
+        """The whole model's state dict: the weights file, checked first (:meth:`check_weights`:
+        its tensors' shapes and its SHA-256), or the seeded initialisation."""
+        if self.weights is None:
+            return self.graph.seeded_state(self.seed)
+        self.check_weights()
+        return self.weights_where(lambda key: True)
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every tensor of the whole model's state dict and its shape, nothing allocated (a
@@ -244,6 +249,9 @@ class Plan:
                 f"tensor(s) missing, extra or of another shape, e.g. {wrong[0][:80]!r}); remake "
                 f"the plan with the weights trained for this {self.kind}"
             )
+        from parawire.weights import verify_weights
+
+        verify_weights(self.weights, "plan weights", REMAKE)
 
     # --- serialization ---------------------------------------------------------------------
 
@@ -294,7 +302,7 @@ class Plan:
                 target = directory / WEIGHTS_FILE
                 if not target.exists() or self.weights.resolve() != target.resolve():
                     shutil.copyfile(self.weights, stage / WEIGHTS_FILE)
-            (stage / PLAN_FILE).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+            atomic_write_text(stage / PLAN_FILE, json.dumps(self.to_dict(), indent=1) + "\n")
             if not (directory / SECRET_FILE).exists():  # the secret travels with the folder
                 write_secret(stage)
         return directory
@@ -527,13 +535,19 @@ def make_plan(
     return plan_from_analysis(network, result, profile=prof, weights=weights, seed=seed)
 
 
+def in_send_order(ranks: set[int], order: tuple[int, ...]) -> list[int]:
+    """``ranks`` in a vertex's send ``order`` (:meth:`Plan.send_order`; any it does not list
+    last, by index): the one order in which the runtime sends and an export reads."""
+    return [r for r in order if r in ranks] + sorted(ranks - set(order))
+
+
 def model_for(name: str, weights: str | Path | None = None) -> ModelRef:
     """The model ``name`` as a plan runs it: with the input shape and classes a baseline was
     trained for when ``weights`` (``parawire train``'s) record them, else ``analyze``'s."""
     ref = ModelRef.named(name)
     if weights is None:
         return ref
-    from parawire.train.checkpoint import load_weights
+    from parawire.weights import load_weights
 
     _, meta = load_weights(Path(weights))
     if not isinstance(meta.get("model"), dict) or meta["model"].get("spec"):

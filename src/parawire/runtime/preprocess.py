@@ -72,7 +72,7 @@ def preprocess_of(plan: Plan) -> Preprocess:
     )
     if plan.weights is None:
         return default
-    from parawire.train.checkpoint import load_weights
+    from parawire.weights import load_weights
 
     _, meta = load_weights(plan.weights)
     record = meta.get("preprocess")

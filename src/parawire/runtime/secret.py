@@ -22,8 +22,8 @@ import secrets
 from pathlib import Path
 
 from parawire.errors import ConfigError
+from parawire.filenames import SECRET_FILE
 
-SECRET_FILE = "secret.token"  # in the plan folder
 SECRET_ENV = "PARAWIRE_SECRET"  # overrides the plan folder's token
 HELLO_KEY = "parawire/hello/{rank}"  # public: the fingerprint of the rank's secret
 PUBLIC_KEYS = ("parawire/joined/{rank}", "parawire/checked/{rank}")  # names older runs used

@@ -70,7 +70,7 @@ class ServeOptions:
 
 def _engine(plan: Plan, rank: int, options: ServeOptions) -> RankEngine:
     """This rank's engine for serving (batch set per inference by the header)."""
-    from parawire.runtime.launch import emulation_pads, resolve_link
+    from parawire.runtime.options import emulation_pads, resolve_link
 
     pads = emulation_pads(plan, options.emulate, 1) if options.emulate else None
     link = resolve_link(options.link or options.emulate)

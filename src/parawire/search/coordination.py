@@ -203,7 +203,28 @@ def owner_is_dead(owner: dict[str, Any] | None) -> bool:
     return state in ("Z", "X") or (owner.get("start") is not None and start != owner["start"])
 
 
-def fail_dead_trials(study: optuna.Study) -> list[int]:
+def trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
+    """The storage's id of trial ``number`` of ``study`` (through the storage's public API)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def requeue(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> bool:
+    """Fail the RUNNING trial ``number`` and queue its parameters again (the heartbeat's retry
+    callback); False when it had finished meanwhile."""
+    tid = trial_id(storage, study, number)
+    try:
+        if not storage.set_trial_state_values(tid, state=TrialState.FAIL):
+            return False
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    retry = storage.get_heartbeat_stale_trial_callback()
+    if retry is not None:
+        retry(study, storage.get_trial(tid))
+    return True
+
+
+def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials of dead owners and queue their parameters again.
 
     Call under :func:`claim_lock`: a RUNNING trial without an owner then lost its process
@@ -211,21 +232,13 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     of the trials failed here.
     """
     optuna.storages.fail_stale_trials(study)  # other machines: the heartbeat grace period
-    storage = study._storage
-    retry = storage.get_heartbeat_stale_trial_callback()
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(OWNER_ATTR)
         if owner is not None and not owner_is_dead(owner):
             continue
-        try:
-            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        failed.append(trial.number)
-        if retry is not None:
-            retry(study, storage.get_trial(trial._trial_id))
+        if requeue(storage, study, trial.number):
+            failed.append(trial.number)
     return failed
 
 

@@ -47,10 +47,12 @@ import torch
 from torch import nn
 
 from parawire._version import __version__
-from parawire.arch.spec import ArchSpec, Edge, Head, Node, Provenance, Stage, Stem
+from parawire.arch.spec import ArchSpec, Provenance, Stage
 from parawire.data import ImageSplits, make_batches
 from parawire.errors import ConfigError
+from parawire.filenames import DIFF_FILE
 from parawire.report.tables import Table
+from parawire.search.supernet import Supernet, supernet_spec
 
 Log = Callable[[str], None]
 
@@ -99,118 +101,6 @@ class DiffConfig:
         return self
 
 
-def level_of(vertex: int, nodes: int, stages: int) -> int:
-    """The resolution level (0-based) of sepconv vertex ``vertex`` (1..nodes) among ``stages``
-    near-equal consecutive levels."""
-    return (vertex - 1) * stages // nodes
-
-
-def supernet_spec(
-    nodes: int,
-    channels: int,
-    input_shape: tuple[int, int, int],
-    num_classes: int,
-    stem_stride: int = 2,
-    stages: int = 1,
-) -> ArchSpec:
-    """The dense DAG: input -> every vertex, every forward edge, every vertex -> output; with
-    ``stages`` > 1 the vertices staged in levels (module docstring)."""
-    if not 1 <= stages <= nodes:
-        raise ConfigError(f"the supernet's stages must lie in 1..{nodes} (its nodes), got {stages}")
-    if min(input_shape[1:]) // stem_stride < 2 ** (stages - 1):
-        raise ConfigError(
-            f"{stages} stages halve the {input_shape[1]}x{input_shape[2]} input's "
-            f"{min(input_shape[1:]) // stem_stride}-pixel stem maps below one pixel; lower "
-            "--stages or --stem-stride"
-        )
-    out = nodes + 1
-    vertices = [Node(0, "input", channels, 1)]
-    for i in range(1, nodes + 1):
-        level = level_of(i, nodes, stages)
-        first = level > 0 and level_of(i - 1, nodes, stages) < level
-        vertices.append(Node(i, "sepconv3x3", channels << level, 1 << level, first))
-    vertices.append(Node(out, "mean", channels << (stages - 1), 1 << (stages - 1)))
-
-    def edge(src: int, dst: int) -> Edge:  # the scaling block its ends need
-        a, b = vertices[src], vertices[dst]
-        return Edge(src, dst, pool=b.in_scale // a.scale, project=a.channels != b.in_channels)
-
-    edges = [edge(0, j) for j in range(1, nodes + 1)]
-    edges += [edge(i, j) for i in range(1, nodes + 1) for j in range(i + 1, nodes + 1)]
-    edges += [edge(i, out) for i in range(1, nodes + 1)]
-    return ArchSpec(
-        input_shape=tuple(input_shape),  # type: ignore[arg-type]
-        num_classes=num_classes,
-        stem=Stem(channels=channels, stride=stem_stride),
-        nodes=tuple(vertices),
-        edges=tuple(edges),
-        stages=(Stage(0, 0, out, tuple(range(out + 1))),),
-        head=Head(),
-        aggregation="sigmoid_weights",
-        merge="maps",
-        provenance=Provenance(
-            generator="dense",
-            params={"n": nodes, "stages": stages},
-            parawire_version=__version__,
-        ),
-    ).validate()
-
-
-class Supernet(nn.Module):
-    """The supernet's module: ``ArchNet`` vertices, a gated output mean, one logit per edge."""
-
-    def __init__(self, spec: ArchSpec) -> None:
-        super().__init__()
-        from parawire.nn import build_model
-
-        self.spec = spec
-        self.net = build_model(spec)
-        out = spec.output_node
-        self.out_logits = nn.Parameter(torch.zeros(len(spec.in_edges[out])))
-        position = {}
-        for v, edges in spec.in_edges.items():
-            for p, e in enumerate(edges):
-                position[(e.src, e.dst)] = (v, p)
-        self._slots = [position[(e.src, e.dst)] for e in spec.edges]  # spec edge -> (v, index)
-        self._order = spec.topological_order
-
-    def _logits(self, v: int) -> torch.Tensor:
-        if v == self.spec.output_node:
-            return self.out_logits
-        return self.net.vertices[str(v)].weight
-
-    def arch_parameters(self) -> list[nn.Parameter]:
-        """The edge logits: the sepconv vertices' aggregation weights and the output's gates."""
-        return [self._logits(v) for v in self._order if v != self.spec.input_node]
-
-    def weight_parameters(self) -> list[nn.Parameter]:
-        """Every other parameter (convolutions, norms, head)."""
-        arch = {id(p) for p in self.arch_parameters()}
-        return [p for p in self.parameters() if id(p) not in arch]
-
-    def gates(self) -> torch.Tensor:
-        """sigmoid(logit) of every edge, in ``spec.edges`` order."""
-        logits = {v: self._logits(v) for v in self._order if v != self.spec.input_node}
-        return torch.stack([logits[v][p] for v, p in self._slots]).sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, H, W)
-        outputs: dict[int, torch.Tensor] = {}
-        spec, vertices = self.spec, self.net.vertices
-        for v in self._order:
-            if v == spec.input_node:
-                outputs[v] = vertices[str(v)]([x])
-            elif v == spec.output_node:
-                g = self.out_logits.sigmoid()
-                adapters = vertices[str(v)].adapters  # the scaling blocks of the staged inputs
-                xs = torch.stack(
-                    [a(outputs[e.src]) for a, e in zip(adapters, spec.in_edges[v], strict=True)]
-                )  # (E, B, C, H, W)
-                outputs[v] = (g.view(-1, 1, 1, 1, 1) * xs).sum(0) / g.sum()
-            else:
-                outputs[v] = vertices[str(v)]([outputs[e.src] for e in spec.in_edges[v]])
-        return self.net.head(outputs[spec.output_node])  # (B, num_classes)
-
-
 def spread_placement(spec: ArchSpec, cfg: DiffConfig) -> dict[int, int]:
     """The supernet's deployment on all k devices: the fastest simulated placement of the
     paper's partitioner at exactly k (``analyze(select="makespan")``). On fewer devices the
@@ -251,6 +141,51 @@ def _halves(splits: ImageSplits, seed: int) -> tuple[ImageSplits, ImageSplits]:
     return part(a), part(b)
 
 
+class _BilevelStep:
+    """One step of the bilevel search: the network's weights on one half of the training
+    data, then the architecture (gates) on the other, against cross-entropy plus ``lam``
+    times the relaxed latency (relative to the full supernet's) plus the gates' sparsity."""
+
+    def __init__(
+        self,
+        model: Supernet,
+        cfg: DiffConfig,
+        steps: int,
+        latency: Callable[[torch.Tensor], torch.Tensor],
+        full: float,
+    ) -> None:
+        self.model, self.cfg, self.latency, self.full = model, cfg, latency, full
+        self.opt_w = torch.optim.SGD(
+            model.weight_parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
+        )
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_w, max(1, steps))
+        self.opt_a = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+        self.ce = nn.CrossEntropyLoss()
+
+    def __call__(
+        self, weights_batch: tuple[torch.Tensor, ...], arch_batch: tuple[torch.Tensor, ...]
+    ) -> dict[str, float]:
+        (xw, yw), (xa, ya) = weights_batch, arch_batch
+        loss_w = self.ce(self.model(xw), yw)  # network weights on one half
+        self.opt_w.zero_grad(set_to_none=True)
+        loss_w.backward()
+        self.opt_w.step()
+        self.sched.step()
+        gates = self.model.gates()  # architecture on the other half
+        lat = self.latency(gates) / self.full
+        loss_ce = self.ce(self.model(xa), ya)
+        loss_a = loss_ce + self.cfg.lam * lat + self.cfg.sparsity * gates.mean()
+        self.opt_a.zero_grad(set_to_none=True)
+        loss_a.backward()
+        self.opt_a.step()
+        return {
+            "loss_w": loss_w.item(),
+            "ce_arch": loss_ce.item(),
+            "latency_rel": lat.item(),
+            "loss_arch": loss_a.item(),
+        }
+
+
 def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) -> DiffResult:
     """Run one differentiable wiring search (module docstring); CPU, seeded."""
     from parawire.latency.differentiable import relaxed_latency
@@ -285,39 +220,14 @@ def search_wiring(splits: ImageSplits, cfg: DiffConfig, log: Log | None = None) 
     batches_w, _ = make_batches(half_w, batch_size=cfg.batch_size, device=device)
     batches_a, _ = make_batches(half_a, batch_size=cfg.batch_size, device=device)
     steps = cfg.search_epochs * min(len(batches_w), len(batches_a))
-    opt_w = torch.optim.SGD(
-        model.weight_parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
-    )
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_w, max(1, steps))
-    opt_a = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
-    ce = nn.CrossEntropyLoss()
+    step = _BilevelStep(model, cfg, steps, latency, full)
     history: list[dict[str, float]] = []
     model.train()
     for epoch in range(cfg.search_epochs):
         pairs = zip(  # the halves differ by at most one batch: the shorter one ends the epoch
             batches_w.epoch(cfg.seed, epoch), batches_a.epoch(cfg.seed + 1, epoch), strict=False
         )
-        for (xw, yw), (xa, ya) in pairs:
-            loss_w = ce(model(xw), yw)  # network weights on one half
-            opt_w.zero_grad(set_to_none=True)
-            loss_w.backward()
-            opt_w.step()
-            sched.step()
-            gates = model.gates()  # architecture on the other half
-            lat = latency(gates) / full
-            loss_ce = ce(model(xa), ya)
-            loss_a = loss_ce + cfg.lam * lat + cfg.sparsity * gates.mean()
-            opt_a.zero_grad(set_to_none=True)
-            loss_a.backward()
-            opt_a.step()
-            history.append(
-                {
-                    "loss_w": loss_w.item(),
-                    "ce_arch": loss_ce.item(),
-                    "latency_rel": lat.item(),
-                    "loss_arch": loss_a.item(),
-                }
-            )
+        history += [step(w, a) for w, a in pairs]
         if log:
             last = history[-1]
             log(
@@ -512,7 +422,7 @@ def write_sweep(
         atomic_write(path, lambda tmp, s=spec: tmp.write_text(s.to_json()))
         row["spec"] = f"diff/{path.name}"
     write_json(
-        out / "diff.json",
+        out / DIFF_FILE,
         {"config": dataclasses.asdict(cfg), "dataset": splits.name, "epochs": epochs,
          "rows": rows},
     )  # fmt: skip

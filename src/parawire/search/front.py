@@ -9,19 +9,16 @@ its members is written as a spec file in ``front/`` that ``parawire train``, ``a
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 from typing import Any
 
 from parawire.arch.spec import ArchSpec
+from parawire.filenames import FRONT_JSON, FRONT_MD, TRIALS_CSV
 from parawire.report.tables import Table, to_markdown
 from parawire.search.space import Choice
 
 FRONT_DIR = "front"  # spec files of the front members
-FRONT_JSON = "front.json"
-FRONT_MD = "front.md"
-TRIALS_CSV = "trials.csv"
 TRIAL_COLUMNS = (
     "number",
     "family",
@@ -167,7 +164,7 @@ def export(
 
     Every file is written whole and renamed into place, so a reader never sees half of one.
     """
-    from parawire._io import atomic_write, write_json
+    from parawire._io import atomic_write, write_csv, write_json
 
     out = folder / FRONT_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -200,14 +197,7 @@ def export(
     write_json(folder / FRONT_JSON, {"devices": devices, "profile": profile, "front": members})
     table = front_table(front, devices, profile, len(rows))
     atomic_write(folder / FRONT_MD, lambda tmp: tmp.write_text(to_markdown(table)))
-
-    def write_csv(tmp: Path) -> None:
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, TRIAL_COLUMNS, extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(folder / TRIALS_CSV, write_csv)
+    write_csv(folder / TRIALS_CSV, TRIAL_COLUMNS, rows)
     return paths
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from parawire.errors import ConfigError, DataError, ParawireError
+from parawire.filenames import SEARCH_CONFIG
 from parawire.search import coordination as co
 from parawire.search.config import STUDY_NAME, SearchConfig
 from parawire.search.front import export, pareto_front, trial_rows
@@ -36,7 +37,7 @@ from parawire.search.samplers import create_sampler
 from parawire.search.space import smallest_corner, suggest
 
 Log = Callable[[str], None]
-CONFIG_JSON = "search-config.json"
+CONFIG_JSON = SEARCH_CONFIG
 POLL_S = 1.0  # how often a process with nothing to claim looks again
 DIRECTIONS = ("maximize", "minimize")  # accuracy, latency
 
@@ -69,9 +70,11 @@ def check_budget(cfg: SearchConfig, input_shape: tuple[int, int, int], classes: 
     return smallest
 
 
-def open_study(cfg: SearchConfig, url: str, extra: dict[str, Any]) -> optuna.Study:
-    """The search's study in ``url``, created on first use; ``DataError`` when the storage
-    holds a search with other settings."""
+def open_study(
+    cfg: SearchConfig, url: str, extra: dict[str, Any]
+) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
+    """The search's study in ``url`` and its storage, created on first use; ``DataError`` when
+    the storage holds a search with other settings."""
     settings = {**cfg.settings(), **extra}
     with co.claim_lock(url, STUDY_NAME):  # two first starts must not both create the tables
         storage = co.open_storage(url, cfg.heartbeat_s, cfg.grace_s)
@@ -95,7 +98,7 @@ def open_study(cfg: SearchConfig, url: str, extra: dict[str, Any]) -> optuna.Stu
                 "rerun with the same settings to resume or extend it, or use another --out or "
                 "--storage"
             )
-    return study
+    return study, storage
 
 
 def _counts(study: optuna.Study) -> dict[TrialState, int]:
@@ -108,53 +111,86 @@ def _counts(study: optuna.Study) -> dict[TrialState, int]:
 MAX_PROPOSALS = 20  # proposals one claim may draw before leaving the rest to other processes
 
 
-def _claim(
-    study: optuna.Study,
-    cfg: SearchConfig,
-    url: str,
-    owner: dict[str, Any],
-    shape: tuple[tuple[int, ...], int],
-) -> Any:
-    """Under the lock: fail dead trials, then ask one trial if the budget has room.
+@dataclass
+class _Session:
+    """This process's part in a search: the study, its storage and how it claims trials."""
 
-    Returns ``(trial, choice, failed)``; ``trial`` is None when nothing is left to claim (the
-    budget is finished, or the last trials run in other processes). A proposal whose
-    architecture (spec digest at ``shape``: input shape, classes) another trial already trains
-    or trained, in this process or another, is failed as ``duplicate_of`` that trial and
-    another one is drawn: no architecture is trained twice.
-    """
-    from parawire.search.space import Choice
+    cfg: SearchConfig
+    url: str  # the storage URL
+    study: optuna.Study
+    storage: optuna.storages.RDBStorage  # the study's, held here: Optuna's own is private
+    shape: tuple[tuple[int, ...], int]  # (input shape, classes) of the dataset
+    owner: dict[str, Any] = field(default_factory=co.this_process)  # who runs a claimed trial
 
-    with co.claim_lock(url, STUDY_NAME):
-        failed = co.fail_dead_trials(study)
-        taken = {
-            t.user_attrs["digest"]: t.number
-            for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-            )
-            if "digest" in t.user_attrs
-        }
-        for _ in range(MAX_PROPOSALS):
-            counts = _counts(study)
-            if counts[TrialState.COMPLETE] + counts[TrialState.RUNNING] >= cfg.trials:
-                return None, None, failed
-            # one seed per claim: reproducible in one process, different across processes
-            study.sampler = create_sampler(
-                cfg.sampler, seed=cfg.seed * 1_000_003 + sum(counts.values()), budget=cfg.trials
-            )
-            trial = study.ask()
-            trial.set_user_attr(co.OWNER_ATTR, owner)
-            study._storage.record_heartbeat(trial._trial_id)
-            choice: Choice = suggest(trial, cfg.space)
-            trial.set_user_attr("choice", choice.to_dict())
-            digest = choice.spec(*shape).digest()
-            if digest in taken:
-                trial.set_user_attr("duplicate_of", taken[digest])
-                study.tell(trial, state=TrialState.FAIL)
-                continue
-            trial.set_user_attr("digest", digest)  # before training: other processes see it
-            return trial, choice, failed
-        return None, None, failed
+    def claim(self) -> tuple[optuna.Trial | None, Any, list[int]]:
+        """Under the lock: fail dead trials, then ask one trial if the budget has room.
+
+        Returns ``(trial, choice, failed)``; ``trial`` is None when nothing is left to claim
+        (the budget is finished, or the last trials run in other processes). A proposal whose
+        architecture (spec digest at ``shape``) another trial already trains or trained, in
+        this process or another, is failed as ``duplicate_of`` that trial and another one is
+        drawn: no architecture is trained twice.
+        """
+        with co.claim_lock(self.url, STUDY_NAME):
+            failed = co.fail_dead_trials(self.study, self.storage)
+            running = (TrialState.COMPLETE, TrialState.RUNNING)
+            taken = {
+                t.user_attrs["digest"]: t.number
+                for t in self.study.get_trials(deepcopy=False, states=running)
+                if "digest" in t.user_attrs
+            }
+            for _ in range(MAX_PROPOSALS):
+                counts = _counts(self.study)
+                if counts[TrialState.COMPLETE] + counts[TrialState.RUNNING] >= self.cfg.trials:
+                    return None, None, failed
+                trial, choice = self._propose(sum(counts.values()))
+                digest = choice.spec(*self.shape).digest()
+                if digest in taken:
+                    trial.set_user_attr("duplicate_of", taken[digest])
+                    self.study.tell(trial, state=TrialState.FAIL)
+                    continue
+                trial.set_user_attr("digest", digest)  # before training: others see it
+                return trial, choice, failed
+            return None, None, failed
+
+    def _propose(self, asked: int) -> tuple[optuna.Trial, Any]:
+        """A new trial, owned by this process, and the choice it suggests."""
+        cfg = self.cfg
+        # one seed per claim: reproducible in one process, different across processes
+        seed = cfg.seed * 1_000_003 + asked
+        self.study.sampler = create_sampler(cfg.sampler, seed=seed, budget=cfg.trials)
+        trial = self.study.ask()
+        trial.set_user_attr(co.OWNER_ATTR, self.owner)
+        self.storage.record_heartbeat(self.trial_id(trial))
+        choice = suggest(trial, cfg.space)
+        trial.set_user_attr("choice", choice.to_dict())
+        return trial, choice
+
+    def trial_id(self, trial: optuna.Trial) -> int:
+        """The storage's id of ``trial``."""
+        return co.trial_id(self.storage, self.study, trial.number)
+
+    def evaluate(self, trial: optuna.Trial, choice: Any, splits: Any) -> Any:
+        """Train and score ``choice`` while the trial's heartbeat runs; an interruption queues
+        the trial again for the next run."""
+        from parawire.search.evaluate import evaluate_choice
+
+        try:
+            with co.Heartbeat(self.storage, self.trial_id(trial), self.cfg.heartbeat_s):
+                return evaluate_choice(choice, splits, self.cfg)
+        except ParawireError:
+            raise
+        except BaseException:  # interrupted: queue the trial again for the next run
+            with co.claim_lock(self.url, STUDY_NAME):
+                co.requeue(self.storage, self.study, trial.number)
+            raise
+
+    def record(self, trial: optuna.Trial, ev: Any) -> None:
+        """Tell the study the trial's accuracy and latency, and its parameter budget."""
+        trial.set_user_attr("evaluation", ev.to_dict())
+        if self.cfg.max_params is not None:  # feasible when <= 0 (the samplers read it)
+            trial.set_constraint("params_over_budget", ev.params - self.cfg.max_params)
+        self.study.tell(trial, [ev.accuracy, ev.latency_s])
 
 
 def run_search(
@@ -166,15 +202,38 @@ def run_search(
     progress: bool = False,
 ) -> SearchOutcome:
     """Run (or resume, or join) the search of ``cfg``; see the module docstring."""
-    import torch
-
-    from parawire.data import load_dataset
-    from parawire.search.evaluate import evaluate_choice
+    from parawire._inference import torch_threads
 
     t0 = time.perf_counter()
+    splits, session = _prepare(cfg, folder, storage)
+    with torch_threads(cfg.threads):  # restored after: the caller's process keeps its own
+        evaluated, failed = _search_loop(session, splits, log, progress)
+    with co.claim_lock(session.url, STUDY_NAME):  # one exporter at a time, latest trials
+        rows = trial_rows(session.study.get_trials(states=(TrialState.COMPLETE,)))
+        front = pareto_front(rows)
+        input_shape, classes = session.shape
+        export(
+            folder,
+            rows,
+            front,
+            input_shape=input_shape,  # type: ignore[arg-type]
+            classes=classes,
+            devices=cfg.devices,
+            profile=cfg.profile,
+            dataset=cfg.dataset,
+        )
+    seconds = time.perf_counter() - t0
+    return SearchOutcome(rows, front, evaluated, failed, seconds, folder, co.shown_url(session.url))
+
+
+def _prepare(cfg: SearchConfig, folder: Path, storage: str | None) -> tuple[Any, _Session]:
+    """(dataset splits, session): every check that can fail on a bad option, before the
+    folder holds anything; then the study opened and ``search-config.json`` written."""
+    from parawire._io import write_json
+    from parawire.data import load_dataset
+
     cfg.check()
     quiet_optuna()
-    # everything that can fail on a bad option fails before the folder holds anything
     splits = load_dataset(cfg.dataset, root=cfg.data, **dict(cfg.dataset_options))
     input_shape, classes = splits.input_shape, splits.num_classes
     if cfg.max_params is not None:
@@ -187,22 +246,27 @@ def run_search(
     url = storage or co.default_storage_url(folder)
     _refuse_empty_store(url)
     extra = {"input_shape": list(input_shape), "num_classes": classes}
-    study = open_study(cfg, url, extra)
-    from parawire._io import write_json
-
+    study, store = open_study(cfg, url, extra)
     write_json(
         folder / CONFIG_JSON,
         {"config": cfg.to_dict(), "storage": co.shown_url(url), **extra},
     )
-    torch.set_num_threads(cfg.threads)
-    owner = co.this_process()
+    return splits, _Session(cfg, url, study, store, (input_shape, classes))
+
+
+def _search_loop(
+    session: _Session, splits: Any, log: Log | None, progress: bool
+) -> tuple[int, list[int]]:
+    """Claim and evaluate trials until the budget is finished (or the wait for other
+    processes' trials runs out); (trials evaluated here, trials found dead and queued)."""
+    cfg, study = session.cfg, session.study
     evaluated, failed_here, errors = 0, [], 0
     idle_since: float | None = None
     bar = _progress(progress)
     task = bar.add_task("search", total=cfg.trials, front=0) if bar else None
     with bar if bar is not None else _Null():
         while True:
-            trial, choice, failed = _claim(study, cfg, url, owner, (input_shape, classes))
+            trial, choice, failed = session.claim()
             failed_here += failed
             if log and failed:
                 log(f"queued again the trials of dead processes: {failed}")
@@ -221,8 +285,7 @@ def run_search(
                 continue
             idle_since = None
             try:
-                with co.Heartbeat(study._storage, trial._trial_id, cfg.heartbeat_s):
-                    ev = evaluate_choice(choice, splits, cfg)
+                ev = session.evaluate(trial, choice, splits)
             except ParawireError as exc:  # a diverged training, an impossible proposal: failed
                 trial.set_user_attr("error", str(exc))
                 study.tell(trial, state=TrialState.FAIL)
@@ -232,36 +295,11 @@ def run_search(
                 if errors >= cfg.trials:
                     raise
                 continue
-            except BaseException:  # interrupted: queue the trial again for the next run
-                with co.claim_lock(url, STUDY_NAME):
-                    study.tell(trial, state=TrialState.FAIL)
-                    retry = study._storage.get_heartbeat_stale_trial_callback()
-                    if retry is not None:
-                        retry(study, study._storage.get_trial(trial._trial_id))
-                raise
-            trial.set_user_attr("evaluation", ev.to_dict())
-            if cfg.max_params is not None:  # feasible when <= 0 (the samplers read it)
-                trial.set_constraint("params_over_budget", ev.params - cfg.max_params)
-            study.tell(trial, [ev.accuracy, ev.latency_s])
+            session.record(trial, ev)
             evaluated += 1
             if log:
                 log(_trial_line(trial.number, choice, ev))
-    with co.claim_lock(url, STUDY_NAME):  # one exporter at a time, from the latest trials
-        rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
-        front = pareto_front(rows)
-        export(
-            folder,
-            rows,
-            front,
-            input_shape=input_shape,
-            classes=classes,
-            devices=cfg.devices,
-            profile=cfg.profile,
-            dataset=cfg.dataset,
-        )
-    return SearchOutcome(
-        rows, front, evaluated, failed_here, time.perf_counter() - t0, folder, co.shown_url(url)
-    )
+    return evaluated, failed_here
 
 
 def quiet_optuna() -> None:

@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
-import optuna
+from typing import TYPE_CHECKING
 
 from parawire.registry import Registry
 from parawire.search._base import SamplerFactory
+
+if TYPE_CHECKING:  # imported where a sampler is made: the CLI lists the names without it
+    import optuna
 
 _SAMPLERS: Registry[SamplerFactory] = Registry("sampler")
 register_sampler = _SAMPLERS.register  # function decorator: @register_sampler("name")
@@ -30,16 +33,22 @@ def create_sampler(name: str, seed: int, budget: int = 100) -> optuna.samplers.B
 
 @register_sampler("nsga2")
 def _nsga2(seed: int, budget: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     population = max(MIN_POPULATION, min(MAX_POPULATION, budget // 4))
     return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
 
 
 @register_sampler("tpe")
 def _tpe(seed: int, budget: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     startup = max(2, min(10, budget // 4))  # Optuna's default 10 would leave a small search random
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
 
 
 @register_sampler("random")
 def _random(seed: int, budget: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     return optuna.samplers.RandomSampler(seed=seed)

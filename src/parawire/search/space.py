@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from parawire._io import read_json
+from parawire.analysis.costs import WIRE_DTYPES
 from parawire.arch.generate import StagingConfig, generate
 from parawire.arch.spec import MERGES, ArchSpec
 from parawire.errors import ConfigError
 
 FAMILIES = ("er", "ba", "ws", "dp")  # generator families a space may draw from
 STAGING_MODES = ("probabilistic", "greedy", "uniform")  # fb fixes its own stages: not searched
-WIRE_DTYPES = ("float32", "float16", "bfloat16", "int8")  # parawire.analysis.costs.WIRE_DTYPES
 MAX_SPACE_BYTES = 2**20  # a search space file is a few hundred bytes; larger ones are refused
 MAX_ARCH_SEED = 2**31 - 1  # graph seeds are drawn from 0..MAX_ARCH_SEED
 

@@ -7,7 +7,6 @@ network, with its spec digest), ``tables.md``, ``tables.json`` and ``tables/<nam
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
 import statistics
@@ -19,9 +18,18 @@ from typing import Any
 
 import torch
 
+from parawire._io import atomic_write_text, write_csv, write_json
 from parawire.analysis.costs import spec_costs
 from parawire.arch import StagingConfig, generate
 from parawire.data import ImageSplits, load_dataset, resize_splits
+from parawire.filenames import (
+    CHECKPOINT_FILE,
+    STUDY_RESULTS,
+    STUDY_RESULTS_CSV,
+    STUDY_TABLES,
+    STUDY_TABLES_DIR,
+    STUDY_TABLES_MD,
+)
 from parawire.measure import available_cores
 from parawire.report.tables import Table, to_csv, to_markdown
 from parawire.study.analysis_step import analyses_for_study, analyze_for_study
@@ -39,7 +47,6 @@ from parawire.study.tables import (
     staging_table,
     uniform_table,
 )
-from parawire.train.checkpoint import CHECKPOINT, write_json
 from parawire.train.loop import train_model
 from parawire.train.recipes import get_recipe
 
@@ -83,7 +90,7 @@ def run_job(
         epochs=cfg.epochs,
         seed=cfg.seed,
         out=run_dir,
-        resume=(run_dir / CHECKPOINT).is_file(),
+        resume=(run_dir / CHECKPOINT_FILE).is_file(),
         device=cfg.device,
         compile=cfg.compile,
         compile_mode=cfg.compile_mode,
@@ -353,19 +360,15 @@ def write_outputs(
     gpu: dict[str, Any] | None = None,
 ) -> None:
     """results.csv/json, tables.md/json and tables/<name>.csv in ``folder``."""
-    with (folder / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(folder / STUDY_RESULTS_CSV, RESULT_COLUMNS, rows)
     env = environment()
     write_json(
-        folder / "results.json",
+        folder / STUDY_RESULTS,
         {"config": cfg.to_dict(), "environment": env, "gpu": gpu or {}, "rows": rows},
     )
-    write_json(folder / "tables.json", [t.to_dict() for t in tables])
-    (folder / "tables").mkdir(exist_ok=True)
+    write_json(folder / STUDY_TABLES, [t.to_dict() for t in tables])
     for t in tables:
-        (folder / "tables" / f"{t.name}.csv").write_text(to_csv(t))
+        atomic_write_text(folder / STUDY_TABLES_DIR / f"{t.name}.csv", to_csv(t))
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
     head = (
         f"# Study: {cfg.dataset}, {cfg.samples} samples per generator, {cfg.epochs} epochs, "
@@ -373,4 +376,4 @@ def write_outputs(
         f"thread(s), CPU kernels {env['cpu_capability']}; configuration and environment in "
         f"results.json.\n\n{throughput_line(rows, gpu or {})}\n\n"
     )
-    (folder / "tables.md").write_text(head + "\n".join(to_markdown(t) for t in tables))
+    atomic_write_text(folder / STUDY_TABLES_MD, head + "\n".join(to_markdown(t) for t in tables))

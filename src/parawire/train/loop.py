@@ -36,6 +36,7 @@ from parawire.arch.footprint import model_bytes
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
+from parawire.filenames import METRICS_FILE, SPEC_FILE
 from parawire.nn import count_parameters
 from parawire.nn.model_ref import ModelRef
 from parawire.train.checkpoint import (
@@ -52,7 +53,7 @@ from parawire.train.models import pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation
 
-METRICS = "metrics.json"
+METRICS = METRICS_FILE
 HOST_READ_EVERY = 10  # steps between host reads of the loss (divergence check, progress), CPU
 
 
@@ -158,24 +159,13 @@ class Trainer:
         compile_mode: str | None = None,
         compile_backend: str = "inductor",
     ) -> None:
-        if tuple(source.input_shape) != splits.input_shape:
-            raise ConfigError(
-                f"{source.label} takes {source.input_shape} images, the data set has "
-                f"{splits.input_shape}"
-            )
-        if source.num_classes != splits.num_classes:
-            raise ConfigError(
-                f"{source.label} has {source.num_classes} classes, the data set "
-                f"{splits.num_classes}"
-            )
+        _check_fits(source, splits)
         recipe = recipe.fit(len(splits.train_labels)).check()  # the batch size decided
         self.source, self.splits, self.recipe = source, splits, recipe
         self.epochs = epochs if epochs is not None else recipe.epochs
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ConfigError(f"the seed must be a whole number >= 0, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = _checked_seed(seed)
         self.device = pick_device(device)
         cuda = self.device.type == "cuda"
         self.compilation = choose_compilation(
@@ -399,7 +389,7 @@ class Trainer:
         save_weights(out / WEIGHTS, self.model, meta)
         write_json(out / METRICS, self.result.to_dict())
         if self.source.spec is not None:
-            self.source.spec.save(out / "spec.json")
+            self.source.spec.save(out / SPEC_FILE)
 
 
 def train_model(
@@ -430,3 +420,23 @@ def train_model(
         compile_mode=compile_mode,
     )
     return trainer.fit(out, resume=resume, progress=progress, log=log, on_epoch_end=on_epoch_end)
+
+
+def _check_fits(source: ModelRef, splits: ImageSplits) -> None:
+    """``ConfigError`` unless the model takes the data set's images and classes."""
+    if tuple(source.input_shape) != splits.input_shape:
+        raise ConfigError(
+            f"{source.label} takes {source.input_shape} images, the data set has "
+            f"{splits.input_shape}"
+        )
+    if source.num_classes != splits.num_classes:
+        raise ConfigError(
+            f"{source.label} has {source.num_classes} classes, the data set {splits.num_classes}"
+        )
+
+
+def _checked_seed(seed: object) -> int:
+    """``seed`` as an int; ``ConfigError`` unless it is a whole number >= 0 (not a bool)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"the seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)

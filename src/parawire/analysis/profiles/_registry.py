@@ -19,9 +19,11 @@ import os
 from functools import cache
 from pathlib import Path
 
+from parawire._io import atomic_write_text
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
+from parawire.filenames import PROFILES_FILE, user_cache_dir
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ENV_VAR = "PARAWIRE_PROFILES"
@@ -44,8 +46,7 @@ def _read_cached(
 
 def user_profile_file() -> Path:
     """The per-user profile file that ``parawire calibrate`` writes by default."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "parawire" / "profiles.toml"
+    return user_cache_dir() / PROFILES_FILE
 
 
 def _listed_files() -> list[Path]:
@@ -176,7 +177,6 @@ def save_profile(profile: Profile, path: str | os.PathLike[str] | None = None) -
         except ConfigError as exc:
             raise ConfigError(f"{exc}; move the file away or choose another --out") from None
     kept[profile.name] = profile
-    target.parent.mkdir(parents=True, exist_ok=True)
     header = "# parawire device profiles (format: docs/profiles.md)\n\n"
-    target.write_text(header + dump_profiles(kept.values()), encoding="utf-8")
+    atomic_write_text(target, header + dump_profiles(kept.values()))
     return target
