@@ -31,7 +31,7 @@ _LAZY = {
     "collect": "parawire.latency.collect",
     "recommended_placement": "parawire.latency.differentiable",
     "relaxed_latency": "parawire.latency.differentiable",
-    "errors": "parawire.latency.evaluate",
+    "errors": "parawire.latency.accuracy",
     "hold_out_generator": "parawire.latency.evaluate",
     "load_samples": "parawire.latency.evaluate",
     "split_by_architecture": "parawire.latency.evaluate",

@@ -41,8 +41,8 @@ from parawire.latency._base import (
     register_predictor,
     target_profile,
 )
+from parawire.latency.accuracy import errors
 from parawire.latency.encode import NODE_FEATURES, Encoded, encode, global_size, sample_of
-from parawire.latency.evaluate import errors
 from parawire.latency.training import TrainConfig, torch_threads, train, validation_split
 
 

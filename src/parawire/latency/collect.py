@@ -230,29 +230,6 @@ def job_key(job: Job, config: CollectConfig) -> MeasurementKey:
     )
 
 
-def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
-    """CPU seconds of this thread for each timed inference of ``spec`` (one torch thread)."""
-    import torch
-
-    from parawire._inference import inference_settings
-    from parawire.nn import build_model
-    from parawire.runtime.plan import seeded_state_dict
-    from parawire.runtime.reference import make_image
-
-    model = build_model(spec)
-    model.load_state_dict(seeded_state_dict(spec, 0))
-    model.eval()
-    image = make_image(spec.input_shape, 1, 0)
-    out = []
-    with inference_settings(1), torch.inference_mode():
-        for i in range(config.warmup + config.repeats):
-            start = time.thread_time()
-            model(image)
-            if i >= config.warmup:
-                out.append(time.thread_time() - start)
-    return out
-
-
 @dataclass
 class CollectSummary:
     """What one collect call did."""

@@ -4,7 +4,7 @@ A predictor scored against measured labels cannot agree with them better than th
 with themselves: measure the same architectures twice (two ``latency collect`` runs into two
 stores, same seed and options, at different times) and compare the rows the stores share
 (same architecture, k, placement, measurement profile, wire dtype and threads). The second
-store is scored against the first with the figures a predictor gets (``evaluate.errors``):
+store is scored against the first with the figures a predictor gets (``accuracy.errors``):
 share within +-5% and +-10%, MAPE and Spearman; the median ratio of second over first says
 whether one run was slower overall (a load, not noise), and the figures again after dividing
 that ratio out separate the shift from the noise of each row.
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from parawire.errors import DataError
-from parawire.latency.evaluate import Errors, errors
+from parawire.latency.accuracy import Errors, errors
 from parawire.latency.store import Measurement
 
 MATCH_FIELDS = ("digest", "devices", "placement", "profile", "wire_dtype", "threads")

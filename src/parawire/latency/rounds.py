@@ -26,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -102,7 +103,6 @@ def _child(parent: int, cores: tuple[int, ...] | None) -> None:
 
 def time_in_process(payload: list[Payload], config: CollectConfig) -> list[list[float]]:
     """Latencies of each one-device job in this process (``config.clock`` decides the clock)."""
-    from parawire.latency.collect import cpu_latencies
     from parawire.runtime.launch import single_process
     from parawire.runtime.plan import seeded_state_dict
 
@@ -165,3 +165,26 @@ def _time_distributed(
     plan = _plan(job.spec, job.placement, job.wire_dtype, config)
     report = run_local(plan, _options(config, emulate, factor), baseline=False)
     return [t / factor for t in report.latencies_s]
+
+
+def cpu_latencies(spec: ArchSpec, config: CollectConfig) -> list[float]:
+    """CPU seconds of this thread for each timed inference of ``spec`` (one torch thread)."""
+    import torch
+
+    from parawire._inference import inference_settings
+    from parawire.nn import build_model
+    from parawire.runtime.plan import seeded_state_dict
+    from parawire.runtime.reference import make_image
+
+    model = build_model(spec)
+    model.load_state_dict(seeded_state_dict(spec, 0))
+    model.eval()
+    image = make_image(spec.input_shape, 1, 0)
+    out = []
+    with inference_settings(1), torch.inference_mode():
+        for i in range(config.warmup + config.repeats):
+            start = time.thread_time()
+            model(image)
+            if i >= config.warmup:
+                out.append(time.thread_time() - start)
+    return out
