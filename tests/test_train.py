@@ -310,22 +310,22 @@ def test_eval_checks_the_recorded_sha256(tmp_path: Path, capsys) -> None:
         assert "fails its SHA-256" in err and len(err.strip().splitlines()) == 1
 
 
-BAD_TRAIN_OPTIONS = [
-    (["--lr", "nan"], "lr must be a finite number, got nan"),
-    (["--lr", "inf"], "lr must be a finite number, got inf"),
-    (["--lr", "-1"], "learning rate must be > 0"),
-    (["--device", "bogus"], "unknown device 'bogus'"),
-    (["--seed", "-1"], "the seed must be a whole number >= 0, got -1"),
-    (["--lr", "1e10"], "training diverged in epoch 1"),
+BAD_TRAIN_OPTIONS = [  # (options, exit code: 2 refused at parse, 1 by the library; message)
+    (["--lr", "nan"], 1, "lr must be a finite number, got nan"),
+    (["--lr", "inf"], 1, "lr must be a finite number, got inf"),
+    (["--lr", "-1"], 2, "'--lr': -1.0 is not in the range x>0"),
+    (["--device", "bogus"], 1, "unknown device 'bogus'"),
+    (["--seed", "-1"], 2, "'--seed': -1 is not in the range x>=0"),
+    (["--lr", "1e10"], 1, "training diverged in epoch 1"),
 ]
 
 
 def test_cli_rejects_bad_lr_and_device_before_training(tmp_path: Path, capsys) -> None:
     spec_path = tiny_spec(size=32).save(tmp_path / "arch.json")
     base = ["train", str(spec_path), "--dataset", "synthetic", "--epochs", "1"]
-    for i, (extra, message) in enumerate(BAD_TRAIN_OPTIONS):
+    for i, (extra, code, message) in enumerate(BAD_TRAIN_OPTIONS):
         out = tmp_path / f"run{i}"
-        assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == 1
+        assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == code
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
         assert not (out / "metrics.json").exists()

@@ -21,8 +21,15 @@ from parawire.cli.deployment_options import (
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
     devices_option,
+    json_option,
+    out_option,
+    predictor_option,
     profile_option,
+    seed_option,
 )
 
 RESULT_FILE = "analysis.json"  # --out: the JSON --json prints (one object, or a list)
@@ -180,9 +187,15 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 @click.command("analyze")
 @click.argument("target", metavar="SPEC_OR_MODEL")
 @devices_option(default=4)
-@profile_option("rpi4-wifi", "of the devices the deployment is simulated on")
+@profile_option(DEFAULT_PROFILE, "of the devices the deployment is simulated on")
 @deployment_options
-@click.option("--compare", "compare_all", is_flag=True, help="Every partitioner side by side.")
+@click.option(
+    "--compare",
+    "compare_all",
+    is_flag=True,
+    help="Every partitioner side by side, each with its fastest option by simulated latency "
+    "(the makespan of one inference), as --select latency chooses.",
+)
 @click.option(
     "--objective",
     type=click.Choice(["latency", "throughput"]),
@@ -191,23 +204,15 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     help="What the placement is chosen for: one inference's latency, or frames per second "
     "when inferences are pipelined (every partitioner is tried; docs/analysis.md).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=PARTITIONER_SEED_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes "
-    f"({PLAN_DIR}/) into this folder.",
+@seed_option(PARTITIONER_SEED_HELP)
+@json_option()
+@out_option(
+    f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes ({PLAN_DIR}/) "
+    "into this folder."
 )
-@click.option(
-    "--predictor",
-    "predictor_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A latency predictor (`parawire latency fit`): its prediction for the chosen "
-    "placement beside the simulation's (spec files only).",
+@predictor_option(
+    "A latency predictor (`parawire latency fit`): its prediction for the chosen "
+    "placement beside the simulation's (spec files only)."
 )
 def analyze_cmd(
     target: str,
@@ -223,7 +228,7 @@ def analyze_cmd(
     seed: int,
     as_json: bool,
     out: Path | None,
-    predictor_file: Path | None,
+    predictor: Path | None,
 ) -> None:
     """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
     baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
@@ -242,7 +247,7 @@ def analyze_cmd(
     if out is not None:
         compared = results if compare_all else None
         plan_dir = _write_out(out, target, [best], True, seed, compared)
-    predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
+    predicted = _predicted(predictor, target, best) if predictor is not None else None
     announce_profile("analyze", profile)  # the first line of the output, once the work is done
     if as_json:
         payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}

@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 from parawire.arch import STAGINGS, ArchSpec, StagingConfig, generate, load_spec
-from parawire.arch.spec import AGGREGATIONS, MERGES
+from parawire.arch.spec import AGGREGATIONS
+from parawire.cli.options import (
+    c_max_option,
+    channels_option,
+    merge_option,
+    out_option,
+    seed_option,
+)
 from parawire.errors import ConfigError
 from parawire.graphs import ORIENTATIONS, generator_class
 
@@ -36,15 +43,9 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     help="How channels and map sizes change along the network: probabilistic or greedy "
     "staging, uniform channels, or fb (RandWire's fixed stages: --fb-stages graphs in sequence).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the graph generator and the staging draws: same seed, same architecture.",
-)
-@click.option("--channels", type=int, default=32, show_default=True, help="Stem width.")
-@click.option("--c-max", type=int, default=256, show_default=True, help="Staging channel limit.")
+@seed_option("Seeds the graph generator and the staging draws: same seed, same architecture.")
+@channels_option(32, "Stem width.")
+@c_max_option()
 @click.option(
     "--stage-prob",
     type=float,
@@ -74,21 +75,8 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="How a vertex combines its inputs (docs/generators.md).",
 )
-@click.option(
-    "--merge",
-    type=click.Choice(MERGES),
-    default="pooled",
-    show_default=True,
-    help="How the output vertex combines the sinks: pooled vectors (each sink pooled and "
-    "projected on its own device: far less data to the merge) or feature maps (EDGE'23).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the spec here (default: print JSON to stdout).",
-)
+@merge_option("pooled", "pooled as in parawire.generate (`study` uses the paper's maps)")
+@out_option("Write the spec here (default: print JSON to stdout).", file=True)
 def generate_cmd(
     generator: str,
     params: tuple[str, ...],

@@ -11,23 +11,20 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli._progress import progress_on_stderr
+from parawire.cli.options import (
+    json_option,
+    out_option,
+    processes_option,
+    threads_option,
+    timeout_option,
+)
 
 
 @click.command("calibrate")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).",
+@out_option(
+    "Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).", file=True
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="torch threads while timing (as `run --threads` gives each rank).",
-)
+@threads_option("torch threads while timing (as `run --threads` gives each rank).")
 @click.option("--name", default="local-cpu", show_default=True, help="Name of the profile.")
 @click.option(
     "--repeats",
@@ -36,15 +33,9 @@ from parawire.cli._progress import progress_on_stderr
     show_default=True,
     help="Timed runs per micro-benchmark (fewer: faster, noisier).",
 )
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Fresh processes that time the networks in context (medians over them).",
-)
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@processes_option("Fresh processes that time the networks in context (medians over them).")
+@timeout_option()
+@json_option("Print the figures as one JSON object.")
 def calibrate_cmd(
     out: Path | None,
     threads: int,

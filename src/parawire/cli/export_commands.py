@@ -10,26 +10,28 @@ torch and the exporters are imported when the command runs, not for ``--help``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
-    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    check_option,
     devices_option,
+    out_option,
     profile_option,
+    seed_option,
+    weights_option,
 )
 
-if TYPE_CHECKING:
-    pass
-
 FORMATS = ("onnx",)
-CHECK_BATCH = 2  # images of the --check comparison
+CHECK_IMAGES = 2  # random images of the --check comparison (the default)
 CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong model
 
 
@@ -38,8 +40,8 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
 @profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options
-@click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
+@weights_option()
+@seed_option(PLAN_SEED_HELP)
 @click.option("--whole", is_flag=True, help="Export the whole network as one model.")
 @click.option(
     "--format",
@@ -60,14 +62,12 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
     help="torch.onnx.export's TorchScript tracer, or torch.export (same models, slower; "
     "opset 18 or later).",
 )
-@click.option(
-    "--check/--no-check",
-    default=True,
-    show_default=True,
-    help="Run the models with ONNX Runtime in the manifest's order and compare the logits "
-    "with PyTorch's.",
+@check_option(
+    CHECK_IMAGES,
+    "Random images run through the written models with ONNX Runtime in the manifest's order, "
+    "their logits compared with PyTorch's (0: off).",
 )
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder.")
+@out_option("Folder of the models and manifest.json.", required=True)
 def export_cmd(
     path: Path,
     devices: int | None,
@@ -83,7 +83,7 @@ def export_cmd(
     fmt: str,
     opset: int | None,
     exporter: str,
-    check: bool,
+    check: int,
     out: Path,
 ) -> None:
     """Write PLAN_OR_SPEC as one ONNX model per device (per step when a device must wait for
@@ -112,12 +112,12 @@ def export_cmd(
         """The --check: ONNX Runtime on the written models against PyTorch, before they move
         into --out (a failed check leaves --out as it was)."""
         generator = torch.Generator().manual_seed(seed)
-        image = torch.rand(CHECK_BATCH, *plan.spec.input_shape, generator=generator)
+        image = torch.rand(check, *plan.spec.input_shape, generator=generator)
         got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
         want = reference_logits(whole_plan(plan) if whole else plan, image)
         diff = float((got - want).abs().max())
         click.echo(
-            f"check: ONNX Runtime in the manifest's order vs PyTorch ({CHECK_BATCH} random "
+            f"check: ONNX Runtime in the manifest's order vs PyTorch ({check} random "
             f"images): max |diff| {diff:.2e}",
             err=True,
         )
@@ -135,7 +135,7 @@ def export_cmd(
             exporter=exporter,
             whole=whole,
             progress=progress,
-            verify=verify if check else None,
+            verify=verify if check > 0 else None,
         )
     if _is_plan(path):
         click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)

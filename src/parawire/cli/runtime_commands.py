@@ -15,30 +15,36 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli.deployment_options import (
-    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    batch_option,
+    bind_option,
+    check_option,
     devices_option,
+    emulate_option,
+    json_option,
+    link_option,
+    master_option,
+    out_option,
+    processes_option,
     profile_option,
+    runs_option,
+    seed_option,
+    threads_option,
+    timeout_option,
+    warmup_option,
+    weights_option,
 )
 
 if TYPE_CHECKING:
     from parawire.runtime.launch import RunOptions, RunReport
     from parawire.runtime.plan import Plan
 
-_timeout = click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
-)
-_link = click.option("--link", default=None, help="Emulate this link profile (e.g. rpi4-wifi).")
-_emulate = click.option(
-    "--emulate",
-    default=None,
-    metavar="PROFILE",
-    help="Emulate devices of this profile: every vertex runs for real, then waits until the "
-    "profile's time for it has passed; the profile's link is emulated too (unless --link).",
-)
 _dilation = click.option(
     "--dilation",
     default="1",
@@ -49,12 +55,7 @@ _dilation = click.option(
     "picks F from this machine (docs/runtime.md, time dilation). Times print dilated, with "
     "the p50 divided by F; ratios are unaffected.",
 )
-_threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
-_runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
-_warmup = click.option(
-    "--warmup", type=int, default=3, show_default=True, help="Unmeasured runs first."
-)
-_batch = click.option("--batch", type=int, default=1, show_default=True, help="Images per run.")
+_threads = threads_option("torch threads of each rank.")
 
 
 def _options(
@@ -122,14 +123,9 @@ def _describe(plan: Plan) -> str:
 @devices_option(default=None, required=True)
 @profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Trained weights (safetensors) to copy into the plan (default: seeded untrained).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Plan folder.")
+@weights_option()
+@seed_option(PLAN_SEED_HELP)
+@out_option("Plan folder (copy it to every device).", required=True)
 def plan_cmd(
     spec_path: Path,
     devices: int,
@@ -163,29 +159,21 @@ def plan_cmd(
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options
 @_threads
-@_runs
-@_warmup
-@_batch
-@_link
-@_emulate
+@runs_option()
+@warmup_option()
+@batch_option()
+@link_option()
+@emulate_option()
 @_dilation
-@_timeout
-@click.option(
-    "--check",
-    type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="Real test images run split at the end and compared with the float32 model (0: off).",
+@timeout_option()
+@check_option(
+    100, "Real test images run split at the end and compared with the float32 model (0: off)."
 )
 @click.option("--check-data", default="digits", show_default=True, help="Data set of --check.")
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Fresh processes per side (split, one process), interleaved; medians with a bootstrap "
-    "interval over all of them.",
+@seed_option(PLAN_SEED_HELP)
+@processes_option(
+    "Fresh processes per side (split, one process), interleaved; medians with a bootstrap "
+    "interval over all of them."
 )
 @click.option(
     "--breakdown", is_flag=True, help="Per rank: where its time went (compute, waits, sends)."
@@ -196,7 +184,7 @@ def plan_cmd(
     show_default=True,
     help="Pin each rank to cores of its own when the machine has enough.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option()
 def run_cmd(
     path: Path,
     devices: int | None,
@@ -349,25 +337,19 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
 @click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
 @click.option("--rank", type=int, required=True, help="This device's rank (0: the driver).")
 @click.option("--world", type=int, default=None, help="Ranks in the plan (default: the plan's).")
-@click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
-@click.option(
-    "--bind",
-    default=None,
-    help="Address rank 0 listens on (default: master host); never 0.0.0.0 on a shared network.",
-)
+@master_option(required=True, help_text="HOST:PORT of rank 0's rendezvous.")
+@bind_option()
 @_threads
-@click.option(
-    "--runs",
-    type=int,
-    default=None,
-    help="Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
+@runs_option(
+    None,
+    "Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
     "driver (`parawire serve` or `predict --master`) until the driver ends.",
 )
-@_warmup
-@_batch
-@_link
-@_emulate
-@_timeout
+@warmup_option()
+@batch_option()
+@link_option()
+@emulate_option()
+@timeout_option()
 @click.option(
     "--exit-with-parent/--no-exit-with-parent",
     default=True,
@@ -375,7 +357,7 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
     help="End when the process that started this worker ends (a script, shell or ssh "
     "session), so that no worker computes on forever; --no-exit-with-parent to detach.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Rank 0: print one JSON object.")
+@json_option("Rank 0: print one JSON object.")
 def worker_cmd(
     path: Path,
     rank: int,

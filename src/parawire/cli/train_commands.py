@@ -7,15 +7,26 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from parawire.cli.options import (
+    batch_size_option,
+    data_option,
+    dataset_option,
+    device_option,
+    epochs_option,
+    lr_option,
+    out_option,
+    recipe_option,
+    seed_option,
+    weights_option,
+)
 from parawire.cli.training_options import compile_option, dataset_options_option
-from parawire.data import list_datasets, load_dataset, make_batches
+from parawire.data import load_dataset, make_batches
 from parawire.errors import ConfigError
 from parawire.nn import list_baselines
 from parawire.train import (
     ModelSource,
     evaluate,
     get_recipe,
-    list_recipes,
     load_weights,
     model_source,
     pick_device,
@@ -27,46 +38,17 @@ from parawire.train.loop import METRICS
 
 @click.command("train")
 @click.argument("model", metavar="SPEC_OR_BASELINE")
-@click.option(
-    "--dataset",
-    type=click.Choice(list_datasets()),
-    default="digits",
-    show_default=True,
-    help="Data set (docs/training.md; digits ships with scikit-learn).",
-)
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@dataset_option()
+@data_option()
 @dataset_options_option
-@click.option("--epochs", type=int, default=None, help="Epochs (default: the recipe's).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Run folder: checkpoints, weights, metrics.",
-)
-@click.option(
-    "--recipe",
-    type=click.Choice(list_recipes()),
-    default="modern",
-    show_default=True,
-    help="Optimiser, schedule and regularisation (docs/training.md).",
-)
+@epochs_option(None, "Epochs (default: the recipe's).")
+@out_option("Run folder: checkpoints, weights, metrics.", required=True)
+@recipe_option("Optimiser, schedule and regularisation (docs/training.md).")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
-@click.option(
-    "--batch-size",
-    type=int,
-    default=None,
-    help="Training batch size (default: fitted to the training set, at most 128).",
-)
-@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seeds the weight initialisation, the batch order, augmentation and dropout.",
-)
-@click.option("--device", default=None, help="torch device (default: cuda if available).")
+@batch_size_option(None, "Training batch size (default: fitted to the training set, at most 128).")
+@lr_option(None, "Override the recipe's learning rate.")
+@seed_option("Seeds the weight initialisation, the batch order, augmentation and dropout.")
+@device_option()
 @compile_option
 def train_cmd(
     model: str,
@@ -114,22 +96,14 @@ def train_cmd(
 
 @click.command("eval")
 @click.argument("model", metavar="SPEC_OR_BASELINE")
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
+@weights_option(
     required=True,
-    help="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
+    help_text="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
 )
-@click.option(
-    "--dataset",
-    type=click.Choice(list_datasets()),
-    default="digits",
-    show_default=True,
-    help="Data set (docs/training.md; digits ships with scikit-learn).",
-)
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@dataset_option()
+@data_option()
 @dataset_options_option
-@click.option("--device", default=None, help="torch device (default: cuda if available).")
+@device_option()
 def eval_cmd(
     model: str,
     weights: Path,
