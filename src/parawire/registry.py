@@ -7,13 +7,21 @@ same everywhere.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from parawire.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'dp'?)`` for the closest of ``choices`` to a misspelled ``name``, or
+    ``""`` when none is close (difflib's ratio >= 0.6, e.g. one letter off in a short name)."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Registry(Generic[T]):
@@ -49,7 +57,8 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise ConfigError(
-                f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
+                f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; choose one "
+                f"of {', '.join(self.names())}"
             ) from None
 
     def __contains__(self, name: object) -> bool:

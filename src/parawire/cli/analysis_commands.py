@@ -26,6 +26,7 @@ from parawire.cli.options import (
     DEFAULT_PROFILE,
     devices_option,
     json_option,
+    not_weights,
     out_option,
     predictor_option,
     profile_option,
@@ -185,7 +186,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 
 
 @click.command("analyze")
-@click.argument("target", metavar="SPEC_OR_MODEL")
+@click.argument("target", metavar="SPEC_OR_MODEL", callback=not_weights)
 @devices_option(default=4)
 @profile_option(DEFAULT_PROFILE, "of the devices the deployment is simulated on")
 @deployment_options

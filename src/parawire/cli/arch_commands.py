@@ -14,6 +14,7 @@ from parawire.cli.options import (
     c_max_option,
     channels_option,
     merge_option,
+    not_weights,
     out_option,
     seed_option,
 )
@@ -145,7 +146,9 @@ def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
 
 
 @click.command("show")
-@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
+)
 def show_cmd(spec_path: Path) -> None:
     """Summarise an architecture: vertices, edges, stages, depth, width, parameters, MACs."""
     spec = load_spec(spec_path)
@@ -156,7 +159,9 @@ def show_cmd(spec_path: Path) -> None:
 
 
 @click.command("validate")
-@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
+)
 def validate_cmd(spec_path: Path) -> None:
     """Check a spec file against every structural rule; exit 1 with the first problem."""
     spec = load_spec(spec_path)

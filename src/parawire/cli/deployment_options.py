@@ -16,6 +16,7 @@ from parawire.analysis.deployment import DEFAULT_SELECTION, SELECTIONS
 from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
 from parawire.cli.options import (  # noqa: F401  (re-exported: the deployment's options)
     DEFAULT_PROFILE,
+    Choice,
     ProfileParam,
     devices_option,
     profile_option,
@@ -81,7 +82,7 @@ def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]
     options = [
         shared_option(
             "--partitioner",
-            type=click.Choice(list_partitioners()),
+            type=Choice(list_partitioners()),
             default=None,
             help="Restrict the placement to this partitioner (default: every partitioner "
             "for --select latency, kahypar for cs and makespan).",

@@ -24,6 +24,7 @@ from parawire.cli.options import (
     DEFAULT_PROFILE,
     check_option,
     devices_option,
+    not_weights,
     out_option,
     profile_option,
     seed_option,
@@ -36,7 +37,9 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
 
 
 @click.command("export")
-@click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
+@click.argument(
+    "path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
 @profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options

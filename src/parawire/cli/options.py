@@ -60,6 +60,21 @@ def shared_option(*decls: str, **attrs: Any) -> Decorator:
     return click.option(*decls, cls=SharedOption, **attrs)
 
 
+class Choice(click.Choice):
+    """``click.Choice`` whose refusal also says which choice was probably meant."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            from parawire.registry import did_you_mean
+
+            hint = did_you_mean(str(value), [str(c) for c in self.choices])
+            if hint:
+                exc.message = f"{exc.message.rstrip('.')}{hint}"
+            raise
+
+
 class ProfileParam(click.ParamType):
     """A profile name (the choices are listed) or a TOML file, checked at parse."""
 
@@ -260,7 +275,7 @@ def dataset_option(help_text: str = "Data set (docs/training.md; digits ships wi
 
     return shared_option(
         "--dataset",
-        type=click.Choice(list_datasets()),
+        type=Choice(list_datasets()),
         default="digits",
         show_default=True,
         help=help_text,
@@ -284,7 +299,7 @@ def recipe_option(help_text: str) -> Decorator:
 
     return shared_option(
         "--recipe",
-        type=click.Choice(list_recipes()),
+        type=Choice(list_recipes()),
         default="modern",
         show_default=True,
         help=help_text,
@@ -387,3 +402,27 @@ def check_option(default: int, help_text: str) -> Decorator:
     return shared_option(
         "--check", type=click.IntRange(min=0), default=default, show_default=True, help=help_text
     )
+
+
+# ----------------------------------------------------------------------------- arguments
+WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")  # files of weights, never a spec
+
+
+def not_weights(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Callback of a SPEC / PLAN argument: a weights file there is a mistake with a known fix."""
+    if value is not None and str(value).lower().endswith(WEIGHTS_SUFFIXES):
+        from parawire.errors import ConfigError
+
+        command = ctx.command.name or "plan"
+        takes_weights = any(p.name == "weights" for p in ctx.command.params)
+        use = (
+            f"--weights (parawire {command} arch.json --weights {value})"
+            if takes_weights
+            else f"--weights of eval, plan or export (parawire plan arch.json -n 2 --weights "
+            f"{value})"
+        )
+        raise ConfigError(
+            f"{value} holds weights, not an architecture: give the spec or model it was trained "
+            f"as, and the weights as {use}"
+        )
+    return value

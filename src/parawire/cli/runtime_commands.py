@@ -30,6 +30,7 @@ from parawire.cli.options import (
     json_option,
     link_option,
     master_option,
+    not_weights,
     out_option,
     processes_option,
     profile_option,
@@ -119,7 +120,9 @@ def _describe(plan: Plan) -> str:
 
 
 @click.command("plan")
-@click.argument("spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, required=True)
 @profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
@@ -154,7 +157,9 @@ def plan_cmd(
 
 
 @click.command("run")
-@click.argument("path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path))
+@click.argument(
+    "path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, note=" (needed for a spec or model; a plan runs on its own ranks)")
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options

@@ -14,6 +14,7 @@ from parawire.cli.options import (
     device_option,
     epochs_option,
     lr_option,
+    not_weights,
     out_option,
     recipe_option,
     seed_option,
@@ -37,7 +38,7 @@ from parawire.train.loop import METRICS
 
 
 @click.command("train")
-@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.argument("model", metavar="SPEC_OR_BASELINE", callback=not_weights)
 @dataset_option()
 @data_option()
 @dataset_options_option
@@ -95,7 +96,7 @@ def train_cmd(
 
 
 @click.command("eval")
-@click.argument("model", metavar="SPEC_OR_BASELINE")
+@click.argument("model", metavar="SPEC_OR_BASELINE", callback=not_weights)
 @weights_option(
     required=True,
     help_text="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",

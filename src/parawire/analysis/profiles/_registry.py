@@ -22,6 +22,7 @@ from pathlib import Path
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
+from parawire.registry import did_you_mean
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ENV_VAR = "PARAWIRE_PROFILES"
@@ -114,7 +115,8 @@ def get_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
     if file_part.endswith(".toml") or Path(file_part).is_file():
         return _from_file(file_part, wanted)
     raise ConfigError(
-        f"unknown profile {key!r}; choose one of {', '.join(sorted(profiles))}, "
+        f"unknown profile {key!r}{did_you_mean(key, profiles)}; choose one of "
+        f"{', '.join(sorted(profiles))}, "
         "or give a TOML file (FILE.toml or FILE.toml#NAME; format in docs/profiles.md)"
     )
 
