@@ -16,6 +16,7 @@ from rich.table import Table
 from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.analysis.throughput import fastest_stream, steady_state
+from parawire.cli._basis import say, weights_note
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
     announce_profile,
@@ -161,6 +162,15 @@ def _write_out(
     return out / PLAN_DIR if plan is not None else None
 
 
+def _plan_note(plan_dir: Path | None) -> str | None:
+    """The written plan's untrained weights, said (``_basis.weights_note``)."""
+    if plan_dir is None:
+        return None
+    from parawire.runtime.plan import Plan
+
+    return weights_note(Plan.load(plan_dir), f"the plan in {plan_dir}")
+
+
 def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     """The latency predictor's figures for the chosen placement (parawire.latency)."""
     from parawire.errors import ConfigError
@@ -250,6 +260,7 @@ def analyze_cmd(
         plan_dir = _write_out(out, target, [best], True, seed, compared)
     predicted = _predicted(predictor, target, best) if predictor is not None else None
     announce_profile("analyze", profile)  # the first line of the output, once the work is done
+    say("analyze", _plan_note(plan_dir))  # an estimated profile: the verdict says so
     if as_json:
         payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
         payload["objective"] = objective

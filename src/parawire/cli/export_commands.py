@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
@@ -144,6 +145,7 @@ def export_cmd(
         click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
     else:
         announce_profile("export", profile)
+    say("export", profile_note(plan.info.get("profile")), weights_note(plan, f"{out}"))
     manifest = result.manifest
     moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
     click.echo(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire._io import dumps_strict
+from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
@@ -53,8 +54,8 @@ _dilation = click.option(
     metavar="F|auto",
     help="With --emulate: run the emulation F times slower (every compute and transfer time "
     "x F) so that ranks sharing few cores still compute within their emulated times; auto "
-    "picks F from this machine (docs/runtime.md, time dilation). Times print dilated, with "
-    "the p50 divided by F; ratios are unaffected.",
+    "picks F from this machine (docs/runtime.md, time dilation). The times printed are the "
+    "emulated device's (the dilated times divided by F); ratios are unaffected.",
 )
 _threads = threads_option("torch threads of each rank.")
 
@@ -152,6 +153,7 @@ def plan_cmd(
     plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
     announce_profile("plan", profile)
+    say("plan", profile_note(profile), weights_note(plan, f"the plan in {out}"))
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
     click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
@@ -261,19 +263,43 @@ def _interval(values: list[float], scale: float = 1.0, unit: str = " ms") -> str
 
 
 def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) -> list[str]:
-    """The text report of ``parawire run``."""
-    ms = 1e3
+    """The text report of ``parawire run``. Under ``--dilation F`` every time is the emulated
+    device's: the measured (dilated) times divided by F; ratios are unaffected."""
+    ms = 1e3 / factor  # seconds -> milliseconds of the emulated device
     o, load = report.options, report.load
-    spread = report.spread
     pinned = (
         "each rank pinned to its own core(s)"
         if load.get("pinned")
         else "not pinned (--no-pin, or too few cores for one per rank)"
     )
+    processes = len(report.spread["split"]["process_medians_s"])
     lines = [
         f"{_describe(plan)}; {o['threads']} thread(s) per rank, {o['runs']} runs x "
-        f"{len(spread['split']['process_medians_s'])} fresh process(es) per side (batch "
+        f"{processes} fresh process(es) per side (batch "
         f"{o['batch']}{', link ' + o['link'] if o.get('link') else ''}), {pinned}:",
+        *_timing_lines(report, ms),
+        f"  machine      1-minute load average {load['load_1min']:.2f} before, "
+        f"{load['load_1min_after']:.2f} after, on {load['cores']} cores",
+        *_rank_lines(report.ranks, ms),
+        *_emulation_lines(report, factor),
+    ]
+    c = report.check
+    if c:
+        lines.append(
+            f"  check        {c['images']} images of {c['source']}: top-1 agreement "
+            f"{c['top1_agreement']:.2%}, max |diff| {c['max_abs_diff']:.2e} vs float32 in one "
+            f"process (accuracy split {c['accuracy_split']:.2%}, one process "
+            f"{c['accuracy_single']:.2%})"
+        )
+    if breakdown:
+        lines += _breakdown_lines(report.breakdown)
+    return lines
+
+
+def _timing_lines(report: RunReport, ms: float) -> list[str]:
+    """Distributed, one process, speedup and simulated: ``ms`` converts seconds for display."""
+    spread = report.spread
+    lines = [
         f"  distributed  p50 {report.p50_s * ms:.3f} ms {_interval(report.p50_interval_s, ms)}  "
         f"p95 {report.p95_s * ms:.3f} ms  processes differ x{spread['split']['max_over_min']:.2f}",
     ]
@@ -285,19 +311,27 @@ def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) ->
             f"  speedup      {report.speedup:.2f}x {_interval(report.speedup_interval, 1, 'x')}"
             f"  max |diff| {report.max_abs_diff:.2e}",
         ]
-    lines += [
-        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({o['profile']})"
-        f"  measured/simulated {report.measured_over_simulated:.2f}",
-        f"  machine      1-minute load average {load['load_1min']:.2f} before, "
-        f"{load['load_1min_after']:.2f} after, on {load['cores']} cores",
+    lines.append(
+        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
+        f"  measured/simulated {report.measured_over_simulated:.2f}"
+    )
+    return lines
+
+
+def _rank_lines(ranks: list[dict], ms: float) -> list[str]:
+    """Per rank: busy and finish times, measured beside simulated."""
+    return [
+        f"  rank {r['rank']}       busy {r['measured_busy_s'] * ms:.2f} ms (simulated "
+        f"{r['simulated_busy_s'] * ms:.2f})  done at {r['measured_finish_s'] * ms:.2f} ms "
+        f"(simulated {r['simulated_finish_s'] * ms:.2f})"
+        + ("" if r["order_as_planned"] else "  ORDER DIFFERS FROM THE PLAN")
+        for r in ranks
     ]
-    for r in report.ranks:
-        lines.append(
-            f"  rank {r['rank']}       busy {r['measured_busy_s'] * ms:.2f} ms (simulated "
-            f"{r['simulated_busy_s'] * ms:.2f})  done at {r['measured_finish_s'] * ms:.2f} ms "
-            f"(simulated {r['simulated_finish_s'] * ms:.2f})"
-            + ("" if r["order_as_planned"] else "  ORDER DIFFERS FROM THE PLAN")
-        )
+
+
+def _emulation_lines(report: RunReport, factor: float) -> list[str]:
+    """How faithful the device emulation was, and what the time dilation did to the times."""
+    lines = []
     if report.emulation:
         e = report.emulation
         over = e["over_emulated_time"]
@@ -308,20 +342,10 @@ def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) ->
         )
     if factor != 1:
         lines.append(
-            f"  dilation     x{factor:g}: every time above is {factor:g}x the emulated "
-            f"device's; its distributed p50 is {report.p50_s / factor * ms:.3f} ms, one device "
-            f"{report.single_process_p50_s / factor * ms:.3f} ms"
+            f"  dilation     x{factor:g}: every time above is the emulated device's, measured "
+            f"{factor:g}x slower here and divided by {factor:g} (the dilated distributed p50 "
+            f"was {report.p50_s * 1e3:.3f} ms)"
         )
-    c = report.check
-    if c:
-        lines.append(
-            f"  check        {c['images']} images of {c['source']}: top-1 agreement "
-            f"{c['top1_agreement']:.2%}, max |diff| {c['max_abs_diff']:.2e} vs float32 in one "
-            f"process (accuracy split {c['accuracy_split']:.2%}, one process "
-            f"{c['accuracy_single']:.2%})"
-        )
-    if breakdown:
-        lines += _breakdown_lines(report.breakdown)
     return lines
 
 

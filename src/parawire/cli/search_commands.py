@@ -148,7 +148,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
         from parawire.report import to_rich
         from parawire.search.front import trials_table
 
-        table = trials_table(rows, folder)
+        table = trials_table(rows, folder, cfg["devices"], cfg["profile"])
         _console().print(to_rich(table))
     _print_front(rows, cfg["devices"], cfg["profile"])
     click.echo(
