@@ -326,8 +326,9 @@ def test_cli_rejects_bad_lr_and_device_before_training(tmp_path: Path, capsys) -
     for i, (extra, code, message) in enumerate(BAD_TRAIN_OPTIONS):
         out = tmp_path / f"run{i}"
         assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == code
-        err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1
+        *progress, error = capsys.readouterr().err.strip().splitlines()
+        assert message in error and error.startswith("parawire: error: ")
+        assert all(line.startswith("train: epoch 1/1: ") for line in progress)  # issue 20.11
         assert not (out / "metrics.json").exists()
     args = ["eval", str(spec_path), "--weights", str(tmp_path), "--device", "bogus"]
     assert main(args) == 1

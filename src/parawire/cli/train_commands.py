@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from parawire.cli._progress_lines import CountedBatches, progress_lines, step_progress
 from parawire.cli.options import (
     batch_size_option,
     data_option,
@@ -35,6 +36,10 @@ from parawire.train import (
 )
 from parawire.train.checkpoint import CHECKPOINT
 from parawire.train.loop import METRICS
+
+
+def _stderr(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @click.command("train")
@@ -86,7 +91,7 @@ def train_cmd(
         resume=resume,
         device=device,
         compile=compile,
-        progress=console.is_terminal,
+        progress=True if console.is_terminal else progress_lines("train", _stderr),
         log=click.echo,
     )
     click.echo(
@@ -127,7 +132,9 @@ def eval_cmd(
             f"give the spec or baseline ({', '.join(list_baselines())}) it was trained as"
         ) from None
     _, test = make_batches(splits, batch_size=256, device=dev)
-    loss, acc = evaluate(net.to(dev), test, dev)
+    with step_progress("eval") as progress:
+        counted = CountedBatches(test, progress, f"{dataset} test set")
+        loss, acc = evaluate(net.to(dev), counted, dev)  # type: ignore[arg-type]
     click.echo(f"{source.label} on {dataset} test: {acc:.2f}% top-1 (loss {loss:.4f})")
 
 
