@@ -21,9 +21,9 @@ from parawire.runtime.plan import Plan, load_plan_or_spec, seeded_state_dict
 
 
 def _read_search_space(folder: Path) -> object:
-    from parawire.search.space import get_space
+    from parawire.search.space import create_space
 
-    return get_space(str(folder / "space.json"))
+    return create_space(str(folder / "space.json"))
 
 
 def _read_report(folder: Path) -> object:

@@ -2,14 +2,16 @@
 
 Each family keeps one ``Registry`` instance and exposes ``register_x`` / ``list_x`` /
 ``create_x`` on top of it, so that names, glob listing and the "unknown name" error read the
-same everywhere.
+same everywhere. ``create_x`` is the one lookup form of every family (issue 20, item 5); a
+family whose entries are not all registered in code (device profiles also come from files)
+looks names up with ``lookup`` and so refuses an unknown one in the same words.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 from parawire.errors import ConfigError
@@ -22,6 +24,18 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     ``""`` when none is close (difflib's ratio >= 0.6, e.g. one letter off in a short name)."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def lookup(kind: str, entries: Mapping[str, T], name: str, other: str = "") -> T:
+    """``entries[name]``, or a ``ConfigError`` naming the closest name and every choice (and
+    ``other``, what else would be accepted, e.g. "or give a TOML file")."""
+    try:
+        return entries[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {kind} {name!r}{did_you_mean(name, entries)}; choose one of "
+            f"{', '.join(sorted(entries))}{other}"
+        ) from None
 
 
 class Registry(Generic[T]):
@@ -51,15 +65,10 @@ class Registry(Generic[T]):
         """Registered names matching a glob pattern, sorted."""
         return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
 
-    def get(self, name: str) -> T:
-        """The entry registered as ``name``; ``ConfigError`` listing the choices otherwise."""
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; choose one "
-                f"of {', '.join(self.names())}"
-            ) from None
+    def get(self, name: str, other: str = "") -> T:
+        """The entry registered as ``name``; ``ConfigError`` listing the choices otherwise
+        (and ``other``, what else the caller accepts)."""
+        return lookup(self.kind, self._entries, name, other)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

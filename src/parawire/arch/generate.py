@@ -40,7 +40,7 @@ from parawire.arch.spec import (
     Stage,
     Stem,
 )
-from parawire.arch.staging import STAGINGS, get_staging, list_stagings
+from parawire.arch.staging import STAGINGS, create_staging, list_stagings
 from parawire.errors import ConfigError
 from parawire.graphs import create_generator, orient
 
@@ -124,7 +124,7 @@ def generate(
         raise ConfigError(f"stem stride {stride} is too large for input {input_shape}")
 
     builder = _Builder(cfg, stem_hw, np.random.default_rng([seed, 0x5A6E]))
-    if get_staging(cfg.name).sequence:
+    if create_staging(cfg.name).sequence:
         sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
         for s, size in enumerate(sizes):
             try:
@@ -207,7 +207,7 @@ class _Builder:
 
     def _decide(self, in_channels: int, in_scale: int) -> bool:
         draw = self.rng.random()  # drawn for every block so decisions do not shift each other
-        rule = get_staging(self.cfg.name).vertex_staging
+        rule = create_staging(self.cfg.name).vertex_staging
         if rule == "never" or not self._may_stage(in_channels, in_scale):
             return False
         return rule == "always" or draw < self.cfg.stage_prob

@@ -20,11 +20,11 @@ def profile_note(profile: str | None) -> str | None:
     """One line when ``profile``'s figures are estimates, else None."""
     if profile is None:
         return None
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.errors import ParawireError
 
     try:
-        found = get_profile(profile)
+        found = create_profile(profile)
     except ParawireError:
         return None  # a plan's profile from another machine: nothing known here to add
     if not found.estimate:

@@ -84,9 +84,9 @@ class ProfileParam(click.ParamType):
         return "[" + "|".join(_profile_names()) + "|FILE.toml]"  # as click.Choice lists them
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from parawire.analysis.profiles import get_profile
+        from parawire.analysis.profiles import create_profile
 
-        get_profile(value)  # ConfigError naming the profiles: before any work starts
+        create_profile(value)  # ConfigError naming the profiles: before any work starts
         return str(value)
 
 

@@ -116,11 +116,11 @@ def search_cmd(
         return
     if out is None:
         raise ConfigError("parawire search needs --out DIR (the search folder)")
-    from parawire.search import SearchConfig, get_space, run_search
+    from parawire.search import SearchConfig, create_space, run_search
 
     cfg = SearchConfig(
         space_name=space,
-        space=get_space(space),
+        space=create_space(space),
         dataset_options=dataset_options,
         data=None if data is None else str(data),
         predictor=None if predictor is None else str(predictor),

@@ -27,8 +27,8 @@ from parawire.errors import ConfigError
 from parawire.nn import list_baselines
 from parawire.train import (
     ModelSource,
+    create_recipe,
     evaluate,
-    get_recipe,
     load_weights,
     model_source,
     pick_device,
@@ -76,7 +76,7 @@ def train_cmd(
         raise ConfigError(
             f"{out} already holds a checkpoint; pass --resume or choose another --out"
         )
-    chosen = get_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
+    chosen = create_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
     pick_device(device)  # rejects an unknown device before the data set loads
     splits = load_dataset(dataset, root=data, **dict(dataset_options))
     source = model_source(model, splits.input_shape, splits.num_classes)

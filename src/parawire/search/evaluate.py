@@ -103,9 +103,9 @@ def proxy_accuracy(
     from parawire.runtime.wire import emulate_wire
     from parawire.train.loop import Trainer
     from parawire.train.models import ModelSource
-    from parawire.train.recipes import get_recipe
+    from parawire.train.recipes import create_recipe
 
-    recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
+    recipe = create_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
     trainer = Trainer(
         ModelSource.from_spec(spec),
         splits,

@@ -3,10 +3,10 @@
 Python API::
 
     from parawire.data import load_dataset
-    from parawire.train import ModelSource, get_recipe, train_model
+    from parawire.train import ModelSource, create_recipe, train_model
     splits = load_dataset("digits")
     spec = parawire.generate("dp", seed=0)
-    result = train_model(ModelSource.from_spec(spec), splits, get_recipe("modern"), epochs=5,
+    result = train_model(ModelSource.from_spec(spec), splits, create_recipe("modern"), epochs=5,
                          out=Path("runs/dp0"))
 """
 
@@ -21,6 +21,7 @@ from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, tra
 from parawire.train.models import ModelSource, model_source, pick_device
 from parawire.train.recipes import (
     Recipe,
+    create_recipe,
     get_recipe,
     list_recipes,
     make_optimizer,
@@ -35,6 +36,7 @@ __all__ = [
     "Recipe",
     "TrainResult",
     "Trainer",
+    "create_recipe",
     "evaluate",
     "get_recipe",
     "list_recipes",

@@ -22,7 +22,7 @@ from pathlib import Path
 from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
-from parawire.registry import did_you_mean
+from parawire.registry import lookup
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ENV_VAR = "PARAWIRE_PROFILES"
@@ -103,22 +103,24 @@ def unregister_profile(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
-def get_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
+def create_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
     """A profile by name (lookup order in this module's docstring) or from a TOML file."""
     if isinstance(name_or_path, Profile):
         return name_or_path
     key = os.fspath(name_or_path)
     profiles = available_profiles()
-    if key in profiles:
-        return profiles[key]
     file_part, _, wanted = key.partition("#")
-    if file_part.endswith(".toml") or Path(file_part).is_file():
+    if key not in profiles and (file_part.endswith(".toml") or Path(file_part).is_file()):
         return _from_file(file_part, wanted)
-    raise ConfigError(
-        f"unknown profile {key!r}{did_you_mean(key, profiles)}; choose one of "
-        f"{', '.join(sorted(profiles))}, "
-        "or give a TOML file (FILE.toml or FILE.toml#NAME; format in docs/profiles.md)"
+    return lookup(
+        "profile",
+        profiles,
+        key,
+        ", or give a TOML file (FILE.toml or FILE.toml#NAME; format in docs/profiles.md)",
     )
+
+
+get_profile = create_profile  # the older name, kept for scripts that use it
 
 
 def _from_file(path: str, wanted: str) -> Profile:
