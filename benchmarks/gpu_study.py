@@ -256,7 +256,7 @@ def timings(data: str | None, epochs: int) -> None:
     import parawire
     from parawire.arch import StagingConfig
     from parawire.data import load_dataset
-    from parawire.train import ModelSource, Trainer, get_recipe
+    from parawire.train import ModelSource, Trainer, create_recipe
 
     if data is not None:
         splits = load_dataset("cifar10", root=data)
@@ -268,7 +268,7 @@ def timings(data: str | None, epochs: int) -> None:
     )  # fmt: skip
     for source in (ModelSource.from_spec(spec), ModelSource(None, "resnet20")):
         for compile in (True, False):
-            t = Trainer(source, splits, get_recipe("modern"), epochs=epochs, compile=compile)
+            t = Trainer(source, splits, create_recipe("modern"), epochs=epochs, compile=compile)
             t.fit()
             secs = [f"{r.seconds:.2f}" for r in t.result.history]
             print(

@@ -23,7 +23,7 @@ from torch import nn
 import parawire
 from parawire.arch import StagingConfig
 from parawire.data import load_dataset
-from parawire.train import ModelSource, Trainer, get_recipe, make_optimizer
+from parawire.train import ModelSource, Trainer, create_recipe, make_optimizer
 
 
 def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -43,7 +43,7 @@ def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
 def measure(name: str, source: ModelSource, args: argparse.Namespace) -> dict[str, float]:
     """Median images/s of both loops for one model."""
     splits = load_dataset("synthetic", num_train=args.images, num_test=64)
-    recipe = get_recipe("modern", batch_size=args.batch_size)
+    recipe = create_recipe("modern", batch_size=args.batch_size)
     trainer = Trainer(source, splits, recipe, epochs=args.epochs + 1, seed=0, device="cpu")
     torch.manual_seed(0)
     model = source.build()
