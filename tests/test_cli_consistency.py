@@ -198,3 +198,20 @@ def test_generate_makes_what_the_library_makes(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["merge"] == generate("dp", seed=0).merge
     helps = {cmd: opt.help or "" for cmd, opt in _options("--merge")}
     assert all("maps" in h and "pooled" in h for h in helps.values())
+
+
+def test_command_functions_stay_short() -> None:
+    """A command parses, calls the library and prints: its function (decorators aside) stays
+    within 60 lines; text and JSON output live in helpers (STYLE.md, issue 20)."""
+    import ast
+
+    import parawire.cli
+
+    long = []
+    for path in sorted(Path(parawire.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            if (node.end_lineno or node.lineno) - node.lineno + 1 > 60:
+                long.append(f"{path.name}:{node.name}")
+    assert long == []

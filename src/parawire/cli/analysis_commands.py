@@ -262,17 +262,39 @@ def analyze_cmd(
     announce_profile("analyze", profile)  # the first line of the output, once the work is done
     say("analyze", _plan_note(plan_dir))  # an estimated profile: the verdict says so
     if as_json:
-        payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
-        payload["objective"] = objective
-        if predicted is not None:
-            payload["predictor"] = predicted
-        if compare_all:
-            payload["compare"] = {r.partitioner: r.to_dict() for r in results}
-        click.echo(dumps_strict(payload))
+        click.echo(dumps_strict(_json_payload(best, results, objective, predicted, compare_all)))
         return
-    console = Console()
+    _print_text(best, results if compare_all else None, predicted, out, plan_dir)
+
+
+def _json_payload(
+    best: AnalysisResult,
+    results: list[AnalysisResult],
+    objective: str,
+    predicted: dict | None,
+    compare_all: bool,
+) -> dict:
+    """The one JSON object `analyze --json` prints."""
+    payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
+    payload["objective"] = objective
+    if predicted is not None:
+        payload["predictor"] = predicted
     if compare_all:
-        console.print(_compare_table(results))
+        payload["compare"] = {r.partitioner: r.to_dict() for r in results}
+    return payload
+
+
+def _print_text(
+    best: AnalysisResult,
+    compared: list[AnalysisResult] | None,
+    predicted: dict | None,
+    out: Path | None,
+    plan_dir: Path | None,
+) -> None:
+    """The tables, the predictor's figure, the verdict and what was written."""
+    console = Console()
+    if compared is not None:
+        console.print(_compare_table(compared))
     else:
         console.print(_summary_table(best))
         if len(best.options) > 1:

@@ -9,7 +9,9 @@ torch and the exporters are imported when the command runs, not for ``--help``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,6 +33,9 @@ from parawire.cli.options import (
     seed_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    from parawire.runtime.plan import Plan
 
 FORMATS = ("onnx",)
 CHECK_IMAGES = 2  # random images of the --check comparison (the default)
@@ -96,41 +101,13 @@ def export_cmd(
     A spec is placed as `plan` places it on up to K devices; a plan is exported as written.
     With --whole (or a one-device deployment) the network is one model. See docs/export.md.
     """
-    import torch
-
-    from parawire.export import (
-        ExportError,
-        export_onnx,
-        reference_logits,
-        run_export,
-        whole_plan,
-    )
+    from parawire.export import export_onnx
     from parawire.runtime.plan import load_plan_or_spec
 
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
     plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
-
-    def verify(folder: Path, manifest: dict) -> None:
-        """The --check: ONNX Runtime on the written models against PyTorch, before they move
-        into --out (a failed check leaves --out as it was)."""
-        generator = torch.Generator().manual_seed(seed)
-        image = torch.rand(check, *plan.spec.input_shape, generator=generator)
-        got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
-        want = reference_logits(whole_plan(plan) if whole else plan, image)
-        diff = float((got - want).abs().max())
-        click.echo(
-            f"check: ONNX Runtime in the manifest's order vs PyTorch ({check} random "
-            f"images): max |diff| {diff:.2e}",
-            err=True,
-        )
-        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
-            raise ExportError(
-                f"the exported models' logits differ from PyTorch's by {diff:.2e}; nothing was "
-                "written; please report it with the plan (parawire --debug export ...)"
-            )
-
     with progress_on_stderr("export") as progress:
         result = export_onnx(
             plan,
@@ -139,7 +116,7 @@ def export_cmd(
             exporter=exporter,
             whole=whole,
             progress=progress,
-            verify=verify if check > 0 else None,
+            verify=_verifier(plan, whole, seed, check) if check > 0 else None,
         )
     if _is_plan(path):
         click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
@@ -155,6 +132,33 @@ def export_cmd(
         f"opset {manifest['opset']}, {result.seconds:.1f} s",
         err=True,
     )
+
+
+def _verifier(plan: Plan, whole: bool, seed: int, images: int) -> Callable[[Path, dict], None]:
+    """The --check: ONNX Runtime on the written models against PyTorch on ``images`` seeded
+    random images, before they move into --out (a failed check leaves --out as it was)."""
+    import torch
+
+    from parawire.export import ExportError, reference_logits, run_export, whole_plan
+
+    def verify(folder: Path, manifest: dict) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        image = torch.rand(images, *plan.spec.input_shape, generator=generator)
+        got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
+        want = reference_logits(whole_plan(plan) if whole else plan, image)
+        diff = float((got - want).abs().max())
+        click.echo(
+            f"check: ONNX Runtime in the manifest's order vs PyTorch ({images} random "
+            f"images): max |diff| {diff:.2e}",
+            err=True,
+        )
+        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
+            raise ExportError(
+                f"the exported models' logits differ from PyTorch's by {diff:.2e}; nothing was "
+                "written; please report it with the plan (parawire --debug export ...)"
+            )
+
+    return verify
 
 
 def _is_plan(path: Path) -> bool:

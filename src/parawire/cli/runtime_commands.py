@@ -44,7 +44,7 @@ from parawire.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from parawire.runtime.launch import RunOptions, RunReport
+    from parawire.runtime.launch import RankRecord, RunOptions, RunReport
     from parawire.runtime.plan import Plan
 
 _dilation = click.option(
@@ -243,17 +243,22 @@ def run_cmd(
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:
             report = run_local(plan, options, profile=profile, progress=progress)
+    _announce_run(report, profile, emulate)
+    if as_json:
+        doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
+        click.echo(dumps_strict({**doc, "dilation": factor}))
+        return
+    click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
+
+
+def _announce_run(report: RunReport, profile: str | None, emulate: str | None) -> None:
+    """The profile the run used (and where it came from), then the run's warnings."""
     if emulate is not None:
         click.echo(f"parawire run: profile {emulate} (from --emulate)", err=True)
     else:
         announce_profile("run", profile)
     for warning in report.warnings:
         click.echo(f"parawire: warning: {warning}", err=True)
-    if as_json:
-        doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
-        click.echo(dumps_strict({**doc, "dilation": factor}))
-        return
-    click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
 
 
 def _interval(values: list[float], scale: float = 1.0, unit: str = " ms") -> str:
@@ -415,7 +420,7 @@ def worker_cmd(
     quiet_torch_logs()  # before torch loads: a lost peer is one line, not pages of frames
     from parawire.errors import ConfigError
     from parawire.runtime.group import StoreHost, parse_address, wide_bind_warning
-    from parawire.runtime.launch import percentile, run_profile, run_rank
+    from parawire.runtime.launch import run_profile, run_rank
     from parawire.runtime.plan import Plan
     from parawire.runtime.secret import load_secret
 
@@ -443,8 +448,14 @@ def worker_cmd(
     finally:
         if server is not None:
             server.close()
-    if rank != 0:
-        return
+    if rank == 0:
+        _print_rank0(record, world, runs, as_json)
+
+
+def _print_rank0(record: RankRecord, world: int, runs: int | None, as_json: bool) -> None:
+    """Rank 0's benchmark result: its latencies against one process."""
+    from parawire.runtime.launch import percentile
+
     p50, p95 = percentile(record.latencies, 50), percentile(record.latencies, 95)
     single = percentile(record.single, 50) if record.single else float("nan")
     if as_json:
