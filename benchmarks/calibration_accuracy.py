@@ -144,12 +144,12 @@ def main() -> int:
         return 0
 
     from parawire.analysis.calibrate import calibrate
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import single_device_seconds
 
     t0 = time.perf_counter()
     if args.profile:
-        profile = get_profile(args.profile)
+        profile = create_profile(args.profile)
         calibration_s = 0.0
     else:
         profile = calibrate(repeats=args.calibration_repeats).to_profile()

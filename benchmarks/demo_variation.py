@@ -24,7 +24,7 @@ import torch
 from parawire.data import load_dataset
 from parawire.study import demo_config
 from parawire.study.jobs import job_source, plan_jobs
-from parawire.train import Trainer, get_recipe
+from parawire.train import Trainer, create_recipe
 
 JOBS = ("baseline/cifarnet/32/s000", "generator/chain/32/s000", "generator/dp/32/s000")
 
@@ -48,7 +48,7 @@ def main() -> None:
     cfg = demo_config()
     splits = load_dataset(cfg.dataset)
     planned = {j.id: j for j in plan_jobs(cfg, splits.input_shape[1])}
-    recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
+    recipe = create_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
     env = {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
     capability = torch.backends.cpu.get_cpu_capability()
     print(json.dumps({"torch": torch.__version__, "threads": args.threads,

@@ -257,7 +257,7 @@ def timings(data: str | None, epochs: int) -> None:
     from parawire.arch import StagingConfig
     from parawire.data import load_dataset
     from parawire.nn.model_ref import ModelRef
-    from parawire.train import Trainer, get_recipe
+    from parawire.train import Trainer, create_recipe
 
     if data is not None:
         splits = load_dataset("cifar10", root=data)
@@ -269,7 +269,7 @@ def timings(data: str | None, epochs: int) -> None:
     )  # fmt: skip
     for source in (ModelRef.from_spec(spec), ModelRef.named("resnet20")):
         for compile in (True, False):
-            t = Trainer(source, splits, get_recipe("modern"), epochs=epochs, compile=compile)
+            t = Trainer(source, splits, create_recipe("modern"), epochs=epochs, compile=compile)
             t.fit()
             secs = [f"{r.seconds:.2f}" for r in t.result.history]
             print(

@@ -33,7 +33,7 @@ from parawire.runtime.check import check_images
 from parawire.runtime.plan import plan_from_analysis
 from parawire.runtime.wire import emulate_wire
 from parawire.train.loop import Trainer
-from parawire.train.recipes import get_recipe
+from parawire.train.recipes import create_recipe
 
 WIRES = ("float32", "float16", "bfloat16", "int8")
 
@@ -55,7 +55,7 @@ def measure(generator: str, seed: int, merge: str, args: argparse.Namespace) -> 
     """Train one network; its test accuracy in float32 and over each wire dtype."""
     spec = make_spec(generator, seed, merge)
     splits = load_dataset("digits")
-    recipe = get_recipe("modern", batch_size=32, lr=0.05)
+    recipe = create_recipe("modern", batch_size=32, lr=0.05)
     trainer = Trainer(ModelRef.from_spec(spec), splits, recipe, epochs=args.epochs, seed=0)
     trainer.fit()
     model = trainer.model.cpu().eval()

@@ -26,7 +26,7 @@ from parawire.analysis.costs import spec_costs
 from parawire.analysis.deployment import CS_DECIMALS, partition_options
 from parawire.analysis.hypergraph import build_hypergraph
 from parawire.analysis.metrics import evaluate_placement
-from parawire.analysis.profiles import get_profile
+from parawire.analysis.profiles import create_profile
 
 GENERATORS = {  # label -> (generator, staging)
     "ER": ("er", "probabilistic"),
@@ -72,7 +72,7 @@ def run_population(
 def ablation_cs(label: str, n: int, samples: int, profile: str) -> dict[str, float]:
     """Mean CS of one generator under each step of the fairness changes (see the docstring)."""
     generator, staging = GENERATORS[label]
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     steps: dict[str, list[float]] = {"per-graph U_c": [], "shared U_c": [], "+ no idle unit": [],
                                      "+ image scatter": []}  # fmt: skip
     for seed in range(samples):

@@ -93,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from parawire.analysis.calibrate import calibrate
-    from parawire.analysis.profiles import get_profile, save_profile
+    from parawire.analysis.profiles import create_profile, save_profile
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="parawire-real-hosts-") as tmp:
@@ -103,7 +103,7 @@ def main() -> None:
             args.profile_ref = f"{path}#here"
         else:
             args.profile_ref = args.profile
-        profile = get_profile(args.profile_ref)
+        profile = create_profile(args.profile_ref)
         calibration_s = time.perf_counter() - started
         print(f"calibration: {calibration_s:.0f} s, profile {args.profile_ref}", flush=True)
         rows = []

@@ -23,14 +23,14 @@ from parawire.analysis.api import analyze
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.deployment import partition_options
 from parawire.analysis.partitioners import REFINEMENTS
-from parawire.analysis.profiles import get_profile
+from parawire.analysis.profiles import create_profile
 
 GENERATORS = ("dp", "er")
 
 
 def generator_row(generator: str, seeds: int, devices: int, profile: str) -> dict[str, float]:
     """Cyclic share of the options and mean speedup per refine mode, over ``seeds`` specs."""
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     cyclic: list[float] = []
     speedups: dict[str, list[float]] = {mode: [] for mode in REFINEMENTS}
     for seed in range(seeds):

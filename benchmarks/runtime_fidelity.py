@@ -66,12 +66,12 @@ def netns_row(generator: str, k: int, args: argparse.Namespace, profile: str) ->
     """One row with every rank in its own network namespace (see the module docstring)."""
     import tempfile
 
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.runtime.netns import HostLab, latency_only_link, run_workers
     from parawire.runtime.plan import simulate_plan
 
     spec = make_spec(generator, k)
-    link = get_profile(profile).link
+    link = create_profile(profile).link
     predicted = run_profile(args.profile, profile)  # this machine's compute, the profile's link
     plan = make_plan(spec, k, profile=predicted, select="makespan")
     with tempfile.TemporaryDirectory(prefix="parawire-netns-") as tmp:

@@ -106,10 +106,10 @@ def proxy_train(spec: parawire.ArchSpec, splits: Any, epochs: int) -> float:
     """Test accuracy after ``epochs`` of the modern recipe (seed 0)."""
     from parawire.nn.model_ref import ModelRef
     from parawire.train.loop import train_model
-    from parawire.train.recipes import get_recipe
+    from parawire.train.recipes import create_recipe
 
     return train_model(
-        ModelRef.from_spec(spec), splits, get_recipe("modern"), epochs=epochs
+        ModelRef.from_spec(spec), splits, create_recipe("modern"), epochs=epochs
     ).test_acc
 
 

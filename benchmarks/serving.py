@@ -58,7 +58,7 @@ def spec_32(n: int = 40) -> parawire.ArchSpec:
 
 def stream_mode(args: argparse.Namespace) -> dict[str, Any]:
     """Pipelined throughput on emulated devices (see the module docstring)."""
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.throughput import steady_state
     from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
 
@@ -67,7 +67,7 @@ def stream_mode(args: argparse.Namespace) -> dict[str, Any]:
     factor = args.dilation or auto_dilation(plan, args.profile)
     with tempfile.TemporaryDirectory(prefix="parawire-serving-") as tmp:
         ref = dilated_profile_ref(args.profile, factor, tmp)
-        simulated = steady_state(simulate_plan(plan, get_profile(args.profile), 1))
+        simulated = steady_state(simulate_plan(plan, create_profile(args.profile), 1))
         options = ServeOptions(timeout=60 * factor, emulate=ref, window=args.window)
         x = torch.randn(1, *plan.graph.input_shape)
         frames = [torch.randn(*plan.graph.input_shape) for _ in range(args.frames)]

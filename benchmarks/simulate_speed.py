@@ -17,7 +17,7 @@ import torch
 
 import parawire
 from parawire.analysis.costs import spec_costs
-from parawire.analysis.profiles import get_profile, list_profiles
+from parawire.analysis.profiles import create_profile, list_profiles
 from parawire.analysis.simulate import critical_path_seconds, simulate, single_device_seconds
 from parawire.analysis.trace import from_module
 from parawire.nn.model_ref import resolve_model
@@ -28,7 +28,7 @@ MODELS = ["torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:googl
 
 def sim_times(archs: int, repeats: int) -> list[float]:
     """Per-architecture median seconds of ``simulate`` (graph construction excluded)."""
-    profile = get_profile("rpi4-wifi")
+    profile = create_profile("rpi4-wifi")
     out = []
     for seed in range(archs):
         g = spec_costs(parawire.generate("dp", seed=seed, n=40))
@@ -49,7 +49,7 @@ def model_rows() -> list[dict[str, object]]:
     for name in MODELS:
         g = from_module(*resolve_model(name), name=name)
         for prof in list_profiles():
-            p = get_profile(prof)
+            p = create_profile(prof)
             t1 = single_device_seconds(g, p)
             rows.append({"model": name, "vertices": len(g.vertices), "profile": prof,
                          "t1_s": t1, "t1_over_cp": t1 / critical_path_seconds(g, p)})  # fmt: skip

@@ -24,7 +24,7 @@ import parawire
 from parawire.arch import StagingConfig
 from parawire.data import load_dataset
 from parawire.nn.model_ref import ModelRef
-from parawire.train import Trainer, get_recipe, make_optimizer
+from parawire.train import Trainer, create_recipe, make_optimizer
 
 
 def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -44,7 +44,7 @@ def plain_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
 def measure(name: str, source: ModelRef, args: argparse.Namespace) -> dict[str, float]:
     """Median images/s of both loops for one model."""
     splits = load_dataset("synthetic", num_train=args.images, num_test=64)
-    recipe = get_recipe("modern", batch_size=args.batch_size)
+    recipe = create_recipe("modern", batch_size=args.batch_size)
     trainer = Trainer(source, splits, recipe, epochs=args.epochs + 1, seed=0, device="cpu")
     torch.manual_seed(0)
     model = source.build()

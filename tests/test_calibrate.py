@@ -25,7 +25,7 @@ from parawire.analysis.calibrate import (
     calibrate,
 )
 from parawire.analysis.calibrate_link import free_port, probe_command
-from parawire.analysis.profiles import get_profile, load_profiles
+from parawire.analysis.profiles import create_profile, load_profiles
 from parawire.analysis.work import KINDS
 from parawire.cli import main
 from parawire.errors import ConfigError
@@ -58,7 +58,7 @@ def test_quick_calibration_through_the_cli(tmp_path, capsys, monkeypatch):
     assert captured.err.index(CONTEXT_PHASE) < captured.err.index(COMPUTE_PHASE)
     assert captured.err.index(COMPUTE_PHASE) < captured.err.index(LINK_PHASE)
     profile = load_profiles(out)["here"]
-    assert get_profile(f"{out}#here") == profile
+    assert create_profile(f"{out}#here") == profile
     assert profile.device.flops_per_s == pytest.approx(figures["flops_per_s"])
     # loose sanity ranges for any CPU: 0.1-10,000 GFLOP/s, 1 us-50 ms latency, > 10 MB/s
     for rate in [profile.device.flops_per_s, *profile.device.op_flops_per_s.values()]:

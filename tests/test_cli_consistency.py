@@ -1,9 +1,11 @@
 """The command line reads the same everywhere: every option has help, shared options mean one
-thing in every command, choices are listed (issue 9, item 15)."""
+thing in every command, with one type and one default, and choices are listed (issue 9, item 15;
+issue 20, item 9)."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 
 import click
@@ -12,6 +14,12 @@ import pytest
 from parawire.analysis.partitioners import list_partitioners
 from parawire.analysis.profiles import list_profiles
 from parawire.cli import COMMAND_TABLE, app, main
+from parawire.cli.options import DEFAULT_PROFILE, VARYING_DEFAULTS, SharedOption
+from parawire.data import list_datasets
+from parawire.train.recipes import list_recipes
+
+# `latency ...` (issue 21's commands) moves to the shared definitions last
+NOT_YET_SHARED = ("latency",)
 
 
 def _commands() -> list[click.Command]:
@@ -95,3 +103,115 @@ def test_lanes_with_fb_staging(tmp_path: Path, width: int) -> None:
     sizes = [len(stage["nodes"]) - 2 for stage in spec["stages"]]  # without input and output
     assert len(sizes) == 3 and sum(sizes) == 40
     assert all(size % width == 0 for size in sizes), sizes
+
+
+def _shared() -> dict[str, list[tuple[str, click.Option]]]:
+    """Option name -> (command, option) for every name that two or more commands use."""
+    uses: dict[str, list[tuple[str, click.Option]]] = defaultdict(list)
+    for cmd, opt in _options(""):
+        if cmd.split()[0] not in NOT_YET_SHARED:
+            uses[max(opt.opts, key=len)].append((cmd, opt))
+    return {name: found for name, found in uses.items() if len({c for c, _ in found}) > 1}
+
+
+def _kind(opt: click.Option) -> tuple[object, ...]:
+    """What an option accepts: its type (with choices and bounds), forms and arity."""
+    t = opt.type
+    choices = tuple(getattr(t, "choices", ()) or ())
+    bounds = (getattr(t, "min", None), getattr(t, "max", None))
+    return (type(t).__name__, choices, bounds, opt.is_flag, opt.multiple, tuple(sorted(opt.opts)))
+
+
+def test_shared_options_are_found() -> None:
+    shared = _shared()
+    for name in ("--data", "--dataset", "--profile", "--seed", "--merge", "--threads", "--check"):
+        assert name in shared, name
+
+
+def test_an_option_of_several_commands_has_one_definition() -> None:
+    stray = [
+        f"{cmd} {name}"
+        for name, found in _shared().items()
+        for cmd, opt in found
+        if not isinstance(opt, SharedOption)
+    ]
+    assert stray == []  # build it with parawire.cli.options.shared_option (or a factory there)
+
+
+def test_an_option_has_one_type_everywhere() -> None:
+    differ = {
+        name: {cmd: _kind(opt) for cmd, opt in found}
+        for name, found in _shared().items()
+        if len({_kind(opt) for _, opt in found}) > 1
+    }
+    assert differ == {}
+
+
+def test_an_option_has_one_default_unless_it_says_why() -> None:
+    differ = {
+        name: {cmd: (repr(opt.default), opt.required) for cmd, opt in found}
+        for name, found in _shared().items()
+        if name not in VARYING_DEFAULTS
+        and len({(repr(opt.default), opt.required) for _, opt in found}) > 1
+    }
+    assert differ == {}
+    assert set(VARYING_DEFAULTS) <= set(_shared())  # no reason kept for a default that agrees
+
+
+def test_one_default_profile_and_run_measures_this_machine() -> None:
+    defaults = {cmd: opt.default for cmd, opt in _options("--profile")}
+    assert defaults.pop("run") is None
+    assert set(defaults.values()) == {DEFAULT_PROFILE}, defaults
+    run_help = next(opt.help or "" for cmd, opt in _options("--profile") if cmd == "run")
+    assert "local-cpu" in run_help and "measures this machine" in run_help
+
+
+@pytest.mark.parametrize(
+    ("name", "names"), [("--dataset", list_datasets), ("--recipe", list_recipes)]
+)
+def test_registry_options_list_their_choices(name: str, names) -> None:
+    found = [(cmd, opt) for cmd, opt in _options(name) if cmd.split()[0] not in NOT_YET_SHARED]
+    assert found
+    for cmd, opt in found:
+        assert isinstance(opt.type, click.Choice), cmd
+        assert list(opt.type.choices) == names(), cmd
+
+
+def test_link_and_emulate_list_the_profiles() -> None:
+    ctx = click.Context(app)
+    for name in ("--link", "--emulate"):
+        for cmd, opt in _options(name):
+            if cmd.split()[0] not in NOT_YET_SHARED:
+                assert all(p in opt.make_metavar(ctx) for p in list_profiles()), (cmd, name)
+
+
+def test_a_misspelled_dataset_is_refused_at_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--dataset", "digitz", "-o", "x"]) == 2
+    assert "digits" in capsys.readouterr().err
+
+
+def test_generate_makes_what_the_library_makes(tmp_path: Path) -> None:
+    out = tmp_path / "arch.json"
+    assert main(["generate", "dp", "--seed", "0", "-o", str(out)]) == 0
+    from parawire.arch import generate
+
+    assert json.loads(out.read_text())["merge"] == generate("dp", seed=0).merge
+    helps = {cmd: opt.help or "" for cmd, opt in _options("--merge")}
+    assert all("maps" in h and "pooled" in h for h in helps.values())
+
+
+def test_command_functions_stay_short() -> None:
+    """A command parses, calls the library and prints: its function (decorators aside) stays
+    within 60 lines; text and JSON output live in helpers (STYLE.md, issue 20)."""
+    import ast
+
+    import parawire.cli
+
+    long = []
+    for path in sorted(Path(parawire.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            if (node.end_lineno or node.lineno) - node.lineno + 1 > 60:
+                long.append(f"{path.name}:{node.name}")
+    assert long == []

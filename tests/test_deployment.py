@@ -22,7 +22,7 @@ from parawire.analysis.profiles import (
     DeviceProfile,
     LinkProfile,
     Profile,
-    get_profile,
+    create_profile,
     list_profiles,
 )
 from parawire.analysis.simulate import simulate
@@ -211,7 +211,7 @@ def test_latency_choice_is_never_slower_than_one_device(generator: str, profile:
     assert low > 1.0 if result.devices_used > 1 else low == high == pytest.approx(1.0)
     # with the profile's figures taken as exact, never slower than the paper's choice
     exact = dataclasses.replace(
-        get_profile(profile), compute_range=(1.0, 1.0), link_range=(1.0, 1.0), spread=1.0
+        create_profile(profile), compute_range=(1.0, 1.0), link_range=(1.0, 1.0), spread=1.0
     )
     taken = analyze(spec, 4, exact)
     assert taken.makespan_s <= taken.paper["makespan_s"] + 1e-12
@@ -305,9 +305,9 @@ def test_cs_is_unchanged_by_renaming_or_reordering_vertices(generator: str) -> N
 def test_refinement_only_keeps_faster_placements() -> None:
     from parawire.analysis.deployment import candidates, fastest, refine
     from parawire.analysis.partitioners import list_partitioners
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
-    profile = get_profile("rpi4-wifi")
+    profile = create_profile("rpi4-wifi")
     spec = parawire.generate("dp", seed=5, merge="pooled")
     graph = spec_costs(spec, wire_dtype="float16")
     start = fastest(candidates(graph, 4, profile, list_partitioners()))
@@ -358,10 +358,10 @@ def test_bounded_refinement_keeps_the_moves_of_the_exhaustive_one(
 ) -> None:
     from parawire.analysis.deployment import Candidate, refine
     from parawire.analysis.partitioners import Placement
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import Simulator
 
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     graph = spec_costs(small_spec(generator, seed=seed))
     rng = random.Random(seed)
     start = {v.id: rng.randrange(devices) for v in graph.vertices}  # a poor start: many moves
@@ -383,12 +383,12 @@ def test_bounded_refinement_keeps_the_moves_of_the_exhaustive_one(
 
 
 def test_profile_ranges_round_trip_and_are_checked(tmp_path):
-    from parawire.analysis.profiles import get_profile, load_profiles, save_profile
+    from parawire.analysis.profiles import create_profile, load_profiles, save_profile
     from parawire.errors import ConfigError
 
-    wifi = get_profile("rpi4-wifi")
+    wifi = create_profile("rpi4-wifi")
     assert wifi.estimate and wifi.compute_range[0] < 1 < wifi.compute_range[1]
-    assert not get_profile("ideal").estimate and get_profile("ideal").exact
+    assert not create_profile("ideal").estimate and create_profile("ideal").exact
     path = save_profile(dataclasses.replace(wifi, name="copy"), tmp_path / "p.toml")
     assert load_profiles(path)["copy"] == dataclasses.replace(wifi, name="copy")
     with pytest.raises(ConfigError, match="compute_range"):
@@ -400,10 +400,10 @@ def test_profile_ranges_round_trip_and_are_checked(tmp_path):
 def test_speedup_range_brackets_the_simulated_speedup():
     from parawire.analysis.deployment import candidates, fastest, speedup_range
     from parawire.analysis.partitioners import list_partitioners
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
     graph = spec_costs(small_spec("lanes", size=16))
-    profile = get_profile("rpi4-ethernet")
+    profile = create_profile("rpi4-ethernet")
     pool = candidates(graph, 3, profile, list_partitioners())
     best = fastest([c for c in pool if c.devices_used > 1])
     low, high = speedup_range(graph, best, profile)
@@ -419,10 +419,10 @@ def test_speedup_range_brackets_the_simulated_speedup():
 
 
 def test_the_recommendation_splits_only_when_surely_faster():
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
     spec = small_spec("lanes", size=16)
-    profile = get_profile("rpi4-ethernet")
+    profile = create_profile("rpi4-ethernet")
     exact = dataclasses.replace(
         profile, compute_range=(1.0, 1.0), link_range=(1.0, 1.0), spread=1.0
     )
@@ -479,7 +479,7 @@ def test_pruned_break_even_bisection_gives_the_plain_ones_answer(generator, prof
     from parawire.analysis.deployment import break_even_bandwidth, candidates
     from parawire.analysis.partitioners import list_partitioners
 
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     graph = spec_costs(small_spec(generator, seed=seed))
     splits = [c for c in candidates(graph, 4, prof, list_partitioners()) if c.devices_used > 1]
     t1 = splits[0].simulator.single_device_s

@@ -21,9 +21,9 @@ from parawire.runtime.plan import Plan, load_plan_or_spec, seeded_state_dict
 
 
 def _read_search_space(folder: Path) -> object:
-    from parawire.search.space import get_space
+    from parawire.search.space import create_space
 
-    return get_space(str(folder / "space.json"))
+    return create_space(str(folder / "space.json"))
 
 
 def _read_report(folder: Path) -> object:
@@ -254,7 +254,7 @@ def test_wrong_weights_are_refused_from_the_header_and_nothing_is_written(tmp_pa
     _weights(good / "weights.safetensors", {k: v for k, v in state.items() if k != key})
     with pytest.raises(DataError, match="1 tensor\\(s\\) missing"):
         Plan.load(good)
-    assert main(["export", str(good), "-o", str(tmp_path / "onnx"), "--no-check"]) == 1
+    assert main(["export", str(good), "-o", str(tmp_path / "onnx"), "--check", "0"]) == 1
     assert not (tmp_path / "onnx").exists()  # export: the same check, nothing written
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged leftovers
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from parawire.analysis.costs import spec_costs
-from parawire.analysis.profiles import get_profile
+from parawire.analysis.profiles import create_profile
 from parawire.analysis.simulate import simulate
 from parawire.arch.generate import generate
 from parawire.errors import ConfigError
@@ -30,7 +30,7 @@ def test_all_ones_reproduces_the_simulation(devices, profile, merge, wire):
     spec = _spec(merge)
     placement = recommended_placement(spec, devices, profile, wire)
     graph = spec_costs(spec, wire_dtype=wire)
-    expected = simulate(graph, placement, get_profile(profile), devices).makespan_s
+    expected = simulate(graph, placement, create_profile(profile), devices).makespan_s
     w = torch.ones(len(spec.edges), requires_grad=True)
     latency = relaxed_latency(spec, w, devices=devices, profile=profile, wire_dtype=wire)
     assert latency.shape == ()
@@ -47,7 +47,7 @@ def test_critical_input_edge_has_positive_gradient_and_lowering_it_lowers_latenc
     spec = _spec("pooled", seed=3)
     profile, devices = "rpi4-wifi", 2
     placement = recommended_placement(spec, devices, profile)
-    schedule = simulate(spec_costs(spec), placement, get_profile(profile), devices)
+    schedule = simulate(spec_costs(spec), placement, create_profile(profile), devices)
     out = spec.output_node
     arrival: dict[int, float] = {}
     for ev in schedule.timeline:

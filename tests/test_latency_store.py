@@ -216,7 +216,7 @@ def test_dilated_emulated_rows_run_slower_and_divide_the_dilation_out(monkeypatc
     slower (and three times the timeout), and the stored times are divided by three."""
     from types import SimpleNamespace
 
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.latency.rounds import measure_batch
     from parawire.runtime import launch
 
@@ -224,7 +224,7 @@ def test_dilated_emulated_rows_run_slower_and_divide_the_dilation_out(monkeypatc
 
     def fake_run_local(plan, options, baseline):
         seen["options"] = options
-        seen["profile"] = get_profile(options.emulate)
+        seen["profile"] = create_profile(options.emulate)
         return SimpleNamespace(latencies_s=[0.03, 0.06])
 
     monkeypatch.setattr(launch, "run_local", fake_run_local)
@@ -235,24 +235,24 @@ def test_dilated_emulated_rows_run_slower_and_divide_the_dilation_out(monkeypatc
     jobs = [j for j in iter_jobs(config) if max(j.placement.values()) > 0][:1]
     assert jobs
     assert measure_batch(jobs, config) == [[[0.01, 0.02], [0.01, 0.02]]]
-    base = get_profile("rpi4-ethernet")
+    base = create_profile("rpi4-ethernet")
     assert seen["profile"].link.seconds(1e6) == pytest.approx(3 * base.link.seconds(1e6))
     assert seen["options"].timeout == pytest.approx(3 * config.timeout)
 
 
 def test_one_device_emulated_rows_are_dilated_too(monkeypatch):
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.latency.rounds import measure_batch
     from parawire.runtime import launch
 
     seen = {}
 
     def fake_single_process(plan, state, options):
-        seen["profile"] = get_profile(options.emulate)
+        seen["profile"] = create_profile(options.emulate)
         return [0.04, 0.08], None
 
     monkeypatch.setattr(launch, "single_process", fake_single_process)
     config = CollectConfig(samples=1, emulate="rpi4-ethernet", dilation="4", **TINY)
     assert measure_batch(list(iter_jobs(config)), config) == [[[0.01, 0.02]]]
-    base = get_profile("rpi4-ethernet")
+    base = create_profile("rpi4-ethernet")
     assert seen["profile"].link.seconds(1e6) == pytest.approx(4 * base.link.seconds(1e6))

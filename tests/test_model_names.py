@@ -80,7 +80,7 @@ def test_a_misspelled_name_gets_did_you_mean(wrong: str, meant: str) -> None:
     for entry in ENTRY_POINTS.values():
         with pytest.raises(ConfigError, match="accepted forms") as info:
             entry(wrong)
-        assert f"did you mean {meant}?" in str(info.value), str(info.value)
+        assert f"did you mean {meant!r}?" in str(info.value), str(info.value)
 
 
 def test_a_missing_spec_file_gets_no_model_suggestion() -> None:
@@ -106,14 +106,14 @@ def test_every_command_says_the_same_about_a_misspelled_name(
 ) -> None:
     assert main([a.format(tmp=tmp_path) for a in args]) == 1
     err = capsys.readouterr().err.strip()
-    assert "'resnet2' is neither a spec file nor a model name (did you mean resnet20?)" in err
+    assert "'resnet2' is neither a spec file nor a model name (did you mean 'resnet20'?)" in err
     assert "\n" not in err
 
 
 def test_did_you_mean() -> None:
-    assert did_you_mean("digts", ["digits", "cifar10"]) == " (did you mean digits?)"
+    assert did_you_mean("digts", ["digits", "cifar10"]) == " (did you mean 'digits'?)"
     assert did_you_mean("x", ["digits", "cifar10"]) == ""
-    assert did_you_mean("vgg", ["vgg11"], prefix="tv:") == " (did you mean tv:vgg11?)"
+    assert did_you_mean("vgg", ["vgg11"], prefix="tv:") == " (did you mean 'tv:vgg11'?)"
 
 
 def test_a_plan_record_round_trips_and_reads_old_checkpoints() -> None:

@@ -27,10 +27,10 @@ from parawire.analysis.partitioners.kahypar import (
     _solver_of,
     kahypar_partition,
 )
-from parawire.analysis.profiles import get_profile
+from parawire.analysis.profiles import create_profile
 from parawire.errors import ConfigError
 
-PROFILE = get_profile("rpi4-ethernet")
+PROFILE = create_profile("rpi4-ethernet")
 
 
 @pytest.fixture(params=list_partitioners())
@@ -251,7 +251,7 @@ def test_contiguous_chunks_follow_the_topological_order() -> None:
 
 def test_heft_keeps_a_chain_on_one_device_over_a_slow_link() -> None:
     graph = spec_costs(parawire.generate("chain", seed=0))
-    placement = create_partitioner("heft").partition(graph, 4, profile=get_profile("rpi4-wifi"))
+    placement = create_partitioner("heft").partition(graph, 4, profile=create_profile("rpi4-wifi"))
     assert len(set(placement.assignment.values())) == 1
 
 

@@ -12,7 +12,7 @@ import parawire
 from parawire.analysis.profiles import (
     BUILTIN_FILE,
     Profile,
-    get_profile,
+    create_profile,
     profile_origin,
     register_profile,
     save_profile,
@@ -35,7 +35,7 @@ def fake_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
 
     class Measured:
         def to_profile(self, name: str) -> Profile:
-            return dataclasses.replace(get_profile("local-cpu"), name=name, description="here")
+            return dataclasses.replace(create_profile("local-cpu"), name=name, description="here")
 
         def to_dict(self) -> dict:
             return {}
@@ -44,12 +44,12 @@ def fake_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_origins(tmp_path: Path) -> None:
-    assert get_profile("rpi4-wifi").file == str(BUILTIN_FILE)
+    assert create_profile("rpi4-wifi").file == str(BUILTIN_FILE)
     assert profile_origin("rpi4-wifi") == "built-in"
-    mine = dataclasses.replace(get_profile("ideal"), name="mine", file="")
+    mine = dataclasses.replace(create_profile("ideal"), name="mine", file="")
     path = save_profile(mine, tmp_path / "mine.toml")
     assert profile_origin(str(path)) == f"file {path}"
-    assert get_profile(str(path)) == mine  # the file is no part of the figures
+    assert create_profile(str(path)) == mine  # the file is no part of the figures
     register_profile(mine)
     try:
         assert profile_origin("mine") == "made in code"
@@ -71,13 +71,13 @@ def test_shadowing_needs_a_looked_up_file_and_a_builtin_name(
 def test_calibrate_refuses_to_shadow_a_builtin_silently(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["calibrate"]) == 1
+    assert main(["calibrate", "--name", "local-cpu"]) == 1
     err = capsys.readouterr().err.strip()
     assert "would shadow the built-in profile 'local-cpu'" in err and "--shadow" in err
     assert "\n" not in err and not user_profile_file().exists()
     # another name, or another file, shadows nothing
-    assert main(["calibrate", "--name", "here", "--json"]) == 0
-    assert main(["calibrate", "--out", str(tmp_path / "x.toml"), "--json"]) == 0
+    assert main(["calibrate", "--json"]) == 0  # the default name, here, shadows nothing
+    assert main(["calibrate", "--name", "local-cpu", "--out", str(tmp_path / "x.toml")]) == 0
     assert "shadows" not in capsys.readouterr().err
     assert profile_origin("local-cpu") == "built-in"
 
@@ -86,7 +86,7 @@ def test_calibrate_refuses_to_shadow_a_builtin_silently(
 def test_a_shadowing_profile_is_named_with_its_file_by_every_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["calibrate", "--shadow", "--json"]) == 0
+    assert main(["calibrate", "--name", "local-cpu", "--shadow", "--json"]) == 0
     file = user_profile_file()
     assert f"profile 'local-cpu' in {file} now shadows the built-in" in capsys.readouterr().err
     assert profile_origin("local-cpu") == f"file {file}, shadowing the built-in"

@@ -12,8 +12,8 @@ from parawire.analysis.profiles import (
     DeviceProfile,
     LinkProfile,
     Profile,
+    create_profile,
     dump_profiles,
-    get_profile,
     list_profiles,
     load_profiles,
     parse_profiles,
@@ -39,7 +39,7 @@ def test_builtins_present():
 
 @pytest.mark.parametrize("name", list_profiles())
 def test_profile_contract(name):
-    p = get_profile(name)
+    p = create_profile(name)
     assert p.name == name and p.description and p.source
     assert math.isfinite(p.device.flops_per_s) and p.device.flops_per_s > 0
     assert p.device.overhead_s >= 0 and p.link.latency_s >= 0
@@ -53,7 +53,7 @@ def test_profile_contract(name):
 
 
 def test_rpi4_rate_matches_public_resnet_figures():
-    dev = get_profile("rpi4-wifi").device
+    dev = create_profile("rpi4-wifi").device
     resnet50 = Vertex(0, "conv", macs=4_090_000_000, params=0, out_bytes=0)
     resnet18 = Vertex(0, "conv", macs=1_810_000_000, params=0, out_bytes=0)
     assert dev.seconds(resnet50) == pytest.approx(0.225, rel=0.05)
@@ -83,7 +83,7 @@ def test_bad_device_values_rejected(kwargs):
 
 def test_unknown_profile_lists_choices():
     with pytest.raises(ConfigError, match="rpi4-wifi"):
-        get_profile("no-such-profile")
+        create_profile("no-such-profile")
 
 
 GOOD = """
@@ -104,11 +104,11 @@ def test_file_profiles_and_name_references(tmp_path):
     path.write_text(GOOD)
     found = load_profiles(path)
     assert found["a"].device.flops_per_s == 2e9
-    assert found["a"].link == get_profile("rpi4-wifi").link  # built-in link by name
+    assert found["a"].link == create_profile("rpi4-wifi").link  # built-in link by name
     assert found["b"].device.rate("sepconv3x3") == 5e8
-    assert get_profile(f"{path}#b") == found["b"]
+    assert create_profile(f"{path}#b") == found["b"]
     with pytest.raises(ConfigError, match="pick one"):
-        get_profile(str(path))
+        create_profile(str(path))
 
 
 @pytest.mark.parametrize(
@@ -133,34 +133,34 @@ def test_malformed_file_gives_one_clear_line(tmp_path, text, match):
 
 def test_missing_file():
     with pytest.raises(ConfigError, match="does not exist"):
-        get_profile("/nonexistent/profiles.toml")
+        create_profile("/nonexistent/profiles.toml")
 
 
 def test_lookup_order_user_file_env_and_registration(tmp_path, monkeypatch):
-    base = get_profile("local-cpu")
+    base = create_profile("local-cpu")
     calibrated = Profile("local-cpu", DeviceProfile("me", 3e9), base.link, "mine", "test")
     written = save_profile(calibrated)  # the user's file (XDG_CACHE_HOME from the fixture)
     assert written.is_relative_to(tmp_path)
-    assert get_profile("local-cpu").device.flops_per_s == 3e9  # user file beats built-in
+    assert create_profile("local-cpu").device.flops_per_s == 3e9  # user file beats built-in
     env_file = tmp_path / "env.toml"
     env_file.write_text(dump_profiles([Profile("local-cpu", DeviceProfile("e", 4e9), base.link)]))
     monkeypatch.setenv("PARAWIRE_PROFILES", str(env_file))
-    assert get_profile("local-cpu").device.flops_per_s == 4e9  # $PARAWIRE_PROFILES beats it
+    assert create_profile("local-cpu").device.flops_per_s == 4e9  # $PARAWIRE_PROFILES beats it
     with pytest.raises(ConfigError, match="already exists"):
         register_profile(Profile("local-cpu", DeviceProfile("r", 5e9), base.link))
     register_profile(Profile("local-cpu", DeviceProfile("r", 5e9), base.link), replace=True)
     try:
-        assert get_profile("local-cpu").device.flops_per_s == 5e9  # registration beats all
+        assert create_profile("local-cpu").device.flops_per_s == 5e9  # registration beats all
     finally:
         unregister_profile("local-cpu")
     monkeypatch.setenv("PARAWIRE_PROFILES", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="PARAWIRE_PROFILES"):
-        get_profile("local-cpu")
+        create_profile("local-cpu")
 
 
 def test_save_keeps_other_profiles(tmp_path):
     path = tmp_path / "p.toml"
-    a, b = get_profile("rpi4-wifi"), get_profile("t2micro")
+    a, b = create_profile("rpi4-wifi"), create_profile("t2micro")
     save_profile(a, path)
     save_profile(b, path)
     assert load_profiles(path) == {a.name: a, b.name: b}

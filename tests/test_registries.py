@@ -11,10 +11,11 @@ import torch
 
 from conftest import GENERATORS, small_spec
 from parawire.analysis.costs import spec_costs
-from parawire.analysis.profiles import get_profile, list_profiles
+from parawire.analysis.profiles import create_profile, list_profiles
 from parawire.analysis.simulate import single_device_seconds
 from parawire.analysis.trace import from_module
-from parawire.arch import AGGREGATIONS, STAGINGS, get_staging, list_stagings
+from parawire.arch import AGGREGATIONS, STAGINGS, create_staging, list_stagings
+from parawire.errors import ConfigError
 from parawire.nn import (
     build_model,
     create_aggregation,
@@ -23,7 +24,8 @@ from parawire.nn import (
     list_baselines,
 )
 from parawire.nn.model_ref import resolve_model
-from parawire.train.recipes import Recipe, get_recipe, list_recipes, make_optimizer, schedule_at
+from parawire.search.space import create_space, list_spaces
+from parawire.train.recipes import Recipe, create_recipe, list_recipes, make_optimizer, schedule_at
 
 
 @pytest.mark.parametrize("name", list_baselines())
@@ -44,7 +46,7 @@ def test_baseline_contract(name: str) -> None:
 
 @pytest.mark.parametrize("name", list_recipes())
 def test_recipe_contract(name: str) -> None:
-    recipe = get_recipe(name)
+    recipe = create_recipe(name)
     assert recipe.name == name and recipe.check() is recipe
     assert Recipe.from_dict(recipe.to_dict()) == recipe
     steps, epochs = 10, min(recipe.epochs, 12)
@@ -69,7 +71,7 @@ def test_staging_registry_holds_the_built_in_modes() -> None:
 def test_staging_contract(generator: str, staging: str) -> None:
     spec = small_spec(generator, staging, seed=3)
     assert spec.digest() == small_spec(generator, staging, seed=3).digest()
-    mode = get_staging(staging)
+    mode = create_staging(staging)
     convs = [n for n in spec.nodes if n.op == "sepconv3x3"]
     if mode.vertex_staging == "never" and not mode.sequence:
         assert {n.channels for n in convs} == {8} and not any(n.stage for n in convs)
@@ -100,7 +102,7 @@ def test_aggregation_contract(name: str) -> None:
 
 @pytest.mark.parametrize("name", list_profiles())
 def test_profile_contract(name: str) -> None:
-    profile = get_profile(name)
+    profile = create_profile(name)
     assert profile.name == name
     t1 = single_device_seconds(spec_costs(small_spec("dp")), profile)
     assert math.isfinite(t1) and t1 > 0
@@ -113,3 +115,37 @@ def test_run_names_a_baseline_clearly(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["run", "cifarnet"]) == 1
     err = capsys.readouterr().err
     assert "a model needs --devices K" in err and "parawire run cifarnet -n 2" in err
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_search_space_contract(name: str) -> None:
+    import optuna
+
+    from parawire.search.space import SearchSpace, suggest
+
+    space = create_space(name)
+    assert space.check() is space and SearchSpace.from_dict(space.to_dict()) == space
+    drawn = []
+    for seed in (0, 0, 1):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        drawn.append(suggest(study.ask(), space))
+    assert drawn[0] == drawn[1]  # the same seed draws the same architecture
+    spec = drawn[2].spec((3, 16, 16), 10)
+    assert spec.validate() is spec and drawn[2].family in space.families
+
+
+def test_one_lookup_form_for_every_family() -> None:
+    """create_* everywhere; the older get_* names stay as the same functions for scripts."""
+    from parawire.analysis import profiles
+    from parawire.arch import staging
+    from parawire.search import space as spaces
+    from parawire.train import recipes
+
+    assert profiles.create_profile is profiles.create_profile
+    assert recipes.create_recipe is recipes.create_recipe
+    assert staging.create_staging is staging.create_staging
+    assert spaces.create_space is spaces.create_space
+    with pytest.raises(ConfigError, match=r"unknown search space 'cpuu' \(did you mean 'cpu'\?\)"):
+        create_space("cpuu")
+    with pytest.raises(ConfigError, match=r"\(did you mean 'rpi4-wifi'\?\).*TOML file"):
+        profiles.create_profile("rpi4-wify")

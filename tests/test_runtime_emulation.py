@@ -91,11 +91,11 @@ def test_emulated_run_matches_its_simulation(profile: str) -> None:
 
 def test_a_dilated_profile_scales_every_duration_alike(profile: str) -> None:
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import simulate
     from parawire.errors import ConfigError
 
-    base = get_profile("rpi4-wifi")
+    base = create_profile("rpi4-wifi")
     slow = base.dilated(2.5)
     spec = small_spec("dp", size=16)
     graph = spec_costs(spec)

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from conftest import GENERATORS, STAGINGS, small_spec
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.partitioners import create_partitioner, list_partitioners
-from parawire.analysis.profiles import get_profile
+from parawire.analysis.profiles import create_profile
 from parawire.arch import ArchSpec
 from parawire.nn import build_model
 from parawire.runtime import Plan, RankEngine, seeded_state_dict
@@ -64,7 +64,7 @@ def _cases() -> list[dict]:
                 if staging != "probabilistic" and name not in ("k3-round-robin", "by-stage"):
                     continue
                 cases.append({"id": f"{gen}-{staging}-{name}", "spec": spec, "place": placement})
-    profile = get_profile("local-cpu")
+    profile = create_profile("local-cpu")
     for gen in ("dp", "lanes", "er"):
         spec = small_spec(gen, size=16)
         graph = spec_costs(spec)
@@ -203,7 +203,7 @@ def test_cases_cover_every_partitioner_and_split_stages() -> None:
 
 @pytest.mark.slow
 def test_four_ranks_every_generator_and_partitioner(tmp_path: Path) -> None:
-    profile = get_profile("local-cpu")
+    profile = create_profile("local-cpu")
     cases = []
     for gen in GENERATORS:
         spec = small_spec(gen, size=16)

@@ -65,12 +65,12 @@ def test_seeded_weights_are_the_same_for_a_seed_and_differ_for_another() -> None
 
 def test_each_rank_runs_the_simulated_order() -> None:
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import simulate
 
     plan = _plan(world=3)
     graph = spec_costs(plan.spec, wire_dtype=plan.wire_dtype, scatter=plan.scatter)
-    schedule = simulate(graph, plan.placement, get_profile("local-cpu"), 3)
+    schedule = simulate(graph, plan.placement, create_profile("local-cpu"), 3)
     for rank, order in schedule.device_orders().items():
         assert plan.vertices_of(rank) == order  # the one priority function: the simulation's
         position = {v: i for i, v in enumerate(order)}

@@ -14,7 +14,7 @@ import torch
 import parawire
 from parawire.cli import main
 from parawire.errors import ConfigError, DataError
-from parawire.search import SearchConfig, SearchSpace, get_space, pareto_front, run_search
+from parawire.search import SearchConfig, SearchSpace, create_space, pareto_front, run_search
 from parawire.search.coordination import default_storage_url
 from parawire.search.front import dominates
 from parawire.search.space import Choice, smallest_corner
@@ -28,7 +28,7 @@ TINY = SearchConfig(
     devices=4,
     profile="rpi4-ethernet",
     space_name="tiny",
-    space=get_space("tiny"),
+    space=create_space("tiny"),
 )
 
 
@@ -119,7 +119,7 @@ def test_infeasible_budget_is_one_line_before_any_training(tmp_path, capsys) -> 
     assert not out.exists()  # nothing written, nothing trained
     smallest = min(
         parawire.analysis.costs.spec_costs(c.spec((3, 16, 16), 10)).total_params
-        for c in smallest_corner(get_space("tiny"))
+        for c in smallest_corner(create_space("tiny"))
     )
     with pytest.raises(ConfigError, match="below the smallest"):
         run_search(dataclasses.replace(TINY, max_params=smallest - 1), tmp_path / "t")
@@ -169,13 +169,13 @@ def test_space_checks_and_file(tmp_path) -> None:
     with pytest.raises(ConfigError, match="families"):
         SearchSpace(families=("nope",)).check()
     path = tmp_path / "space.json"
-    path.write_text(json.dumps({**get_space("tiny").to_dict(), "families": ["dp"]}))
-    assert get_space(str(path)).families == ("dp",)
+    path.write_text(json.dumps({**create_space("tiny").to_dict(), "families": ["dp"]}))
+    assert create_space(str(path)).families == ("dp",)
     path.write_text(json.dumps({"vertex": [4, 8]}))
     with pytest.raises(ConfigError, match="unknown fields"):
-        get_space(str(path))
+        create_space(str(path))
     with pytest.raises(ConfigError, match="unknown search space"):
-        get_space("huge")
+        create_space("huge")
 
 
 def test_choice_regenerates_the_same_spec() -> None:

@@ -6,11 +6,11 @@ import optuna
 import pytest
 
 from parawire.errors import ConfigError
-from parawire.search import create_sampler, get_space, list_samplers
+from parawire.search import create_sampler, create_space, list_samplers
 from parawire.search.runner import quiet_optuna
 from parawire.search.space import suggest
 
-SPACE = get_space("tiny")
+SPACE = create_space("tiny")
 
 
 def _run(name: str, seed: int, trials: int = 10, budget: int = 10) -> list[dict]:

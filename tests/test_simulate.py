@@ -10,7 +10,7 @@ import parawire
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.graph import CostGraph, Vertex
 from parawire.analysis.profiles import DeviceProfile, LinkProfile, Profile, list_profiles
-from parawire.analysis.profiles import get_profile as profile_named
+from parawire.analysis.profiles import create_profile as profile_named
 from parawire.analysis.simulate import (
     Simulator,
     critical_path_seconds,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import small_spec
-from parawire.analysis import get_profile, spec_costs
+from parawire.analysis import create_profile, spec_costs
 from parawire.analysis.simulate import simulate
 from parawire.analysis.throughput import link_busy_s, steady_state
 from parawire.cli import main
@@ -18,7 +18,7 @@ def test_period_is_the_busiest_resource(devices: int) -> None:
     spec = small_spec("dp")
     graph = spec_costs(spec)
     placement = {v.id: i % devices for i, v in enumerate(graph.vertices)}
-    sched = simulate(graph, placement, get_profile("rpi4-wifi"), devices)
+    sched = simulate(graph, placement, create_profile("rpi4-wifi"), devices)
     flow = steady_state(sched)
     resources = list(sched.busy_s) + list(link_busy_s(sched))
     assert flow.period_s == max(resources)

@@ -18,7 +18,7 @@ from parawire.errors import ConfigError, DataError, TrainingError
 from parawire.nn.model_ref import ModelRef
 from parawire.train import (
     Trainer,
-    get_recipe,
+    create_recipe,
     load_checkpoint,
     load_weights,
     pick_device,
@@ -48,18 +48,18 @@ def tiny_data():
 
 
 def test_schedule_warmup_cosine_and_switch() -> None:
-    r = get_recipe("modern", warmup_epochs=1.0, lr=0.1)
+    r = create_recipe("modern", warmup_epochs=1.0, lr=0.1)
     assert schedule_at(r, 0, 10, 10)[0] == pytest.approx(0.01)  # first warm-up step
     assert schedule_at(r, 9, 10, 10)[0] == pytest.approx(0.1)  # end of warm-up
     assert schedule_at(r, 10, 10, 10)[0] == pytest.approx(0.1)  # cosine starts at the peak
     assert schedule_at(r, 55, 10, 10)[0] == pytest.approx(0.05)  # half way down
-    paper = get_recipe("paper-flowers")
+    paper = create_recipe("paper-flowers")
     assert schedule_at(paper, 99 * 5, 5, 300) == (1e-3, 0.9)
     assert schedule_at(paper, 100 * 5, 5, 300) == (5e-4, 0.95)
     with pytest.raises(ConfigError, match="choose one of"):
-        get_recipe("fast")
+        create_recipe("fast")
     with pytest.raises(ConfigError):
-        get_recipe("modern", optimizer="lamb")
+        create_recipe("modern", optimizer="lamb")
 
 
 def tiny_fb_spec(**options: str) -> parawire.ArchSpec:
@@ -73,7 +73,7 @@ def test_training_learns_digits() -> None:
     splits = load_dataset("digits")
     spec = tiny_fb_spec()
     result = train_model(
-        ModelRef.from_spec(spec), splits, get_recipe("modern", batch_size=64, lr=0.2), epochs=3
+        ModelRef.from_spec(spec), splits, create_recipe("modern", batch_size=64, lr=0.2), epochs=3
     )
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < losses[0] - 0.3
@@ -83,7 +83,7 @@ def test_training_learns_digits() -> None:
 @pytest.mark.parametrize("recipe", ["modern", "modern-adamw"])
 def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, recipe: str) -> None:
     spec = tiny_spec()
-    rec = get_recipe(recipe, batch_size=16)
+    rec = create_recipe(recipe, batch_size=16)
     full = Trainer(ModelRef.from_spec(spec), tiny_data, rec, epochs=3, seed=5)
     full.fit(tmp_path / "full")
 
@@ -113,17 +113,17 @@ def test_kill_and_resume_gives_identical_weights(tmp_path: Path, tiny_data, reci
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path, tiny_data) -> None:
     spec = tiny_spec()
-    train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(spec), tiny_data, create_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     with pytest.raises(DataError, match="seed"):
-        train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+        train_model(ModelRef.from_spec(spec), tiny_data, create_recipe("modern", batch_size=16),
                     epochs=1, seed=9, out=tmp_path, resume=True)  # fmt: skip
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "missing"])
 def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage: str) -> None:
     spec = tiny_spec()
-    train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(spec), tiny_data, create_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     path = tmp_path / CHECKPOINT
     data = bytearray(path.read_bytes())
@@ -137,13 +137,13 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage:
     else:
         path.unlink()
     with pytest.raises(DataError, match=r"corrupt|no checkpoint"):
-        train_model(ModelRef.from_spec(spec), tiny_data, get_recipe("modern", batch_size=16),
+        train_model(ModelRef.from_spec(spec), tiny_data, create_recipe("modern", batch_size=16),
                     epochs=2, out=tmp_path, resume=True)  # fmt: skip
 
 
 def test_source_must_match_data(tiny_data) -> None:
     with pytest.raises(ConfigError, match="classes"):
-        Trainer(ModelRef.from_spec(tiny_spec(classes=5)), tiny_data, get_recipe("modern"))
+        Trainer(ModelRef.from_spec(tiny_spec(classes=5)), tiny_data, create_recipe("modern"))
 
 
 def test_cli_train_eval_and_errors(tmp_path: Path, capsys) -> None:
@@ -178,7 +178,7 @@ def test_sigmoid_inputs_aggregation_learns_digits() -> None:
     splits = load_dataset("digits")
     spec = tiny_fb_spec(aggregation="sigmoid_inputs")
     result = train_model(
-        ModelRef.from_spec(spec), splits, get_recipe("modern", batch_size=32, lr=0.1), epochs=3
+        ModelRef.from_spec(spec), splits, create_recipe("modern", batch_size=32, lr=0.1), epochs=3
     )
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < losses[0] - 0.5  # with every vertex outputting 0 it stayed at ln 10
@@ -202,20 +202,22 @@ def test_sigmoid_inputs_aggregation_learns_digits() -> None:
 )
 def test_recipe_rejects_non_finite_and_out_of_range_values(change: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        get_recipe("modern", **change)
+        create_recipe("modern", **change)
 
 
 def test_default_batch_fits_the_training_set(tiny_data) -> None:
     assert [fit_batch_size(n) for n in (50_000, 5_120, 1_437, 100)] == [128, 128, 32, 16]
-    assert get_recipe("modern").batch_size is None  # decided by the trainer, from the data
-    trainer = Trainer(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern"))
+    assert create_recipe("modern").batch_size is None  # decided by the trainer, from the data
+    trainer = Trainer(ModelRef.from_spec(tiny_spec()), tiny_data, create_recipe("modern"))
     assert trainer.recipe.batch_size == 16 and trainer.result.recipe["batch_size"] == 16
-    given = Trainer(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=8))
+    given = Trainer(
+        ModelRef.from_spec(tiny_spec()), tiny_data, create_recipe("modern", batch_size=8)
+    )
     assert given.recipe.batch_size == 8
 
 
 def test_diverging_run_stops_with_a_clear_error(tmp_path: Path, tiny_data) -> None:
-    recipe = get_recipe("modern", batch_size=16, lr=1e10, warmup_epochs=0.0)
+    recipe = create_recipe("modern", batch_size=16, lr=1e10, warmup_epochs=0.0)
     with pytest.raises(TrainingError, match="diverged in epoch 1: the loss became NaN or inf"):
         train_model(ModelRef.from_spec(tiny_spec()), tiny_data, recipe, epochs=2, out=tmp_path)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / CHECKPOINT).exists()
@@ -240,7 +242,7 @@ def test_stale_temporary_files_are_removed_on_the_next_start(tmp_path: Path, tin
         path.write_bytes(b"half a file")
     mine = tmp_path / ".notes.txt.tmp"  # not a file parawire writes: left alone
     mine.write_text("keep")
-    train_model(ModelRef.from_spec(tiny_spec()), tiny_data, get_recipe("modern", batch_size=16),
+    train_model(ModelRef.from_spec(tiny_spec()), tiny_data, create_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
     assert sorted(tmp_path.glob(".*.tmp")) == [mine]
 
@@ -273,7 +275,7 @@ def rewrite_metadata(path: Path, edit, *, resign: bool) -> None:
 def test_edited_checkpoint_metadata_gives_one_line_error(
     tmp_path: Path, tiny_data, edit, resign: bool, match: str
 ) -> None:
-    spec, recipe = tiny_spec(), get_recipe("modern", batch_size=16)
+    spec, recipe = tiny_spec(), create_recipe("modern", batch_size=16)
     train_model(ModelRef.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path)
     rewrite_metadata(tmp_path / CHECKPOINT, edit, resign=resign)
     with pytest.raises(DataError, match=match) as info:
@@ -308,24 +310,25 @@ def test_eval_checks_the_recorded_sha256(tmp_path: Path, capsys) -> None:
         assert "fails its SHA-256" in err and len(err.strip().splitlines()) == 1
 
 
-BAD_TRAIN_OPTIONS = [
-    (["--lr", "nan"], "lr must be a finite number, got nan"),
-    (["--lr", "inf"], "lr must be a finite number, got inf"),
-    (["--lr", "-1"], "learning rate must be > 0"),
-    (["--device", "bogus"], "unknown device 'bogus'"),
-    (["--seed", "-1"], "the seed must be a whole number >= 0, got -1"),
-    (["--lr", "1e10"], "training diverged in epoch 1"),
+BAD_TRAIN_OPTIONS = [  # (options, exit code: 2 refused at parse, 1 by the library; message)
+    (["--lr", "nan"], 1, "lr must be a finite number, got nan"),
+    (["--lr", "inf"], 1, "lr must be a finite number, got inf"),
+    (["--lr", "-1"], 2, "'--lr': -1.0 is not in the range x>0"),
+    (["--device", "bogus"], 1, "unknown device 'bogus'"),
+    (["--seed", "-1"], 2, "'--seed': -1 is not in the range x>=0"),
+    (["--lr", "1e10"], 1, "training diverged in epoch 1"),
 ]
 
 
 def test_cli_rejects_bad_lr_and_device_before_training(tmp_path: Path, capsys) -> None:
     spec_path = tiny_spec(size=32).save(tmp_path / "arch.json")
     base = ["train", str(spec_path), "--dataset", "synthetic", "--epochs", "1"]
-    for i, (extra, message) in enumerate(BAD_TRAIN_OPTIONS):
+    for i, (extra, code, message) in enumerate(BAD_TRAIN_OPTIONS):
         out = tmp_path / f"run{i}"
-        assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == 1
-        err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1
+        assert main([*base, "--out", str(out), "--batch-size", "64", *extra]) == code
+        *progress, error = capsys.readouterr().err.strip().splitlines()
+        assert message in error and error.startswith("parawire: error: ")
+        assert all(line.startswith("train: epoch 1/1: ") for line in progress)  # issue 20.11
         assert not (out / "metrics.json").exists()
     args = ["eval", str(spec_path), "--weights", str(tmp_path), "--device", "bogus"]
     assert main(args) == 1

@@ -19,7 +19,7 @@ from parawire.errors import ConfigError
 from parawire.nn.model_ref import ModelRef
 from parawire.study import StudyConfig, run_study
 from parawire.study.packing import UtilisationSampler, networks_per_device
-from parawire.train import Trainer, get_recipe
+from parawire.train import Trainer, create_recipe
 from parawire.train import steps as steps_module
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation, compile_unavailable
 
@@ -44,7 +44,7 @@ def small_data():
 
 def train_pair(data, **compiled: object) -> tuple[Trainer, Trainer]:
     """The same network, seed and recipe trained two epochs eagerly and compiled."""
-    recipe = get_recipe("modern", batch_size=16)
+    recipe = create_recipe("modern", batch_size=16)
     out = []
     for kw in ({"compile": False}, {"compile": True, **compiled}):
         trainer = Trainer(ModelRef.from_spec(small_spec()), data, recipe, epochs=2, **kw)
@@ -200,7 +200,7 @@ def test_gpu_compiled_epoch_never_waits_for_the_device_and_matches_eager() -> No
         pytest.skip("no CUDA GPU")
     data = load_dataset("synthetic", num_train=2048, num_test=512, image_size=32)
     spec = small_spec(32)
-    recipe = get_recipe("modern", batch_size=128)
+    recipe = create_recipe("modern", batch_size=128)
     results = {}
     for compile in (False, True):
         trainer = Trainer(ModelRef.from_spec(spec), data, recipe, epochs=3, compile=compile)

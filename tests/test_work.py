@@ -11,7 +11,7 @@ from torch import nn
 
 from parawire.analysis.calibrate import context_model, fit_kinds
 from parawire.analysis.costs import spec_costs
-from parawire.analysis.profiles import DeviceProfile, Profile, get_profile
+from parawire.analysis.profiles import DeviceProfile, Profile, create_profile
 from parawire.analysis.profiles._toml import dump_profiles, parse_profiles
 from parawire.analysis.simulate import single_device_seconds
 from parawire.analysis.trace import from_module
@@ -111,7 +111,7 @@ def test_kind_tables_are_checked() -> None:
 
 
 def test_kind_tables_survive_a_toml_round_trip() -> None:
-    base = get_profile("rpi4-ethernet")
+    base = create_profile("rpi4-ethernet")
     profile = Profile("calibrated", _device(), base.link, "a calibrated one", "test")
     again = parse_profiles(dump_profiles([profile]), origin="test")[0]["calibrated"]
     assert again == profile

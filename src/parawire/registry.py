@@ -2,19 +2,33 @@
 
 Each family keeps one ``Registry`` instance and exposes ``register_x`` / ``list_x`` /
 ``create_x`` on top of it, so that names, glob listing and the "unknown name" error read the
-same everywhere.
+same everywhere. ``create_x`` is the one lookup form of every family (issue 20, item 5); a
+family whose entries are not all registered in code (device profiles also come from files)
+looks names up with ``lookup`` and so refuses an unknown one in the same words.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 from parawire.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def lookup(kind: str, entries: Mapping[str, T], name: str, other: str = "") -> T:
+    """``entries[name]``, or a ``ConfigError`` naming the closest name and every choice (and
+    ``other``, what else would be accepted, e.g. "or give a TOML file")."""
+    try:
+        return entries[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {kind} {name!r}{did_you_mean(name, entries)}; choose one of "
+            f"{', '.join(sorted(entries))}{other}"
+        ) from None
 
 
 class Registry(Generic[T]):
@@ -44,14 +58,10 @@ class Registry(Generic[T]):
         """Registered names matching a glob pattern, sorted."""
         return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
 
-    def get(self, name: str) -> T:
-        """The entry registered as ``name``; ``ConfigError`` listing the choices otherwise."""
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
-            ) from None
+    def get(self, name: str, other: str = "") -> T:
+        """The entry registered as ``name``; ``ConfigError`` listing the choices otherwise
+        (and ``other``, what else the caller accepts)."""
+        return lookup(self.kind, self._entries, name, other)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -65,7 +75,7 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
 
 
 def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
-    """`` (did you mean X?)`` naming the choice :func:`closest` to ``name``, written with
-    ``prefix``; "" when none is close."""
+    """`` (did you mean 'X'?)`` naming the choice :func:`closest` to ``name``, written with
+    ``prefix``; "" when none is close (e.g. one letter off in a short name is close)."""
     close = closest(name, choices)
-    return f" (did you mean {prefix}{close}?)" if close is not None else ""
+    return f" (did you mean {prefix + close!r}?)" if close is not None else ""

@@ -48,7 +48,7 @@ from parawire.analysis.metrics import (
     t1_over_cp,
 )
 from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
-from parawire.analysis.profiles import Profile, get_profile
+from parawire.analysis.profiles import Profile, create_profile
 from parawire.analysis.simulate import Schedule, compute_seconds
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
@@ -221,7 +221,7 @@ def analyze(
     """
     check_devices(devices)
     check_selection(select)
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     graph = resolve_graph(
         target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
     )
@@ -268,7 +268,7 @@ def analyze_many(
     is made once and shared by every partitioner and device count. ``options`` are
     ``analyze``'s keyword options.
     """
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     return [analyze(target, devices, prof, partitioner, **options) for target in targets]
 
 
@@ -347,7 +347,7 @@ def compare(
     check_devices(devices)
     check_selection(select)
     row_select = "makespan" if select == "latency" else select
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     names = list(partitioners) if partitioners is not None else list_partitioners()
     graph = resolve_graph(
         target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter

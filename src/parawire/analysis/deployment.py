@@ -9,7 +9,7 @@ One device is always a candidate, so the recommendation is never slower (simulat
 device. ``cs`` is the paper's method (one partitioner, exactly k devices, lowest CS among the
 options that leave no unit near idle), ``makespan`` the fastest option of one partitioner at k.
 
-    cands = candidates(graph, 4, get_profile("rpi4-wifi"))
+    cands = candidates(graph, 4, create_profile("rpi4-wifi"))
     best = choose(cands, "latency", devices=4)
 """
 

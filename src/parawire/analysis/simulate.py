@@ -24,9 +24,9 @@ The model (assumptions in ``docs/simulation.md``):
 
 Usage::
 
-    from parawire.analysis import spec_costs, get_profile
+    from parawire.analysis import spec_costs, create_profile
     from parawire.analysis.simulate import simulate
-    sched = simulate(spec_costs(spec), placement, get_profile("rpi4-wifi"))
+    sched = simulate(spec_costs(spec), placement, create_profile("rpi4-wifi"))
     print(sched.makespan_s, sched.speedup)
 
 The result types (``Schedule``, ``TimelineEvent``) live in ``parawire.analysis.schedule`` and are

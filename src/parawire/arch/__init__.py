@@ -17,7 +17,12 @@ from parawire.arch.spec import (
     load_spec,
     validate_spec,
 )
-from parawire.arch.staging import StagingMode, get_staging, list_stagings, register_staging
+from parawire.arch.staging import (
+    StagingMode,
+    create_staging,
+    list_stagings,
+    register_staging,
+)
 
 __all__ = [
     "AGGREGATIONS",
@@ -35,6 +40,7 @@ __all__ = [
     "StagingConfig",
     "StagingMode",
     "Stem",
+    "create_staging",
     "default_stem_stride",
     "generate",
     "get_staging",

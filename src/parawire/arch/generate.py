@@ -40,7 +40,7 @@ from parawire.arch.spec import (
     Stage,
     Stem,
 )
-from parawire.arch.staging import STAGINGS, get_staging, list_stagings
+from parawire.arch.staging import STAGINGS, create_staging, list_stagings
 from parawire.errors import ConfigError
 from parawire.graphs import create_generator, orient
 
@@ -164,7 +164,7 @@ def _add_stages(
 ) -> None:
     """The sampled graph as one stage, or (a sequence staging such as ``fb``) as
     ``cfg.fb_stages`` graphs in sequence, each of its share of ``n`` and its own seed."""
-    if not get_staging(cfg.name).sequence:
+    if not create_staging(cfg.name).sequence:
         builder.add_stage(orient(gen.sample(seed), orientation), fixed_stage=False)
         return
     sizes = _split(gen.n, cfg.fb_stages, gen.size_unit())
@@ -222,7 +222,7 @@ class _Builder:
 
     def _decide(self, in_channels: int, in_scale: int) -> bool:
         draw = self.rng.random()  # drawn for every block so decisions do not shift each other
-        rule = get_staging(self.cfg.name).vertex_staging
+        rule = create_staging(self.cfg.name).vertex_staging
         if rule == "never" or not self._may_stage(in_channels, in_scale):
             return False
         return rule == "always" or draw < self.cfg.stage_prob

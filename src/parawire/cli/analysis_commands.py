@@ -16,13 +16,22 @@ from rich.table import Table
 from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.analysis.throughput import fastest_stream, steady_state
+from parawire.cli._basis import say, weights_note
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
     devices_option,
+    json_option,
+    not_weights,
+    out_option,
+    predictor_option,
     profile_option,
+    seed_option,
 )
 from parawire.filenames import ANALYSIS_FILE, COMPARE_FILE, PLAN_DIR, TIMELINE_FILE
 
@@ -152,6 +161,15 @@ def _write_out(
     return out / PLAN_DIR if plan is not None else None
 
 
+def _plan_note(plan_dir: Path | None) -> str | None:
+    """The written plan's untrained weights, said (``_basis.weights_note``)."""
+    if plan_dir is None:
+        return None
+    from parawire.runtime.plan import Plan
+
+    return weights_note(Plan.load(plan_dir), f"the plan in {plan_dir}")
+
+
 def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     """The latency predictor's figures for the chosen placement (parawire.latency)."""
     from parawire.errors import ConfigError
@@ -176,11 +194,17 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 
 
 @click.command("analyze")
-@click.argument("target", metavar="SPEC_OR_MODEL")
+@click.argument("target", metavar="SPEC_OR_MODEL", callback=not_weights)
 @devices_option(default=4)
-@profile_option("rpi4-wifi", "of the devices the deployment is simulated on")
+@profile_option(DEFAULT_PROFILE, "of the devices the deployment is simulated on")
 @deployment_options
-@click.option("--compare", "compare_all", is_flag=True, help="Every partitioner side by side.")
+@click.option(
+    "--compare",
+    "compare_all",
+    is_flag=True,
+    help="Every partitioner side by side, each with its fastest option by simulated latency "
+    "(the makespan of one inference), as --select latency chooses.",
+)
 @click.option(
     "--objective",
     type=click.Choice(["latency", "throughput"]),
@@ -189,23 +213,15 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     help="What the placement is chosen for: one inference's latency, or frames per second "
     "when inferences are pipelined (every partitioner is tried; docs/analysis.md).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=PARTITIONER_SEED_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes "
-    f"({PLAN_DIR}/) into this folder.",
+@seed_option(PARTITIONER_SEED_HELP)
+@json_option()
+@out_option(
+    f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes ({PLAN_DIR}/) "
+    "into this folder."
 )
-@click.option(
-    "--predictor",
-    "predictor_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A latency predictor (`parawire latency fit`): its prediction for the chosen "
-    "placement beside the simulation's (spec files only).",
+@predictor_option(
+    "A latency predictor (`parawire latency fit`): its prediction for the chosen "
+    "placement beside the simulation's (spec files only)."
 )
 def analyze_cmd(
     target: str,
@@ -221,7 +237,7 @@ def analyze_cmd(
     seed: int,
     as_json: bool,
     out: Path | None,
-    predictor_file: Path | None,
+    predictor: Path | None,
 ) -> None:
     """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
     baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
@@ -240,20 +256,43 @@ def analyze_cmd(
     if out is not None:
         compared = results if compare_all else None
         plan_dir = _write_out(out, target, [best], True, seed, compared)
-    predicted = _predicted(predictor_file, target, best) if predictor_file is not None else None
+    predicted = _predicted(predictor, target, best) if predictor is not None else None
     announce_profile("analyze", profile)  # the first line of the output, once the work is done
+    say("analyze", _plan_note(plan_dir))  # an estimated profile: the verdict says so
     if as_json:
-        payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
-        payload["objective"] = objective
-        if predicted is not None:
-            payload["predictor"] = predicted
-        if compare_all:
-            payload["compare"] = {r.partitioner: r.to_dict() for r in results}
-        click.echo(dumps_strict(payload))
+        click.echo(dumps_strict(_json_payload(best, results, objective, predicted, compare_all)))
         return
-    console = Console()
+    _print_text(best, results if compare_all else None, predicted, out, plan_dir)
+
+
+def _json_payload(
+    best: AnalysisResult,
+    results: list[AnalysisResult],
+    objective: str,
+    predicted: dict | None,
+    compare_all: bool,
+) -> dict:
+    """The one JSON object `analyze --json` prints."""
+    payload = {**best.to_dict(), "throughput": steady_state(best.schedule).to_dict()}
+    payload["objective"] = objective
+    if predicted is not None:
+        payload["predictor"] = predicted
     if compare_all:
-        console.print(_compare_table(results))
+        payload["compare"] = {r.partitioner: r.to_dict() for r in results}
+    return payload
+
+
+def _print_text(
+    best: AnalysisResult,
+    compared: list[AnalysisResult] | None,
+    predicted: dict | None,
+    out: Path | None,
+    plan_dir: Path | None,
+) -> None:
+    """The tables, the predictor's figure, the verdict and what was written."""
+    console = Console()
+    if compared is not None:
+        console.print(_compare_table(compared))
     else:
         console.print(_summary_table(best))
         if len(best.options) > 1:

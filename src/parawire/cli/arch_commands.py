@@ -9,7 +9,15 @@ from rich.console import Console
 from rich.table import Table
 
 from parawire.arch import STAGINGS, ArchSpec, StagingConfig, generate, load_spec
-from parawire.arch.spec import AGGREGATIONS, MERGES
+from parawire.arch.spec import AGGREGATIONS
+from parawire.cli.options import (
+    c_max_option,
+    channels_option,
+    merge_option,
+    not_weights,
+    out_option,
+    seed_option,
+)
 from parawire.errors import ConfigError
 from parawire.graphs import ORIENTATIONS, generator_class
 
@@ -36,15 +44,9 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     help="How channels and map sizes change along the network: probabilistic or greedy "
     "staging, uniform channels, or fb (RandWire's fixed stages: --fb-stages graphs in sequence).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the graph generator and the staging draws: same seed, same architecture.",
-)
-@click.option("--channels", type=int, default=32, show_default=True, help="Stem width.")
-@click.option("--c-max", type=int, default=256, show_default=True, help="Staging channel limit.")
+@seed_option("Seeds the graph generator and the staging draws: same seed, same architecture.")
+@channels_option(32, "Stem width.")
+@c_max_option()
 @click.option(
     "--stage-prob",
     type=float,
@@ -74,21 +76,8 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="How a vertex combines its inputs (docs/generators.md).",
 )
-@click.option(
-    "--merge",
-    type=click.Choice(MERGES),
-    default="pooled",
-    show_default=True,
-    help="How the output vertex combines the sinks: pooled vectors (each sink pooled and "
-    "projected on its own device: far less data to the merge) or feature maps (EDGE'23).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the spec here (default: print JSON to stdout).",
-)
+@merge_option("pooled", "pooled as in parawire.generate (`study` uses the paper's maps)")
+@out_option("Write the spec here (default: print JSON to stdout).", file=True)
 def generate_cmd(
     generator: str,
     params: tuple[str, ...],
@@ -157,7 +146,9 @@ def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
 
 
 @click.command("show")
-@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
+)
 def show_cmd(spec_path: Path) -> None:
     """Summarise an architecture: vertices, edges, stages, depth, width, parameters, MACs."""
     spec = load_spec(spec_path)
@@ -168,7 +159,9 @@ def show_cmd(spec_path: Path) -> None:
 
 
 @click.command("validate")
-@click.argument("spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
+)
 def validate_cmd(spec_path: Path) -> None:
     """Check a spec file against every structural rule; exit 1 with the first problem."""
     spec = load_spec(spec_path)

@@ -11,25 +11,27 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli._progress import progress_on_stderr
+from parawire.cli.options import (
+    json_option,
+    out_option,
+    processes_option,
+    threads_option,
+    timeout_option,
+)
 from parawire.errors import ConfigError
 
 
 @click.command("calibrate")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).",
+@out_option(
+    "Profile file to write (default: the user's, ~/.cache/parawire/profiles.toml).", file=True
 )
+@threads_option("torch threads while timing (as `run --threads` gives each rank).")
 @click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
+    "--name",
+    default="here",
     show_default=True,
-    help="torch threads while timing (as `run --threads` gives each rank).",
+    help="Name of the profile (then pass --profile NAME); a built-in's name needs --shadow.",
 )
-@click.option("--name", default="local-cpu", show_default=True, help="Name of the profile.")
 @click.option(
     "--shadow",
     is_flag=True,
@@ -43,15 +45,9 @@ from parawire.errors import ConfigError
     show_default=True,
     help="Timed runs per micro-benchmark (fewer: faster, noisier).",
 )
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Fresh processes that time the networks in context (medians over them).",
-)
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@processes_option("Fresh processes that time the networks in context (medians over them).")
+@timeout_option()
+@json_option("Print the figures as one JSON object.")
 def calibrate_cmd(
     out: Path | None,
     threads: int,
@@ -119,7 +115,9 @@ def calibrate_cmd(
     click.echo("link (gloo send/recv, 127.0.0.1):")
     click.echo(f"  latency              {result.latency_s * 1e6:8.1f} us")
     click.echo(f"  bandwidth            {result.bandwidth_bytes_per_s / 1e9:8.2f} GB/s")
-    note = " (the user profile file: get_profile finds it)" if path == user_profile_file() else ""
+    note = (
+        " (the user profile file: create_profile finds it)" if path == user_profile_file() else ""
+    )
     click.echo(f"wrote profile {name!r} to {path}{note}")
 
 

@@ -14,6 +14,14 @@ import click
 from parawire.analysis.costs import DEFAULT_SCATTER, SCATTERS, WIRE_DTYPES
 from parawire.analysis.deployment import DEFAULT_SELECTION, SELECTIONS
 from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
+from parawire.cli.options import (  # noqa: F401  (re-exported: the deployment's options)
+    DEFAULT_PROFILE,
+    Choice,
+    ProfileParam,
+    devices_option,
+    profile_option,
+    shared_option,
+)
 from parawire.errors import ConfigError
 
 
@@ -26,45 +34,6 @@ def parse_eps(text: str) -> list[float]:
     if not values or min(values) < 0 or any(v != v or v == float("inf") for v in values):
         raise ConfigError(f"--eps needs finite values >= 0, got {text!r}")
     return values
-
-
-class ProfileParam(click.ParamType):
-    """``--profile``: a profile name (the choices are listed) or a TOML file, checked at parse."""
-
-    name = "profile"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(_profile_names()) + "|FILE.toml]"  # as click.Choice lists them
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from parawire.analysis.profiles import get_profile
-
-        get_profile(value)  # ConfigError naming the profiles: before any work starts
-        return str(value)
-
-
-def _profile_names() -> list[str]:
-    from parawire.analysis.profiles import list_profiles
-
-    return list_profiles()
-
-
-def profile_option(default: str | None, purpose: str) -> Callable[[Any], Any]:
-    """``--profile`` with the same meaning in every command: the device and link profile that
-    costs a deployment (``purpose`` says what for; ``default`` None means local-cpu)."""
-    return click.option(
-        "--profile",
-        type=ProfileParam(),
-        default=default,
-        show_default=default is not None,
-        help=f"Device/link profile {purpose}: one of the names in brackets or a TOML file "
-        "(FILE.toml or FILE.toml#NAME, docs/profiles.md)"
-        + ("" if default is not None else "; default local-cpu")
-        + ".",
-    )
-
-
-DEFAULT_PROFILE = "rpi4-wifi"  # what analyze, plan and export place for unless told otherwise
 
 
 def announce_profile(command: str, profile: str | None, fallback: str = "local-cpu") -> None:
@@ -82,24 +51,19 @@ def announce_profile(command: str, profile: str | None, fallback: str = "local-c
     click.echo(f"parawire {command}: profile {name} ({origin}; {profile_origin(name)})", err=True)
 
 
-def devices_option(*, default: int | None = 4, required: bool = False, note: str = "") -> Any:
-    """``-n/--devices`` with the same meaning in every command: the devices (ranks) available;
-    a deployment uses at most this many."""
-    return click.option(
-        "--devices",
-        "-n",
-        type=click.IntRange(min=1),
-        default=default,
-        required=required,
-        show_default=default is not None,
-        help="Devices (ranks) available: a deployment uses at most this many" + note + ".",
-    )
-
-
 PARTITIONER_SEED_HELP = "Seeds the partitioners (kahypar, metis)."
 PLAN_SEED_HELP = (
     "Seeds the partitioners (kahypar, metis) and the untrained weights a plan without "
     "--weights runs."
+)
+
+
+wire_dtype_option = shared_option(
+    "--wire-dtype",
+    type=click.Choice(WIRE_DTYPES),
+    default="float32",
+    show_default=True,
+    help="Precision of the tensors sent between devices (int8: per-tensor scale).",
 )
 
 
@@ -113,21 +77,21 @@ def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool =
 
 
 def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]:
-    eps_option = click.option(
+    eps_option = shared_option(
         "--eps",
         default=",".join(str(e) for e in EPS_SWEEP),
         show_default=True,
         help="Balance tolerances swept by kahypar and metis (comma-separated).",
     )
     options = [
-        click.option(
+        shared_option(
             "--partitioner",
-            type=click.Choice(list_partitioners()),
+            type=Choice(list_partitioners()),
             default=None,
             help="Restrict the placement to this partitioner (default: every partitioner "
             "for --select latency, kahypar for cs and makespan).",
         ),
-        click.option(
+        shared_option(
             "--select",
             type=click.Choice(SELECTIONS),
             default=DEFAULT_SELECTION,
@@ -137,14 +101,8 @@ def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]
             "makespan: the fastest placement of one partitioner on exactly --devices.",
         ),
         eps_option,
-        click.option(
-            "--wire-dtype",
-            type=click.Choice(WIRE_DTYPES),
-            default="float32",
-            show_default=True,
-            help="Precision of the tensors sent between devices (int8: per-tensor scale).",
-        ),
-        click.option(
+        wire_dtype_option,
+        shared_option(
             "--scatter",
             type=click.Choice(SCATTERS),
             default=DEFAULT_SCATTER,

@@ -9,37 +9,48 @@ torch and the exporters are imported when the command runs, not for ``--help``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
-    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    check_option,
     devices_option,
+    not_weights,
+    out_option,
     profile_option,
+    seed_option,
+    weights_option,
 )
 
 if TYPE_CHECKING:
-    pass
+    from parawire.runtime.plan import Plan
 
 FORMATS = ("onnx",)
-CHECK_BATCH = 2  # images of the --check comparison
+CHECK_IMAGES = 2  # random images of the --check comparison (the default)
 CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong model
 
 
 @click.command("export")
-@click.argument("path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path))
+@click.argument(
+    "path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
 @profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options
-@click.option("--weights", type=click.Path(path_type=Path), default=None, help="safetensors.")
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
+@weights_option()
+@seed_option(PLAN_SEED_HELP)
 @click.option("--whole", is_flag=True, help="Export the whole network as one model.")
 @click.option(
     "--format",
@@ -60,14 +71,12 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
     help="torch.onnx.export's TorchScript tracer, or torch.export (same models, slower; "
     "opset 18 or later).",
 )
-@click.option(
-    "--check/--no-check",
-    default=True,
-    show_default=True,
-    help="Run the models with ONNX Runtime in the manifest's order and compare the logits "
-    "with PyTorch's.",
+@check_option(
+    CHECK_IMAGES,
+    "Random images run through the written models with ONNX Runtime in the manifest's order, "
+    "their logits compared with PyTorch's (0: off).",
 )
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder.")
+@out_option("Folder of the models and manifest.json.", required=True)
 def export_cmd(
     path: Path,
     devices: int | None,
@@ -83,7 +92,7 @@ def export_cmd(
     fmt: str,
     opset: int | None,
     exporter: str,
-    check: bool,
+    check: int,
     out: Path,
 ) -> None:
     """Write PLAN_OR_SPEC as one ONNX model per device (per step when a device must wait for
@@ -92,41 +101,13 @@ def export_cmd(
     A spec is placed as `plan` places it on up to K devices; a plan is exported as written.
     With --whole (or a one-device deployment) the network is one model. See docs/export.md.
     """
-    import torch
-
-    from parawire.export import (
-        ExportError,
-        export_onnx,
-        reference_logits,
-        run_export,
-        whole_plan,
-    )
+    from parawire.export import export_onnx
     from parawire.runtime.plan import load_plan_or_spec
 
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
     plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
-
-    def verify(folder: Path, manifest: dict) -> None:
-        """The --check: ONNX Runtime on the written models against PyTorch, before they move
-        into --out (a failed check leaves --out as it was)."""
-        generator = torch.Generator().manual_seed(seed)
-        image = torch.rand(CHECK_BATCH, *plan.spec.input_shape, generator=generator)
-        got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
-        want = reference_logits(whole_plan(plan) if whole else plan, image)
-        diff = float((got - want).abs().max())
-        click.echo(
-            f"check: ONNX Runtime in the manifest's order vs PyTorch ({CHECK_BATCH} random "
-            f"images): max |diff| {diff:.2e}",
-            err=True,
-        )
-        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
-            raise ExportError(
-                f"the exported models' logits differ from PyTorch's by {diff:.2e}; nothing was "
-                "written; please report it with the plan (parawire --debug export ...)"
-            )
-
     with progress_on_stderr("export") as progress:
         result = export_onnx(
             plan,
@@ -135,12 +116,13 @@ def export_cmd(
             exporter=exporter,
             whole=whole,
             progress=progress,
-            verify=verify if check else None,
+            verify=_verifier(plan, whole, seed, check) if check > 0 else None,
         )
     if _is_plan(path):
         click.echo(f"parawire export: profile of the plan ({path / 'plan.json'})", err=True)
     else:
         announce_profile("export", profile)
+    say("export", profile_note(plan.info.get("profile")), weights_note(plan, f"{out}"))
     manifest = result.manifest
     moved = sum(t["bytes_per_image"] for t in manifest["transfers"])
     click.echo(
@@ -150,6 +132,33 @@ def export_cmd(
         f"opset {manifest['opset']}, {result.seconds:.1f} s",
         err=True,
     )
+
+
+def _verifier(plan: Plan, whole: bool, seed: int, images: int) -> Callable[[Path, dict], None]:
+    """The --check: ONNX Runtime on the written models against PyTorch on ``images`` seeded
+    random images, before they move into --out (a failed check leaves --out as it was)."""
+    import torch
+
+    from parawire.export import ExportError, reference_logits, run_export, whole_plan
+
+    def verify(folder: Path, manifest: dict) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        image = torch.rand(images, *plan.spec.input_shape, generator=generator)
+        got = torch.from_numpy(run_export(folder, image.numpy(), manifest=manifest))
+        want = reference_logits(whole_plan(plan) if whole else plan, image)
+        diff = float((got - want).abs().max())
+        click.echo(
+            f"check: ONNX Runtime in the manifest's order vs PyTorch ({images} random "
+            f"images): max |diff| {diff:.2e}",
+            err=True,
+        )
+        if not diff <= CHECK_TOLERANCE * (1.0 + float(want.abs().max())):
+            raise ExportError(
+                f"the exported models' logits differ from PyTorch's by {diff:.2e}; nothing was "
+                "written; please report it with the plan (parawire --debug export ...)"
+            )
+
+    return verify
 
 
 def _is_plan(path: Path) -> bool:

@@ -195,9 +195,9 @@ def collect_cmd(
     from parawire.latency.store import LatencyStore
 
     if emulate is not None:
-        from parawire.analysis.profiles import get_profile
+        from parawire.analysis.profiles import create_profile
 
-        get_profile(emulate)  # an unknown profile fails before anything is measured
+        create_profile(emulate)  # an unknown profile fails before anything is measured
     config = CollectConfig(
         samples=samples,
         devices=_devices(devices),

@@ -10,18 +10,14 @@ from pathlib import Path
 
 import click
 
+from parawire.cli.options import out_option
+
 
 @click.command("report")
 @click.argument(
     "folder", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path)
 )
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The HTML file to write (default: DIR/report.html).",
-)
+@out_option("The HTML file to write (default: DIR/report.html).", file=True)
 @click.option(
     "--figures",
     type=click.Path(file_okay=False, path_type=Path),

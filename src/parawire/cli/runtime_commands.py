@@ -14,32 +14,41 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire._io import dumps_strict
+from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli.deployment_options import (
-    DEFAULT_PROFILE,
     PLAN_SEED_HELP,
     announce_profile,
     choice_kwargs,
     deployment_options,
+)
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    batch_option,
+    bind_option,
+    check_option,
     devices_option,
+    emulate_option,
+    json_option,
+    link_option,
+    master_option,
+    not_weights,
+    out_option,
+    processes_option,
     profile_option,
+    runs_option,
+    seed_option,
+    threads_option,
+    timeout_option,
+    warmup_option,
+    weights_option,
 )
 
 if TYPE_CHECKING:
     from parawire.runtime.options import RunOptions
     from parawire.runtime.plan import Plan
+    from parawire.runtime.rank import RankRecord
     from parawire.runtime.run_report import RunReport
 
-_timeout = click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Seconds any wait may last."
-)
-_link = click.option("--link", default=None, help="Emulate this link profile (e.g. rpi4-wifi).")
-_emulate = click.option(
-    "--emulate",
-    default=None,
-    metavar="PROFILE",
-    help="Emulate devices of this profile: every vertex runs for real, then waits until the "
-    "profile's time for it has passed; the profile's link is emulated too (unless --link).",
-)
 _dilation = click.option(
     "--dilation",
     default="1",
@@ -47,15 +56,10 @@ _dilation = click.option(
     metavar="F|auto",
     help="With --emulate: run the emulation F times slower (every compute and transfer time "
     "x F) so that ranks sharing few cores still compute within their emulated times; auto "
-    "picks F from this machine (docs/runtime.md, time dilation). Times print dilated, with "
-    "the p50 divided by F; ratios are unaffected.",
+    "picks F from this machine (docs/runtime.md, time dilation). The times printed are the "
+    "emulated device's (the dilated times divided by F); ratios are unaffected.",
 )
-_threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
-_runs = click.option("--runs", type=int, default=20, show_default=True, help="Measured runs.")
-_warmup = click.option(
-    "--warmup", type=int, default=3, show_default=True, help="Unmeasured runs first."
-)
-_batch = click.option("--batch", type=int, default=1, show_default=True, help="Images per run.")
+_threads = threads_option("torch threads of each rank.")
 
 
 def _options(
@@ -119,18 +123,15 @@ def _describe(plan: Plan) -> str:
 
 
 @click.command("plan")
-@click.argument("spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path))
+@click.argument(
+    "spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, required=True)
 @profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Trained weights (safetensors) to copy into the plan (default: seeded untrained).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Plan folder.")
+@weights_option()
+@seed_option(PLAN_SEED_HELP)
+@out_option("Plan folder (copy it to every device).", required=True)
 def plan_cmd(
     spec_path: Path,
     devices: int,
@@ -154,39 +155,34 @@ def plan_cmd(
     plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
     plan.save(out)
     announce_profile("plan", profile)
+    say("plan", profile_note(profile), weights_note(plan, f"the plan in {out}"))
     counts = [len(plan.vertices_of(r)) for r in range(plan.world)]
     click.echo(f"wrote {out}: {_describe(plan)}; vertices per rank {counts}", err=True)
 
 
 @click.command("run")
-@click.argument("path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path))
+@click.argument(
+    "path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
+)
 @devices_option(default=None, note=" (needed for a spec or model; a plan runs on its own ranks)")
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options
 @_threads
-@_runs
-@_warmup
-@_batch
-@_link
-@_emulate
+@runs_option()
+@warmup_option()
+@batch_option()
+@link_option()
+@emulate_option()
 @_dilation
-@_timeout
-@click.option(
-    "--check",
-    type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="Real test images run split at the end and compared with the float32 model (0: off).",
+@timeout_option()
+@check_option(
+    100, "Real test images run split at the end and compared with the float32 model (0: off)."
 )
 @click.option("--check-data", default="digits", show_default=True, help="Data set of --check.")
-@click.option("--seed", type=int, default=0, show_default=True, help=PLAN_SEED_HELP)
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Fresh processes per side (split, one process), interleaved; medians with a bootstrap "
-    "interval over all of them.",
+@seed_option(PLAN_SEED_HELP)
+@processes_option(
+    "Fresh processes per side (split, one process), interleaved; medians with a bootstrap "
+    "interval over all of them."
 )
 @click.option(
     "--breakdown", is_flag=True, help="Per rank: where its time went (compute, waits, sends)."
@@ -197,7 +193,7 @@ def plan_cmd(
     show_default=True,
     help="Pin each rank to cores of its own when the machine has enough.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option()
 def run_cmd(
     path: Path,
     devices: int | None,
@@ -250,6 +246,16 @@ def run_cmd(
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:
             report = run_local(plan, options, profile=profile, progress=progress)
+    _announce_run(report, profile, emulate)
+    if as_json:
+        doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
+        click.echo(dumps_strict({**doc, "dilation": factor}))
+        return
+    click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
+
+
+def _announce_run(report: RunReport, profile: str | None, emulate: str | None) -> None:
+    """The profile the run used (and where it came from), then the run's warnings."""
     if emulate is not None:
         from parawire.analysis.profiles import profile_origin
 
@@ -261,11 +267,6 @@ def run_cmd(
         announce_profile("run", profile)
     for warning in report.warnings:
         click.echo(f"parawire: warning: {warning}", err=True)
-    if as_json:
-        doc = {**report.to_dict(), "plan": _describe(plan), "info": plan.info}
-        click.echo(dumps_strict({**doc, "dilation": factor}))
-        return
-    click.echo("\n".join(_run_lines(plan, report, factor, breakdown)))
 
 
 def _interval(values: list[float], scale: float = 1.0, unit: str = " ms") -> str:
@@ -275,19 +276,43 @@ def _interval(values: list[float], scale: float = 1.0, unit: str = " ms") -> str
 
 
 def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) -> list[str]:
-    """The text report of ``parawire run``."""
-    ms = 1e3
+    """The text report of ``parawire run``. Under ``--dilation F`` every time is the emulated
+    device's: the measured (dilated) times divided by F; ratios are unaffected."""
+    ms = 1e3 / factor  # seconds -> milliseconds of the emulated device
     o, load = report.options, report.load
-    spread = report.spread
     pinned = (
         "each rank pinned to its own core(s)"
         if load.get("pinned")
         else "not pinned (--no-pin, or too few cores for one per rank)"
     )
+    processes = len(report.spread["split"]["process_medians_s"])
     lines = [
         f"{_describe(plan)}; {o['threads']} thread(s) per rank, {o['runs']} runs x "
-        f"{len(spread['split']['process_medians_s'])} fresh process(es) per side (batch "
+        f"{processes} fresh process(es) per side (batch "
         f"{o['batch']}{', link ' + o['link'] if o.get('link') else ''}), {pinned}:",
+        *_timing_lines(report, ms),
+        f"  machine      1-minute load average {load['load_1min']:.2f} before, "
+        f"{load['load_1min_after']:.2f} after, on {load['cores']} cores",
+        *_rank_lines(report.ranks, ms),
+        *_emulation_lines(report, factor),
+    ]
+    c = report.check
+    if c:
+        lines.append(
+            f"  check        {c['images']} images of {c['source']}: top-1 agreement "
+            f"{c['top1_agreement']:.2%}, max |diff| {c['max_abs_diff']:.2e} vs float32 in one "
+            f"process (accuracy split {c['accuracy_split']:.2%}, one process "
+            f"{c['accuracy_single']:.2%})"
+        )
+    if breakdown:
+        lines += _breakdown_lines(report.breakdown)
+    return lines
+
+
+def _timing_lines(report: RunReport, ms: float) -> list[str]:
+    """Distributed, one process, speedup and simulated: ``ms`` converts seconds for display."""
+    spread = report.spread
+    lines = [
         f"  distributed  p50 {report.p50_s * ms:.3f} ms {_interval(report.p50_interval_s, ms)}  "
         f"p95 {report.p95_s * ms:.3f} ms  processes differ x{spread['split']['max_over_min']:.2f}",
     ]
@@ -299,19 +324,27 @@ def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) ->
             f"  speedup      {report.speedup:.2f}x {_interval(report.speedup_interval, 1, 'x')}"
             f"  max |diff| {report.max_abs_diff:.2e}",
         ]
-    lines += [
-        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({o['profile']})"
-        f"  measured/simulated {report.measured_over_simulated:.2f}",
-        f"  machine      1-minute load average {load['load_1min']:.2f} before, "
-        f"{load['load_1min_after']:.2f} after, on {load['cores']} cores",
+    lines.append(
+        f"  simulated    {report.simulated_makespan_s * ms:.3f} ms ({report.options['profile']})"
+        f"  measured/simulated {report.measured_over_simulated:.2f}"
+    )
+    return lines
+
+
+def _rank_lines(ranks: list[dict], ms: float) -> list[str]:
+    """Per rank: busy and finish times, measured beside simulated."""
+    return [
+        f"  rank {r['rank']}       busy {r['measured_busy_s'] * ms:.2f} ms (simulated "
+        f"{r['simulated_busy_s'] * ms:.2f})  done at {r['measured_finish_s'] * ms:.2f} ms "
+        f"(simulated {r['simulated_finish_s'] * ms:.2f})"
+        + ("" if r["order_as_planned"] else "  ORDER DIFFERS FROM THE PLAN")
+        for r in ranks
     ]
-    for r in report.ranks:
-        lines.append(
-            f"  rank {r['rank']}       busy {r['measured_busy_s'] * ms:.2f} ms (simulated "
-            f"{r['simulated_busy_s'] * ms:.2f})  done at {r['measured_finish_s'] * ms:.2f} ms "
-            f"(simulated {r['simulated_finish_s'] * ms:.2f})"
-            + ("" if r["order_as_planned"] else "  ORDER DIFFERS FROM THE PLAN")
-        )
+
+
+def _emulation_lines(report: RunReport, factor: float) -> list[str]:
+    """How faithful the device emulation was, and what the time dilation did to the times."""
+    lines = []
     if report.emulation:
         e = report.emulation
         over = e["over_emulated_time"]
@@ -322,20 +355,10 @@ def _run_lines(plan: Plan, report: RunReport, factor: float, breakdown: bool) ->
         )
     if factor != 1:
         lines.append(
-            f"  dilation     x{factor:g}: every time above is {factor:g}x the emulated "
-            f"device's; its distributed p50 is {report.p50_s / factor * ms:.3f} ms, one device "
-            f"{report.single_process_p50_s / factor * ms:.3f} ms"
+            f"  dilation     x{factor:g}: every time above is the emulated device's, measured "
+            f"{factor:g}x slower here and divided by {factor:g} (the dilated distributed p50 "
+            f"was {report.p50_s * 1e3:.3f} ms)"
         )
-    c = report.check
-    if c:
-        lines.append(
-            f"  check        {c['images']} images of {c['source']}: top-1 agreement "
-            f"{c['top1_agreement']:.2%}, max |diff| {c['max_abs_diff']:.2e} vs float32 in one "
-            f"process (accuracy split {c['accuracy_split']:.2%}, one process "
-            f"{c['accuracy_single']:.2%})"
-        )
-    if breakdown:
-        lines += _breakdown_lines(report.breakdown)
     return lines
 
 
@@ -356,25 +379,19 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
 @click.argument("path", metavar="PLAN", type=click.Path(path_type=Path))
 @click.option("--rank", type=int, required=True, help="This device's rank (0: the driver).")
 @click.option("--world", type=int, default=None, help="Ranks in the plan (default: the plan's).")
-@click.option("--master", required=True, help="HOST:PORT of rank 0's rendezvous.")
-@click.option(
-    "--bind",
-    default=None,
-    help="Address rank 0 listens on (default: master host); never 0.0.0.0 on a shared network.",
-)
+@master_option(required=True, help_text="HOST:PORT of rank 0's rendezvous.")
+@bind_option()
 @_threads
-@click.option(
-    "--runs",
-    type=int,
-    default=None,
-    help="Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
+@runs_option(
+    None,
+    "Benchmark: measured runs (default 20 on rank 0). Without it a rank >= 1 serves the "
     "driver (`parawire serve` or `predict --master`) until the driver ends.",
 )
-@_warmup
-@_batch
-@_link
-@_emulate
-@_timeout
+@warmup_option()
+@batch_option()
+@link_option()
+@emulate_option()
+@timeout_option()
 @click.option(
     "--exit-with-parent/--no-exit-with-parent",
     default=True,
@@ -382,7 +399,7 @@ def _breakdown_lines(per_rank: list[dict[str, float]]) -> list[str]:
     help="End when the process that started this worker ends (a script, shell or ssh "
     "session), so that no worker computes on forever; --no-exit-with-parent to detach.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Rank 0: print one JSON object.")
+@json_option("Rank 0: print one JSON object.")
 def worker_cmd(
     path: Path,
     rank: int,
@@ -414,7 +431,6 @@ def worker_cmd(
     from parawire.runtime.options import run_profile
     from parawire.runtime.plan import Plan
     from parawire.runtime.rank import run_rank
-    from parawire.runtime.run_report import percentile
     from parawire.runtime.secret import load_secret
 
     # rank 0 times the whole model in its own process after each split inference (paired): on
@@ -441,8 +457,14 @@ def worker_cmd(
     finally:
         if server is not None:
             server.close()
-    if rank != 0:
-        return
+    if rank == 0:
+        _print_rank0(record, world, runs, as_json)
+
+
+def _print_rank0(record: RankRecord, world: int, runs: int | None, as_json: bool) -> None:
+    """Rank 0's benchmark result: its latencies against one process."""
+    from parawire.runtime.run_report import percentile
+
     p50, p95 = percentile(record.latencies, 50), percentile(record.latencies, 95)
     single = percentile(record.single, 50) if record.single else float("nan")
     if as_json:

@@ -10,8 +10,25 @@ from typing import Any
 import click
 from rich.console import Console
 
-from parawire.analysis.costs import WIRE_DTYPES
-from parawire.cli.deployment_options import announce_profile, devices_option, profile_option
+from parawire.cli.deployment_options import announce_profile, wire_dtype_option
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    batch_size_option,
+    channels_option,
+    data_option,
+    dataset_option,
+    devices_option,
+    epochs_option,
+    lr_option,
+    out_option,
+    predictor_option,
+    profile_option,
+    recipe_option,
+    seed_option,
+    stem_stride_option,
+    storage_option,
+    threads_option,
+)
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.errors import ConfigError
 from parawire.search.samplers import list_samplers
@@ -38,12 +55,8 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--dataset, --data and --dataset-option, the same for both searches."""
     for option in reversed(
         (
-            click.option(
-                "--dataset", default="digits", show_default=True, help="Data set registry name."
-            ),
-            click.option(
-                "--data", default=None, help="Data set location (e.g. the CIFAR-10 archive)."
-            ),
+            dataset_option("Data set the networks train on (docs/training.md)."),
+            data_option(),
             dataset_options_option,
         )
     ):
@@ -54,21 +67,13 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group("search", invoke_without_command=True)
 @_data_options
 @click.option("--trials", type=int, default=40, show_default=True, help="Finished trials in all.")
-@click.option("--epochs", type=int, default=2, show_default=True, help="Proxy training epochs.")
+@epochs_option(2, "Proxy training epochs.")
 @devices_option(default=4, note=" (the latency objective's deployment)")
-@profile_option("rpi4-wifi", "of the latency objective")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The search folder (its SQLite study, the front and its specs). Required.",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the study (default: search.sqlite in --out); share one URL "
-    "(e.g. postgresql://user@host/db) to run the search from many processes or machines.",
+@profile_option(DEFAULT_PROFILE, "of the latency objective")
+@out_option("The search folder (its SQLite study, the front and its specs). Required.")
+@storage_option(
+    "SQLAlchemy URL of the study (default: search.sqlite in --out); share one URL "
+    "(e.g. postgresql://user@host/db) to run the search from many processes or machines."
 )
 @click.option(
     "--sampler",
@@ -77,19 +82,10 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Optuna sampler: NSGA-II (multi-objective), TPE, or random (the first paper's method).",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seeds the sampler's draws, the generators and the proxy training's weights.",
-)
+@seed_option("Seeds the sampler's draws, the generators and the proxy training's weights.")
 @click.option("--max-params", type=int, default=None, help="Parameter budget (a constraint).")
-@click.option(
-    "--predictor",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Latency from this learned predictor (parawire latency fit) instead of the simulation.",
+@predictor_option(
+    "Latency from this learned predictor (parawire latency fit) instead of the simulation."
 )
 @click.option(
     "--space",
@@ -97,14 +93,10 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help=f"Search space: {', '.join(SPACE_NAMES)}, or a JSON file of SearchSpace fields.",
 )
-@click.option("--recipe", default="modern", show_default=True, help="Proxy training recipe.")
-@click.option(
-    "--batch-size", type=int, default=None, help="Proxy training batch (default: the recipe's)."
-)
-@click.option(
-    "--lr", type=float, default=None, help="Proxy training learning rate (default: the recipe's)."
-)
-@click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
+@recipe_option("Proxy training recipe (docs/training.md).")
+@batch_size_option(None, "Proxy training batch (default: the recipe's).")
+@lr_option(None, "Proxy training learning rate (default: the recipe's).")
+@threads_option("torch threads of this process.")
 @compile_option
 @click.pass_context
 def search_cmd(
@@ -113,6 +105,8 @@ def search_cmd(
     storage: str | None,
     space: str,
     dataset_options: tuple[tuple[str, int], ...],
+    data: Path | None,
+    predictor: Path | None,
     **kw,
 ) -> None:
     """Search architectures that are accurate and fast on K devices of a profile.
@@ -124,12 +118,14 @@ def search_cmd(
         return
     if out is None:
         raise ConfigError("parawire search needs --out DIR (the search folder)")
-    from parawire.search import SearchConfig, get_space, run_search
+    from parawire.search import SearchConfig, create_space, run_search
 
     cfg = SearchConfig(
         space_name=space,
-        space=get_space(space),
+        space=create_space(space),
         dataset_options=dataset_options,
+        data=None if data is None else str(data),
+        predictor=None if predictor is None else str(predictor),
         **kw,
     )
     outcome = run_search(cfg, out, storage=storage, log=click.echo, progress=True)
@@ -143,7 +139,7 @@ def search_cmd(
 
 @search_cmd.command("show")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--storage", default=None, help="The study's URL if not the folder's own file.")
+@storage_option("The study's URL if not the folder's own file.")
 @click.option("--all", "show_all", is_flag=True, help="Every finished trial, not just the front.")
 def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     """The Pareto front (and with --all every trial) of the search in FOLDER."""
@@ -155,7 +151,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
         from parawire.report import to_rich
         from parawire.search.front import trials_table
 
-        table = trials_table(rows, folder)
+        table = trials_table(rows, folder, cfg["devices"], cfg["profile"])
         _console().print(to_rich(table))
     _print_front(rows, cfg["devices"], cfg["profile"])
     click.echo(
@@ -167,9 +163,7 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @search_cmd.command("diff")
 @_data_options
 @click.option("--nodes", type=int, default=8, show_default=True, help="Supernet vertices.")
-@click.option(
-    "--channels", type=int, default=16, show_default=True, help="The first stage's width."
-)
+@channels_option(16, "The first stage's width.")
 @click.option(
     "--stages",
     type=int,
@@ -177,16 +171,10 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     show_default=True,
     help="Supernet stages: each after the first halves the maps and doubles the width.",
 )
-@click.option("--stem-stride", type=int, default=2, show_default=True, help="The stem's stride.")
+@stem_stride_option(2, "The stem's stride.")
 @devices_option(default=4, note=" (the relaxed latency's deployment)")
-@profile_option("rpi4-wifi", "of the relaxed latency")
-@click.option(
-    "--wire-dtype",
-    type=click.Choice(WIRE_DTYPES),
-    default="float32",
-    show_default=True,
-    help="Dtype of tensors sent between devices in the relaxed latency.",
-)
+@profile_option(DEFAULT_PROFILE, "of the relaxed latency")
+@wire_dtype_option
 @click.option(
     "--lambdas",
     default="0,0.3,1,3",
@@ -197,9 +185,9 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
 @click.option(
     "--search-epochs", type=int, default=4, show_default=True, help="Supernet training epochs."
 )
-@click.option("--epochs", type=int, default=4, show_default=True, help="Finalists' training.")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Training batch.")
-@click.option("--lr", type=float, default=0.05, show_default=True, help="Network weights.")
+@epochs_option(4, "Finalists' training.")
+@batch_size_option(32, "Training batch.")
+@lr_option(0.05, "Learning rate of the network weights.")
 @click.option("--arch-lr", type=float, default=0.05, show_default=True, help="Edge logits.")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Gate kept.")
 @click.option(
@@ -208,24 +196,12 @@ def show_cmd(folder: Path, storage: str | None, show_all: bool) -> None:
     show_default=True,
     help="Each vertex keeps its strongest in- and out-edge (only edges are pruned).",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seeds the supernet's weights, the data order and the finalists' weights.",
-)
-@click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for diff.json and the discretised specs.",
-)
+@seed_option("Seeds the supernet's weights, the data order and the finalists' weights.")
+@threads_option("torch threads of this process.")
+@out_option("Folder for diff.json and the discretised specs.", required=True)
 def diff_cmd(
     dataset: str,
-    data: str | None,
+    data: Path | None,
     dataset_options: tuple[tuple[str, int], ...],
     lambdas: str,
     epochs: int,

@@ -16,6 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from parawire.cli.options import (
+    bind_option,
+    json_option,
+    master_option,
+    shared_option,
+    threads_option,
+    timeout_option,
+)
+
 if TYPE_CHECKING:
     from parawire.runtime.deploy import Deployment
 
@@ -59,38 +68,28 @@ def _first_line(net: Deployment, plan: Path) -> None:
     )
 
 
-_master = click.option(
-    "--master",
-    default=None,
-    metavar="HOST:PORT",
-    help="Wait for `parawire worker` processes that connect to HOST:PORT (this machine's "
-    "address on the devices' network); default: start the ranks on this machine.",
+_master = master_option(
+    help_text="Wait for `parawire worker` processes that connect to HOST:PORT (this machine's "
+    "address on the devices' network); default: start the ranks on this machine."
 )
-_bind = click.option(
-    "--bind",
-    default=None,
-    help="Address the rendezvous listens on (default: the --master host). Never 0.0.0.0 on a "
-    "shared network: the rendezvous and gloo have no encryption.",
-)
-_timeout = click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Seconds a wait may last."
-)
-_threads = click.option("--threads", type=int, default=1, show_default=True, help="Per rank.")
-_window = click.option(
+_bind = bind_option()
+_timeout = timeout_option()
+_threads = threads_option("torch threads of each rank.")
+_window = shared_option(
     "--window",
     type=click.IntRange(1, 8),
     default=4,
     show_default=True,
     help="Requests in flight on the devices at once (pipelining).",
 )
-_wait = click.option(
+_wait = shared_option(
     "--wait",
     type=float,
     default=120.0,
     show_default=True,
     help="Seconds to wait for every rank before answering on one device meanwhile.",
 )
-_top = click.option(
+_top = shared_option(
     "--top-k",
     type=click.IntRange(min=1),
     default=5,
@@ -170,7 +169,7 @@ def image_files(paths: tuple[Path, ...]) -> list[Path]:
 @_window
 @_wait
 @_top
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
+@json_option("One JSON object per image.")
 def predict_cmd(
     plan: Path,
     images: tuple[Path, ...],

@@ -9,18 +9,29 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from parawire.cli.deployment_options import (
-    announce_profile,
-    deployment_options,
+from parawire.cli.deployment_options import announce_profile, deployment_options
+from parawire.cli.options import (
+    DEFAULT_PROFILE,
+    batch_size_option,
+    c_max_option,
+    channels_option,
+    data_option,
+    dataset_option,
+    device_option,
     devices_option,
+    epochs_option,
+    lr_option,
+    merge_option,
+    out_option,
     profile_option,
+    recipe_option,
+    seed_option,
+    stem_stride_option,
 )
 from parawire.cli.training_options import compile_option, dataset_options_option
-from parawire.data import list_datasets
 from parawire.report import to_rich
 from parawire.study import BASELINE_GROUPS, GENERATOR_GROUPS, StudyConfig, demo_config, run_study
 from parawire.study.runner import StudyOutcome, throughput_line
-from parawire.train import list_recipes
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -42,24 +53,12 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 
 
 @click.command("study")
-@click.option(
-    "--dataset",
-    type=click.Choice(list_datasets()),
-    default="digits",
-    show_default=True,
-    help="Data set every network trains on (docs/training.md).",
-)
-@click.option("--data", default=None, help="Data set location (e.g. the CIFAR-10 JPEG archive).")
+@dataset_option("Data set every network trains on (docs/training.md).")
+@data_option()
 @dataset_options_option
 @click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
-@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs of every network.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Study folder (a rerun into it trains only what is missing).",
-)
+@epochs_option(10, "Epochs of every network.")
+@out_option("Study folder (a rerun into it trains only what is missing).", required=True)
 @click.option(
     "--generators",
     default=",".join(GENERATOR_GROUPS),
@@ -75,13 +74,7 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
     "64 px, resnet50 above).",
 )
 @click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
-@click.option(
-    "--merge",
-    type=click.Choice(["maps", "pooled"]),
-    default="maps",
-    show_default=True,
-    help="Merge mode of the generated networks (maps: the paper's).",
-)
+@merge_option("maps", "maps as in the paper, which the study reproduces (`generate`: pooled)")
 @click.option(
     "--merge-generators",
     default="",
@@ -105,33 +98,21 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
     help="Also train the ResNet at --large-size (Table I).",
 )
 @devices_option(default=4)
-@profile_option("rpi4-wifi", "of the devices each network's deployment is analysed on")
+@profile_option(DEFAULT_PROFILE, "of the devices each network's deployment is analysed on")
 @deployment_options(eps=False)
-@click.option(
-    "--recipe",
-    type=click.Choice(list_recipes()),
-    default="modern",
-    show_default=True,
-    help="Training recipe of every network (docs/training.md).",
-)
-@click.option(
-    "--batch-size", type=int, default=None, help="Override the recipe's (fitted) batch size."
-)
-@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Training seed of every network (weights, batch order, augmentation, dropout); the "
-    "architectures use seeds 0..samples-1.",
+@recipe_option("Training recipe of every network (docs/training.md).")
+@batch_size_option(None, "Override the recipe's (fitted) batch size.")
+@lr_option(None, "Override the recipe's learning rate.")
+@seed_option(
+    "Training seed of every network (weights, batch order, augmentation, dropout); the "
+    "architectures use seeds 0..samples-1."
 )
 @click.option("--vertices", type=int, default=40, show_default=True, help="Vertices per graph.")
-@click.option("--channels", type=int, default=32, show_default=True, help="Stem width.")
-@click.option("--c-max", type=int, default=256, show_default=True, help="Staging channel limit.")
-@click.option("--stem-stride", type=int, default=None, help="Stem downsampling (default: auto).")
+@channels_option(32, "Stem width.")
+@c_max_option()
+@stem_stride_option(None, "Stem downsampling (default: chosen from the image size).")
 @click.option("--param-samples", type=int, default=1000, show_default=True, help="Table IV.")
-@click.option("--device", default=None, help="torch device (default: cuda if available).")
+@device_option()
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -147,6 +128,7 @@ def study_cmd(
     baselines: str,
     staging_generators: str,
     merge_generators: str,
+    data: Path | None,
     **kw,
 ) -> None:
     """Sample, train, evaluate and analyse architectures per generator; write the tables."""
@@ -155,6 +137,7 @@ def study_cmd(
         baselines=_names(baselines),
         staging_generators=_names(staging_generators),
         merge_generators=_names(merge_generators),
+        data=None if data is None else str(data),
         **kw,
     )
     outcome = run_study(cfg, out, log=click.echo)
@@ -163,15 +146,11 @@ def study_cmd(
 
 
 @click.command("demo")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+@out_option(
+    "Study folder (a second run into it trains nothing and only prints).",
     default=Path("runs/demo"),
-    show_default=True,
-    help="Study folder (a second run into it trains nothing and only prints).",
 )
-@click.option("--epochs", type=int, default=None, help="Override the demo's epochs.")
+@epochs_option(None, "Override the demo's epochs.")
 def demo_cmd(out: Path, epochs: int | None) -> None:
     """A small study on the embedded digits data (every generator, 2 samples, small nets)."""
     import torch

@@ -7,14 +7,27 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from parawire.cli._progress_lines import CountedBatches, progress_lines, step_progress
+from parawire.cli.options import (
+    batch_size_option,
+    data_option,
+    dataset_option,
+    device_option,
+    epochs_option,
+    lr_option,
+    not_weights,
+    out_option,
+    recipe_option,
+    seed_option,
+    weights_option,
+)
 from parawire.cli.training_options import compile_option, dataset_options_option
-from parawire.data import list_datasets, load_dataset, make_batches
+from parawire.data import load_dataset, make_batches
 from parawire.errors import ConfigError
 from parawire.nn.model_ref import MODEL_FORMS
 from parawire.train import (
+    create_recipe,
     evaluate,
-    get_recipe,
-    list_recipes,
     load_weights,
     model_source,
     pick_device,
@@ -24,48 +37,23 @@ from parawire.train.checkpoint import CHECKPOINT
 from parawire.train.loop import METRICS
 
 
+def _stderr(text: str) -> None:
+    click.echo(text, err=True)
+
+
 @click.command("train")
-@click.argument("model", metavar="SPEC_OR_MODEL")
-@click.option(
-    "--dataset",
-    type=click.Choice(list_datasets()),
-    default="digits",
-    show_default=True,
-    help="Data set (docs/training.md; digits ships with scikit-learn).",
-)
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@dataset_option()
+@data_option()
 @dataset_options_option
-@click.option("--epochs", type=int, default=None, help="Epochs (default: the recipe's).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Run folder: checkpoints, weights, metrics.",
-)
-@click.option(
-    "--recipe",
-    type=click.Choice(list_recipes()),
-    default="modern",
-    show_default=True,
-    help="Optimiser, schedule and regularisation (docs/training.md).",
-)
+@epochs_option(None, "Epochs (default: the recipe's).")
+@out_option("Run folder: checkpoints, weights, metrics.", required=True)
+@recipe_option("Optimiser, schedule and regularisation (docs/training.md).")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
-@click.option(
-    "--batch-size",
-    type=int,
-    default=None,
-    help="Training batch size (default: fitted to the training set, at most 128).",
-)
-@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seeds the weight initialisation, the batch order, augmentation and dropout.",
-)
-@click.option("--device", default=None, help="torch device (default: cuda if available).")
+@batch_size_option(None, "Training batch size (default: fitted to the training set, at most 128).")
+@lr_option(None, "Override the recipe's learning rate.")
+@seed_option("Seeds the weight initialisation, the batch order, augmentation and dropout.")
+@device_option()
 @compile_option
 def train_cmd(
     model: str,
@@ -88,7 +76,7 @@ def train_cmd(
         raise ConfigError(
             f"{out} already holds a checkpoint; pass --resume or choose another --out"
         )
-    chosen = get_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
+    chosen = create_recipe(recipe, batch_size=batch_size, lr=lr)  # rejects e.g. --lr nan
     pick_device(device)  # rejects an unknown device before the data set loads
     splits = load_dataset(dataset, root=data, **dict(dataset_options))
     source = model_source(model, splits.input_shape, splits.num_classes)
@@ -103,7 +91,7 @@ def train_cmd(
         resume=resume,
         device=device,
         compile=compile,
-        progress=console.is_terminal,
+        progress=True if console.is_terminal else progress_lines("train", _stderr),
         log=click.echo,
     )
     click.echo(
@@ -113,23 +101,15 @@ def train_cmd(
 
 
 @click.command("eval")
-@click.argument("model", metavar="SPEC_OR_MODEL")
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
+@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@weights_option(
     required=True,
-    help="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
+    help_text="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
 )
-@click.option(
-    "--dataset",
-    type=click.Choice(list_datasets()),
-    default="digits",
-    show_default=True,
-    help="Data set (docs/training.md; digits ships with scikit-learn).",
-)
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data set location.")
+@dataset_option()
+@data_option()
 @dataset_options_option
-@click.option("--device", default=None, help="torch device (default: cuda if available).")
+@device_option()
 def eval_cmd(
     model: str,
     weights: Path,
@@ -152,7 +132,9 @@ def eval_cmd(
             f"give the spec or model ({MODEL_FORMS}) it was trained as"
         ) from None
     _, test = make_batches(splits, batch_size=256, device=dev)
-    loss, acc = evaluate(net.to(dev), test, dev)
+    with step_progress("eval") as progress:
+        counted = CountedBatches(test, progress, f"{dataset} test set")
+        loss, acc = evaluate(net.to(dev), counted, dev)  # type: ignore[arg-type]
     click.echo(f"{source.label} on {dataset} test: {acc:.2f}% top-1 (loss {loss:.4f})")
 
 

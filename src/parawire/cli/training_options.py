@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import click
-
+from parawire.cli.options import shared_option
 from parawire.errors import ConfigError
 
 DATASET_OPTION_EXAMPLE = "train_subset=2000,test_subset=500"
@@ -41,7 +40,7 @@ def parse_dataset_options(items: tuple[str, ...]) -> tuple[tuple[str, int], ...]
 def dataset_options_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--dataset-option KEY=INT[,KEY=INT...]`` (repeatable), parsed into (key, value) pairs
     passed as ``dataset_options``."""
-    return click.option(
+    return shared_option(
         "--dataset-option",
         "dataset_options",
         multiple=True,
@@ -56,7 +55,7 @@ def dataset_options_option(command: Callable[..., Any]) -> Callable[..., Any]:
 def compile_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--compile/--no-compile``, passed as ``compile`` (None when neither is given: compiled
     on CUDA, eager elsewhere)."""
-    return click.option(
+    return shared_option(
         "--compile/--no-compile",
         "compile",
         default=None,

@@ -52,8 +52,8 @@ class Cifar10(ImageDataset):
     """CIFAR-10 as 3x32x32 uint8 images, 50,000 train and 10,000 test."""
 
     layouts = (
-        "the JPEG archive cifar10-jpg.tar.gz (e.g. --data ../shared/data/cifar10/cifar10-jpg."
-        "tar.gz) or a folder holding it; an ImageFolder folder with train/<class>/*.jpg and "
+        "the JPEG archive cifar10-jpg.tar.gz (e.g. --data ~/data/cifar10-jpg.tar.gz) or a "
+        "folder holding it; an ImageFolder folder with train/<class>/*.jpg and "
         "test/<class>/*.jpg; torchvision's CIFAR10 root (a folder with cifar-10-batches-py/)"
     )
 

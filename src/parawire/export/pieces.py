@@ -14,10 +14,9 @@ between two waits, the codec included (``parawire.runtime.wire``):
   ``<name>_scale``) are two outputs, N + 4 bytes as in the runtime's one message;
 * ``bfloat16`` is refused: ONNX Runtime's Python API cannot hand bfloat16 tensors to numpy.
 
-Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)`` by default: with
-torch 2.14 it still works (it warns that it is deprecated) and is several times faster than
-the ``torch.export``-based exporter (``exporter="dynamo"``), which gives the same logits
-(figures in docs/export.md).
+Exporter: a registered one (``parawire.export.exporters``): the TorchScript-based
+``torchscript`` by default, several times faster than ``dynamo`` (``torch.export``), which
+gives the same logits (figures in docs/export.md).
 """
 
 from __future__ import annotations
@@ -32,15 +31,15 @@ from torch import nn
 
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, ParawireError
+from parawire.export.exporters import create_exporter, list_exporters
 from parawire.export.manifest import BATCH, port_type
 from parawire.export.steps import IMAGE, Port, Step, scale_name
 from parawire.nn import build_head, build_vertex
 from parawire.runtime.plan import Plan
 from parawire.runtime.wire import INT8_LEVELS, INT8_MIN_STEP
 
-DEFAULT_OPSET = 17  # ONNX Runtime 1.14+, TensorRT 8.6+, onnx2tf read it
-DYNAMO_MIN_OPSET = 18  # the torch.export-based exporter writes no older opset
-EXPORTERS = ("torchscript", "dynamo")
+EXPORTERS = tuple(list_exporters())  # the registered exporters' names
+DEFAULT_EXPORTER = "torchscript"  # several times faster than dynamo, the same logits
 EXPORT_WIRE_DTYPES = ("float32", "float16", "int8")
 EXAMPLE_BATCH = 2  # traced with 2 images so nothing specialises to a batch of 1
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in torch.export's reports
@@ -59,20 +58,24 @@ def check_export_options(wire_dtype: str, exporter: str, opset: int) -> None:
             f"{wire_dtype} tensors to numpy; make the plan with --wire-dtype one of "
             f"{', '.join(EXPORT_WIRE_DTYPES)}"
         )
-    if exporter not in EXPORTERS:
-        raise ConfigError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}")
+    writer = create_exporter(exporter)  # ConfigError naming the exporters
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < 1:
         raise ConfigError(f"--opset must be a positive integer, got {opset!r}")
-    if exporter == "dynamo" and opset < DYNAMO_MIN_OPSET:
+    if opset < writer.min_opset:
+        others = [n for n in EXPORTERS if create_exporter(n).min_opset <= opset]
+        instead = f" or --exporter {' / '.join(others)}" if others else ""
         raise ConfigError(
-            f"the dynamo exporter writes ONNX opset {DYNAMO_MIN_OPSET} or later, not {opset}; "
-            f"use --opset {DYNAMO_MIN_OPSET} or --exporter torchscript"
+            f"the {exporter} exporter writes ONNX opset {writer.min_opset} or later, not "
+            f"{opset}; use --opset {writer.min_opset}{instead}"
         )
 
 
 def default_opset(exporter: str) -> int:
-    """The opset written unless one is asked for: 17, or 18 for the dynamo exporter."""
-    return DYNAMO_MIN_OPSET if exporter == "dynamo" else DEFAULT_OPSET
+    """The opset written unless one is asked for: the exporter's default (17; dynamo 18)."""
+    return create_exporter(exporter).default_opset
+
+
+DEFAULT_OPSET = default_opset(DEFAULT_EXPORTER)
 
 
 def traced_to_wire(x: torch.Tensor, wire: str) -> tuple[torch.Tensor, ...]:
@@ -163,41 +166,20 @@ def export_module(
     exporter: str,
 ) -> None:
     """Write ``module`` as ONNX with the given names, a dynamic first axis on ``batched``."""
-    dynamic_axes = {name: {0: BATCH} for name in batched}
+    writer = create_exporter(exporter)
     with warnings.catch_warnings(), torch.no_grad():
         # the TorchScript exporter warns that it is deprecated, and about zip() over the
         # aggregation weights (their number is fixed by the spec, so the trace is exact)
         warnings.simplefilter("ignore")
-        if exporter == "torchscript":
-            torch.onnx.export(
-                module,
-                args,
-                target,
-                dynamo=False,
-                opset_version=opset,
-                input_names=input_names,
-                output_names=output_names,
-                dynamic_axes=dynamic_axes,
-            )
-            return
-        # forward(*inputs): the varargs are one tuple for torch.export's dynamic shapes
-        batch = torch.export.Dim.DYNAMIC
-        shapes = tuple({0: batch} if name in batched else None for name in input_names)
-        program = torch.onnx.export(
+        writer.write(
             module,
             args,
-            dynamo=True,
-            opset_version=opset,
+            target,
             input_names=input_names,
             output_names=output_names,
-            dynamic_shapes=(shapes,),
-            verbose=False,
+            batched=batched,
+            opset=opset,
         )
-        assert program is not None
-        if isinstance(target, io.BytesIO):
-            target.write(program.model_proto.SerializeToString())
-        else:
-            program.save(str(target))
 
 
 def check_onnx(model: str | Path | bytes) -> None:

@@ -343,13 +343,13 @@ def _take(data: Encoded, idx: torch.Tensor) -> Encoded:
 def prior_seconds(samples: Sequence[Sample]) -> np.ndarray:
     """The schedule simulation's makespan of each sample on its prior profile (seconds)."""
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import simulate
 
     out = []
     for s in samples:
         graph = spec_costs(s.spec, wire_dtype=s.wire_dtype)
-        prof = get_profile(prior_profile(s.profile))
+        prof = create_profile(prior_profile(s.profile))
         placement = {int(v): int(d) for v, d in s.placement.items()}
         out.append(simulate(graph, placement, prof, max(placement.values()) + 1).makespan_s)
     return np.asarray(out, dtype=np.float64)

@@ -35,7 +35,7 @@ def predict_spec(
     """The predicted latency of ``spec`` on ``devices`` with ``placement`` (default: the one
     the analysis recommends on the measurement's simulation profile), and the simulation's."""
     from parawire.analysis.costs import spec_costs
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import simulate
     from parawire.latency.differentiable import recommended_placement
 
@@ -47,7 +47,7 @@ def predict_spec(
     sample = sample_of(spec, devices, placement, name, wire_dtype)
     predicted = float(predictor.predict([sample])[0])
     graph = spec_costs(spec, wire_dtype=wire_dtype)
-    simulated = simulate(graph, placement, get_profile(prior), devices).makespan_s
+    simulated = simulate(graph, placement, create_profile(prior), devices).makespan_s
     return {
         "predictor": predictor.name,
         "profile": name,

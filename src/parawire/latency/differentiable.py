@@ -40,7 +40,7 @@ import torch
 
 from parawire.analysis.costs import spec_costs
 from parawire.analysis.graph import CostGraph
-from parawire.analysis.profiles import Profile, get_profile
+from parawire.analysis.profiles import Profile, create_profile
 from parawire.analysis.simulate import Schedule, simulate
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
@@ -73,7 +73,7 @@ def recommended_placement(
     spec: ArchSpec, devices: int, profile: str | Profile, wire_dtype: str = "float32"
 ) -> dict[int, int]:
     """The placement ``parawire.analysis.analyze`` recommends for ``devices`` (cached)."""
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     return dict(_recommended(spec.digest(), spec.to_json(indent=None), devices, prof, wire_dtype))
 
 
@@ -204,7 +204,7 @@ def relaxed_simulation(
     the schedule's orders staying the profile's.
     """
     w = check_edge_weights(spec, edge_weights)
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     graph, placement, events = _schedule_setup(spec, devices, placement, prof, wire_dtype)
     proj = torch.tensor(edge_projection_macs(spec), dtype=w.dtype)
     in_idx = spec.in_edges

@@ -212,7 +212,7 @@ def unknown_network(text: str) -> ConfigError:
             else closest(bare, [*baselines, *_torchvision_names()])
         )
         prefix = "" if best is None or best in baselines else TORCHVISION_PREFIX
-        hint = "" if best is None else f" (did you mean {prefix}{best}?)"
+        hint = "" if best is None else f" (did you mean {prefix + best!r}?)"
     return ConfigError(
         f"{text!r} is neither a spec file nor a model name{hint}; accepted forms: an existing "
         f"spec JSON file, {MODEL_FORMS}"

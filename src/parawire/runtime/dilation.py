@@ -24,7 +24,7 @@ import torch
 
 from parawire._inference import inference_settings
 from parawire.analysis.calibrate import vertex_calls
-from parawire.analysis.profiles import Profile, get_profile, save_profile
+from parawire.analysis.profiles import Profile, create_profile, save_profile
 from parawire.runtime.plan import Plan
 
 MARGIN = 3.0  # head room: vertices that compute at once, gloo and Python overhead (1.5 overran)
@@ -71,7 +71,7 @@ def auto_dilation(
     """The smallest dilation (one decimal, >= 1) under which device emulation of ``profile``
     on this machine stays faithful for most vertices: the 90th percentile of real over
     emulated vertex time, times the ranks per core, times a margin."""
-    device = get_profile(profile).device
+    device = create_profile(profile).device
     graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     emulated = {v.id: device.seconds(v) for v in graph.vertices}
     real = vertex_seconds_here(plan, batch)
@@ -86,6 +86,6 @@ def auto_dilation(
 def dilated_profile_ref(profile: str | Profile, factor: float, folder: str | Path) -> str:
     """``FILE#NAME`` of ``profile`` dilated by ``factor``, written into ``folder``: what
     ``RunOptions.emulate`` takes, so that every rank (a separate process) loads it."""
-    dilated = get_profile(profile).dilated(factor)
+    dilated = create_profile(profile).dilated(factor)
     path = save_profile(dilated, Path(folder) / "dilated-profile.toml")
     return f"{path}#{dilated.name}"

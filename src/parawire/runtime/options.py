@@ -34,19 +34,19 @@ def resolve_link(name: str | None) -> LinkModel | None:
     """The link profile ``name`` (e.g. ``rpi4-wifi``), or None for a free link."""
     if name is None:
         return None
-    from parawire.analysis.profiles import available_profiles, get_profile
+    from parawire.analysis.profiles import available_profiles, create_profile
 
     profiles = available_profiles()
     if name in profiles:
         return profiles[name].link
-    return get_profile(name).link  # a TOML file path, or a clear error
+    return create_profile(name).link  # a TOML file path, or a clear error
 
 
 def emulation_pads(plan: Plan, profile: str, batch: int) -> dict[int, float]:
     """Vertex -> seconds it takes on a device of ``profile`` (what device emulation pads to)."""
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
-    device = get_profile(profile).device
+    device = create_profile(profile).device
     graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     return {v.id: device.seconds(v) for v in graph.vertices}
 
@@ -58,9 +58,9 @@ def run_profile(profile: str | None, link: str | None, emulate: str | None = Non
     Otherwise ``profile`` (default ``local-cpu``: this machine), its link replaced by the
     emulated ``link`` when there is one.
     """
-    from parawire.analysis.profiles import Profile, get_profile
+    from parawire.analysis.profiles import Profile, create_profile
 
-    base = get_profile(emulate if emulate is not None else profile or "local-cpu")
+    base = create_profile(emulate if emulate is not None else profile or "local-cpu")
     if link is None:
         return base
     emulated = resolve_link(link)

@@ -418,10 +418,10 @@ def input_first(placement: Mapping[int, int], spec: ArchSpec | RunGraph) -> dict
 def simulate_plan(plan: Plan, profile: Any = None, batch: int = 1) -> Any:
     """The schedule simulation of the plan's placement, wire dtype and scatter mode on
     ``profile`` (a name, a ``Profile``; default ``local-cpu``): a ``Schedule``."""
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
     from parawire.analysis.simulate import simulate
 
-    prof = get_profile(profile if profile is not None else "local-cpu")
+    prof = create_profile(profile if profile is not None else "local-cpu")
     graph = plan.graph.costs(batch, plan.wire_dtype, plan.scatter)
     return simulate(graph, plan.placement, prof, plan.world)
 
@@ -429,9 +429,9 @@ def simulate_plan(plan: Plan, profile: Any = None, batch: int = 1) -> Any:
 def simulated_schedule(plan: Plan, profile: Any = None) -> dict[str, Any]:
     """:func:`simulate_plan` as stored in plan.json: the order of every rank, the send order of
     every vertex, the predicted makespan, busy and finish time of every rank, the profile."""
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
-    prof = get_profile(profile if profile is not None else "local-cpu")
+    prof = create_profile(profile if profile is not None else "local-cpu")
     sched = simulate_plan(plan, prof)
     return {
         "profile": prof.name,
@@ -518,9 +518,9 @@ def make_plan(
         raise ConfigError(f"--devices must be >= 1, got {devices}")
     if devices > vertices:
         raise ConfigError(f"{devices} devices for {vertices} vertices: use at most {vertices}")
-    from parawire.analysis.profiles import get_profile
+    from parawire.analysis.profiles import create_profile
 
-    prof = get_profile(profile if profile is not None else "local-cpu")
+    prof = create_profile(profile if profile is not None else "local-cpu")
     result = analyze(
         network if isinstance(network, ArchSpec) else graph.costs(),
         devices,

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from parawire.search.front import pareto_front
     from parawire.search.runner import SearchOutcome, load_search, run_search
     from parawire.search.samplers import create_sampler, list_samplers, register_sampler
-    from parawire.search.space import SPACES, Choice, SearchSpace, get_space
+    from parawire.search.space import (
+        SPACES,
+        Choice,
+        SearchSpace,
+        create_space,
+        list_spaces,
+        register_space,
+    )
 
 # Public name -> the module of this package that defines it.
 _LAZY = {
@@ -42,7 +49,10 @@ _LAZY = {
     "SPACES": "space",
     "Choice": "space",
     "SearchSpace": "space",
+    "create_space": "space",
     "get_space": "space",
+    "list_spaces": "space",
+    "register_space": "space",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, {k: f"parawire.search.{m}" for k, m in _LAZY.items()})
@@ -54,10 +64,13 @@ __all__ = [
     "SearchOutcome",
     "SearchSpace",
     "create_sampler",
+    "create_space",
     "get_space",
     "list_samplers",
+    "list_spaces",
     "load_search",
     "pareto_front",
     "register_sampler",
+    "register_space",
     "run_search",
 ]

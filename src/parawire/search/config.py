@@ -42,10 +42,10 @@ class SearchConfig:
 
     def check(self) -> SearchConfig:
         """Raise ``ConfigError`` on a bad name or number; returns self."""
-        from parawire.analysis.profiles import get_profile
+        from parawire.analysis.profiles import create_profile
         from parawire.data import list_datasets
         from parawire.search.samplers import list_samplers
-        from parawire.train.recipes import get_recipe
+        from parawire.train.recipes import create_recipe
 
         if self.dataset not in list_datasets():
             raise ConfigError(
@@ -65,8 +65,8 @@ class SearchConfig:
             raise ConfigError(
                 f"unknown sampler {self.sampler!r}; choose one of {', '.join(list_samplers())}"
             )
-        get_profile(self.profile)
-        get_recipe(self.recipe, batch_size=self.batch_size, lr=self.lr)
+        create_profile(self.profile)
+        create_recipe(self.recipe, batch_size=self.batch_size, lr=self.lr)
         self.space.check()
         return self
 

@@ -325,10 +325,10 @@ def finalist(
     from parawire.analysis.costs import spec_costs
     from parawire.nn.model_ref import ModelRef
     from parawire.train.loop import train_model
-    from parawire.train.recipes import get_recipe
+    from parawire.train.recipes import create_recipe
 
     trained = train_model(
-        ModelRef.from_spec(spec), splits, get_recipe(recipe), epochs=epochs, seed=seed
+        ModelRef.from_spec(spec), splits, create_recipe(recipe), epochs=epochs, seed=seed
     )
     # up to k devices: a network of fewer vertices cannot use more than it has
     result = analyze(spec, min(devices, len(spec.nodes)), profile, wire_dtype=wire_dtype)

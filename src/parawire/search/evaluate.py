@@ -43,6 +43,7 @@ class Evaluation:
     accuracy: float  # top-1 test accuracy in % over the wire (0.0: not trained, infeasible)
     accuracy_fp32: float | None  # the same network evaluated without the wire codec
     train_seconds: float  # wall time of the proxy training
+    latency_source: str = "simulation"  # what latency_s rests on: LatencyEstimate.source
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON dictionary."""
@@ -102,9 +103,9 @@ def proxy_accuracy(
     from parawire.runtime.plan import input_first
     from parawire.runtime.wire import emulate_wire
     from parawire.train.loop import Trainer
-    from parawire.train.recipes import get_recipe
+    from parawire.train.recipes import create_recipe
 
-    recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
+    recipe = create_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
     trainer = Trainer(
         ModelRef.from_spec(spec),
         splits,
@@ -149,4 +150,5 @@ def evaluate_choice(choice: Choice, splits: ImageSplits, cfg: SearchConfig) -> E
         accuracy=accuracy,
         accuracy_fp32=fp32,
         train_seconds=seconds,
+        latency_source=lat.source,
     )

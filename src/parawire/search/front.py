@@ -63,6 +63,7 @@ def trial_rows(trials: list[Any]) -> list[dict[str, Any]]:
                 "latency_ms": 1e3 * ev["latency_s"],
                 "single_device_ms": 1e3 * ev["single_device_s"],
                 "devices_used": ev["devices_used"],
+                "latency_source": ev.get("latency_source", "simulation"),
                 "train_seconds": ev["train_seconds"],
                 "digest": t.user_attrs.get("digest"),
                 "choice": choice,
@@ -115,6 +116,26 @@ TABLE_COLUMNS = (
 )
 
 
+def latency_kind(source: str) -> str:
+    """``simulated`` or ``predicted``: what a trial's latency rests on (its ``source``)."""
+    return "predicted" if source.startswith("predictor:") else "simulated"
+
+
+def latency_notes(rows: list[dict[str, Any]], devices: int, profile: str) -> tuple[str, ...]:
+    """What the table's latency and devices columns rest on, under the table."""
+    sources = sorted({r.get("latency_source", "simulation") for r in rows}) or ["simulation"]
+    how = "; ".join(
+        f"predicted by the learned predictor {s.removeprefix('predictor:')}"
+        if s.startswith("predictor:")
+        else f"simulated (the schedule of one inference on {profile} devices, not measured)"
+        for s in sources
+    )
+    return (
+        f"latency ms: {how}.",
+        f"devices: how many of the {devices} available devices each trial's placement uses.",
+    )
+
+
 def trial_cells(row: dict[str, Any]) -> tuple[Any, ...]:
     """One trial's cells under ``TABLE_COLUMNS`` (no accuracy for an over-budget trial)."""
     return (
@@ -135,17 +156,31 @@ def front_table(front: list[dict[str, Any]], devices: int, profile: str, total: 
     """The Pareto front as a table (gathered data; ``to_rich``/``to_markdown`` draw it)."""
     return Table(
         "front",
-        f"Pareto front: accuracy against {devices}-device latency on {profile}",
+        f"Pareto front: accuracy against the {_kinds(front)} latency on up to {devices} "
+        f"devices of {profile}",
         (*TABLE_COLUMNS, "spec"),
         tuple((*trial_cells(r), f"{FRONT_DIR}/{member_file(r)}") for r in front),
-        (f"{len(front)} of {total} finished trials are on the front.",),
+        (
+            f"{len(front)} of {total} finished trials are on the front.",
+            *latency_notes(front, devices, profile),
+        ),
     )
 
 
-def trials_table(rows: list[dict[str, Any]], folder: Path) -> Table:
+def _kinds(rows: list[dict[str, Any]]) -> str:
+    """``simulated``, ``predicted`` or both, for a title."""
+    found = sorted({latency_kind(r.get("latency_source", "simulation")) for r in rows})
+    return " or ".join(found or ["simulated"])
+
+
+def trials_table(rows: list[dict[str, Any]], folder: Path, devices: int, profile: str) -> Table:
     """Every finished trial of the search in ``folder`` as a table."""
     return Table(
-        "trials", f"Finished trials of {folder}", TABLE_COLUMNS, tuple(map(trial_cells, rows))
+        "trials",
+        f"Finished trials of {folder}",
+        TABLE_COLUMNS,
+        tuple(map(trial_cells, rows)),
+        latency_notes(rows, devices, profile),
     )
 
 

@@ -32,7 +32,7 @@ from parawire.errors import ConfigError, DataError, ParawireError
 from parawire.filenames import SEARCH_CONFIG
 from parawire.search import coordination as co
 from parawire.search.config import STUDY_NAME, SearchConfig
-from parawire.search.front import export, pareto_front, trial_rows
+from parawire.search.front import export, latency_kind, pareto_front, trial_rows
 from parawire.search.samplers import create_sampler
 from parawire.search.space import smallest_corner, suggest
 
@@ -315,7 +315,8 @@ def _trial_line(number: int, choice: Any, ev: Any) -> str:
         return f"trial {number}: {graph}: {ev.params:,} params, over the budget (not trained)"
     return (
         f"trial {number}: {graph} {choice.merge} {choice.wire_dtype}: {ev.accuracy:.2f}% "
-        f"{1e3 * ev.latency_s:.3f} ms on {ev.devices_used} device(s), {ev.params:,} params, "
+        f"{1e3 * ev.latency_s:.3f} ms {latency_kind(ev.latency_source)} on {ev.devices_used} "
+        f"device(s), {ev.params:,} params, "
         f"trained in {ev.train_seconds:.1f}s"
     )
 

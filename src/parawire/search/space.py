@@ -24,6 +24,7 @@ from parawire.analysis.costs import WIRE_DTYPES
 from parawire.arch.generate import StagingConfig, generate
 from parawire.arch.spec import MERGES, ArchSpec
 from parawire.errors import ConfigError
+from parawire.registry import Registry
 
 FAMILIES = ("er", "ba", "ws", "dp")  # generator families a space may draw from
 STAGING_MODES = ("probabilistic", "greedy", "uniform")  # fb fixes its own stages: not searched
@@ -109,33 +110,40 @@ def _range(name: str, pair: tuple[float, float]) -> None:
         raise ConfigError(f"search space: {name} must be a (low, high) pair, got {pair}")
 
 
-SPACES: dict[str, SearchSpace] = {
-    "tiny": SearchSpace(
-        vertices=(5, 8),
-        channels=(4, 8),
-        c_max=(8, 16),
-        ba_m=(1, 3),
-        ws_k=(2, 4),
-    ),
-    "cpu": SearchSpace(),
-    "paper": SearchSpace(vertices=(40, 40), channels=(32,), c_max=(64, 128, 256), ba_m=(1, 5)),
-}
+# The registry of named spaces: a space is a SearchSpace, its contract ``check()`` (every
+# range ordered and every choice allowed) and ``suggest`` drawing specs that validate
+# (tests/test_search.py runs the contract over every registered space).
+_SPACES: Registry[SearchSpace] = Registry("search space")
+list_spaces = _SPACES.names  # sorted names matching a glob pattern
 
 
-def get_space(name_or_path: str) -> SearchSpace:
-    """A named space (``SPACES``) or a space read from a JSON file of its fields."""
-    if name_or_path in SPACES:
-        return SPACES[name_or_path].check()
+def register_space(name: str, space: SearchSpace) -> SearchSpace:
+    """Add ``space`` (checked) under ``name``; a duplicate name is a bug."""
+    return _SPACES.register(name)(space.check())
+
+
+register_space(
+    "tiny", SearchSpace(vertices=(5, 8), channels=(4, 8), c_max=(8, 16), ba_m=(1, 3), ws_k=(2, 4))
+)
+register_space("cpu", SearchSpace())
+register_space(
+    "paper", SearchSpace(vertices=(40, 40), channels=(32,), c_max=(64, 128, 256), ba_m=(1, 5))
+)
+SPACES: dict[str, SearchSpace] = {name: _SPACES.get(name) for name in list_spaces()}
+
+
+def create_space(name_or_path: str) -> SearchSpace:
+    """A registered space by name, or a space read from a JSON file of its fields."""
     path = Path(name_or_path)
-    if not path.exists():
-        raise ConfigError(
-            f"unknown search space {name_or_path!r}; name one of {', '.join(SPACES)} or give a "
-            "JSON file of SearchSpace fields"
-        )
+    if name_or_path in _SPACES or not path.exists():
+        return _SPACES.get(name_or_path, ", or give a JSON file of SearchSpace fields")
     data = read_json(path, what="search space", limit=MAX_SPACE_BYTES, error=ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"the search space {path} must be a JSON object of SearchSpace fields")
     return SearchSpace.from_dict(data)
+
+
+get_space = create_space  # the older name, kept for scripts that use it
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class StudyConfig:
         """Data set, recipe and its overrides (imported here: the registries load torch)."""
         from parawire.data import list_datasets
         from parawire.train.models import pick_device
-        from parawire.train.recipes import get_recipe
+        from parawire.train.recipes import create_recipe
         from parawire.train.steps import choose_compilation
 
         device = pick_device(self.device)  # an unknown or absent device, before the folder
@@ -159,7 +159,7 @@ class StudyConfig:
             raise ConfigError(
                 f"unknown dataset {self.dataset!r}; choose one of {', '.join(list_datasets())}"
             )
-        get_recipe(self.recipe)  # ConfigError naming the recipes
+        create_recipe(self.recipe)  # ConfigError naming the recipes
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -170,7 +170,7 @@ class StudyConfig:
         from parawire.analysis.costs import SCATTERS, WIRE_DTYPES
         from parawire.analysis.deployment import SELECTIONS
         from parawire.analysis.partitioners import list_partitioners
-        from parawire.analysis.profiles import get_profile
+        from parawire.analysis.profiles import create_profile
 
         graph_vertices = self.vertices + 2  # the sampled vertices, the input and the output
         if self.devices > graph_vertices:
@@ -179,7 +179,7 @@ class StudyConfig:
                 f"architectures (vertices={self.vertices} + input + output); use at most "
                 f"{graph_vertices} devices or more vertices"
             )
-        get_profile(self.profile)  # ConfigError naming the profiles
+        create_profile(self.profile)  # ConfigError naming the profiles
         names = list_partitioners()
         if self.partitioner is not None and self.partitioner not in names:
             raise ConfigError(

@@ -55,10 +55,10 @@ class AnalysisBackend:
         self, spec: ArchSpec, placement: Mapping[int, int], analysis: Mapping[str, Any]
     ) -> Simulated:
         """A study row's recommended deployment, simulated on the study's profile."""
-        from parawire.analysis.profiles import get_profile
+        from parawire.analysis.profiles import create_profile
 
         graph = _costs(spec, 1, analysis["wire_dtype"], analysis["scatter"])
-        profile = get_profile(analysis["profile"])
+        profile = create_profile(analysis["profile"])
         return _simulated(graph, placement, profile, int(analysis["devices"]))
 
     def study_command(self, config: Mapping[str, Any], out: str) -> str:
@@ -104,14 +104,14 @@ def run_profile(run: Mapping[str, Any], folder: Path) -> Profile:
 def folder_profile(name: str, folder: Path) -> Profile:
     """A profile by name, or from a TOML file inside ``folder`` (a relative path is taken from
     there): a results folder, shared or copied, cannot make the report read files elsewhere."""
-    from parawire.analysis.profiles import available_profiles, get_profile
+    from parawire.analysis.profiles import available_profiles, create_profile
 
     if name in available_profiles():
-        return get_profile(name)
+        return create_profile(name)
     file_part, sep, wanted = name.partition("#")
     path = folder / file_part  # an absolute file_part stays absolute
     _io.check_inside(path, folder, "profile file")
-    return get_profile(f"{path.resolve()}{sep}{wanted}")
+    return create_profile(f"{path.resolve()}{sep}{wanted}")
 
 
 # StudyConfig field -> how ``parawire study`` spells it (fields with no option are left out)

@@ -48,7 +48,7 @@ from parawire.study.tables import (
     uniform_table,
 )
 from parawire.train.loop import train_model
-from parawire.train.recipes import get_recipe
+from parawire.train.recipes import create_recipe
 
 Log = Callable[[str], None]
 RESULT_COLUMNS = (
@@ -81,7 +81,7 @@ def run_job(
     """Train and evaluate one job (resuming its checkpoint if a previous run was cut off)."""
     c, _, _ = splits.input_shape
     source = job_source(job, cfg, c, splits.num_classes)
-    recipe = get_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
+    recipe = create_recipe(cfg.recipe, batch_size=cfg.batch_size, lr=cfg.lr)
     run_dir = folder / "runs" / job.slug
     result = train_model(
         source,

@@ -4,10 +4,10 @@ Python API::
 
     from parawire.data import load_dataset
     from parawire.nn import ModelRef
-    from parawire.train import get_recipe, train_model
+    from parawire.train import create_recipe, train_model
     splits = load_dataset("digits")
     spec = parawire.generate("dp", seed=0)
-    result = train_model(ModelRef.from_spec(spec), splits, get_recipe("modern"), epochs=5,
+    result = train_model(ModelRef.from_spec(spec), splits, create_recipe("modern"), epochs=5,
                          out=Path("runs/dp0"))
 """
 
@@ -22,7 +22,7 @@ from parawire.train.loop import EpochRecord, Trainer, TrainResult, evaluate, tra
 from parawire.train.models import model_source, pick_device
 from parawire.train.recipes import (
     Recipe,
-    get_recipe,
+    create_recipe,
     list_recipes,
     make_optimizer,
     register_recipe,
@@ -35,6 +35,7 @@ __all__ = [
     "Recipe",
     "TrainResult",
     "Trainer",
+    "create_recipe",
     "evaluate",
     "get_recipe",
     "list_recipes",

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 
 from parawire._memory import require_memory
@@ -285,18 +285,20 @@ class Trainer:
     # --- training --------------------------------------------------------------------------
 
     def train_epoch(
-        self, epoch: int, progress: Progress | None = None
+        self, epoch: int, progress: Progress | Callable[[str, int, int], None] | None = None
     ) -> tuple[float, float, float]:
-        """One epoch (0-based); returns (mean loss, accuracy %, last learning rate)."""
+        """One epoch (0-based); returns (mean loss, accuracy %, last learning rate).
+
+        ``progress``: a rich bar, or a callback ``(phase, steps done, steps)`` called every
+        ``HOST_READ_EVERY`` steps (the command line's plain lines off a terminal)."""
         self.model.train()
         torch.manual_seed(_epoch_seed(self.seed, epoch))
         steps = len(self.train_batches)
         tally = Tally(self.device)
         lr = 0.0
         host_reads = self.device.type == "cpu"  # elsewhere a read waits for the device
-        task = (
-            progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps) if progress else None
-        )
+        bar = progress if isinstance(progress, Progress) else None
+        task = bar.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps) if bar else None
         for i, (x, y) in enumerate(self.train_batches.epoch(self.seed, epoch)):
             lr, momentum = schedule_at(self.recipe, epoch * steps + i, steps, self.epochs)
             set_hyperparameters(self.optimizer, lr, momentum)
@@ -304,14 +306,16 @@ class Trainer:
             boundary = i % HOST_READ_EVERY == HOST_READ_EVERY - 1 or i == steps - 1
             if host_reads and boundary:
                 self._check_finite(tally, epoch)
-            if progress is not None and task is not None and boundary:
+            if bar is not None and task is not None and boundary:
                 description = f"epoch {epoch + 1}/{self.epochs}"
                 if host_reads:
                     loss, acc = tally.read()
                     description += f" loss {loss:.3f} acc {acc:.1f}%"
-                progress.update(task, completed=i + 1, description=description)
-        if progress is not None and task is not None:
-            progress.remove_task(task)
+                bar.update(task, completed=i + 1, description=description)
+            elif progress is not None and bar is None and (boundary or i == 0):
+                progress(f"epoch {epoch + 1}/{self.epochs}", i + 1, steps)
+        if bar is not None and task is not None:
+            bar.remove_task(task)
         self._check_finite(tally, epoch)
         loss, acc = tally.read()
         return loss, acc, lr
@@ -329,11 +333,13 @@ class Trainer:
         out: Path | None = None,
         *,
         resume: bool = False,
-        progress: bool = False,
+        progress: bool | Callable[[str, int, int], None] = False,
         log: Callable[[str], None] | None = None,
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
     ) -> TrainResult:
-        """Train to ``epochs``; with ``out``, checkpoint every epoch and write the results."""
+        """Train to ``epochs``; with ``out``, checkpoint every epoch and write the results.
+
+        ``progress``: True for a rich bar, or a ``(phase, steps done, steps)`` callback."""
         start = 0
         if out is not None:  # a run killed while saving left its temporary file behind
             remove_stale_temps(out, (CHECKPOINT, CHECKPOINT_JSON, WEIGHTS, METRICS))
@@ -346,12 +352,17 @@ class Trainer:
         if log and self.compilation.compiled:
             log(f"training step {self.compilation.describe()} on {self.device}")
         bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
         )
-        with bar if progress else contextlib.nullcontext():
+        with bar if progress is True else contextlib.nullcontext():
             for epoch in range(start, self.epochs):
                 t0 = time.perf_counter()
-                loss, acc, lr = self.train_epoch(epoch, bar if progress else None)
+                steps_shown = bar if progress is True else progress or None
+                loss, acc, lr = self.train_epoch(epoch, steps_shown)
                 test_loss, test_acc = evaluate(
                     self.model, self.test_batches, self.device, self.steps
                 )
@@ -404,7 +415,7 @@ def train_model(
     device: str | None = None,
     compile: bool | None = None,
     compile_mode: str | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[str, int, int], None] = False,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:

@@ -168,7 +168,7 @@ register_recipe(
 )
 
 
-def get_recipe(name: str, **overrides: Any) -> Recipe:
+def create_recipe(name: str, **overrides: Any) -> Recipe:
     """A named recipe, with fields replaced by ``overrides`` (``None`` values are ignored)."""
     base = _RECIPES.get(name)  # ConfigError naming the recipes
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -176,6 +176,9 @@ def get_recipe(name: str, **overrides: Any) -> Recipe:
         return dataclasses.replace(base, **changes).check()
     except TypeError as exc:
         raise ConfigError(f"recipe {name!r}: {exc}") from None
+
+
+get_recipe = create_recipe  # the older name, kept for scripts that use it
 
 
 def schedule_at(

@@ -9,7 +9,7 @@ from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._registry import (
     BUILTIN_FILE,
     available_profiles,
-    get_profile,
+    create_profile,
     list_profiles,
     load_profiles,
     profile_origin,
@@ -27,6 +27,7 @@ __all__ = [
     "LinkProfile",
     "Profile",
     "available_profiles",
+    "create_profile",
     "dump_profiles",
     "get_profile",
     "list_profiles",

@@ -1,6 +1,6 @@
 """The profile registry: built-in profiles, user profile files and run-time registrations.
 
-Lookup order of ``get_profile(name)`` (first match wins):
+Lookup order of ``create_profile(name)`` (first match wins):
 
 1. profiles registered in this process with ``register_profile``;
 2. the TOML files listed in ``$PARAWIRE_PROFILES`` (separated by ``os.pathsep``), later files
@@ -24,6 +24,7 @@ from parawire.analysis.profiles._base import DeviceProfile, LinkProfile, Profile
 from parawire.analysis.profiles._toml import dump_profiles, read_profile_file
 from parawire.errors import ConfigError
 from parawire.filenames import PROFILES_FILE, user_cache_dir
+from parawire.registry import lookup
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ENV_VAR = "PARAWIRE_PROFILES"
@@ -84,12 +85,12 @@ def shadows_builtin(name: str, file: str | os.PathLike[str]) -> bool:
 def profile_origin(profile: str | os.PathLike[str] | Profile) -> str:
     """Where a profile's figures come from, for every output that names it: ``built-in``, its
     file (and that it shadows the built-in of its name, when it does) or ``made in code``."""
-    prof = get_profile(profile)
+    prof = create_profile(profile)
     if not prof.file:
         return "made in code"
     if Path(prof.file) == BUILTIN_FILE:
         return "built-in"
-    shadowing = prof.name in _builtin()[0] and get_profile(prof.name).file == prof.file
+    shadowing = prof.name in _builtin()[0] and create_profile(prof.name).file == prof.file
     return f"file {prof.file}" + (", shadowing the built-in" if shadowing else "")
 
 
@@ -133,21 +134,24 @@ def unregister_profile(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
-def get_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
+def create_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
     """A profile by name (lookup order in this module's docstring) or from a TOML file."""
     if isinstance(name_or_path, Profile):
         return name_or_path
     key = os.fspath(name_or_path)
     profiles = available_profiles()
-    if key in profiles:
-        return profiles[key]
     file_part, _, wanted = key.partition("#")
-    if file_part.endswith(".toml") or Path(file_part).is_file():
+    if key not in profiles and (file_part.endswith(".toml") or Path(file_part).is_file()):
         return _from_file(file_part, wanted)
-    raise ConfigError(
-        f"unknown profile {key!r}; choose one of {', '.join(sorted(profiles))}, "
-        "or give a TOML file (FILE.toml or FILE.toml#NAME; format in docs/profiles.md)"
+    return lookup(
+        "profile",
+        profiles,
+        key,
+        ", or give a TOML file (FILE.toml or FILE.toml#NAME; format in docs/profiles.md)",
     )
+
+
+get_profile = create_profile  # the older name, kept for scripts that use it
 
 
 def _from_file(path: str, wanted: str) -> Profile:
