@@ -40,7 +40,7 @@ GROUND_ORDER = {"errors": 0, "_version": 0, "filenames": 0, "weights": 2, "progr
 
 # Module cycles left, each with its reason; a cycle outside these fails.
 KNOWN_CYCLES = [
-    # latency/ is issue 21's: _base.py loads its registered predictors (_baselines, _neural) in
+    # latency/: _base.py loads its registered predictors (_baselines, _neural) in
     # a function, and they import _base and each other.
     {
         f"parawire.latency.{m}"

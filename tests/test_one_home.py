@@ -142,7 +142,7 @@ SAVERS = {"torch", "np", "numpy", "onnx"}  # ``torch.save(...)`` and the like wr
 NOT_REPLACED: dict[str | tuple[str, str], str] = {
     "runtime/secret.py": "the run secret is created once, O_EXCL and mode 0600, never replaced",
     "report/browser.py": "a throwaway copy of a page in a private temporary folder",
-    "latency/plot.py": "issue 21's (latency/): its figure writer",
+    "latency/plot.py": "its figure writer (matplotlib's savefig), not yet through _io",
     ("report/plots.py", "png_data_uri"): "into memory (a BytesIO), no file",
 }
 
@@ -227,8 +227,8 @@ def _constants() -> Iterator[tuple[str, object]]:
                 yield rel, tuple(e.value for e in node.elts)  # type: ignore[attr-defined]
 
 
-# File names the commands' messages still spell out (cli/ messages are helper 20b's, issue 20
-# items 9-12); each is a path shown to the user, not a file the command opens.
+# File names the commands' messages spell out: each is a path shown to the user, not a file the
+# command opens.
 CLI_MESSAGES = {
     ("cli/export_commands.py", "plan.json"),
     ("cli/serve_commands.py", "plan.json"),

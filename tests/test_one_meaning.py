@@ -34,7 +34,7 @@ def _defined(name: str) -> list[str]:
         ("traced_to_wire", ["export/pieces.py"]),
         ("traced_from_wire", ["export/pieces.py"]),
         ("decode", []),
-        ("encode", ["latency/encode.py"]),  # the predictors' features (issue 21's to rename)
+        ("encode", ["latency/encode.py"]),  # the predictors' features (still to rename)
     ],
 )
 def test_each_name_is_defined_once(name: str, homes: list[str]) -> None:

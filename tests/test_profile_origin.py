@@ -77,7 +77,8 @@ def test_calibrate_refuses_to_shadow_a_builtin_silently(
     assert "\n" not in err and not user_profile_file().exists()
     # another name, or another file, shadows nothing
     assert main(["calibrate", "--json"]) == 0  # the default name, here, shadows nothing
-    assert main(["calibrate", "--name", "local-cpu", "--out", str(tmp_path / "x.toml")]) == 0
+    args = ["calibrate", "--name", "local-cpu", "--out", str(tmp_path / "x.toml"), "--json"]
+    assert main(args) == 0
     assert "shadows" not in capsys.readouterr().err
     assert profile_origin("local-cpu") == "built-in"
 

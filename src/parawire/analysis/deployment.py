@@ -388,24 +388,7 @@ def verdict(
     else:
         bound = "compute-bound"
     ms = 1e3
-    used = chosen.devices_used
-    ranged = "" if profile.exact else f", {low:.2f}-{high:.2f}x within the profile's ranges"
-    if used == 1 and best_split is not None and best_split.speedup > 1.0:
-        s_low, s_high = speedup_range(graph, best_split, profile)
-        rec = (
-            f"best: 1 of {devices} devices (the fastest split, {best_split.speedup:.2f}x on "
-            f"{best_split.devices_used}, is not surely faster: {s_low:.2f}-{s_high:.2f}x "
-            "within the profile's ranges)"
-        )
-    elif used == 1:
-        rec = f"best: 1 of {devices} devices (run on one device: every split is slower here)"
-    else:
-        rec = (
-            f"best: {used} of {devices} devices, {chosen.speedup:.2f}x faster than one "
-            f"device{ranged} ({chosen.placement.partitioner}"
-            + (f", eps {chosen.placement.eps}" if chosen.placement.eps is not None else "")
-            + ")"
-        )
+    rec = _recommendation(graph, chosen, best_split, profile, devices, (low, high))
     rec += f" (paper's CS choice: {paper.speedup:.2f}x on {paper.devices_used})"
     parts = [f"{bound} on {profile.name}"]
     if best_split is not None:
@@ -421,12 +404,7 @@ def verdict(
         parts.append("no bandwidth makes a split faster here (latency and compute alone lose)")
     text = "; ".join(parts) + ". " + rec + "."
     if profile.estimate:
-        text += (
-            f" {profile.name}'s figures are estimates, not measured on the device (ranges: "
-            f"compute x{profile.compute_range[0]:g}-{profile.compute_range[1]:g}, link "
-            f"x{profile.link_range[0]:g}-{profile.link_range[1]:g}, x{profile.spread:g} between "
-            "devices); `parawire calibrate` on the device replaces them."
-        )
+        text += " " + estimate_note(profile)
     return Verdict(
         bound=bound,
         split_comm_s=comm,
@@ -437,4 +415,44 @@ def verdict(
         text=text,
         speedup_range=(low, high),
         estimate=profile.estimate,
+    )
+
+
+def _recommendation(
+    graph: CostGraph,
+    chosen: Candidate,
+    best_split: Candidate | None,
+    profile: Profile,
+    devices: int,
+    speedups: tuple[float, float],
+) -> str:
+    """What to run on how many devices, in words, with the speedup's range where the profile's
+    figures are not exact (a split that is not surely faster is named, not recommended)."""
+    low, high = speedups
+    used = chosen.devices_used
+    ranged = "" if profile.exact else f", {low:.2f}-{high:.2f}x within the profile's ranges"
+    if used == 1 and best_split is not None and best_split.speedup > 1.0:
+        s_low, s_high = speedup_range(graph, best_split, profile)
+        return (
+            f"best: 1 of {devices} devices (the fastest split, {best_split.speedup:.2f}x on "
+            f"{best_split.devices_used}, is not surely faster: {s_low:.2f}-{s_high:.2f}x "
+            "within the profile's ranges)"
+        )
+    if used == 1:
+        return f"best: 1 of {devices} devices (run on one device: every split is slower here)"
+    return (
+        f"best: {used} of {devices} devices, {chosen.speedup:.2f}x faster than one "
+        f"device{ranged} ({chosen.placement.partitioner}"
+        + (f", eps {chosen.placement.eps}" if chosen.placement.eps is not None else "")
+        + ")"
+    )
+
+
+def estimate_note(profile: Profile) -> str:
+    """The sentence saying that ``profile``'s figures are estimates, with their ranges."""
+    return (
+        f"{profile.name}'s figures are estimates, not measured on the device (ranges: "
+        f"compute x{profile.compute_range[0]:g}-{profile.compute_range[1]:g}, link "
+        f"x{profile.link_range[0]:g}-{profile.link_range[1]:g}, x{profile.spread:g} between "
+        "devices); `parawire calibrate` on the device replaces them."
     )

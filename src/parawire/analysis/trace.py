@@ -342,19 +342,18 @@ def trace_module(
     return TracedModule(gm, graph, vertex_nodes, exported)
 
 
-def _assemble(
+def _edges(
     nodes: list[torch.fx.Node],
     groups: list[_Group],
     group_of: dict[torch.fx.Node, _Group],
     sink_inputs: list[_Group],
-    name: str,
-) -> tuple[CostGraph, dict[int, tuple[torch.fx.Node, ...]]]:
-    """Vertices and edges from the fused groups, plus the output vertex; and the nodes each
-    vertex hands to others (the output vertex: those the model returns)."""
+    output: torch.fx.Node,
+) -> tuple[set[tuple[int, int]], dict[int, dict[torch.fx.Node, None]]]:
+    """The edges between fused groups (the output vertex is ``len(groups)``), and the nodes each
+    group hands to others, in the order they are first read."""
     sink_id = len(groups)
     edges: set[tuple[int, int]] = set()
     exported: dict[int, dict[torch.fx.Node, None]] = {g.index: {} for g in groups}
-    output = next(n for n in nodes if n.op == "output")
     for node in nodes:
         for arg in node.all_input_nodes:
             if arg not in group_of:
@@ -368,6 +367,33 @@ def _assemble(
     # a vertex whose outputs nobody reads (dead code) still must reach the single sink
     has_out = {s for s, _ in edges}
     edges |= {(g.index, sink_id) for g in groups if g.index not in has_out}
+    return edges, exported
+
+
+def _check_one_input(graph: CostGraph, name: str) -> None:
+    """``ConfigError`` saying what to do when parts of a traced model start from no input."""
+    sources = [v for v in graph.dag if graph.dag.in_degree(v) == 0]
+    if len(sources) > 1:  # the check below would name graph internals, not what to do
+        raise ConfigError(
+            f"{name} cannot be split into a deployment: {len(sources) - 1} part(s) of its traced "
+            "graph start from no input (tensors the model builds itself, such as swin_v2's "
+            "relative position tables); analyze a model without them, e.g. torchvision:swin_t, "
+            "torchvision:vit_b_16 or torchvision:resnet50"
+        )
+
+
+def _assemble(
+    nodes: list[torch.fx.Node],
+    groups: list[_Group],
+    group_of: dict[torch.fx.Node, _Group],
+    sink_inputs: list[_Group],
+    name: str,
+) -> tuple[CostGraph, dict[int, tuple[torch.fx.Node, ...]]]:
+    """Vertices and edges from the fused groups, plus the output vertex; and the nodes each
+    vertex hands to others (the output vertex: those the model returns)."""
+    sink_id = len(groups)
+    output = next(n for n in nodes if n.op == "output")
+    edges, exported = _edges(nodes, groups, group_of, sink_inputs, output)
     vertices = [
         Vertex(
             id=g.index,
@@ -406,14 +432,7 @@ def _assemble(
         batch=batch_shape[0] if batch_shape else 1,
         dtype_bytes=dtype_bytes,
     )
-    sources = [v for v in graph.dag if graph.dag.in_degree(v) == 0]
-    if len(sources) > 1:  # the check below would name graph internals, not what to do
-        raise ConfigError(
-            f"{name} cannot be split into a deployment: {len(sources) - 1} part(s) of its traced "
-            "graph start from no input (tensors the model builds itself, such as swin_v2's "
-            "relative position tables); analyze a model without them, e.g. torchvision:swin_t, "
-            "torchvision:vit_b_16 or torchvision:resnet50"
-        )
+    _check_one_input(graph, name)
     graph.check()
     handed = {v: tuple(ns) for v, ns in exported.items()}
     handed[sink_id] = tuple(out_meta)

@@ -6,6 +6,7 @@ The measurement modules (torch) are imported when the command runs, not for ``--
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from parawire.cli.options import (
     timeout_option,
 )
 from parawire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from parawire.analysis.calibrate import Calibration
 
 
 @click.command("calibrate")
@@ -58,25 +62,16 @@ def calibrate_cmd(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Measure compute and gloo-loopback speed; write them as a profile (default local-cpu,
-    which shadows the built-in local-cpu: say --shadow, or choose another --name).
+    """Measure compute and gloo-loopback speed; write them as a profile (default name: here;
+    a built-in's name, such as local-cpu, shadows the built-in and needs --shadow).
 
     Vertices are timed inside whole networks (every generator, both merges) in --processes
     fresh processes, each pinned to a core of its own when the machine has one to spare.
     """
     from parawire.analysis.calibrate import calibrate
-    from parawire.analysis.profiles import save_profile, shadows_builtin, user_profile_file
-    from parawire.analysis.work import FLOP_KINDS
+    from parawire.analysis.profiles import save_profile, user_profile_file
 
-    target = out if out is not None else user_profile_file()
-    shadows = shadows_builtin(name, target)
-    if shadows and not shadow:
-        raise ConfigError(
-            f"--name {name} would shadow the built-in profile {name!r} in every later command "
-            f"(written to {target}); pass --shadow to do that, or choose another --name "
-            "(e.g. --name here, then --profile here)"
-        )
-
+    shadows = _refuse_silent_shadow(name, out, shadow)
     with progress_on_stderr("calibrate") as progress:
         result = calibrate(
             threads=threads,
@@ -96,6 +91,33 @@ def calibrate_cmd(
     if as_json:
         click.echo(dumps_strict({**result.to_dict(), "profile": name, "file": str(path)}))
         return
+    _print_result(result, threads)
+    note = (
+        " (the user profile file: create_profile finds it)" if path == user_profile_file() else ""
+    )
+    click.echo(f"wrote profile {name!r} to {path}{note}")
+
+
+def _refuse_silent_shadow(name: str, out: Path | None, shadow: bool) -> bool:
+    """Whether the profile about to be written shadows a built-in; ``ConfigError`` (before any
+    minute is spent measuring) when it would and ``--shadow`` was not given."""
+    from parawire.analysis.profiles import shadows_builtin, user_profile_file
+
+    target = out if out is not None else user_profile_file()
+    shadows = shadows_builtin(name, target)
+    if shadows and not shadow:
+        raise ConfigError(
+            f"--name {name} would shadow the built-in profile {name!r} in every later command "
+            f"(written to {target}); pass --shadow to do that, or choose another --name "
+            "(e.g. the default, here, then --profile here)"
+        )
+    return shadows
+
+
+def _print_result(result: Calibration, threads: int) -> None:
+    """The measured figures as the table a person reads (``--json`` prints them whole)."""
+    from parawire.analysis.work import FLOP_KINDS
+
     click.echo(f"compute ({threads} thread(s)):")
     click.echo(f"  dense 3x3 conv       {result.flops_per_s / 1e9:8.2f} GFLOP/s  (default rate)")
     for op, rate in sorted(result.op_flops_per_s.items()):
@@ -115,10 +137,6 @@ def calibrate_cmd(
     click.echo("link (gloo send/recv, 127.0.0.1):")
     click.echo(f"  latency              {result.latency_s * 1e6:8.1f} us")
     click.echo(f"  bandwidth            {result.bandwidth_bytes_per_s / 1e9:8.2f} GB/s")
-    note = (
-        " (the user profile file: create_profile finds it)" if path == user_profile_file() else ""
-    )
-    click.echo(f"wrote profile {name!r} to {path}{note}")
 
 
 COMMANDS = [calibrate_cmd]
