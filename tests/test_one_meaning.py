@@ -48,3 +48,53 @@ def test_the_traced_codec_is_the_runtime_codec(wire: str) -> None:
     got = traced_from_wire(parts[0], parts[1] if len(parts) > 1 else None)
     assert torch.equal(got, roundtrip(x, wire))
     assert torch.equal(from_wire(to_wire(x, wire), tuple(x.shape), wire), roundtrip(x, wire))
+
+
+def _top_level(kind: type) -> list[tuple[str, ast.AST]]:
+    return [
+        (str(p.relative_to(SRC)), node)
+        for p in SRC.rglob("*.py")
+        for node in ast.parse(p.read_text("utf-8")).body
+        if isinstance(node, kind)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "homes"),
+    [
+        ("WEIGHTS_FILE", ["filenames.py"]),
+        ("RANK_TIMINGS_FILE", ["filenames.py"]),
+        ("WEIGHTS", []),  # was an alias of WEIGHTS_FILE in train
+        ("RESULT_FILE", []),  # meant the analysis JSON in one module, rank timings in another
+    ],
+)
+def test_file_name_constants_have_one_name(name: str, homes: list[str]) -> None:
+    assigned = sorted(
+        rel
+        for rel, node in _top_level(ast.Assign)
+        if any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    )
+    assert assigned == homes
+
+
+def test_no_file_name_is_aliased() -> None:
+    """No module binds a second name to a file-name constant (``METRICS = METRICS_FILE``)."""
+    aliases = [
+        f"{rel}: {node.targets[0].id} = {node.value.id}"
+        for rel, node in _top_level(ast.Assign)
+        if isinstance(node.value, ast.Name)
+        and node.value.id.endswith("_FILE")
+        and isinstance(node.targets[0], ast.Name)
+    ]
+    assert aliases == []
+
+
+def test_file_names_are_imported_under_their_own_names() -> None:
+    renamed = [
+        f"{rel}: {a.name} as {a.asname}"
+        for rel, node in _top_level(ast.ImportFrom)
+        if node.module == "parawire.filenames"
+        for a in node.names
+        if a.asname not in (None, a.name)
+    ]
+    assert renamed == []

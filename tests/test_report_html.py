@@ -334,7 +334,7 @@ def test_file_names_match_the_commands_that_write_them() -> None:
     from parawire.runtime import launch, plan
     from parawire.search import front, runner
 
-    assert folders.ANALYSIS_FILE == analysis_commands.RESULT_FILE
+    assert folders.ANALYSIS_FILE == analysis_commands.ANALYSIS_FILE
     assert folders.TIMELINE_FILE == analysis_commands.TIMELINE_FILE
     assert folders.PLAN_DIR == analysis_commands.PLAN_DIR and folders.PLAN_FILE == plan.PLAN_FILE
     assert launch.TRACE_FILE.format(rank=0) == folders.TRACE_GLOB.replace("*", "0")

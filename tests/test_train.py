@@ -25,7 +25,7 @@ from parawire.train import (
     schedule_at,
     train_model,
 )
-from parawire.train.checkpoint import CHECKPOINT
+from parawire.train.checkpoint import CHECKPOINT_FILE
 from parawire.train.recipes import fit_batch_size
 from parawire.weights import signed
 
@@ -125,7 +125,7 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path: Path, tiny_data, damage:
     spec = tiny_spec()
     train_model(ModelRef.from_spec(spec), tiny_data, create_recipe("modern", batch_size=16),
                 epochs=1, out=tmp_path)  # fmt: skip
-    path = tmp_path / CHECKPOINT
+    path = tmp_path / CHECKPOINT_FILE
     data = bytearray(path.read_bytes())
     if damage == "flip":
         data[-100] ^= 0xFF
@@ -220,7 +220,7 @@ def test_diverging_run_stops_with_a_clear_error(tmp_path: Path, tiny_data) -> No
     recipe = create_recipe("modern", batch_size=16, lr=1e10, warmup_epochs=0.0)
     with pytest.raises(TrainingError, match="diverged in epoch 1: the loss became NaN or inf"):
         train_model(ModelRef.from_spec(tiny_spec()), tiny_data, recipe, epochs=2, out=tmp_path)
-    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / CHECKPOINT).exists()
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / CHECKPOINT_FILE).exists()
 
 
 def test_unknown_or_missing_device_is_a_config_error() -> None:
@@ -237,7 +237,7 @@ def test_unknown_or_missing_device_is_a_config_error() -> None:
 
 
 def test_stale_temporary_files_are_removed_on_the_next_start(tmp_path: Path, tiny_data) -> None:
-    stale = [tmp_path / f".{name}.k1ll3d.tmp" for name in (CHECKPOINT, "weights.safetensors")]
+    stale = [tmp_path / f".{name}.k1ll3d.tmp" for name in (CHECKPOINT_FILE, "weights.safetensors")]
     for path in stale:
         path.write_bytes(b"half a file")
     mine = tmp_path / ".notes.txt.tmp"  # not a file parawire writes: left alone
@@ -277,7 +277,7 @@ def test_edited_checkpoint_metadata_gives_one_line_error(
 ) -> None:
     spec, recipe = tiny_spec(), create_recipe("modern", batch_size=16)
     train_model(ModelRef.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path)
-    rewrite_metadata(tmp_path / CHECKPOINT, edit, resign=resign)
+    rewrite_metadata(tmp_path / CHECKPOINT_FILE, edit, resign=resign)
     with pytest.raises(DataError, match=match) as info:
         train_model(ModelRef.from_spec(spec), tiny_data, recipe, epochs=2, out=tmp_path,
                     resume=True)  # fmt: skip
@@ -302,7 +302,7 @@ def test_eval_checks_the_recorded_sha256(tmp_path: Path, capsys) -> None:
         rewrite_metadata(path, lambda m: m.update(dataset="digits"), resign=False)
 
     for path, damage in [(weights, flip_a_weight_bit), (weights, edit_metadata),
-                         (out / CHECKPOINT, flip_a_weight_bit)]:  # fmt: skip
+                         (out / CHECKPOINT_FILE, flip_a_weight_bit)]:  # fmt: skip
         weights.write_bytes(pristine)
         damage(path)
         assert main(["eval", str(spec_path), "--weights", str(path), "--dataset", "synthetic"]) == 1

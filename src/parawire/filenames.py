@@ -35,6 +35,7 @@ DIFF_FILE = "diff.json"  # search --method diff: the relaxed search's result
 SEARCH_CONFIG = "search-config.json"  # search: the settings, to resume or report
 SECRET_FILE = "secret.token"  # a plan folder's run secret (mode 0600)
 TRACE_FILE = "trace-rank{rank}.json"  # run: each rank's measured trace
+RANK_TIMINGS_FILE = "rank-timings.json"  # run: a rank's timings, handed to its launcher
 TRACE_GLOB = TRACE_FILE.format(rank="*")  # every rank's trace
 COMMANDS_FILE = "commands.txt"  # optional: the exact commands that produced a folder
 PROFILES_FILE = "profiles.toml"  # calibrate: the user's profiles, in the user cache folder

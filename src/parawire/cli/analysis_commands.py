@@ -35,8 +35,6 @@ from parawire.cli.options import (
 )
 from parawire.filenames import ANALYSIS_FILE, COMPARE_FILE, PLAN_DIR, TIMELINE_FILE
 
-RESULT_FILE = ANALYSIS_FILE  # --out: the JSON --json prints (one object, or a list)
-
 
 def _summary_table(result: AnalysisResult) -> Table:
     table = Table(title=f"{result.name} on up to {result.devices} devices ({result.profile})")
@@ -146,7 +144,7 @@ def _write_out(
         with staged_folder(out) as stage:
             payload = [r.to_dict() for r in results]
             text = dumps_strict(payload[0] if single else payload, indent=2)
-            (stage / RESULT_FILE).write_text(text)
+            (stage / ANALYSIS_FILE).write_text(text)
             timelines = {
                 r.partitioner: r.schedule.to_dict(timeline=True)["timeline"] for r in results
             }
@@ -216,7 +214,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 @seed_option(PARTITIONER_SEED_HELP)
 @json_option()
 @out_option(
-    f"Also write {RESULT_FILE}, {TIMELINE_FILE} and the plan `run` executes ({PLAN_DIR}/) "
+    f"Also write {ANALYSIS_FILE}, {TIMELINE_FILE} and the plan `run` executes ({PLAN_DIR}/) "
     "into this folder."
 )
 @predictor_option(
@@ -306,7 +304,7 @@ def _print_text(
         )
     console.print(best.verdict.text, highlight=False)
     if out is not None:
-        console.print(f"wrote {out / RESULT_FILE} and {out / TIMELINE_FILE}", highlight=False)
+        console.print(f"wrote {out / ANALYSIS_FILE} and {out / TIMELINE_FILE}", highlight=False)
     if plan_dir is not None:
         console.print(
             f"wrote the plan to {plan_dir}: run it with `parawire run {plan_dir}` "

@@ -24,6 +24,7 @@ from parawire.cli.options import (
 from parawire.cli.training_options import compile_option, dataset_options_option
 from parawire.data import load_dataset, make_batches
 from parawire.errors import ConfigError
+from parawire.filenames import METRICS_FILE
 from parawire.nn.model_ref import MODEL_FORMS
 from parawire.train import (
     create_recipe,
@@ -33,8 +34,7 @@ from parawire.train import (
     pick_device,
     train_model,
 )
-from parawire.train.checkpoint import CHECKPOINT
-from parawire.train.loop import METRICS
+from parawire.train.checkpoint import CHECKPOINT_FILE
 
 
 def _stderr(text: str) -> None:
@@ -72,7 +72,7 @@ def train_cmd(
 ) -> None:
     """Train SPEC_OR_MODEL (a spec JSON, a baseline such as cifarnet, or torchvision:NAME) and
     write checkpoints."""
-    if not resume and (out / CHECKPOINT).is_file():
+    if not resume and (out / CHECKPOINT_FILE).is_file():
         raise ConfigError(
             f"{out} already holds a checkpoint; pass --resume or choose another --out"
         )
@@ -96,7 +96,7 @@ def train_cmd(
     )
     click.echo(
         f"{source.label}: {result.test_acc:.2f}% top-1 on {dataset} test after "
-        f"{result.epochs} epochs ({result.params:,} parameters); wrote {out / METRICS}"
+        f"{result.epochs} epochs ({result.params:,} parameters); wrote {out / METRICS_FILE}"
     )
 
 

@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 
 from parawire._io import atomic_write_text, read_json, read_text
 from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
-from parawire.filenames import TRACE_FILE
+from parawire.filenames import RANK_TIMINGS_FILE, TRACE_FILE
 from parawire.measure import core_sets, interleaved_order, pin
 from parawire.progress import ProgressFn
 from parawire.runtime.group import (
@@ -59,7 +59,6 @@ from parawire.runtime.secret import load_secret
 from parawire.weights import save_weights, write_tensors
 
 LOGITS_FILE = "logits.safetensors"
-RESULT_FILE = "result.json"
 CHECK_FILE = "check.safetensors"  # the real test images rank 0 runs at the end (run_local)
 REFERENCE_FILE = "reference.json"  # one-process reference latencies (run_local)
 REFERENCE_LOGITS_FILE = "reference.safetensors"  # and its logits
@@ -107,7 +106,7 @@ def _worker(
                 tensors["check"] = record.checked
             write_tensors(out / LOGITS_FILE, tensors)
             timings = {"latencies_s": record.latencies, "single_latencies_s": record.single}
-            atomic_write_text(out / RESULT_FILE, json.dumps(timings))
+            atomic_write_text(out / RANK_TIMINGS_FILE, json.dumps(timings))
 
 
 def _reference_worker(
@@ -413,7 +412,7 @@ class _Rounds:
             )
         finally:
             host.close()
-        timings = read_json(work / RESULT_FILE)
+        timings = read_json(work / RANK_TIMINGS_FILE)
         self.split_latencies.append(timings["latencies_s"])
         tensors = load_file(str(work / LOGITS_FILE))
         self.logits = tensors["logits"]

@@ -23,9 +23,7 @@ import torch
 
 from parawire._io import remove_stale_temps, write_json  # noqa: F401  (re-exported)
 from parawire.errors import DataError
-from parawire.filenames import CHECKPOINT_FILE as CHECKPOINT
-from parawire.filenames import CHECKPOINT_JSON
-from parawire.filenames import WEIGHTS_FILE as WEIGHTS  # noqa: F401  (re-exported)
+from parawire.filenames import CHECKPOINT_FILE, CHECKPOINT_JSON
 from parawire.weights import (  # noqa: F401  (load_weights, save_weights re-exported)
     FORMAT,
     READABLE_FORMATS,
@@ -85,7 +83,7 @@ def save_checkpoint(
     tensors = {f"model/{k}": cpu_copy(v) for k, v in model.state_dict().items()}
     optim_tensors, optim_rest = split_optimizer_state(optimizer.state_dict())
     tensors.update(optim_tensors)
-    path = folder / CHECKPOINT
+    path = folder / CHECKPOINT_FILE
     full = json.loads(write_signed(path, tensors, {**meta, "optimizer": optim_rest}))
     write_json(folder / CHECKPOINT_JSON, {k: v for k, v in full.items() if k != "optimizer"})
     return path
@@ -94,7 +92,7 @@ def save_checkpoint(
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read a checkpoint file (or the one in a run folder); ``DataError`` if missing or corrupt."""
     if path.is_dir():
-        path = path / CHECKPOINT
+        path = path / CHECKPOINT_FILE
     if not path.is_file():
         raise DataError(f"no checkpoint at {path}; train without --resume to start a new run")
     fix = "delete it (and checkpoint.json) and train again without --resume"

@@ -36,13 +36,12 @@ from parawire.arch.footprint import model_bytes
 from parawire.data import ImageSplits, make_batches
 from parawire.data.batches import DeviceBatches
 from parawire.errors import ConfigError, DataError, TrainingError
-from parawire.filenames import METRICS_FILE, SPEC_FILE
+from parawire.filenames import METRICS_FILE, SPEC_FILE, WEIGHTS_FILE
 from parawire.nn import count_parameters
 from parawire.nn.model_ref import ModelRef
 from parawire.train.checkpoint import (
-    CHECKPOINT,
+    CHECKPOINT_FILE,
     CHECKPOINT_JSON,
-    WEIGHTS,
     load_checkpoint,
     remove_stale_temps,
     save_checkpoint,
@@ -53,7 +52,6 @@ from parawire.train.models import pick_device
 from parawire.train.recipes import Recipe, make_optimizer, schedule_at, set_hyperparameters
 from parawire.train.steps import Compilation, Steps, Tally, choose_compilation
 
-METRICS = METRICS_FILE
 HOST_READ_EVERY = 10  # steps between host reads of the loss (divergence check, progress), CPU
 
 
@@ -342,7 +340,7 @@ class Trainer:
         ``progress``: True for a rich bar, or a ``(phase, steps done, steps)`` callback."""
         start = 0
         if out is not None:  # a run killed while saving left its temporary file behind
-            remove_stale_temps(out, (CHECKPOINT, CHECKPOINT_JSON, WEIGHTS, METRICS))
+            remove_stale_temps(out, (CHECKPOINT_FILE, CHECKPOINT_JSON, WEIGHTS_FILE, METRICS_FILE))
         if resume:
             if out is None:
                 raise ConfigError("resume needs the run folder (--out) holding the checkpoint")
@@ -397,8 +395,8 @@ class Trainer:
             "dataset": self.splits.name,
             "preprocess": preprocess,
         }
-        save_weights(out / WEIGHTS, self.model, meta)
-        write_json(out / METRICS, self.result.to_dict())
+        save_weights(out / WEIGHTS_FILE, self.model, meta)
+        write_json(out / METRICS_FILE, self.result.to_dict())
         if self.source.spec is not None:
             self.source.spec.save(out / SPEC_FILE)
 
