@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from parawire.cli import main
-from parawire.cli._progress_lines import CountedBatches, duration, progress_lines
+from parawire.progress import CountedBatches, duration, progress_lines
 
 
 def test_duration_is_short() -> None:

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from conftest import small_spec
-from parawire.cli._progress import progress_on_stderr
+from parawire.progress import progress_on_stderr
 from parawire.runtime import Plan, RunOptions, RunReport
 from parawire.runtime.group import JOIN_KEY, StoreHost
 from parawire.runtime.launch import _RunWatch
@@ -76,13 +76,23 @@ def test_rank_zero_publishes_its_progress_between_inferences() -> None:
         host.close()
 
 
-def test_progress_off_a_terminal_is_one_line_per_phase(capsys: pytest.CaptureFixture) -> None:
+def test_progress_off_a_terminal_is_a_line_per_phase_start_and_end(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """Off a terminal a phase starts and ends with a line; steps between are not printed
+    unless ``every_s`` passes (the clock here never lets it), so a log stays short."""
     with progress_on_stderr("run") as progress:
         for phase, total in (("starting ranks", 2), ("warm-up", 3), ("measuring", 20)):
             for done in range(total + 1):
                 progress(phase, done, total)
-    assert capsys.readouterr().err.splitlines() == [
-        "run: starting ranks (2 step(s))...",
-        "run: warm-up (3 step(s))...",
-        "run: measuring (20 step(s))...",
+            progress(phase, total, total)  # a repeated end is not shown twice
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(", ")[0] for line in lines] == [
+        "run: starting ranks: 2 step(s)...",
+        "run: starting ranks: 2/2 steps (100%)",
+        "run: warm-up: 3 step(s)...",
+        "run: warm-up: 3/3 steps (100%)",
+        "run: measuring: 20 step(s)...",
+        "run: measuring: 20/20 steps (100%)",
     ]
+    assert all(line.endswith("done") for line in lines[1::2])

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire._io import dumps_strict
-from parawire.cli._progress import progress_on_stderr
 from parawire.cli.options import (
     json_option,
     out_option,
@@ -20,6 +19,7 @@ from parawire.cli.options import (
     timeout_option,
 )
 from parawire.errors import ConfigError
+from parawire.progress import progress_on_stderr
 
 if TYPE_CHECKING:
     from parawire.analysis.calibrate import Calibration

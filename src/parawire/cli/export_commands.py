@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire.cli._basis import profile_note, say, weights_note
-from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
@@ -33,6 +32,7 @@ from parawire.cli.options import (
     seed_option,
     weights_option,
 )
+from parawire.progress import progress_on_stderr
 
 if TYPE_CHECKING:
     from parawire.runtime.plan import Plan

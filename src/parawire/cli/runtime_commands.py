@@ -230,7 +230,7 @@ def run_cmd(
     --link emulated (the deployment options apply to specs and models only; a plan runs as it
     was written).
     """
-    from parawire.cli._progress import progress_on_stderr
+    from parawire.progress import progress_on_stderr
     from parawire.runtime.launch import run_local
     from parawire.runtime.options import run_profile
     from parawire.runtime.plan import load_plan_or_spec

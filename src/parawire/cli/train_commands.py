@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from parawire.cli._progress_lines import CountedBatches, progress_lines, step_progress
 from parawire.cli.options import (
     batch_size_option,
     data_option,
@@ -26,6 +24,7 @@ from parawire.data import load_dataset, make_batches
 from parawire.errors import ConfigError
 from parawire.filenames import METRICS_FILE
 from parawire.nn.model_ref import MODEL_FORMS
+from parawire.progress import CountedBatches, progress_on_stderr
 from parawire.train import (
     create_recipe,
     evaluate,
@@ -35,10 +34,6 @@ from parawire.train import (
     train_model,
 )
 from parawire.train.checkpoint import CHECKPOINT_FILE
-
-
-def _stderr(text: str) -> None:
-    click.echo(text, err=True)
 
 
 @click.command("train")
@@ -80,7 +75,6 @@ def train_cmd(
     pick_device(device)  # rejects an unknown device before the data set loads
     splits = load_dataset(dataset, root=data, **dict(dataset_options))
     source = model_source(model, splits.input_shape, splits.num_classes)
-    console = Console(stderr=True)
     result = train_model(
         source,
         splits,
@@ -91,7 +85,7 @@ def train_cmd(
         resume=resume,
         device=device,
         compile=compile,
-        progress=True if console.is_terminal else progress_lines("train", _stderr),
+        progress=True,
         log=click.echo,
     )
     click.echo(
@@ -132,7 +126,7 @@ def eval_cmd(
             f"give the spec or model ({MODEL_FORMS}) it was trained as"
         ) from None
     _, test = make_batches(splits, batch_size=256, device=dev)
-    with step_progress("eval") as progress:
+    with progress_on_stderr("eval") as progress:
         counted = CountedBatches(test, progress, f"{dataset} test set")
         loss, acc = evaluate(net.to(dev), counted, dev)  # type: ignore[arg-type]
     click.echo(f"{source.label} on {dataset} test: {acc:.2f}% top-1 (loss {loss:.4f})")

@@ -18,6 +18,7 @@ front member's spec), ``front.json``, ``front.md`` and ``trials.csv``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from optuna.trial import TrialState
 
 from parawire.errors import ConfigError, DataError, ParawireError
 from parawire.filenames import SEARCH_CONFIG
+from parawire.progress import progress_on_stderr
 from parawire.search import coordination as co
 from parawire.search.config import STUDY_NAME, SearchConfig
 from parawire.search.front import export, latency_kind, pareto_front, trial_rows
@@ -262,17 +264,15 @@ def _search_loop(
     cfg, study = session.cfg, session.study
     evaluated, failed_here, errors = 0, [], 0
     idle_since: float | None = None
-    bar = _progress(progress)
-    task = bar.add_task("search", total=cfg.trials, front=0) if bar else None
-    with bar if bar is not None else _Null():
+    shown = progress_on_stderr("search") if progress else contextlib.nullcontext(None)
+    with shown as show:
         while True:
             trial, choice, failed = session.claim()
             failed_here += failed
             if log and failed:
                 log(f"queued again the trials of dead processes: {failed}")
-            if bar is not None:
-                rows = trial_rows(study.get_trials(states=(TrialState.COMPLETE,)))
-                bar.update(task, completed=len(rows), front=len(pareto_front(rows)))
+            if show is not None:
+                show("trials", _counts(study)[TrialState.COMPLETE], cfg.trials)
             if trial is None:
                 if _counts(study)[TrialState.COMPLETE] >= cfg.trials:
                     break
@@ -319,28 +319,6 @@ def _trial_line(number: int, choice: Any, ev: Any) -> str:
         f"device(s), {ev.params:,} params, "
         f"trained in {ev.train_seconds:.1f}s"
     )
-
-
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("trials, front {task.fields[front]}"),
-        TimeElapsedColumn(),
-    )
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def load_search(folder: Path, storage: str | None = None) -> tuple[dict[str, Any], list[dict]]:

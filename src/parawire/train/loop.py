@@ -9,8 +9,8 @@ the checkpoint of epoch k therefore replays epochs k+1.. exactly as an uninterru
 On CUDA (:mod:`parawire.train.steps`): the data set stays on the GPU as uint8, the steps are
 compiled (``torch.compile``, CUDA graphs) unless ``compile=False``, bf16 autocast, channels_last,
 a fused optimiser step, and the loop never waits for the GPU inside an epoch: the loss and
-accuracy are summed on the device and read once at the epoch's end (the progress bar then shows
-only the step count).
+accuracy are summed on the device and read once at the epoch's end (progress shows the step
+count; each epoch's line its loss and accuracy).
 
 A loss that becomes NaN or infinite stops the run with ``TrainingError`` before that epoch is
 checkpointed, so the folder keeps the last good epoch (checked every 10 steps on the CPU, where
@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 
 from parawire._memory import require_memory
@@ -39,6 +39,7 @@ from parawire.errors import ConfigError, DataError, TrainingError
 from parawire.filenames import METRICS_FILE, SPEC_FILE, WEIGHTS_FILE
 from parawire.nn import count_parameters
 from parawire.nn.model_ref import ModelRef
+from parawire.progress import ProgressFn, progress_on_stderr
 from parawire.train.checkpoint import (
     CHECKPOINT_FILE,
     CHECKPOINT_JSON,
@@ -283,20 +284,19 @@ class Trainer:
     # --- training --------------------------------------------------------------------------
 
     def train_epoch(
-        self, epoch: int, progress: Progress | Callable[[str, int, int], None] | None = None
+        self, epoch: int, progress: ProgressFn | None = None
     ) -> tuple[float, float, float]:
         """One epoch (0-based); returns (mean loss, accuracy %, last learning rate).
 
-        ``progress``: a rich bar, or a callback ``(phase, steps done, steps)`` called every
-        ``HOST_READ_EVERY`` steps (the command line's plain lines off a terminal)."""
+        ``progress``: called with ``(phase, steps done, steps)`` at the first step and every
+        ``HOST_READ_EVERY`` steps (``parawire.progress``)."""
         self.model.train()
         torch.manual_seed(_epoch_seed(self.seed, epoch))
         steps = len(self.train_batches)
         tally = Tally(self.device)
         lr = 0.0
         host_reads = self.device.type == "cpu"  # elsewhere a read waits for the device
-        bar = progress if isinstance(progress, Progress) else None
-        task = bar.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps) if bar else None
+        phase = f"epoch {epoch + 1}/{self.epochs}"
         for i, (x, y) in enumerate(self.train_batches.epoch(self.seed, epoch)):
             lr, momentum = schedule_at(self.recipe, epoch * steps + i, steps, self.epochs)
             set_hyperparameters(self.optimizer, lr, momentum)
@@ -304,16 +304,8 @@ class Trainer:
             boundary = i % HOST_READ_EVERY == HOST_READ_EVERY - 1 or i == steps - 1
             if host_reads and boundary:
                 self._check_finite(tally, epoch)
-            if bar is not None and task is not None and boundary:
-                description = f"epoch {epoch + 1}/{self.epochs}"
-                if host_reads:
-                    loss, acc = tally.read()
-                    description += f" loss {loss:.3f} acc {acc:.1f}%"
-                bar.update(task, completed=i + 1, description=description)
-            elif progress is not None and bar is None and (boundary or i == 0):
-                progress(f"epoch {epoch + 1}/{self.epochs}", i + 1, steps)
-        if bar is not None and task is not None:
-            bar.remove_task(task)
+            if progress is not None and (boundary or i == 0):
+                progress(phase, i + 1, steps)
         self._check_finite(tally, epoch)
         loss, acc = tally.read()
         return loss, acc, lr
@@ -331,13 +323,14 @@ class Trainer:
         out: Path | None = None,
         *,
         resume: bool = False,
-        progress: bool | Callable[[str, int, int], None] = False,
+        progress: bool | ProgressFn = False,
         log: Callable[[str], None] | None = None,
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
     ) -> TrainResult:
         """Train to ``epochs``; with ``out``, checkpoint every epoch and write the results.
 
-        ``progress``: True for a rich bar, or a ``(phase, steps done, steps)`` callback."""
+        ``progress``: True for the progress display on stderr (``parawire.progress``), or a
+        ``(phase, steps done, steps)`` callback."""
         start = 0
         if out is not None:  # a run killed while saving left its temporary file behind
             remove_stale_temps(out, (CHECKPOINT_FILE, CHECKPOINT_JSON, WEIGHTS_FILE, METRICS_FILE))
@@ -349,18 +342,10 @@ class Trainer:
                 log(f"resumed {out} at epoch {start}/{self.epochs}")
         if log and self.compilation.compiled:
             log(f"training step {self.compilation.describe()} on {self.device}")
-        bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            transient=True,
-        )
-        with bar if progress is True else contextlib.nullcontext():
+        with _progress(progress) as shown:
             for epoch in range(start, self.epochs):
                 t0 = time.perf_counter()
-                steps_shown = bar if progress is True else progress or None
-                loss, acc, lr = self.train_epoch(epoch, steps_shown)
+                loss, acc, lr = self.train_epoch(epoch, shown)
                 test_loss, test_acc = evaluate(
                     self.model, self.test_batches, self.device, self.steps
                 )
@@ -413,7 +398,7 @@ def train_model(
     device: str | None = None,
     compile: bool | None = None,
     compile_mode: str | None = None,
-    progress: bool | Callable[[str, int, int], None] = False,
+    progress: bool | ProgressFn = False,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
@@ -449,3 +434,11 @@ def _checked_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"the seed must be a whole number >= 0, got {seed!r}")
     return int(seed)
+
+
+def _progress(progress: bool | ProgressFn) -> AbstractContextManager[ProgressFn | None]:
+    """What ``fit``'s ``progress`` asks for: the display on stderr, the caller's callback, or
+    nothing."""
+    if progress is True:
+        return progress_on_stderr("train")
+    return contextlib.nullcontext(progress or None)
