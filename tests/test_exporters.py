@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from parawire.errors import ConfigError
-from parawire.export.exporters import Exporter, create_exporter, list_exporters
+from parawire.export.exporters import Exporter, OnnxJob, create_exporter, list_exporters
 from parawire.export.pieces import EXPORTERS, check_export_options, check_onnx, export_module
 
 ort = pytest.importorskip("onnxruntime")
@@ -47,9 +47,9 @@ def test_exporter_contract(name: str) -> None:
     scale = torch.tensor(0.5)
     buffer = io.BytesIO()
     names = (["x", "scale"], ["maps", "logits"])
-    export_module(module, (torch.rand(2, 3, 8, 8), scale), buffer, input_names=names[0],
-                  output_names=names[1], batched=["x", "maps", "logits"],
-                  opset=exporter.default_opset, exporter=name)  # fmt: skip
+    job = OnnxJob(module, (torch.rand(2, 3, 8, 8), scale), names[0], names[1],
+                  ["x", "maps", "logits"], exporter.default_opset)  # fmt: skip
+    export_module(job, buffer, name)
     check_onnx(buffer.getvalue())
     session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == names[0]

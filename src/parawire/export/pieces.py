@@ -31,7 +31,7 @@ from torch import nn
 
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError, ParawireError
-from parawire.export.exporters import create_exporter, list_exporters
+from parawire.export.exporters import OnnxJob, create_exporter, list_exporters
 from parawire.export.manifest import BATCH, port_type
 from parawire.export.steps import IMAGE, Port, Step, scale_name
 from parawire.nn import build_head, build_vertex
@@ -154,32 +154,14 @@ def example(plan: Plan, port: Port) -> torch.Tensor:
     return torch.rand(dims).to(TORCH_WIRE[dtype]) + (1.0 if port.part == "scale" else 0.0)
 
 
-def export_module(
-    module: nn.Module,
-    args: tuple[torch.Tensor, ...],
-    target: str | Path | io.BytesIO,
-    *,
-    input_names: list[str],
-    output_names: list[str],
-    batched: list[str],
-    opset: int,
-    exporter: str,
-) -> None:
-    """Write ``module`` as ONNX with the given names, a dynamic first axis on ``batched``."""
+def export_module(job: OnnxJob, target: str | Path | io.BytesIO, exporter: str) -> None:
+    """Write ``job`` as ONNX to ``target`` with the exporter named ``exporter``."""
     writer = create_exporter(exporter)
     with warnings.catch_warnings(), torch.no_grad():
         # the TorchScript exporter warns that it is deprecated, and about zip() over the
         # aggregation weights (their number is fixed by the spec, so the trace is exact)
         warnings.simplefilter("ignore")
-        writer.write(
-            module,
-            args,
-            target,
-            input_names=input_names,
-            output_names=output_names,
-            batched=batched,
-            opset=opset,
-        )
+        writer.write(job, target)
 
 
 def check_onnx(model: str | Path | bytes) -> None:
@@ -203,16 +185,15 @@ def export_step(
     module = step_module(plan, step, state)
     ports = [*step.inputs, *step.outputs]
     try:
-        export_module(
+        job = OnnxJob(
             module,
             tuple(example(plan, p) for p in step.inputs),
-            path,
             input_names=[p.name for p in step.inputs],
             output_names=[p.name for p in step.outputs],
             batched=[p.name for p in ports if port_type(plan, p)[0]],
             opset=opset,
-            exporter=exporter,
         )
+        export_module(job, path, exporter)
         check_onnx(path)
     # the exporters and the checker raise many unrelated types (RuntimeError, their own
     # errors, ValidationError, InferenceError): each becomes one line naming the vertex
@@ -259,16 +240,10 @@ def diagnose(plan: Plan, step: Step, *, opset: int, exporter: str) -> None:
             n_out = 1 if wire != "int8" else 2
             buffer = io.BytesIO()
             try:
-                export_module(
-                    probe,
-                    args,
-                    buffer,
-                    input_names=[f"in{i}" for i in range(len(args))],
-                    output_names=[f"out{i}" for i in range(n_out)],
-                    batched=[f"in{i}" for i in range(len(args))] + ["out0"],
-                    opset=opset,
-                    exporter=exporter,
-                )
+                inputs = [f"in{i}" for i in range(len(args))]
+                outputs = [f"out{i}" for i in range(n_out)]
+                job = OnnxJob(probe, args, inputs, outputs, [*inputs, "out0"], opset)
+                export_module(job, buffer, exporter)
                 check_onnx(buffer.getvalue())
             except Exception as exc:  # see export_step
                 what = (

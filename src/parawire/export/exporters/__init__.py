@@ -5,7 +5,7 @@
 """
 
 from parawire.export.exporters import dynamo, torchscript  # noqa: F401  (fill the registry)
-from parawire.export.exporters._base import Exporter
+from parawire.export.exporters._base import Exporter, OnnxJob
 from parawire.export.exporters._registry import create_exporter, list_exporters, register_exporter
 
-__all__ = ["Exporter", "create_exporter", "list_exporters", "register_exporter"]
+__all__ = ["Exporter", "OnnxJob", "create_exporter", "list_exporters", "register_exporter"]

@@ -1,7 +1,7 @@
 """The contract of an ONNX exporter: one ``torch.nn.Module`` in, one ONNX model out.
 
-An exporter (``register_exporter("name")`` on a subclass of :class:`Exporter`) writes a module
-traced with example ``args`` as an ONNX model that
+An exporter (``register_exporter("name")`` on a subclass of :class:`Exporter`) writes the module
+of an :class:`OnnxJob`, traced with its example ``args``, as an ONNX model that
 
 * names its inputs and outputs ``input_names`` / ``output_names``, in order;
 * leaves the first axis of every tensor named in ``batched`` dynamic (any batch size);
@@ -15,10 +15,23 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class OnnxJob:
+    """One module to write as ONNX: what it is traced with and how its ports are named."""
+
+    module: nn.Module
+    args: tuple[torch.Tensor, ...]  # example inputs, traced with
+    input_names: list[str]
+    output_names: list[str]
+    batched: list[str]  # the ports whose first axis stays dynamic
+    opset: int
 
 
 class Exporter(ABC):
@@ -29,15 +42,5 @@ class Exporter(ABC):
     default_opset: int = 17  # the opset written unless one is asked for
 
     @abstractmethod
-    def write(
-        self,
-        module: nn.Module,
-        args: tuple[torch.Tensor, ...],
-        target: str | Path | io.BytesIO,
-        *,
-        input_names: list[str],
-        output_names: list[str],
-        batched: list[str],
-        opset: int,
-    ) -> None:
-        """Write ``module`` (traced with ``args``) to ``target`` as an ONNX model."""
+    def write(self, job: OnnxJob, target: str | Path | io.BytesIO) -> None:
+        """Write ``job.module`` (traced with ``job.args``) to ``target`` as an ONNX model."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from parawire.export.exporters._base import Exporter
+from parawire.export.exporters._base import Exporter, OnnxJob
 from parawire.export.exporters._registry import register_exporter
 
 
@@ -23,28 +23,20 @@ class DynamoExporter(Exporter):
     min_opset = 18  # the torch.export-based exporter writes no older opset
     default_opset = 18
 
-    def write(
-        self,
-        module: nn.Module,
-        args: tuple[torch.Tensor, ...],
-        target: str | Path | io.BytesIO,
-        *,
-        input_names: list[str],
-        output_names: list[str],
-        batched: list[str],
-        opset: int,
-    ) -> None:
+    def write(self, job: OnnxJob, target: str | Path | io.BytesIO) -> None:
         batch = torch.export.Dim.DYNAMIC
-        shapes: tuple = tuple({0: batch} if name in batched else None for name in input_names)
-        if _varargs(module):  # forward(*inputs): the varargs are one tuple for torch.export
+        shapes: tuple = tuple(
+            {0: batch} if name in job.batched else None for name in job.input_names
+        )
+        if _varargs(job.module):  # forward(*inputs): the varargs are one tuple for torch.export
             shapes = (shapes,)
         program = torch.onnx.export(
-            module,
-            args,
+            job.module,
+            job.args,
             dynamo=True,
-            opset_version=opset,
-            input_names=input_names,
-            output_names=output_names,
+            opset_version=job.opset,
+            input_names=job.input_names,
+            output_names=job.output_names,
             dynamic_shapes=shapes,
             verbose=False,
         )

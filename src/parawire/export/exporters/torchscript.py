@@ -10,9 +10,8 @@ import io
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from parawire.export.exporters._base import Exporter
+from parawire.export.exporters._base import Exporter, OnnxJob
 from parawire.export.exporters._registry import register_exporter
 from parawire.export.manifest import BATCH
 
@@ -24,24 +23,14 @@ class TorchScriptExporter(Exporter):
     min_opset = 1  # any: an opset too old for a vertex is named by the export (diagnose)
     default_opset = 17  # ONNX Runtime 1.14+, TensorRT 8.6+, onnx2tf read it
 
-    def write(
-        self,
-        module: nn.Module,
-        args: tuple[torch.Tensor, ...],
-        target: str | Path | io.BytesIO,
-        *,
-        input_names: list[str],
-        output_names: list[str],
-        batched: list[str],
-        opset: int,
-    ) -> None:
+    def write(self, job: OnnxJob, target: str | Path | io.BytesIO) -> None:
         torch.onnx.export(
-            module,
-            args,
+            job.module,
+            job.args,
             target,
             dynamo=False,
-            opset_version=opset,
-            input_names=input_names,
-            output_names=output_names,
-            dynamic_axes={name: {0: BATCH} for name in batched},
+            opset_version=job.opset,
+            input_names=job.input_names,
+            output_names=job.output_names,
+            dynamic_axes={name: {0: BATCH} for name in job.batched},
         )
