@@ -89,6 +89,19 @@ def test_no_file_name_is_aliased() -> None:
     assert aliases == []
 
 
+def test_a_registry_lookup_has_one_name() -> None:
+    """``create_*`` is the one lookup form (issue 20, item 5): no module binds a second name to
+    a function (``get_profile = create_profile``), so no older name lingers half-exported."""
+    aliases = [
+        f"{rel}: {node.targets[0].id} = {node.value.id}"
+        for rel, node in _top_level(ast.Assign)
+        if isinstance(node.value, ast.Name)
+        and node.value.id.startswith(("create_", "get_", "list_", "register_"))
+        and isinstance(node.targets[0], ast.Name)
+    ]
+    assert aliases == []
+
+
 def test_file_names_are_imported_under_their_own_names() -> None:
     renamed = [
         f"{rel}: {a.name} as {a.asname}"

@@ -43,7 +43,6 @@ __all__ = [
     "create_staging",
     "default_stem_stride",
     "generate",
-    "get_staging",
     "list_stagings",
     "load_spec",
     "register_staging",

@@ -31,7 +31,6 @@ class StagingMode:
 _STAGINGS: Registry[StagingMode] = Registry("staging")
 list_stagings = _STAGINGS.names  # sorted names matching a glob pattern
 create_staging = _STAGINGS.get  # the mode registered as a name (ConfigError naming the choices)
-get_staging = create_staging  # the older name, kept for scripts that use it
 
 
 def register_staging(mode: StagingMode) -> StagingMode:

@@ -50,7 +50,6 @@ _LAZY = {
     "Choice": "space",
     "SearchSpace": "space",
     "create_space": "space",
-    "get_space": "space",
     "list_spaces": "space",
     "register_space": "space",
 }
@@ -65,7 +64,6 @@ __all__ = [
     "SearchSpace",
     "create_sampler",
     "create_space",
-    "get_space",
     "list_samplers",
     "list_spaces",
     "load_search",

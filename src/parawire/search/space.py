@@ -143,9 +143,6 @@ def create_space(name_or_path: str) -> SearchSpace:
     return SearchSpace.from_dict(data)
 
 
-get_space = create_space  # the older name, kept for scripts that use it
-
-
 @dataclass(frozen=True)
 class Choice:
     """One architecture proposed by a search: everything ``generate`` needs, and the wire."""

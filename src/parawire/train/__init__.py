@@ -37,7 +37,6 @@ __all__ = [
     "Trainer",
     "create_recipe",
     "evaluate",
-    "get_recipe",
     "list_recipes",
     "load_checkpoint",
     "load_weights",

@@ -178,9 +178,6 @@ def create_recipe(name: str, **overrides: Any) -> Recipe:
         raise ConfigError(f"recipe {name!r}: {exc}") from None
 
 
-get_recipe = create_recipe  # the older name, kept for scripts that use it
-
-
 def schedule_at(
     recipe: Recipe, step: int, steps_per_epoch: int, epochs: int
 ) -> tuple[float, float]:

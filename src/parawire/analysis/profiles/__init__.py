@@ -29,7 +29,6 @@ __all__ = [
     "available_profiles",
     "create_profile",
     "dump_profiles",
-    "get_profile",
     "list_profiles",
     "load_profiles",
     "parse_profiles",

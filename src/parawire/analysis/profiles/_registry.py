@@ -151,9 +151,6 @@ def create_profile(name_or_path: str | os.PathLike[str] | Profile) -> Profile:
     )
 
 
-get_profile = create_profile  # the older name, kept for scripts that use it
-
-
 def _from_file(path: str, wanted: str) -> Profile:
     found = load_profiles(path)
     if wanted:
