@@ -133,6 +133,16 @@ def test_rejects_second_output_node_in_a_stage() -> None:
         two_stages((Edge(1, 5),)).validate()
 
 
+def test_rejects_a_stage_vertex_whose_only_successor_is_in_the_next_stage() -> None:
+    # node 2 leaves stage 0 for node 5 alone: stage 0 has a second sink besides its output 3
+    edges = (Edge(0, 1), Edge(0, 2), Edge(1, 3), Edge(3, 4), Edge(4, 5), Edge(2, 5), Edge(5, 6))
+    spec = replace(two_stages(), edges=edges)
+    with pytest.raises(
+        SpecError, match=r"stage 0 has more than one output node \(node 2 has no successor"
+    ):
+        spec.validate()
+
+
 def test_rejects_channel_mismatch_without_projection() -> None:
     t = tiny()
     nodes = (*t.nodes[:2], Node(2, "sepconv3x3", 16, 1), Node(3, "mean", 16, 1))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -208,22 +209,8 @@ def _validate_stages(spec: ArchSpec) -> None:
         )
     for st in spec.stages:
         members = set(st.nodes)
-        sources = sorted(v for v in members if not any(p in members for p in g.predecessors(v)))
-        sinks = sorted(v for v in members if not any(s in members for s in g.successors(v)))
-        if sources != [st.input]:
-            extra = [v for v in sources if v != st.input]
-            raise SpecError(
-                f"stage {st.index} has more than one input node (node {extra[0] if extra else '?'}"
-                f" has no predecessor inside the stage, besides input {st.input}); "
-                "connect it from the stage input"
-            )
-        if sinks != [st.output]:
-            extra = [v for v in sinks if v != st.output]
-            raise SpecError(
-                f"stage {st.index} has more than one output node (node {extra[0] if extra else '?'}"
-                f" has no successor inside the stage, besides output {st.output}); "
-                "connect it to the stage output"
-            )
+        _one_end(st.index, members, g.predecessors, st.input, ("input", "predecessor", "from"))
+        _one_end(st.index, members, g.successors, st.output, ("output", "successor", "to"))
         for v in members:
             for p in g.predecessors(v):
                 if p not in members and v != st.input:
@@ -238,3 +225,23 @@ def _validate_stages(spec: ArchSpec) -> None:
                         f"the stage from node {v}, not from its output {st.output}); "
                         "route it through the stage output"
                     )
+
+
+def _one_end(
+    stage: int,
+    members: set[int],
+    neighbours: Callable[[int], Iterable[int]],
+    end: int,
+    words: tuple[str, str, str],
+) -> None:
+    """``SpecError`` unless ``end`` is the one member without ``neighbours`` in the stage
+    (``words``: the end's name, its neighbour's, and the preposition of the fix)."""
+    name, neighbour, preposition = words
+    ends = sorted(v for v in members if not any(n in members for n in neighbours(v)))
+    if ends != [end]:
+        extra = [v for v in ends if v != end]
+        raise SpecError(
+            f"stage {stage} has more than one {name} node (node {extra[0] if extra else '?'}"
+            f" has no {neighbour} inside the stage, besides {name} {end}); "
+            f"connect it {preposition} the stage {name}"
+        )
