@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 
 from parawire._io import atomic_write_text, read_json, read_text
 from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
-from parawire.filenames import RANK_TIMINGS_FILE, TRACE_FILE
+from parawire.filenames import RANK_TIMINGS_FILE, TRACE_FILE, WEIGHTS_FILE
 from parawire.measure import core_sets, interleaved_order, pin
 from parawire.progress import ProgressFn
 from parawire.runtime.group import (
@@ -51,7 +51,7 @@ from parawire.runtime.lifeline import (
 )
 from parawire.runtime.link import _first_line
 from parawire.runtime.options import RunOptions, run_profile
-from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
+from parawire.runtime.plan import Plan, simulate_plan
 from parawire.runtime.rank import PROGRESS_KEY, run_rank
 from parawire.runtime.reference import check_report, plan_state, single_process
 from parawire.runtime.run_report import RunReport, machine_load, rank_figures
