@@ -16,7 +16,7 @@ must satisfy the same contract, checked by the contract suite over the registry
   the smoothing of the relaxation;
 * ``state()`` / ``from_state(state, meta)`` round-trip the fitted predictor through tensors and
   plain JSON (no pickle): a predictor file is exactly that (``parawire.latency.files``);
-* a sample a predictor cannot encode (a spec over its padded size, a measurement profile it
+* a sample a predictor cannot featurize (a spec over its padded size, a measurement profile it
   was not fitted on) is a one-line ``ConfigError``.
 """
 
