@@ -232,8 +232,8 @@ def _score(predictor: Any, test: list) -> dict[str, Any]:
 
 def _fitted(name: str, train: list, seed: int) -> tuple[Any, float]:
     """A predictor of ``name`` with its default options fitted on ``train``; the fit's time."""
+    from parawire._inference import torch_threads
     from parawire.latency import create_predictor
-    from parawire.latency.training import torch_threads
 
     start = time.perf_counter()
     with torch_threads(1):
@@ -334,8 +334,8 @@ def run_transfer(args: argparse.Namespace) -> dict[str, Any]:
 def _fit_once(args: argparse.Namespace) -> None:
     """One fit of the default predictor on the first --rows rows of the --train stores, in
     this (fresh) process; prints its seconds as JSON."""
+    from parawire._inference import torch_threads
     from parawire.latency import create_predictor
-    from parawire.latency.training import torch_threads
 
     rows = [s for db in args.train.split(",") for s in _samples(db)][: args.rows]
     start = time.perf_counter()

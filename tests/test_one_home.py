@@ -56,6 +56,8 @@ def _defined(names: set[str]) -> list[str]:
         ({"atomic_write", "write_csv"}, ["_io.py", "_io.py"]),
         ({"in_send_order", "_in_order"}, ["runtime/plan.py"]),
         ({"progress_on_stderr"}, ["progress.py"]),
+        ({"torch_threads"}, ["_inference.py"]),
+        ({"prepare_rank_process"}, ["runtime/group.py"]),
     ],
 )  # fmt: skip
 def test_one_definition(names: set[str], home: list[str]) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from parawire._inference import torch_threads
 from parawire.analysis.profiles import Profile
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
@@ -43,7 +44,7 @@ from parawire.latency._base import (
 )
 from parawire.latency.accuracy import errors
 from parawire.latency.features import NODE_FEATURES, Features, featurize, global_size, sample_of
-from parawire.latency.training import TrainConfig, torch_threads, train, validation_split
+from parawire.latency.training import TrainConfig, train, validation_split
 
 
 class MonotoneCost(nn.Module):
