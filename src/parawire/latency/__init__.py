@@ -29,6 +29,7 @@ _LAZY = {
     "predict_spec": "parawire.latency.api",
     "CollectConfig": "parawire.latency.collect",
     "collect": "parawire.latency.collect",
+    "RelaxedQuery": "parawire.latency.differentiable",
     "recommended_placement": "parawire.latency.differentiable",
     "relaxed_latency": "parawire.latency.differentiable",
     "errors": "parawire.latency.accuracy",

@@ -22,16 +22,15 @@ the relaxed latency is non-decreasing in every edge weight with a positive deriv
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from parawire._inference import torch_threads
-from parawire.analysis.profiles import Profile
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 from parawire.latency._base import (
@@ -45,6 +44,9 @@ from parawire.latency._base import (
 from parawire.latency.accuracy import errors
 from parawire.latency.features import NODE_FEATURES, Features, featurize, global_size, sample_of
 from parawire.latency.training import TrainConfig, train, validation_split
+
+if TYPE_CHECKING:
+    from parawire.latency.differentiable import RelaxedQuery
 
 
 class MonotoneCost(nn.Module):
@@ -199,7 +201,7 @@ class NeuralPredictor(Predictor):
                 return nn.functional.mse_loss(net(_take(data, idx)), y[idx])
 
             result = train(net, loss_of, held, cfg)
-        self.fit_result = asdict(result)
+        self.fit_result = dataclasses.asdict(result)
         if held.any():
             rows = [s for s, h in zip(samples, held, strict=True) if h]
             scored = errors(self.predict(rows), latency[held])
@@ -243,7 +245,8 @@ class NeuralPredictor(Predictor):
             finally:
                 for p in frozen:
                     p.requires_grad_(True)
-        self.fit_result["adapted"] = {"profile": target, "rows": len(samples), **asdict(result)}
+        adapted = {"profile": target, "rows": len(samples), **dataclasses.asdict(result)}
+        self.fit_result["adapted"] = adapted
         self.trained = sorted({*self.trained, *(s.digest for s in samples)})
         return self
 
@@ -266,14 +269,7 @@ class NeuralPredictor(Predictor):
         return np.concatenate(out) if out else np.zeros(0)
 
     def relaxed(
-        self,
-        spec: ArchSpec,
-        edge_weights: torch.Tensor,
-        *,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        profile: str | Profile,
-        wire_dtype: str,
+        self, spec: ArchSpec, edge_weights: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
         """The weights enter only through the monotone edge term (:class:`MonotoneCost`), and
         the hybrid's relaxed simulation is non-decreasing in them too: the relaxed latency is
@@ -281,20 +277,18 @@ class NeuralPredictor(Predictor):
         from parawire.latency.differentiable import recommended_placement, relaxed_simulation
 
         net = self._require_fit()
-        name = self.check_profile(profile)
+        name = self.check_profile(query.profile)
         prior = prior_profile(name)
+        placement = query.placement
         if placement is None:
-            placement = recommended_placement(spec, devices, prior, wire_dtype)
-        sample = sample_of(spec, devices, placement, name, wire_dtype)
+            placement = recommended_placement(spec, query.devices, prior, query.wire_dtype)
+        sample = sample_of(spec, query.devices, placement, name, query.wire_dtype)
         z = net(self._featurize([sample], [edge_weights]))[0]
         log = z * self.target_std + self.target_mean
         if not self.uses_prior:
             return torch.exp(log)
-        base = relaxed_simulation(
-            spec, edge_weights, devices=devices, placement=placement, profile=prior,
-            wire_dtype=wire_dtype,
-        )  # fmt: skip
-        return base * torch.exp(log)
+        on_prior = dataclasses.replace(query, placement=placement, profile=prior)
+        return relaxed_simulation(spec, edge_weights, on_prior) * torch.exp(log)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         net = self._require_fit()
