@@ -34,7 +34,7 @@ import parawire
 from parawire.analysis.api import analyze
 from parawire.runtime import RunOptions, run_local
 from parawire.runtime.dilation import auto_dilation, dilated_profile_ref
-from parawire.runtime.plan import plan_from_analysis
+from parawire.runtime.planner import plan_from_analysis
 
 PROFILE = "t2micro"
 UNITS = range(1, 11)

@@ -232,8 +232,8 @@ def _score(predictor: Any, test: list) -> dict[str, Any]:
 
 def _fitted(name: str, train: list, seed: int) -> tuple[Any, float]:
     """A predictor of ``name`` with its default options fitted on ``train``; the fit's time."""
+    from parawire._inference import torch_threads
     from parawire.latency import create_predictor
-    from parawire.latency.training import torch_threads
 
     start = time.perf_counter()
     with torch_threads(1):
@@ -285,19 +285,20 @@ def _gradient_check(predictor: Any, samples: list) -> dict[str, float]:
     whose weight raised to 1 lowers the relaxed latency (a monotonicity violation)."""
     import torch
 
+    from parawire.latency import RelaxedQuery
+
     positive = violations = edges = 0
     for s in samples:
         w = torch.full((len(s.spec.edges),), 0.5, dtype=torch.float64, requires_grad=True)
-        kwargs = {"devices": s.devices, "placement": s.placement, "profile": s.profile,
-                  "wire_dtype": s.wire_dtype}  # fmt: skip
-        value = predictor.relaxed(s.spec, w, **kwargs)
+        query = RelaxedQuery(s.devices, s.placement, s.profile, s.wire_dtype)
+        value = predictor.relaxed(s.spec, w, query)
         value.backward()
         positive += int((w.grad > 0).sum())
         for e in range(len(s.spec.edges)):
             raised = w.detach().clone()
             raised[e] = 1.0
             with torch.no_grad():
-                violations += int(predictor.relaxed(s.spec, raised, **kwargs) < value * (1 - 1e-9))
+                violations += int(predictor.relaxed(s.spec, raised, query) < value * (1 - 1e-9))
         edges += len(s.spec.edges)
     return {"edges": edges, "positive_gradient_share": positive / edges,
             "monotonicity_violations": violations}  # fmt: skip
@@ -334,8 +335,8 @@ def run_transfer(args: argparse.Namespace) -> dict[str, Any]:
 def _fit_once(args: argparse.Namespace) -> None:
     """One fit of the default predictor on the first --rows rows of the --train stores, in
     this (fresh) process; prints its seconds as JSON."""
+    from parawire._inference import torch_threads
     from parawire.latency import create_predictor
-    from parawire.latency.training import torch_threads
 
     rows = [s for db in args.train.split(",") for s in _samples(db)][: args.rows]
     start = time.perf_counter()

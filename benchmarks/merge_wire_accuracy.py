@@ -30,7 +30,7 @@ from parawire.analysis.api import analyze
 from parawire.data import load_dataset
 from parawire.nn.model_ref import ModelRef
 from parawire.runtime.check import check_images
-from parawire.runtime.plan import plan_from_analysis
+from parawire.runtime.planner import plan_from_analysis
 from parawire.runtime.wire import emulate_wire
 from parawire.train.loop import Trainer
 from parawire.train.recipes import create_recipe

@@ -45,7 +45,8 @@ import torch
 
 import parawire
 from parawire.runtime.deploy import deploy
-from parawire.runtime.plan import make_plan, simulate_plan
+from parawire.runtime.plan import simulate_plan
+from parawire.runtime.planner import make_plan
 from parawire.runtime.reference import full_model, plan_model, plan_state
 from parawire.runtime.run_report import machine_load
 from parawire.runtime.serving import ServeOptions

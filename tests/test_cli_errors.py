@@ -155,7 +155,7 @@ def test_a_worker_error_becomes_one_line_naming_its_rank(tmp_path: Path) -> None
     import os
     import time
 
-    from parawire.runtime.launch import _errors, _worker, worker_error
+    from parawire.runtime.launch import SpawnJob, _errors, _worker, worker_error
 
     assert worker_error(1, ValueError("boom\nmore")) == "rank 1 failed: ValueError: boom"
     assert worker_error(0, DataError("bad  weights\n x")) == "bad weights x"
@@ -168,7 +168,7 @@ def test_a_worker_error_becomes_one_line_naming_its_rank(tmp_path: Path) -> None
     pid = os.fork()
     if pid == 0:
         try:
-            _worker(0, str(tmp_path), 1, options, os.getppid())
+            _worker(0, SpawnJob(str(tmp_path), 1, options, os.getppid()))
         finally:
             os._exit(99)
     deadline = time.monotonic() + 30

@@ -33,7 +33,8 @@ from parawire.export import (
     split_steps,
 )
 from parawire.nn import build_model
-from parawire.runtime.plan import Plan, input_first, make_plan, seeded_state_dict
+from parawire.runtime.plan import Plan, seeded_state_dict
+from parawire.runtime.planner import input_first, make_plan
 
 SIZE = 16  # image side of the test specs: 12 vertices, 8 channels
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "export.md"

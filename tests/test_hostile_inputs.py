@@ -17,7 +17,8 @@ from conftest import small_spec
 from parawire import _io
 from parawire.arch.footprint import MAX_PARAMETERS, spec_footprint
 from parawire.errors import ConfigError, DataError, ParawireError, ResourceError, SpecError
-from parawire.runtime.plan import Plan, load_plan_or_spec, seeded_state_dict
+from parawire.runtime.plan import Plan, seeded_state_dict
+from parawire.runtime.planner import load_plan_or_spec
 
 
 def _read_search_space(folder: Path) -> object:

@@ -102,7 +102,7 @@ def test_auto_dilation_times_vertices_with_subnormals_flushed(
 ) -> None:
     from parawire.arch import generate
     from parawire.runtime import dilation
-    from parawire.runtime.plan import make_plan
+    from parawire.runtime.planner import make_plan
 
     clock = _RecordingClock()
     monkeypatch.setattr(dilation, "time", clock)

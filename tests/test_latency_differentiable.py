@@ -10,7 +10,7 @@ from parawire.analysis.profiles import create_profile
 from parawire.analysis.simulate import simulate
 from parawire.arch.generate import generate
 from parawire.errors import ConfigError
-from parawire.latency.differentiable import recommended_placement, relaxed_latency
+from parawire.latency.differentiable import RelaxedQuery, recommended_placement, relaxed_latency
 
 
 def _spec(merge: str = "pooled", seed: int = 1):
@@ -102,9 +102,7 @@ def test_with_a_predictor_it_is_the_predictors_differentiable_output():
     spec = specs[0]
     w = torch.full((len(spec.edges),), 0.5, requires_grad=True)
     latency = relaxed_latency(spec, w, devices=1, profile="local", predictor=predictor)
-    expected = predictor.relaxed(
-        spec, w, devices=1, placement=None, profile="local", wire_dtype="float32"
-    )
+    expected = predictor.relaxed(spec, w, RelaxedQuery(devices=1, profile="local"))
     assert latency.item() == pytest.approx(expected.item())
     latency.backward()
     assert torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0

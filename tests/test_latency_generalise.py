@@ -9,7 +9,7 @@ import torch
 
 from parawire.arch.generate import generate
 from parawire.errors import ConfigError
-from parawire.latency import Sample, create_predictor, errors
+from parawire.latency import RelaxedQuery, Sample, create_predictor, errors
 
 FAST = {"epochs": 60, "hidden": 16, "layers": 2}
 
@@ -65,10 +65,7 @@ def test_relaxed_latency_is_monotone_with_a_gradient_on_every_edge(name, devices
     edges = len(sample.spec.edges)
 
     def latency(w: torch.Tensor) -> torch.Tensor:
-        return predictor.relaxed(
-            sample.spec, w, devices=devices, placement=sample.placement, profile="local",
-            wire_dtype="float32",
-        )  # fmt: skip
+        return predictor.relaxed(sample.spec, w, RelaxedQuery(devices, sample.placement, "local"))
 
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):

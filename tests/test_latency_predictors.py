@@ -12,6 +12,7 @@ from parawire.analysis.costs import spec_costs
 from parawire.arch.generate import generate
 from parawire.errors import ConfigError, DataError
 from parawire.latency import (
+    RelaxedQuery,
     Sample,
     create_predictor,
     errors,
@@ -102,10 +103,7 @@ def test_contract_relaxed_matches_predict_and_has_finite_gradients(fitted, data)
     _, predictor = fitted
     sample = data[1]
     w = torch.ones(len(sample.spec.edges), requires_grad=True)
-    latency = predictor.relaxed(
-        sample.spec, w, devices=1, placement=sample.placement, profile="local",
-        wire_dtype="float32",
-    )  # fmt: skip
+    latency = predictor.relaxed(sample.spec, w, RelaxedQuery(1, sample.placement, "local"))
     assert latency.shape == ()
     assert latency.item() == pytest.approx(float(predictor.predict([sample])[0]), rel=0.02)
     latency.backward()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -14,6 +15,7 @@ from parawire.errors import ConfigError, DataError
 from parawire.latency.collect import CollectConfig, collect, iter_jobs
 from parawire.latency.store import (
     KEY_FIELDS,
+    MEASUREMENTS,
     LatencyStore,
     MeasurementKey,
     placement_text,
@@ -50,6 +52,12 @@ def test_store_keeps_one_row_per_key_and_round_trips_the_spec(tmp_path):
     assert rows[0].median_s == pytest.approx(0.011) and rows[0].repeats == 3
     assert rows[0].placement_map() == {n.id: 0 for n in spec.nodes}
     assert store.has(_key(spec)) and not store.has(_key(spec, devices=2))
+
+
+def test_one_list_of_key_fields_makes_the_unique_constraint_and_the_key():
+    (unique,) = [c for c in MEASUREMENTS.constraints if c.name == "one_measurement"]
+    assert tuple(col.name for col in unique.columns) == KEY_FIELDS
+    assert tuple(f.name for f in dataclasses.fields(MeasurementKey)) == KEY_FIELDS
 
 
 def test_summary_flags_noise():

@@ -10,15 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from parawire._inference import torch_threads
 from parawire.latency import create_predictor, load_predictor
 from parawire.latency.store import LatencyStore, MeasurementKey, placement_text
-from parawire.latency.training import (
-    MIN_VALIDATION,
-    TrainConfig,
-    torch_threads,
-    train,
-    validation_split,
-)
+from parawire.latency.training import MIN_VALIDATION, TrainConfig, train, validation_split
 from test_latency_generalise import synthetic_sample
 
 

@@ -44,7 +44,7 @@ KNOWN_CYCLES = [
     # a function, and they import _base and each other.
     {
         f"parawire.latency.{m}"
-        for m in ("_base", "_baselines", "_neural", "differentiable", "encode")
+        for m in ("_base", "_baselines", "_neural", "differentiable", "features")
     },
 ]
 

@@ -15,7 +15,7 @@ from parawire.cli import main
 from parawire.errors import ConfigError, DataError
 from parawire.nn.model_ref import ModelRef, model_or_file
 from parawire.registry import did_you_mean
-from parawire.runtime.plan import load_network
+from parawire.runtime.planner import load_network
 from parawire.train.models import model_source
 
 SRC = Path(parawire.__file__).parent
@@ -178,8 +178,8 @@ def test_no_other_module_reads_model_names() -> None:
     ("module", "function"),
     [
         ("analysis/api.py", "_graph_from_name"),
-        ("runtime/plan.py", "load_network"),
-        ("runtime/plan.py", "load_plan_or_spec"),
+        ("runtime/planner.py", "load_network"),
+        ("runtime/planner.py", "load_plan_or_spec"),
         ("train/models.py", "model_source"),
     ],
 )

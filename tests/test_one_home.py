@@ -56,6 +56,10 @@ def _defined(names: set[str]) -> list[str]:
         ({"atomic_write", "write_csv"}, ["_io.py", "_io.py"]),
         ({"in_send_order", "_in_order"}, ["runtime/plan.py"]),
         ({"progress_on_stderr"}, ["progress.py"]),
+        ({"torch_threads"}, ["_inference.py"]),
+        ({"prepare_rank_process"}, ["runtime/group.py"]),
+        ({"make_plan", "plan_from_analysis", "load_plan_or_spec", "load_network", "model_for",
+          "input_first"}, ["runtime/planner.py"] * 6),  # the plan makers; the Plan in plan.py
     ],
 )  # fmt: skip
 def test_one_definition(names: set[str], home: list[str]) -> None:

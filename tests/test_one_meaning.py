@@ -1,5 +1,6 @@
-"""One meaning per name: the wire codec's functions are named for it, not ``encode`` (which
-also names the latency predictors' featurisation) (issue 20, item 7)."""
+"""One meaning per name: the wire codec's functions are named for it, and the latency
+predictors' input is ``featurize``'d into ``Features``, so that ``encode`` is left to bytes
+(issue 20, item 7)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,25 @@ def _defined(name: str) -> list[str]:
         ("traced_to_wire", ["export/pieces.py"]),
         ("traced_from_wire", ["export/pieces.py"]),
         ("decode", []),
-        ("encode", ["latency/encode.py"]),  # the predictors' features (still to rename)
+        ("encode", []),  # meant the wire codec and the predictors' features
+        ("featurize", ["latency/features.py"]),
     ],
 )
 def test_each_name_is_defined_once(name: str, homes: list[str]) -> None:
     assert _defined(name) == homes
+
+
+def test_the_predictors_features_are_not_called_an_encoding() -> None:
+    """No module, class or function of the latency package is named for encoding: what the
+    predictors read is their features (``latency/features.py``), not bytes."""
+    named = [
+        f"{p.relative_to(SRC)}:{node.name}"
+        for p in (SRC / "latency").rglob("*.py")
+        for node in ast.walk(ast.parse(p.read_text("utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and "encod" in node.name.lower()
+    ]
+    modules = [p.name for p in (SRC / "latency").rglob("*.py") if "encod" in p.stem.lower()]
+    assert (named, modules) == ([], [])
 
 
 @pytest.mark.parametrize("wire", ["float32", "float16", "int8"])  # what ONNX pieces send

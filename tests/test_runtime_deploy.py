@@ -22,7 +22,7 @@ from conftest import small_spec
 from parawire.errors import ConfigError, DataError
 from parawire.runtime.deploy import Answer, deploy
 from parawire.runtime.group import connect_store, wide_bind_warning
-from parawire.runtime.plan import make_plan
+from parawire.runtime.planner import make_plan
 from parawire.runtime.preprocess import decode_image, preprocess_of
 from parawire.runtime.reference import full_model
 from parawire.runtime.secret import (

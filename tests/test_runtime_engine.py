@@ -26,7 +26,7 @@ from parawire.arch import ArchSpec
 from parawire.nn import build_model
 from parawire.runtime import Plan, RankEngine, seeded_state_dict
 from parawire.runtime.group import StoreHost, join_group, leave_group, use_loopback_for_gloo
-from parawire.runtime.plan import input_first
+from parawire.runtime.planner import input_first
 from parawire.runtime.reference import make_image
 from parawire.runtime.wire import emulate_wire
 

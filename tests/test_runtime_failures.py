@@ -18,7 +18,7 @@ from conftest import small_spec
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime import Plan, RunOptions
 from parawire.runtime.group import StoreHost, connect_store, join_group
-from parawire.runtime.launch import spawn_ranks
+from parawire.runtime.launch import SpawnJob, spawn_ranks
 
 TIMEOUT = 3.0
 
@@ -78,7 +78,7 @@ def test_listener_binds_loopback_only() -> None:
         host.close()
 
 
-def _dying_worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> None:
+def _dying_worker(rank: int, job: SpawnJob) -> None:
     """Rank 1 dies after its first inference; rank 0 must notice and name it."""
     if rank == 1:
         import parawire.runtime.rank as rank_module
@@ -93,7 +93,7 @@ def _dying_worker(rank: int, plan_dir: str, port: int, options: RunOptions) -> N
         assert original is not None
     from parawire.runtime.launch import _worker
 
-    _worker(rank, plan_dir, port, options)
+    _worker(rank, job)
 
 
 def test_dead_rank_mid_run_is_named_and_nothing_is_left(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_dead_rank_mid_run_is_named_and_nothing_is_left(tmp_path: Path) -> None:
     try:
         context = mp.start_processes(
             _dying_worker,
-            args=(str(tmp_path), host.port, options),
+            args=(SpawnJob(str(tmp_path), host.port, options),),
             nprocs=2,
             join=False,
             start_method="spawn",

@@ -14,7 +14,7 @@ from conftest import run_two_workers, small_spec
 from parawire.cli import app
 from parawire.errors import ConfigError, DataError
 from parawire.runtime import Plan, load_plan_or_spec, make_plan, seeded_state_dict
-from parawire.runtime.plan import input_first
+from parawire.runtime.planner import input_first
 from parawire.train.checkpoint import save_weights
 
 

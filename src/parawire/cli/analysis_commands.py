@@ -130,7 +130,7 @@ def _write_out(
     from parawire._io import staged_folder
     from parawire.errors import ConfigError
     from parawire.nn.model_ref import ModelRef
-    from parawire.runtime.plan import load_network, plan_from_analysis
+    from parawire.runtime.planner import load_network, plan_from_analysis
 
     network = load_network(target)  # a spec, or a model name (traced as analyze traced it)
     if isinstance(network, str):
@@ -171,7 +171,7 @@ def _plan_note(plan_dir: Path | None) -> str | None:
 def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
     """The latency predictor's figures for the chosen placement (parawire.latency)."""
     from parawire.errors import ConfigError
-    from parawire.runtime.plan import input_first, load_network
+    from parawire.runtime.planner import input_first, load_network
 
     spec = load_network(target)
     if isinstance(spec, str):

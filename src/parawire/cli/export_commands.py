@@ -102,7 +102,7 @@ def export_cmd(
     With --whole (or a one-device deployment) the network is one model. See docs/export.md.
     """
     from parawire.export import export_onnx
-    from parawire.runtime.plan import load_plan_or_spec
+    from parawire.runtime.planner import load_plan_or_spec
 
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):

@@ -127,9 +127,10 @@ def fit_cmd(
 ) -> None:
     """Fit a latency predictor on the measurements in DB (or, with --adapt, transfer a fitted
     one to DB's device); write it to OUT."""
+    from parawire._inference import torch_threads
     from parawire.latency import load_samples, save_predictor
     from parawire.latency.store import LatencyStore
-    from parawire.latency.training import FEW_ROWS, torch_threads
+    from parawire.latency.training import FEW_ROWS
 
     predictor = _new_or_source(model, seed, epochs, threads, source_file)
     store = LatencyStore(db, create=False)

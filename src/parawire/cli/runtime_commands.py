@@ -148,7 +148,7 @@ def plan_cmd(
     """Choose a deployment of SPEC_OR_MODEL (arch.json, a baseline such as cifarnet, or
     torchvision:NAME) on up to K ranks; write the plan folder to copy to every device (the same
     choice `analyze` makes with the same options)."""
-    from parawire.runtime.plan import load_network, make_plan
+    from parawire.runtime.planner import load_network, make_plan
 
     network = load_network(spec_path)
     kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
@@ -233,7 +233,7 @@ def run_cmd(
     from parawire.progress import progress_on_stderr
     from parawire.runtime.launch import run_local
     from parawire.runtime.options import run_profile
-    from parawire.runtime.plan import load_plan_or_spec
+    from parawire.runtime.planner import load_plan_or_spec
 
     options = _options(runs, warmup, batch, threads, timeout, link, emulate)
     options = dataclasses.replace(

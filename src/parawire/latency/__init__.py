@@ -3,7 +3,7 @@ arXiv 2001.06392), for one device and for one inference split over k devices.
 
 * ``store`` / ``collect``: measured latencies in a SQLAlchemy store (SQLite by default), one row
   per (spec, k, placement, profile, threads, machine, torch version); resumable collection.
-* ``Predictor`` and its registry: learned models (MLP on the paper's encoding, a message-passing
+* ``Predictor`` and its registry: learned models (MLP on the paper's features, a message-passing
   GNN, a hybrid on top of the schedule simulation) and baselines, trained on log-latency.
 * ``relaxed_latency``: a latency differentiable with respect to relaxed edge weights, monotone
   in each of them for every learned predictor.
@@ -29,6 +29,7 @@ _LAZY = {
     "predict_spec": "parawire.latency.api",
     "CollectConfig": "parawire.latency.collect",
     "collect": "parawire.latency.collect",
+    "RelaxedQuery": "parawire.latency.differentiable",
     "recommended_placement": "parawire.latency.differentiable",
     "relaxed_latency": "parawire.latency.differentiable",
     "errors": "parawire.latency.accuracy",

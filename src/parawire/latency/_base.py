@@ -11,12 +11,13 @@ must satisfy the same contract, checked by the contract suite over the registry
 * ``adapt(samples)`` transfers a fitted predictor to another measurement profile (a device)
   from a few of its rows (LitePred, HELP): it then predicts that profile;
 * ``predict(samples)`` returns one positive, finite latency per sample (a NumPy array), batched;
-* ``relaxed(spec, edge_weights, ...)`` returns a scalar tensor that autograd differentiates with
+* ``relaxed(spec, edge_weights, query)`` (``query``: a ``RelaxedQuery``, the deployment)
+  returns a scalar tensor that autograd differentiates with
   respect to the edge weights (finite gradients), equal to ``predict`` at all-one weights up to
   the smoothing of the relaxation;
 * ``state()`` / ``from_state(state, meta)`` round-trip the fitted predictor through tensors and
   plain JSON (no pickle): a predictor file is exactly that (``parawire.latency.files``);
-* a sample a predictor cannot encode (a spec over its padded size, a measurement profile it
+* a sample a predictor cannot featurize (a spec over its padded size, a measurement profile it
   was not fitted on) is a one-line ``ConfigError``.
 """
 
@@ -26,7 +27,7 @@ import abc
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -36,6 +37,9 @@ from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 from parawire.latency.store import REAL, REAL_CPU
 from parawire.registry import Registry
+
+if TYPE_CHECKING:
+    from parawire.latency.differentiable import RelaxedQuery
 
 REAL_PRIOR = "local-cpu"  # the simulation profile of real runs (parawire calibrate writes it)
 
@@ -125,16 +129,10 @@ class Predictor(abc.ABC):
 
     @abc.abstractmethod
     def relaxed(
-        self,
-        spec: ArchSpec,
-        edge_weights: torch.Tensor,
-        *,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        profile: str | Profile,
-        wire_dtype: str,
+        self, spec: ArchSpec, edge_weights: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
-        """Differentiable latency (seconds, scalar) of ``spec`` with relaxed edge weights."""
+        """Differentiable latency (seconds, scalar) of ``spec`` with relaxed edge weights,
+        deployed as ``query`` says (its profile: one this predictor was fitted on)."""
 
     @abc.abstractmethod
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

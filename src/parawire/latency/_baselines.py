@@ -15,15 +15,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from parawire.analysis.costs import spec_costs
-from parawire.analysis.profiles import Profile
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 from parawire.latency._base import (
@@ -34,6 +34,9 @@ from parawire.latency._base import (
     register_predictor,
     target_profile,
 )
+
+if TYPE_CHECKING:
+    from parawire.latency.differentiable import RelaxedQuery
 
 
 class _ProfileScaled(Predictor):
@@ -86,37 +89,20 @@ class _ProfileScaled(Predictor):
         return self.estimate(samples) * np.exp(scales) if len(samples) else np.zeros(0)
 
     def relaxed(
-        self,
-        spec: ArchSpec,
-        edge_weights: torch.Tensor,
-        *,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        profile: str | Profile,
-        wire_dtype: str,
+        self, spec: ArchSpec, edge_weights: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
-        name = self.check_profile(profile)
-        scale = math.exp(self._scale(name))
-        return scale * self.relaxed_estimate(
-            spec, edge_weights, devices, placement, prior_profile(name), wire_dtype
-        )
+        name = self.check_profile(query.profile)
+        on_prior = dataclasses.replace(query, profile=prior_profile(name))
+        return math.exp(self._scale(name)) * self.relaxed_estimate(spec, edge_weights, on_prior)
 
     def relaxed_estimate(
-        self,
-        spec: ArchSpec,
-        w: torch.Tensor,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        prior: str,
-        wire_dtype: str,
+        self, spec: ArchSpec, w: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
-        """The unscaled estimate, differentiable in the edge weights ``w``."""
+        """The unscaled estimate, differentiable in the edge weights ``w``, of the deployment
+        ``query`` (its profile the simulation profile)."""
         from parawire.latency.differentiable import relaxed_simulation
 
-        return relaxed_simulation(
-            spec, w, devices=devices, placement=placement, profile=prior, wire_dtype=wire_dtype,
-            vertex_seconds=self.vertex_seconds(spec),
-        )  # fmt: skip
+        return relaxed_simulation(spec, w, query, vertex_seconds=self.vertex_seconds(spec))
 
     def vertex_seconds(self, spec: ArchSpec) -> Mapping[int, float] | None:
         """Per-vertex compute times replacing the profile's (None: the profile's)."""
@@ -153,13 +139,7 @@ class FlopsPredictor(_ProfileScaled):
         return np.array([max(1, spec_costs(s.spec).total_macs) for s in samples], dtype=float)
 
     def relaxed_estimate(
-        self,
-        spec: ArchSpec,
-        w: torch.Tensor,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        prior: str,
-        wire_dtype: str,
+        self, spec: ArchSpec, w: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
         from parawire.latency.differentiable import edge_projection_macs
 
@@ -245,17 +225,15 @@ class LookupPredictor(_ProfileScaled):
         return out
 
     def estimate(self, samples: Sequence[Sample]) -> np.ndarray:
-        from parawire.latency.differentiable import relaxed_simulation
+        from parawire.latency.differentiable import RelaxedQuery
 
         out = []
         for s in samples:
+            used = max(s.placement.values()) + 1
+            query = RelaxedQuery(used, s.placement, prior_profile(s.profile), s.wire_dtype)
             with torch.no_grad():
-                t = relaxed_simulation(
-                    s.spec, torch.ones(len(s.spec.edges), dtype=torch.float64),
-                    devices=max(s.placement.values()) + 1, placement=s.placement,
-                    profile=prior_profile(s.profile), wire_dtype=s.wire_dtype,
-                    vertex_seconds=self.vertex_seconds(s.spec),
-                )  # fmt: skip
+                ones = torch.ones(len(s.spec.edges), dtype=torch.float64)
+                t = self.relaxed_estimate(s.spec, ones, query)
             out.append(max(float(t), 1e-9))
         return np.asarray(out)
 

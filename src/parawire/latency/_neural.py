@@ -22,15 +22,15 @@ the relaxed latency is non-decreasing in every edge weight with a positive deriv
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from parawire.analysis.profiles import Profile
+from parawire._inference import torch_threads
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 from parawire.latency._base import (
@@ -42,8 +42,11 @@ from parawire.latency._base import (
     target_profile,
 )
 from parawire.latency.accuracy import errors
-from parawire.latency.encode import NODE_FEATURES, Encoded, encode, global_size, sample_of
-from parawire.latency.training import TrainConfig, torch_threads, train, validation_split
+from parawire.latency.features import NODE_FEATURES, Features, featurize, global_size, sample_of
+from parawire.latency.training import TrainConfig, train, validation_split
+
+if TYPE_CHECKING:
+    from parawire.latency.differentiable import RelaxedQuery
 
 
 class MonotoneCost(nn.Module):
@@ -62,7 +65,7 @@ class MonotoneCost(nn.Module):
         self.dst = nn.Linear(width, 1, bias=False)
         self.intensive = intensive
 
-    def forward(self, h: torch.Tensor, e: Encoded) -> torch.Tensor:  # h: (B, N, W) -> (B,)
+    def forward(self, h: torch.Tensor, e: Features) -> torch.Tensor:  # h: (B, N, W) -> (B,)
         node = (nn.functional.softplus(self.node(h)).squeeze(2) * e.mask).sum(1)
         pair = nn.functional.softplus(self.src(h) + self.dst(h).transpose(1, 2))  # (B, N, N)
         total = node + (pair * e.weight).sum((1, 2))
@@ -72,7 +75,7 @@ class MonotoneCost(nn.Module):
 
 
 class MLPNet(nn.Module):
-    """Flattened encoding -> hidden layers -> one output (the paper's regressor), plus the
+    """Flattened features -> hidden layers -> one output (the paper's regressor), plus the
     monotone edge term on the raw node features (the only place edge weights enter)."""
 
     def __init__(self, max_nodes: int, globals_: int, hidden: int, layers: int) -> None:
@@ -89,7 +92,7 @@ class MLPNet(nn.Module):
         """What ``adapt`` fine-tunes: the output layer and the monotone cost."""
         return [*self.body[-1].parameters(), *self.cost.parameters()]
 
-    def forward(self, e: Encoded) -> torch.Tensor:  # -> (B,)
+    def forward(self, e: Features) -> torch.Tensor:  # -> (B,)
         flat = torch.cat([e.adj.flatten(1), e.x.flatten(1), e.glob], dim=1)
         return self.body(flat).squeeze(1) + self.cost(e.x, e)
 
@@ -113,7 +116,7 @@ class GNNNet(nn.Module):
         what the graph is, stays as the source device taught it)."""
         return [*self.readout.parameters(), *self.cost.parameters()]
 
-    def forward(self, e: Encoded) -> torch.Tensor:  # -> (B,)
+    def forward(self, e: Features) -> torch.Tensor:  # -> (B,)
         mask = e.mask.unsqueeze(2)  # (B, N, 1)
         h = torch.relu(self.embed(e.x)) * mask  # (B, N, H)
         a_in = e.adj.transpose(1, 2)  # a_in[b, v, u]: u -> v
@@ -130,7 +133,7 @@ class NeuralPredictor(Predictor):
     """Shared training, prediction and state of the learned models."""
 
     uses_prior = False  # the hybrid predicts log(latency / simulation)
-    padded = False  # the MLP's encoding has a fixed size, set at fit time
+    padded = False  # the MLP's input has a fixed size, set at fit time
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -170,8 +173,8 @@ class NeuralPredictor(Predictor):
         """The most vertices a spec may have (the MLP's padded size); None: any size."""
         return self.max_nodes if self.padded else None
 
-    def _encode(self, samples: Sequence[Sample], weights: Any = None) -> Encoded:
-        return encode(samples, self.size_limit, self.profiles, weights)
+    def _featurize(self, samples: Sequence[Sample], weights: Any = None) -> Features:
+        return featurize(samples, self.size_limit, self.profiles, weights)
 
     def _targets(self, samples: Sequence[Sample], latency: np.ndarray) -> np.ndarray:
         log = np.log(latency)
@@ -189,7 +192,7 @@ class NeuralPredictor(Predictor):
         y = torch.tensor((target - self.target_mean) / self.target_std, dtype=torch.float32)
         cfg = self.train_config()
         with torch_threads(cfg.threads):
-            data = self._encode(samples)
+            data = self._featurize(samples)
             torch.manual_seed(self.seed)
             net = self.net = self.build()
             held = validation_split([s.digest for s in samples], cfg.val_share, self.seed)
@@ -198,7 +201,7 @@ class NeuralPredictor(Predictor):
                 return nn.functional.mse_loss(net(_take(data, idx)), y[idx])
 
             result = train(net, loss_of, held, cfg)
-        self.fit_result = asdict(result)
+        self.fit_result = dataclasses.asdict(result)
         if held.any():
             rows = [s for s, h in zip(samples, held, strict=True) if h]
             scored = errors(self.predict(rows), latency[held])
@@ -220,7 +223,7 @@ class NeuralPredictor(Predictor):
                 )
             self.profiles = [target]
         target_log = self._targets(samples, measured(samples))
-        data = self._encode(samples)
+        data = self._featurize(samples)
         with torch.no_grad():
             z = net(data).double().numpy()
         self.target_mean += self.target_std * float(
@@ -242,7 +245,8 @@ class NeuralPredictor(Predictor):
             finally:
                 for p in frozen:
                     p.requires_grad_(True)
-        self.fit_result["adapted"] = {"profile": target, "rows": len(samples), **asdict(result)}
+        adapted = {"profile": target, "rows": len(samples), **dataclasses.asdict(result)}
+        self.fit_result["adapted"] = adapted
         self.trained = sorted({*self.trained, *(s.digest for s in samples)})
         return self
 
@@ -257,7 +261,7 @@ class NeuralPredictor(Predictor):
         with torch.no_grad():
             for start in range(0, len(samples), 256):
                 chunk = samples[start : start + 256]
-                z = net(self._encode(chunk)).double().numpy()
+                z = net(self._featurize(chunk)).double().numpy()
                 log = z * self.target_std + self.target_mean
                 if self.uses_prior:
                     log = log + np.log(prior_seconds(chunk))
@@ -265,14 +269,7 @@ class NeuralPredictor(Predictor):
         return np.concatenate(out) if out else np.zeros(0)
 
     def relaxed(
-        self,
-        spec: ArchSpec,
-        edge_weights: torch.Tensor,
-        *,
-        devices: int,
-        placement: Mapping[int, int] | None,
-        profile: str | Profile,
-        wire_dtype: str,
+        self, spec: ArchSpec, edge_weights: torch.Tensor, query: RelaxedQuery
     ) -> torch.Tensor:
         """The weights enter only through the monotone edge term (:class:`MonotoneCost`), and
         the hybrid's relaxed simulation is non-decreasing in them too: the relaxed latency is
@@ -280,20 +277,18 @@ class NeuralPredictor(Predictor):
         from parawire.latency.differentiable import recommended_placement, relaxed_simulation
 
         net = self._require_fit()
-        name = self.check_profile(profile)
+        name = self.check_profile(query.profile)
         prior = prior_profile(name)
+        placement = query.placement
         if placement is None:
-            placement = recommended_placement(spec, devices, prior, wire_dtype)
-        sample = sample_of(spec, devices, placement, name, wire_dtype)
-        z = net(self._encode([sample], [edge_weights]))[0]
+            placement = recommended_placement(spec, query.devices, prior, query.wire_dtype)
+        sample = sample_of(spec, query.devices, placement, name, query.wire_dtype)
+        z = net(self._featurize([sample], [edge_weights]))[0]
         log = z * self.target_std + self.target_mean
         if not self.uses_prior:
             return torch.exp(log)
-        base = relaxed_simulation(
-            spec, edge_weights, devices=devices, placement=placement, profile=prior,
-            wire_dtype=wire_dtype,
-        )  # fmt: skip
-        return base * torch.exp(log)
+        on_prior = dataclasses.replace(query, placement=placement, profile=prior)
+        return relaxed_simulation(spec, edge_weights, on_prior) * torch.exp(log)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         net = self._require_fit()
@@ -333,8 +328,8 @@ class NeuralPredictor(Predictor):
         return model
 
 
-def _take(data: Encoded, idx: torch.Tensor) -> Encoded:
-    return Encoded(
+def _take(data: Features, idx: torch.Tensor) -> Features:
+    return Features(
         x=data.x[idx], adj=data.adj[idx], weight=data.weight[idx], cross=data.cross[idx],
         mask=data.mask[idx], glob=data.glob[idx],
     )  # fmt: skip
@@ -357,7 +352,7 @@ def prior_seconds(samples: Sequence[Sample]) -> np.ndarray:
 
 @register_predictor("mlp")
 class MLPPredictor(NeuralPredictor):
-    """The paper's encoding into an MLP (module docstring): padded to the largest training
+    """The paper's features into an MLP (module docstring): padded to the largest training
     spec, so it refuses larger ones (``size_limit``)."""
 
     padded = True

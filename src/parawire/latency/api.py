@@ -8,7 +8,7 @@ from typing import Any
 from parawire.arch.spec import ArchSpec
 from parawire.errors import ConfigError
 from parawire.latency._base import Predictor, prior_profile
-from parawire.latency.encode import sample_of
+from parawire.latency.features import sample_of
 
 
 def measurement_profile(predictor: Predictor, profile: str | None) -> str:

@@ -188,7 +188,7 @@ def _placement(spec: ArchSpec, k: int, kind: str, rng: np.random.Generator, conf
     """A placement on up to ``k`` devices, input vertex on device 0 and no unused device."""
     if k == 1:
         return {n.id: 0 for n in spec.nodes}
-    from parawire.runtime.plan import input_first
+    from parawire.runtime.planner import input_first
 
     if kind == "recommended":
         from parawire.latency.differentiable import recommended_placement

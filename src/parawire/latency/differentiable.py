@@ -48,9 +48,26 @@ from parawire.errors import ConfigError
 if TYPE_CHECKING:
     from parawire.latency._base import Predictor
 
-__all__ = ["SMOOTHNESS", "ScheduleEvents", "recommended_placement", "relaxed_latency"]
+__all__ = [
+    "SMOOTHNESS",
+    "RelaxedQuery",
+    "ScheduleEvents",
+    "recommended_placement",
+    "relaxed_latency",
+]
 
 SMOOTHNESS = 0.01  # temperature of the smooth maximum, as a fraction of the mean vertex time
+
+
+@dataclass(frozen=True)
+class RelaxedQuery:
+    """The deployment a relaxed latency is asked for: :func:`relaxed_latency`'s keywords as one
+    value, what ``Predictor.relaxed`` and :func:`relaxed_simulation` take."""
+
+    devices: int  # k: devices offered
+    placement: Mapping[int, int] | None = None  # vertex id -> device; None: recommended
+    profile: str | Profile = "rpi4-ethernet"  # simulated; a predictor's: a measurement profile
+    wire_dtype: str = "float32"  # dtype of every tensor sent between devices
 
 
 @dataclass(frozen=True)
@@ -191,21 +208,20 @@ def check_edge_weights(spec: ArchSpec, edge_weights: torch.Tensor) -> torch.Tens
 def relaxed_simulation(
     spec: ArchSpec,
     edge_weights: torch.Tensor,
-    *,
-    devices: int,
-    placement: Mapping[int, int] | None = None,
-    profile: str | Profile = "rpi4-ethernet",
-    wire_dtype: str = "float32",
+    query: RelaxedQuery,
     vertex_seconds: Mapping[int, float] | None = None,
 ) -> torch.Tensor:
-    """The schedule simulation relaxed over edge weights (module docstring): seconds, scalar.
+    """The schedule simulation relaxed over edge weights (module docstring) on the deployment
+    ``query`` (its profile a simulation profile): seconds, scalar.
 
     ``vertex_seconds`` replaces the profile's compute time of each vertex (a look-up table's),
     the schedule's orders staying the profile's.
     """
     w = check_edge_weights(spec, edge_weights)
-    prof = create_profile(profile)
-    graph, placement, events = _schedule_setup(spec, devices, placement, prof, wire_dtype)
+    prof = create_profile(query.profile)
+    graph, placement, events = _schedule_setup(
+        spec, query.devices, query.placement, prof, query.wire_dtype
+    )
     proj = torch.tensor(edge_projection_macs(spec), dtype=w.dtype)
     in_idx = spec.in_edges
     index = {(e.src, e.dst): i for i, e in enumerate(spec.edges)}
@@ -264,16 +280,7 @@ def relaxed_latency(
     """
     if devices < 1:
         raise ConfigError(f"devices must be >= 1, got {devices}")
+    query = RelaxedQuery(devices, placement, profile, wire_dtype)
     if predictor is None:
-        return relaxed_simulation(
-            spec,
-            edge_weights,
-            devices=devices,
-            placement=placement,
-            profile=profile,
-            wire_dtype=wire_dtype,
-        )
-    w = check_edge_weights(spec, edge_weights)
-    return predictor.relaxed(
-        spec, w, devices=devices, placement=placement, profile=profile, wire_dtype=wire_dtype
-    )
+        return relaxed_simulation(spec, edge_weights, query)
+    return predictor.relaxed(spec, check_edge_weights(spec, edge_weights), query)

@@ -41,6 +41,17 @@ NOISE_THRESHOLD = 0.10  # a row is noisy when its spread exceeds 10% of its medi
 REAL = "local"  # the profile column of a real measurement on this machine (wall clock)
 REAL_CPU = "local-cputime"  # real, k = 1, timed by the thread's CPU clock (see collect.py)
 
+# What identifies one measurement: the store's unique constraint, and MeasurementKey's fields.
+KEY_FIELDS = (
+    "digest",
+    "devices",
+    "placement",
+    "profile",
+    "wire_dtype",
+    "threads",
+    "machine",
+    "torch_version",
+)
 _META = sa.MetaData()
 SPECS = sa.Table(
     "specs",
@@ -70,27 +81,7 @@ MEASUREMENTS = sa.Table(
     sa.Column("processes", sa.Integer, nullable=False, server_default="1"),  # fresh processes
     sa.Column("process_spread", sa.Float, nullable=False, server_default="0"),  # (max-min)/median
     sa.Column("created", sa.String(32), nullable=False),  # UTC, ISO 8601
-    sa.UniqueConstraint(
-        "digest",
-        "devices",
-        "placement",
-        "profile",
-        "wire_dtype",
-        "threads",
-        "machine",
-        "torch_version",
-        name="one_measurement",
-    ),
-)
-KEY_FIELDS = (
-    "digest",
-    "devices",
-    "placement",
-    "profile",
-    "wire_dtype",
-    "threads",
-    "machine",
-    "torch_version",
+    sa.UniqueConstraint(*KEY_FIELDS, name="one_measurement"),
 )
 
 

@@ -11,15 +11,14 @@ is chosen by validation, ``epochs`` being only the most it may run. With fewer t
 Threads: torch's default is one thread per core, and on a shared machine every extra thread
 waits for a core (issue 21: gnn at 300 epochs took 32 minutes on the loaded 2-core machine with
 the default threads, 93 s for the hybrid with one). ``threads`` (default 1) is set for the
-fit and restored after it.
+fit and restored after it (``parawire._inference.torch_threads``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,17 +72,6 @@ def validation_split(digests: Sequence[str], share: float, seed: int) -> np.ndar
     count = max(1, round(share * len(unique)))
     held = {unique[i] for i in rng.permutation(len(unique))[:count]}
     return np.array([d in held for d in digests], dtype=bool)
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads, restoring the previous count after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 Loss = Callable[[torch.Tensor], torch.Tensor]  # row indices -> mean loss over them

@@ -51,7 +51,7 @@ def _event(e: Doc, origin: float = 0.0) -> EventDoc:
 
 def renaming(placement: Mapping[int, int], ranks: Mapping[int, int]) -> dict[int, int]:
     """Device -> rank such that ``placement`` renamed is ``ranks`` (a plan numbers the devices
-    of its analysis with the image's device first: ``parawire.runtime.plan.input_first``);
+    of its analysis with the image's device first: ``parawire.runtime.planner.input_first``);
     ``DataError`` when no such renaming exists (the plan is of another placement)."""
     rename: dict[int, int] = {}
     for v, d in placement.items():

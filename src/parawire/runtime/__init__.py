@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from parawire.runtime.launch import run_local
     from parawire.runtime.link import LinkModel, Outbox
     from parawire.runtime.options import RunOptions
-    from parawire.runtime.plan import Plan, load_plan_or_spec, make_plan, seeded_state_dict
+    from parawire.runtime.plan import Plan, seeded_state_dict
+    from parawire.runtime.planner import load_plan_or_spec, make_plan
     from parawire.runtime.rank import run_rank
     from parawire.runtime.run_report import RunReport
 
@@ -34,8 +35,8 @@ _LAZY = {
     "LinkModel": "link",
     "Outbox": "link",
     "Plan": "plan",
-    "load_plan_or_spec": "plan",
-    "make_plan": "plan",
+    "load_plan_or_spec": "planner",
+    "make_plan": "planner",
     "seeded_state_dict": "plan",
 }
 

@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+import torch
 import torch.distributed as dist
 
+from parawire._inference import flush_subnormals
 from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime.link import _first_line
 from parawire.runtime.secret import (
@@ -60,6 +62,16 @@ def use_loopback_for_gloo() -> None:
     names = [name for _, name in socket.if_nameindex() if name.startswith("lo")]
     if names and "GLOO_SOCKET_IFNAME" not in os.environ:
         os.environ["GLOO_SOCKET_IFNAME"] = names[0]
+
+
+def prepare_rank_process(host: str, threads: int) -> None:
+    """The settings of a rank's process, before it joins a group at ``host``: ``threads``
+    torch threads, subnormals flushed (as the one-process reference and every timing,
+    ``parawire._inference``), and gloo on the loopback interface when ``host`` is loopback."""
+    torch.set_num_threads(threads)
+    flush_subnormals()
+    if is_loopback(host):
+        use_loopback_for_gloo()
 
 
 class StoreHost:

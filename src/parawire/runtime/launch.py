@@ -26,7 +26,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 
 from parawire._io import atomic_write_text, read_json, read_text
 from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
-from parawire.filenames import RANK_TIMINGS_FILE, TRACE_FILE
+from parawire.filenames import RANK_TIMINGS_FILE, TRACE_FILE, WEIGHTS_FILE
 from parawire.measure import core_sets, interleaved_order, pin
 from parawire.progress import ProgressFn
 from parawire.runtime.group import (
@@ -51,7 +51,7 @@ from parawire.runtime.lifeline import (
 )
 from parawire.runtime.link import _first_line
 from parawire.runtime.options import RunOptions, run_profile
-from parawire.runtime.plan import WEIGHTS_FILE, Plan, simulate_plan
+from parawire.runtime.plan import Plan, simulate_plan
 from parawire.runtime.rank import PROGRESS_KEY, run_rank
 from parawire.runtime.reference import check_report, plan_state, single_process
 from parawire.runtime.run_report import RunReport, machine_load, rank_figures
@@ -65,26 +65,31 @@ REFERENCE_LOGITS_FILE = "reference.safetensors"  # and its logits
 ERROR_FILE = "error-rank{rank}.txt"  # a failed rank's one-line error (run_local)
 
 
-def _worker(
-    rank: int,
-    plan_dir: str,
-    port: int,
-    options: RunOptions,
-    parent: int | None = None,
-    cores: list[tuple[int, ...]] | None = None,
-) -> None:
-    """Entry point of one spawned local worker: results and errors go to files in plan_dir.
+@dataclass(frozen=True)
+class SpawnJob:
+    """What every child :func:`spawn_ranks` starts is given, after its index (picklable)."""
 
-    The worker ends when its launcher (``parent``, default: the process that started it) is
-    gone, however the launcher died (``parawire.runtime.lifeline``). Any error becomes one
-    line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it. With ``cores``
+    plan_dir: str  # the plan folder; results and errors go to files in it
+    port: int  # the rendezvous port on 127.0.0.1 (unused by the one-process reference)
+    options: RunOptions
+    parent: int | None = None  # the launcher's pid (None: the process that started the child)
+    cores: list[tuple[int, ...]] | None = None  # cores[r]: the cores rank r runs on
+
+
+def _worker(rank: int, job: SpawnJob) -> None:
+    """Entry point of one spawned local worker: results and errors go to files in the plan's
+    folder.
+
+    The worker ends when its launcher (``job.parent``, default: the process that started it)
+    is gone, however the launcher died (``parawire.runtime.lifeline``). Any error becomes one
+    line in ``error-rank<r>.txt`` and exit code 1; the launcher reports it. With ``job.cores``
     the rank runs on ``cores[rank]`` only.
     """
-    out = Path(plan_dir)
-    with _child_of_launcher(rank, out, parent, cores[rank] if cores else None):
-        plan = Plan.load(plan_dir)
+    out = Path(job.plan_dir)
+    with _child_of_launcher(rank, job, cores_of=rank):
+        plan = Plan.load(out)
         images = None
-        if rank == 0 and options.check:
+        if rank == 0 and job.options.check:
             from safetensors.torch import load_file
 
             images = load_file(str(out / CHECK_FILE))["images"]
@@ -92,11 +97,11 @@ def _worker(
             plan,
             rank,
             "127.0.0.1",
-            port,
-            options,
+            job.port,
+            job.options,
             check_images=images,
             publish_progress=True,
-            secret=load_secret(plan_dir),
+            secret=load_secret(out),
         )
         atomic_write_text(out / TRACE_FILE.format(rank=rank), json.dumps(record.trace_doc()))
         if rank == 0:
@@ -109,38 +114,31 @@ def _worker(
             atomic_write_text(out / RANK_TIMINGS_FILE, json.dumps(timings))
 
 
-def _reference_worker(
-    index: int,
-    plan_dir: str,
-    port: int,
-    options: RunOptions,
-    parent: int | None = None,
-    cores: list[tuple[int, ...]] | None = None,
-) -> None:
+def _reference_worker(index: int, job: SpawnJob) -> None:
     """Entry point of the one-process reference: times the whole model in a fresh process
     (``single_process``, on rank 0's cores) and writes its latencies and logits to
-    ``REFERENCE_FILE``; errors as :func:`_worker`'s (``port`` is unused)."""
-    out = Path(plan_dir)
-    with _child_of_launcher(index, out, parent, cores[0] if cores else None):
-        plan = Plan.load(plan_dir)
-        latencies, logits = single_process(plan, plan_state(plan), options)
+    ``REFERENCE_FILE``; errors as :func:`_worker`'s."""
+    out = Path(job.plan_dir)
+    with _child_of_launcher(index, job, cores_of=0):
+        plan = Plan.load(out)
+        latencies, logits = single_process(plan, plan_state(plan), job.options)
         write_tensors(out / REFERENCE_LOGITS_FILE, {"logits": logits})
         atomic_write_text(out / REFERENCE_FILE, json.dumps({"latencies_s": latencies}))
 
 
 @contextmanager
-def _child_of_launcher(
-    index: int, out: Path, parent: int | None, cores: tuple[int, ...] | None
-) -> Iterator[None]:
-    """A spawned child's life: it ends with its launcher (``parent``, default the process that
-    started it; ``parawire.runtime.lifeline``), runs on ``cores`` when given, and any error in
-    the block becomes one line in ``error-rank<index>.txt`` and exit code 1."""
-    exit_with_parent(os.getppid() if parent is None else parent)
-    pin(cores)
+def _child_of_launcher(index: int, job: SpawnJob, cores_of: int) -> Iterator[None]:
+    """A spawned child's life: it ends with its launcher (``job.parent``, default the process
+    that started it; ``parawire.runtime.lifeline``), runs on rank ``cores_of``'s cores when
+    ``job`` gives cores, and any error in the block becomes one line in
+    ``error-rank<index>.txt`` (in the plan's folder) and exit code 1."""
+    exit_with_parent(os.getppid() if job.parent is None else job.parent)
+    pin(job.cores[cores_of] if job.cores else None)
     try:
         yield
     except Exception as exc:  # every error must reach the launcher, as one line
-        atomic_write_text(out / ERROR_FILE.format(rank=index), worker_error(index, exc))
+        error_file = Path(job.plan_dir) / ERROR_FILE.format(rank=index)
+        atomic_write_text(error_file, worker_error(index, exc))
         os._exit(1)  # the group may hold waits on dead peers: leave without destructors
 
 
@@ -181,12 +179,12 @@ def spawn_ranks(
     message (naming the rank they miss); then any still running is terminated. The errors
     are reported first-failed first (the cause before its consequences). With the rendezvous
     ``store`` (the launcher's), ``progress`` gets the ranks' joining and rank 0's inferences.
-    ``cores[r]``: the cores rank r is pinned to. ``target``: another entry point of the same
-    arguments (the one-process reference, :func:`_reference_worker`).
+    ``cores[r]``: the cores rank r is pinned to. ``target``: another entry point taking
+    ``(index, SpawnJob)`` (the one-process reference, :func:`_reference_worker`).
     """
     context = mp.start_processes(
         target or _worker,
-        args=(str(plan_dir), port, options, os.getpid(), cores),
+        args=(SpawnJob(str(plan_dir), port, options, os.getpid(), cores),),
         nprocs=world,
         join=False,
         start_method="spawn",

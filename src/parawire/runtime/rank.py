@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from parawire._inference import flush_subnormals
 from parawire.errors import ParawireError
 from parawire.progress import ProgressFn
 from parawire.runtime.check import chunk_sizes
@@ -21,11 +20,10 @@ from parawire.runtime.engine import RankEngine
 from parawire.runtime.group import (
     abandon_group,
     connect_store,
-    is_loopback,
     join_group,
     leave_group,
+    prepare_rank_process,
     run_store,
-    use_loopback_for_gloo,
 )
 from parawire.runtime.options import RunOptions, emulation_pads, resolve_link
 from parawire.runtime.plan import Plan
@@ -158,10 +156,7 @@ def run_rank(
     progress to the rendezvous store (``PROGRESS_KEY``), where a launcher can show it. With
     the run ``secret`` every key lives in the secret's namespace (``parawire.runtime.secret``).
     """
-    torch.set_num_threads(options.threads)
-    flush_subnormals()  # as the one-process reference and every timing (parawire._inference)
-    if is_loopback(host):
-        use_loopback_for_gloo()
+    prepare_rank_process(host, options.threads)
     if store is None:
         store = connect_store(host, port, rank, options.timeout)
     join_group(store, rank, plan.world, options.timeout, plan.digest(), secret=secret)

@@ -32,17 +32,15 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from parawire._inference import flush_subnormals
 from parawire.errors import ConfigError, ParawireError, RuntimeTimeoutError
 from parawire.runtime.engine import RankEngine, Started
 from parawire.runtime.group import (
     abandon_group,
     connect_store,
-    is_loopback,
     join_group,
     leave_group,
+    prepare_rank_process,
     run_store,
-    use_loopback_for_gloo,
 )
 from parawire.runtime.link import _first_line
 from parawire.runtime.plan import Plan
@@ -75,14 +73,6 @@ def _engine(plan: Plan, rank: int, options: ServeOptions) -> RankEngine:
     pads = emulation_pads(plan, options.emulate, 1) if options.emulate else None
     link = resolve_link(options.link or options.emulate)
     return RankEngine(plan, rank, timeout=options.timeout, link=link, pad=pads, slots=SERVE_SLOTS)
-
-
-def _prepare(host: str, threads: int) -> None:
-    """Per-process settings shared by every serving rank."""
-    torch.set_num_threads(threads)
-    flush_subnormals()
-    if is_loopback(host):
-        use_loopback_for_gloo()
 
 
 def _generation(store: dist.Store) -> int:
@@ -126,7 +116,7 @@ def serve_worker(
     say = log or (lambda line: None)
     if rank < 1:
         raise ConfigError("serve_worker runs ranks >= 1; rank 0 is the driver (drive_service)")
-    _prepare(host, options.threads)
+    prepare_rank_process(host, options.threads)
     raw = connect_store(host, port, rank, options.timeout)
     store = run_store(raw, secret)
     served = 0  # the last generation this rank joined (or gave up on)
@@ -210,7 +200,7 @@ def drive_service(
     try:
         plan = Plan.load(plan_dir)
         secret = load_secret(plan_dir)
-        _prepare(host, options.threads)
+        prepare_rank_process(host, options.threads)
         raw = connect_store(host, port, 0, options.timeout)
     except ParawireError as exc:
         conn.send(("fatal", " ".join(str(exc).split())))

@@ -100,7 +100,7 @@ def proxy_accuracy(
     import torch
 
     from parawire.nn.model_ref import ModelRef
-    from parawire.runtime.plan import input_first
+    from parawire.runtime.planner import input_first
     from parawire.runtime.wire import emulate_wire
     from parawire.train.loop import Trainer
     from parawire.train.recipes import create_recipe

@@ -1,5 +1,5 @@
-"""The paper's architecture encoding, extended to k devices: a padded adjacency matrix plus
-per-node features, and a few global features.
+"""The learned predictors' input features: the paper's architecture representation, extended
+to k devices: a padded adjacency matrix plus per-node features, and a few global features.
 
 Per node (in spec node order, padded with zero rows to ``max_nodes``: a fixed size for the MLP,
 the batch's largest spec for the message-passing models, which take any size): log MACs, log output
@@ -30,8 +30,8 @@ NODE_FEATURES = 7 + len(OPS) + MAX_DEVICES
 
 
 @dataclass
-class Encoded:
-    """A batch of encoded samples (B samples, N = max_nodes)."""
+class Features:
+    """The features of a batch of samples (B samples, N = max_nodes)."""
 
     x: torch.Tensor  # (B, N, NODE_FEATURES)
     adj: torch.Tensor  # (B, N, N): adj[b, u, v] = 1 where edge u -> v exists
@@ -74,23 +74,23 @@ def _node_rows(sample: Sample) -> list[list[float]]:
 
 
 def too_large(vertices: int, max_nodes: int, model: str) -> ConfigError:
-    """The error for a spec larger than a padded encoding holds."""
+    """The error for a spec larger than the padded features hold."""
     return ConfigError(
         f"the spec has {vertices} vertices, more than the {max_nodes} the {model} predictor's "
-        "padded encoding holds (its largest training spec); use a gnn or hybrid predictor, "
+        "padded input holds (its largest training spec); use a gnn or hybrid predictor, "
         "which take any size, or refit the mlp on larger architectures"
     )
 
 
-def encode(
+def featurize(
     samples: Sequence[Sample],
     max_nodes: int | None,
     profiles: Sequence[str],
     edge_weights: Sequence[torch.Tensor | None] | None = None,
-) -> Encoded:
-    """Encode ``samples`` (see the module docstring), padded to ``max_nodes`` vertices (None:
-    the largest of the batch); ``edge_weights[i]`` (one weight per spec edge, or None for 1s)
-    fills sample i's ``weight`` matrix, differentiably."""
+) -> Features:
+    """The features of ``samples`` (see the module docstring), padded to ``max_nodes``
+    vertices (None: the largest of the batch); ``edge_weights[i]`` (one weight per spec edge,
+    or None for 1s) fills sample i's ``weight`` matrix, differentiably."""
     if max_nodes is None:
         max_nodes = max((len(s.spec.nodes) for s in samples), default=1)
     b = len(samples)
@@ -106,7 +106,7 @@ def encode(
             raise too_large(len(spec.nodes), max_nodes, "mlp")
         used = max(s.placement.values()) + 1
         if used > MAX_DEVICES or s.devices > MAX_DEVICES:
-            raise ConfigError(f"the encoding distinguishes at most {MAX_DEVICES} devices")
+            raise ConfigError(f"the predictors' features distinguish at most {MAX_DEVICES} devices")
         if s.profile not in profiles:
             raise ConfigError(
                 f"the predictor was fitted on measurements of {', '.join(profiles)}, not "
@@ -139,7 +139,7 @@ def encode(
             ]
         )
     weight = torch.stack(weights_out) if weights_out else adj.clone()
-    return Encoded(x=x, adj=adj, weight=weight, cross=cross, mask=mask, glob=glob)
+    return Features(x=x, adj=adj, weight=weight, cross=cross, mask=mask, glob=glob)
 
 
 def sample_of(
@@ -149,5 +149,5 @@ def sample_of(
     profile: str,
     wire_dtype: str,
 ) -> Sample:
-    """A :class:`Sample` without a latency (what ``relaxed`` and ``predict`` encode)."""
+    """A :class:`Sample` without a latency (what ``relaxed`` and ``predict`` featurize)."""
     return Sample(spec, devices, dict(placement), wire_dtype, profile, None, "")
