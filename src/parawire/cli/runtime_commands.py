@@ -27,6 +27,7 @@ from parawire.cli.options import (
     bind_option,
     check_option,
     devices_option,
+    dilation_option,
     emulate_option,
     json_option,
     link_option,
@@ -49,16 +50,6 @@ if TYPE_CHECKING:
     from parawire.runtime.rank import RankRecord
     from parawire.runtime.run_report import RunReport
 
-_dilation = click.option(
-    "--dilation",
-    default="1",
-    show_default=True,
-    metavar="F|auto",
-    help="With --emulate: run the emulation F times slower (every compute and transfer time "
-    "x F) so that ranks sharing few cores still compute within their emulated times; auto "
-    "picks F from this machine (docs/runtime.md, time dilation). The times printed are the "
-    "emulated device's (the dilated times divided by F); ratios are unaffected.",
-)
 _threads = threads_option("torch threads of each rank.")
 
 
@@ -173,7 +164,7 @@ def plan_cmd(
 @batch_option()
 @link_option()
 @emulate_option()
-@_dilation
+@dilation_option()
 @timeout_option()
 @check_option(
     100, "Real test images run split at the end and compared with the float32 model (0: off)."

@@ -20,11 +20,13 @@ from parawire.cli.options import (
     device_option,
     devices_option,
     epochs_option,
+    generators_option,
     lr_option,
     merge_option,
     out_option,
     profile_option,
     recipe_option,
+    samples_option,
     seed_option,
     stem_stride_option,
 )
@@ -56,14 +58,12 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @dataset_option("Data set every network trains on (docs/training.md).")
 @data_option()
 @dataset_options_option
-@click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
+@samples_option(3, "Architectures per generator.")
 @epochs_option(10, "Epochs of every network.")
 @out_option("Study folder (a rerun into it trains only what is missing).", required=True)
-@click.option(
-    "--generators",
-    default=",".join(GENERATOR_GROUPS),
-    show_default=True,
-    help="Generator groups, comma-separated: a generator (probabilistic staging) or "
+@generators_option(
+    ",".join(GENERATOR_GROUPS),
+    "Generator groups, comma-separated: a generator (probabilistic staging) or "
     "GENERATOR:STAGING (ws:fb = ws with RandWire's fixed stages).",
 )
 @click.option(
