@@ -193,6 +193,10 @@ def test_generate_makes_what_the_library_makes(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["merge"] == generate("dp", seed=0).merge
     helps = {cmd: opt.help or "" for cmd, opt in _options("--merge")}
     assert all("maps" in h and "pooled" in h for h in helps.values())
+    defaults = {cmd: opt.default for cmd, opt in _options("--merge")}
+    assert set(defaults) >= {"generate", "study"}
+    assert set(defaults.values()) == {generate("dp", seed=0).merge}  # one default: the library's
+    assert "--merge maps" in helps["study"]  # how to reproduce the paper's tables
 
 
 def test_command_functions_stay_short() -> None:

@@ -76,7 +76,7 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="How a vertex combines its inputs (docs/generators.md).",
 )
-@merge_option("pooled", "pooled as in parawire.generate (`study` uses the paper's maps)")
+@merge_option()
 @out_option("Write the spec here (default: print JSON to stdout).", file=True)
 def generate_cmd(
     generator: str,

@@ -41,8 +41,6 @@ VARYING_DEFAULTS: dict[str, str] = {
     "--batch-size": "the recipe's, except the differentiable search's supernet (no recipe)",
     "--channels": "a generated network's stem (32) vs the supernet's first stage (16)",
     "--stem-stride": "chosen from the image size for a generated network; the supernet's is 2",
-    "--merge": "generate gives the library's default (pooled: less data to the merge); study "
-    "reproduces the paper (maps)",
     "--master": "a worker joins a rendezvous; serve and predict start local ranks without one",
     "--runs": "`worker` without --runs serves a driver instead of benchmarking",
     "--timeout": "latency collect (120 s) runs unattended for hours on a loaded machine, where "
@@ -418,19 +416,23 @@ def stem_stride_option(default: int | None, help_text: str) -> Decorator:
     )
 
 
-def merge_option(default: str, why: str) -> Decorator:
-    """``--merge``: how the output vertex combines the sinks; ``why`` says why this command's
-    default is ``default`` (VARYING_DEFAULTS)."""
+def merge_option(note: str = "") -> Decorator:
+    """``--merge``: how the output vertex combines the sinks; the default is the library's
+    (``parawire.generate``'s, read from its signature so that the two cannot drift apart) in
+    every command; ``note`` adds what it means there (the paper used maps)."""
+    import inspect
+
+    from parawire.arch.generate import generate
     from parawire.arch.spec import MERGES
 
     return shared_option(
         "--merge",
         type=click.Choice(MERGES),
-        default=default,
+        default=inspect.signature(generate).parameters["merge"].default,
         show_default=True,
         help="How the output vertex combines the sinks: maps (EDGE'23, the paper's: feature "
         "maps averaged) or pooled (each sink pooled and projected on its own device: far "
-        f"less data to the merge); {why}.",
+        f"less data to the merge; parawire.generate's default){note}.",
     )
 
 

@@ -74,7 +74,10 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
     "64 px, resnet50 above).",
 )
 @click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
-@merge_option("maps", "maps as in the paper, which the study reproduces (`generate`: pooled)")
+@merge_option(
+    "; the paper's tables (and this project's studies of them) used maps: pass "
+    "--merge maps to reproduce them"
+)
 @click.option(
     "--merge-generators",
     default="",
