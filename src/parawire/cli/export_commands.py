@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +20,6 @@ from parawire.cli._progress import progress_on_stderr
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
-    choice_kwargs,
     deployment_options,
 )
 from parawire.cli.options import (
@@ -81,11 +80,7 @@ def export_cmd(
     path: Path,
     devices: int | None,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     weights: Path | None,
     seed: int,
     whole: bool,
@@ -104,10 +99,11 @@ def export_cmd(
     from parawire.export import export_onnx
     from parawire.runtime.plan import load_plan_or_spec
 
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
-    plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
+    plan = load_plan_or_spec(
+        path, devices, profile=profile, weights=weights, seed=seed, **deployment
+    )
     with progress_on_stderr("export") as progress:
         result = export_onnx(
             plan,

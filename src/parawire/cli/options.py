@@ -15,7 +15,7 @@ Choices come from the registries when a command module is imported, never for ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +416,13 @@ def stem_stride_option(default: int | None, help_text: str) -> Decorator:
     )
 
 
+def choice_option(name: str, choices: Sequence[str], default: str, help_text: str) -> Decorator:
+    """An option taking one of ``choices`` (listed in ``--help``), ``default`` shown."""
+    return shared_option(
+        name, type=click.Choice(choices), default=default, show_default=True, help=help_text
+    )
+
+
 def merge_option(note: str = "") -> Decorator:
     """``--merge``: how the output vertex combines the sinks; the default is the library's
     (``parawire.generate``'s, read from its signature so that the two cannot drift apart) in
@@ -425,12 +432,11 @@ def merge_option(note: str = "") -> Decorator:
     from parawire.arch.generate import generate
     from parawire.arch.spec import MERGES
 
-    return shared_option(
+    return choice_option(
         "--merge",
-        type=click.Choice(MERGES),
-        default=inspect.signature(generate).parameters["merge"].default,
-        show_default=True,
-        help="How the output vertex combines the sinks: maps (EDGE'23, the paper's: feature "
+        MERGES,
+        inspect.signature(generate).parameters["merge"].default,
+        "How the output vertex combines the sinks: maps (EDGE'23, the paper's: feature "
         "maps averaged) or pooled (each sink pooled and projected on its own device: far "
         f"less data to the merge; parawire.generate's default){note}.",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,7 +18,6 @@ from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
-    choice_kwargs,
     deployment_options,
 )
 from parawire.cli.options import (
@@ -127,11 +126,7 @@ def plan_cmd(
     spec_path: Path,
     devices: int,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     weights: Path | None,
     seed: int,
     out: Path,
@@ -142,8 +137,7 @@ def plan_cmd(
     from parawire.runtime.plan import load_network, make_plan
 
     network = load_network(spec_path)
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
+    plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **deployment)
     plan.save(out)
     announce_profile("plan", profile)
     say("plan", profile_note(profile), weights_note(plan, f"the plan in {out}"))
@@ -189,11 +183,7 @@ def run_cmd(
     path: Path,
     devices: int | None,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     threads: int,
     runs: int,
     warmup: int,
@@ -230,9 +220,8 @@ def run_cmd(
     options = dataclasses.replace(
         options, check=check, check_data=check_data, processes=processes, pin=pin
     )
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
-    plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
+    plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **deployment)
     with tempfile.TemporaryDirectory(prefix="parawire-dilation-") as tmp:
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:

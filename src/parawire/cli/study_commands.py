@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -132,7 +133,8 @@ def study_cmd(
     staging_generators: str,
     merge_generators: str,
     data: Path | None,
-    **kw,
+    deployment: dict[str, Any],
+    **kw: Any,
 ) -> None:
     """Sample, train, evaluate and analyse architectures per generator; write the tables."""
     cfg = StudyConfig(
@@ -141,6 +143,7 @@ def study_cmd(
         staging_generators=_names(staging_generators),
         merge_generators=_names(merge_generators),
         data=None if data is None else str(data),
+        **deployment,
         **kw,
     )
     outcome = run_study(cfg, out, log=click.echo)
