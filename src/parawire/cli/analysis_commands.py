@@ -18,6 +18,7 @@ from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.analysis.throughput import fastest_stream, steady_state
 from parawire.cli._basis import say, weights_note
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
     announce_profile,
@@ -27,7 +28,6 @@ from parawire.cli.options import (
     DEFAULT_PROFILE,
     devices_option,
     json_option,
-    not_weights,
     out_option,
     predictor_option,
     profile_option,
@@ -192,7 +192,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 
 
 @click.command("analyze")
-@click.argument("target", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("target", "SPEC_OR_MODEL", path=False)
 @devices_option(default=4)
 @profile_option(DEFAULT_PROFILE, "of the devices the deployment is simulated on")
 @deployment_options

@@ -17,6 +17,7 @@ import click
 
 from parawire.cli._basis import profile_note, say, weights_note
 from parawire.cli._progress import progress_on_stderr
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
@@ -26,7 +27,6 @@ from parawire.cli.options import (
     DEFAULT_PROFILE,
     check_option,
     devices_option,
-    not_weights,
     out_option,
     profile_option,
     seed_option,
@@ -42,9 +42,7 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
 
 
 @click.command("export")
-@click.argument(
-    "path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("path", "PLAN_OR_SPEC")
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
 @profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options

@@ -466,27 +466,3 @@ def check_option(default: int, help_text: str) -> Decorator:
     return shared_option(
         "--check", type=click.IntRange(min=0), default=default, show_default=True, help=help_text
     )
-
-
-# ----------------------------------------------------------------------------- arguments
-WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")  # files of weights, never a spec
-
-
-def not_weights(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Callback of a SPEC / PLAN argument: a weights file there is a mistake with a known fix."""
-    if value is not None and str(value).lower().endswith(WEIGHTS_SUFFIXES):
-        from parawire.errors import ConfigError
-
-        command = ctx.command.name or "plan"
-        takes_weights = any(p.name == "weights" for p in ctx.command.params)
-        use = (
-            f"--weights (parawire {command} arch.json --weights {value})"
-            if takes_weights
-            else f"--weights of eval, plan or export (parawire plan arch.json -n 2 --weights "
-            f"{value})"
-        )
-        raise ConfigError(
-            f"{value} holds weights, not an architecture: give the spec or model it was trained "
-            f"as, and the weights as {use}"
-        )
-    return value

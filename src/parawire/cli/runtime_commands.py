@@ -15,6 +15,7 @@ import click
 
 from parawire._io import dumps_strict
 from parawire.cli._basis import profile_note, say, weights_note
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
@@ -31,7 +32,6 @@ from parawire.cli.options import (
     json_option,
     link_option,
     master_option,
-    not_weights,
     out_option,
     processes_option,
     profile_option,
@@ -113,9 +113,7 @@ def _describe(plan: Plan) -> str:
 
 
 @click.command("plan")
-@click.argument(
-    "spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("spec_path", "SPEC_OR_MODEL")
 @devices_option(default=None, required=True)
 @profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
@@ -146,9 +144,7 @@ def plan_cmd(
 
 
 @click.command("run")
-@click.argument(
-    "path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("path", "PLAN_SPEC_OR_MODEL")
 @devices_option(default=None, note=" (needed for a spec or model; a plan runs on its own ranks)")
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from parawire.cli._progress_lines import CountedBatches, progress_lines, step_progress
+from parawire.cli.arguments import network_argument
 from parawire.cli.options import (
     batch_size_option,
     data_option,
@@ -15,7 +16,6 @@ from parawire.cli.options import (
     device_option,
     epochs_option,
     lr_option,
-    not_weights,
     out_option,
     recipe_option,
     seed_option,
@@ -42,7 +42,7 @@ def _stderr(text: str) -> None:
 
 
 @click.command("train")
-@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("model", "SPEC_OR_MODEL", path=False)
 @dataset_option()
 @data_option()
 @dataset_options_option
@@ -101,7 +101,7 @@ def train_cmd(
 
 
 @click.command("eval")
-@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("model", "SPEC_OR_MODEL", path=False)
 @weights_option(
     required=True,
     help_text="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
