@@ -1,13 +1,16 @@
-"""`parawire latency collect` through the command line: the shared options (issue 20, item 9)
-keep what the command did before, a store URL stays a URL, and a quick look in this process."""
+"""`parawire latency` through the command line: the shared options (issue 20, item 9) keep what
+collect did before, a store URL stays a URL, a quick look runs in this process, and `fit --model`
+lists the registered predictors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 
-from parawire.cli import main
+from parawire.cli import app, main
+from parawire.latency import list_predictors
 from parawire.latency.store import LatencyStore
 
 QUICK = ["--samples", "1", "--min-nodes", "4", "--max-nodes", "6", "--repeats", "2"]
@@ -32,3 +35,11 @@ def test_collect_refuses_at_parse(
     assert main(["latency", "collect", "--out", str(out), *QUICK, option, value]) != 0
     assert said in capsys.readouterr().err
     assert not out.exists()  # nothing measured, no store created
+
+
+def test_fit_lists_the_predictors_and_suggests_one(capsys: pytest.CaptureFixture[str]) -> None:
+    fit = app.get_command(click.Context(app), "latency").commands["fit"]  # type: ignore[union-attr]
+    model = next(p for p in fit.params if p.name == "model")
+    assert list(model.type.choices) == list_predictors()  # type: ignore[attr-defined]
+    assert main(["latency", "fit", "nowhere.db", "-o", "p.pt", "--model", "hybrd"]) == 2
+    assert "(did you mean 'hybrid'?)" in capsys.readouterr().err

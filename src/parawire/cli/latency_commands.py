@@ -22,6 +22,7 @@ from parawire.cli.deployment_options import wire_dtype_option
 from parawire.cli.latency_collect import collect_cmd, noise_cmd
 from parawire.cli.latency_options import k_option, measured_on_option
 from parawire.cli.options import (
+    LazyChoice,
     devices_option,
     epochs_option,
     json_option,
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
     from parawire.latency.evaluate import Errors
 
 _predictor = predictor_option("A predictor file from `parawire latency fit`.", required=True)
+
+
+def _predictor_names() -> list[str]:
+    from parawire.latency import list_predictors
+
+    return list_predictors()
 
 
 @click.group("latency")
@@ -71,7 +78,13 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
     file=True,
     required=True,
 )
-@click.option("--model", default="hybrid", show_default=True, help="A registered predictor.")
+@click.option(
+    "--model",
+    type=LazyChoice(_predictor_names),
+    default="hybrid",
+    show_default=True,
+    help="A registered predictor (docs/latency.md).",
+)
 @k_option()
 @measured_on_option("Only rows of this measurement label (a profile name, or local-cputime).")
 @epochs_option(None, "Learned models: the most epochs (validation stops sooner; default 300).")

@@ -83,6 +83,20 @@ class Choice(click.Choice):
             raise
 
 
+class LazyChoice(Choice):
+    """``Choice`` whose choices are read when first needed (this command's ``--help`` or its
+    parse), not when its module is imported: a registry that loads torch to list its names
+    stays unloaded for the other commands of the group."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:  # no super(): no choices yet
+        self._names = names
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self._names())
+
+
 class ProfileParam(click.ParamType):
     """A profile name (the choices are listed) or a TOML file, checked at parse."""
 
