@@ -45,7 +45,7 @@ VARYING_DEFAULTS: dict[str, str] = {
     "--runs": "`worker` without --runs serves a driver instead of benchmarking",
     "--timeout": "latency collect (120 s) runs unattended for hours on a loaded machine, where "
     "a row that times out is lost until a rerun; the interactive commands give up sooner (60 s)",
-    "--repeats": "calibrate times micro-benchmarks of microseconds (30 each); latency collect "
+    "--repeats": "calibrate times short micro-benchmarks (30 runs each); latency collect times "
     "whole networks, in each of --processes fresh processes (15 each)",
     "--samples": "a study trains every sample (3 per generator); latency collect only times "
     "them (100 in all)",
