@@ -18,9 +18,6 @@ from parawire.cli.options import DEFAULT_PROFILE, VARYING_DEFAULTS, SharedOption
 from parawire.data import list_datasets
 from parawire.train.recipes import list_recipes
 
-# `latency ...` keeps its own option definitions for now (issue 20 stays open for it)
-NOT_YET_SHARED = ("latency",)
-
 
 def _commands() -> list[click.Command]:
     ctx = click.Context(app)
@@ -109,8 +106,7 @@ def _shared() -> dict[str, list[tuple[str, click.Option]]]:
     """Option name -> (command, option) for every name that two or more commands use."""
     uses: dict[str, list[tuple[str, click.Option]]] = defaultdict(list)
     for cmd, opt in _options(""):
-        if cmd.split()[0] not in NOT_YET_SHARED:
-            uses[max(opt.opts, key=len)].append((cmd, opt))
+        uses[max(opt.opts, key=len)].append((cmd, opt))
     return {name: found for name, found in uses.items() if len({c for c, _ in found}) > 1}
 
 
@@ -170,7 +166,7 @@ def test_one_default_profile_and_run_measures_this_machine() -> None:
     ("name", "names"), [("--dataset", list_datasets), ("--recipe", list_recipes)]
 )
 def test_registry_options_list_their_choices(name: str, names) -> None:
-    found = [(cmd, opt) for cmd, opt in _options(name) if cmd.split()[0] not in NOT_YET_SHARED]
+    found = _options(name)
     assert found
     for cmd, opt in found:
         assert isinstance(opt.type, click.Choice), cmd
@@ -181,8 +177,7 @@ def test_link_and_emulate_list_the_profiles() -> None:
     ctx = click.Context(app)
     for name in ("--link", "--emulate"):
         for cmd, opt in _options(name):
-            if cmd.split()[0] not in NOT_YET_SHARED:
-                assert all(p in opt.make_metavar(ctx) for p in list_profiles()), (cmd, name)
+            assert all(p in opt.make_metavar(ctx) for p in list_profiles()), (cmd, name)
 
 
 def test_a_misspelled_dataset_is_refused_at_parse(capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,6 +193,10 @@ def test_generate_makes_what_the_library_makes(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["merge"] == generate("dp", seed=0).merge
     helps = {cmd: opt.help or "" for cmd, opt in _options("--merge")}
     assert all("maps" in h and "pooled" in h for h in helps.values())
+    defaults = {cmd: opt.default for cmd, opt in _options("--merge")}
+    assert set(defaults) >= {"generate", "study"}
+    assert set(defaults.values()) == {generate("dp", seed=0).merge}  # one default: the library's
+    assert "--merge maps" in helps["study"]  # how to reproduce the paper's tables
 
 
 def test_command_functions_stay_short() -> None:

@@ -55,6 +55,7 @@ def test_import_parawire_is_light() -> None:
         ["plan", "--help"],
         ["run", "--help"],
         ["worker", "--help"],
+        ["latency", "--help"],  # `latency fit --model` lists the predictors only when asked
     ],
 )
 def test_help_is_light(args: list[str]) -> None:

@@ -45,7 +45,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
 def checks_out_first(command: click.Command) -> click.Command:
     """Make ``command`` check its ``--out`` before it runs (``parawire.cli._paths``): a file
     path for an option declared ``dir_okay=False``, a folder otherwise; one ConfigError line
-    instead of a traceback after the work. Options that are not paths (a store URL) are left."""
+    instead of a traceback after the work. A database URL (a store's) is left as it is."""
     param = next((p for p in command.params if p.name == "out"), None)
     original = command.callback
     if param is None or not isinstance(param.type, click.Path) or original is None:
@@ -58,7 +58,7 @@ def checks_out_first(command: click.Command) -> click.Command:
         from parawire.cli._paths import check_output_file, check_output_folder
 
         out = kwargs.get("out")
-        if out is not None:
+        if out is not None and "://" not in str(out):  # a database URL has no path to check
             check = check_output_file if wants_file else check_output_folder
             check(Path(str(out)), max(param.opts, key=len))
         return original(**kwargs)

@@ -8,6 +8,7 @@ parawire analyze arch.json --devices 8 --wire-dtype float16 --json --out results
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -17,17 +18,16 @@ from parawire._io import dumps_strict
 from parawire.analysis.api import AnalysisResult, analyze, compare
 from parawire.analysis.throughput import fastest_stream, steady_state
 from parawire.cli._basis import say, weights_note
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PARTITIONER_SEED_HELP,
     announce_profile,
-    choice_kwargs,
     deployment_options,
 )
 from parawire.cli.options import (
     DEFAULT_PROFILE,
     devices_option,
     json_option,
-    not_weights,
     out_option,
     predictor_option,
     profile_option,
@@ -192,7 +192,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 
 
 @click.command("analyze")
-@click.argument("target", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("target", "SPEC_OR_MODEL", path=False)
 @devices_option(default=4)
 @profile_option(DEFAULT_PROFILE, "of the devices the deployment is simulated on")
 @deployment_options
@@ -225,11 +225,7 @@ def analyze_cmd(
     target: str,
     devices: int,
     profile: str,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     compare_all: bool,
     objective: str,
     seed: int,
@@ -240,12 +236,12 @@ def analyze_cmd(
     """Choose and simulate a deployment of SPEC_OR_MODEL (arch.json, torchvision:NAME or a
     baseline: cifarnet, resnet20, resnet50) on up to --devices devices; print the figures and a
     verdict."""
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    best = analyze(target, devices, profile, seed=seed, **kw)
+    best = analyze(target, devices, profile, seed=seed, **deployment)
     results = [best]
     if compare_all or objective == "throughput":
+        kw = dict(deployment)
+        partitioner = kw.pop("partitioner")
         names = [partitioner] if partitioner else None
-        kw.pop("partitioner")
         results = compare(target, devices, profile, names, seed=seed, **kw)
     if objective == "throughput":
         best = fastest_stream([best, *results])

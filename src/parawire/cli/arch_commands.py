@@ -10,11 +10,11 @@ from rich.table import Table
 
 from parawire.arch import STAGINGS, ArchSpec, StagingConfig, generate, load_spec
 from parawire.arch.spec import AGGREGATIONS
+from parawire.cli.arguments import network_argument
 from parawire.cli.options import (
     c_max_option,
     channels_option,
     merge_option,
-    not_weights,
     out_option,
     seed_option,
 )
@@ -76,7 +76,7 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="How a vertex combines its inputs (docs/generators.md).",
 )
-@merge_option("pooled", "pooled as in parawire.generate (`study` uses the paper's maps)")
+@merge_option()
 @out_option("Write the spec here (default: print JSON to stdout).", file=True)
 def generate_cmd(
     generator: str,
@@ -146,9 +146,7 @@ def summary_rows(spec: ArchSpec) -> list[tuple[str, str]]:
 
 
 @click.command("show")
-@click.argument(
-    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("spec_path", "ARCH_JSON")
 def show_cmd(spec_path: Path) -> None:
     """Summarise an architecture: vertices, edges, stages, depth, width, parameters, MACs."""
     spec = load_spec(spec_path)
@@ -159,9 +157,7 @@ def show_cmd(spec_path: Path) -> None:
 
 
 @click.command("validate")
-@click.argument(
-    "spec_path", metavar="ARCH_JSON", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("spec_path", "ARCH_JSON")
 def validate_cmd(spec_path: Path) -> None:
     """Check a spec file against every structural rule; exit 1 with the first problem."""
     spec = load_spec(spec_path)

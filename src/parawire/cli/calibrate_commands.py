@@ -15,6 +15,7 @@ from parawire.cli.options import (
     json_option,
     out_option,
     processes_option,
+    repeats_option,
     threads_option,
     timeout_option,
 )
@@ -42,13 +43,7 @@ if TYPE_CHECKING:
     help="Allow --name to be a built-in profile's (local-cpu): every later command that names "
     "it then gets this machine's figures instead of the built-in ones.",
 )
-@click.option(
-    "--repeats",
-    type=click.IntRange(min=1),
-    default=30,
-    show_default=True,
-    help="Timed runs per micro-benchmark (fewer: faster, noisier).",
-)
+@repeats_option(30, "Timed runs per micro-benchmark (fewer: faster, noisier).")
 @processes_option("Fresh processes that time the networks in context (medians over them).")
 @timeout_option()
 @json_option("Print the figures as one JSON object.")

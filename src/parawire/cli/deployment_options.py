@@ -14,10 +14,13 @@ import click
 from parawire.analysis.costs import DEFAULT_SCATTER, SCATTERS, WIRE_DTYPES
 from parawire.analysis.deployment import DEFAULT_SELECTION, SELECTIONS
 from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
+from parawire.cli.option_groups import grouped
 from parawire.cli.options import (  # noqa: F401  (re-exported: the deployment's options)
     DEFAULT_PROFILE,
     Choice,
+    Decorator,
     ProfileParam,
+    choice_option,
     devices_option,
     profile_option,
     shared_option,
@@ -58,31 +61,19 @@ PLAN_SEED_HELP = (
 )
 
 
-wire_dtype_option = shared_option(
+wire_dtype_option = choice_option(
     "--wire-dtype",
-    type=click.Choice(WIRE_DTYPES),
-    default="float32",
-    show_default=True,
-    help="Precision of the tensors sent between devices (int8: per-tensor scale).",
+    WIRE_DTYPES,
+    "float32",
+    "Precision of the tensors sent between devices (int8: per-tensor scale).",
 )
 
 
 def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool = True) -> Any:
     """Decorate a command with --partitioner, --select, --eps (unless ``eps=False``),
-    --wire-dtype and --scatter; use as ``@deployment_options`` or ``@deployment_options(...)``.
-    """
-    if command is None:
-        return lambda c: _decorate(c, eps)
-    return _decorate(command, eps)
-
-
-def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]:
-    eps_option = shared_option(
-        "--eps",
-        default=",".join(str(e) for e in EPS_SWEEP),
-        show_default=True,
-        help="Balance tolerances swept by kahypar and metis (comma-separated).",
-    )
+    --wire-dtype and --scatter, handed to it as one argument ``deployment``: the keyword
+    arguments of ``analyze`` / ``make_plan`` (``deployment_kwargs``). Use as
+    ``@deployment_options`` or ``@deployment_options(...)``."""
     options = [
         shared_option(
             "--partitioner",
@@ -91,41 +82,46 @@ def _decorate(command: Callable[..., Any], with_eps: bool) -> Callable[..., Any]
             help="Restrict the placement to this partitioner (default: every partitioner "
             "for --select latency, kahypar for cs and makespan).",
         ),
-        shared_option(
+        choice_option(
             "--select",
-            type=click.Choice(SELECTIONS),
-            default=DEFAULT_SELECTION,
-            show_default=True,
-            help="latency: the fastest simulated placement on at most --devices devices (fewer "
+            SELECTIONS,
+            DEFAULT_SELECTION,
+            "latency: the fastest simulated placement on at most --devices devices (fewer "
             "when faster); cs: the paper's lowest concurrency score on exactly --devices; "
             "makespan: the fastest placement of one partitioner on exactly --devices.",
         ),
-        eps_option,
+        *([_eps_option()] if eps else []),
         wire_dtype_option,
-        shared_option(
+        choice_option(
             "--scatter",
-            type=click.Choice(SCATTERS),
-            default=DEFAULT_SCATTER,
-            show_default=True,
-            help="image: devices get the input image and run the stem themselves; stem: they "
+            SCATTERS,
+            DEFAULT_SCATTER,
+            "image: devices get the input image and run the stem themselves; stem: they "
             "get the stem's output (the paper's deployment).",
         ),
     ]
-    if not with_eps:
-        options = [o for o in options if o is not eps_option]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    decorate = grouped("deployment", options, deployment_kwargs)
+    return decorate if command is None else decorate(command)
 
 
-def choice_kwargs(
-    partitioner: str | None, select: str, eps: str, wire_dtype: str, scatter: str
+def _eps_option() -> Decorator:
+    return shared_option(
+        "--eps",
+        default=",".join(str(e) for e in EPS_SWEEP),
+        show_default=True,
+        help="Balance tolerances swept by kahypar and metis (comma-separated).",
+    )
+
+
+def deployment_kwargs(
+    partitioner: str | None, select: str, wire_dtype: str, scatter: str, eps: str | None = None
 ) -> dict[str, Any]:
-    """The keyword arguments of ``analyze`` / ``make_plan`` for the shared options."""
-    return {
+    """The keyword arguments of ``analyze`` / ``make_plan`` (and ``StudyConfig``'s fields,
+    without ``eps``) for the deployment options."""
+    kwargs = {
         "partitioner": partitioner,
         "select": select,
-        "eps": parse_eps(eps),
         "wire_dtype": wire_dtype,
         "scatter": scatter,
     }
+    return kwargs if eps is None else {**kwargs, "eps": parse_eps(eps)}

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from parawire.cli._basis import profile_note, say, weights_note
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
-    choice_kwargs,
     deployment_options,
 )
 from parawire.cli.options import (
     DEFAULT_PROFILE,
     check_option,
     devices_option,
-    not_weights,
     out_option,
     profile_option,
     seed_option,
@@ -43,9 +42,7 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 reordering, not a wrong 
 
 
 @click.command("export")
-@click.argument(
-    "path", metavar="PLAN_OR_SPEC", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("path", "PLAN_OR_SPEC")
 @devices_option(default=None, note=" (needed for a spec; a plan is exported as written)")
 @profile_option(DEFAULT_PROFILE, "the placement of a spec is chosen for")
 @deployment_options
@@ -81,11 +78,7 @@ def export_cmd(
     path: Path,
     devices: int | None,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     weights: Path | None,
     seed: int,
     whole: bool,
@@ -104,10 +97,11 @@ def export_cmd(
     from parawire.export import export_onnx
     from parawire.runtime.planner import load_plan_or_spec
 
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     if whole and devices is None and not _is_plan(path):
         devices = 1  # a spec needs a deployment; the whole network needs none
-    plan = load_plan_or_spec(path, devices, profile=profile, weights=weights, seed=seed, **kw)
+    plan = load_plan_or_spec(
+        path, devices, profile=profile, weights=weights, seed=seed, **deployment
+    )
     with progress_on_stderr("export") as progress:
         result = export_onnx(
             plan,

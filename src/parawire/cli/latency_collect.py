@@ -13,24 +13,27 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 
 from parawire._io import dumps_strict
-from parawire.errors import ConfigError
-
-
-def _devices(text: str) -> tuple[int, ...]:
-    """``"1,2,4"`` -> (1, 2, 4); ConfigError on anything else."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--devices must be comma-separated integers like 1,2,4, got {text!r}"
-        ) from None
-    if not values:
-        raise ConfigError("--devices needs at least one k, e.g. --devices 1,2")
-    return values
+from parawire.cli.latency_options import k_option, measured_on_option
+from parawire.cli.options import (
+    devices_option,
+    dilation_option,
+    emulate_option,
+    generators_option,
+    json_option,
+    out_option,
+    processes_option,
+    repeats_option,
+    samples_option,
+    seed_option,
+    threads_option,
+    timeout_option,
+    warmup_option,
+)
 
 
 @contextmanager
@@ -73,50 +76,18 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
 
 
 @click.command("collect")
-@click.option(
-    "-o", "--out", "out", required=True, help="SQLite file or SQLAlchemy URL of the store."
+@out_option("SQLite file or SQLAlchemy URL of the store.", file=True, required=True, url=True)
+@samples_option(100, "Architectures to sample (the job list extends without reshuffling).")
+@devices_option(
+    default=1,
+    note="; the k of every row (another -n into the same store adds that k's rows of the same "
+    "architectures)",
 )
-@click.option(
-    "--samples",
-    type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="Architectures to sample (the job list extends without reshuffling).",
-)
-@click.option(
-    "-n",
-    "--devices",
-    default="1",
-    show_default=True,
-    help="Devices (ranks) available: a deployment uses at most this many; a list (1,2,4) "
-    "measures every architecture at each.",
-)
-@click.option(
-    "--emulate",
-    default=None,
-    metavar="PROFILE",
-    help="Emulate devices of this profile for k > 1 (runtime device emulation).",
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Per rank."
-)
-@click.option(
-    "--repeats", type=click.IntRange(min=1), default=15, show_default=True, help="Timed runs."
-)
-@click.option(
-    "--warmup",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Unmeasured runs first.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the sampled architectures' draws (generator, size, width, staging...).",
-)
+@emulate_option(link="")
+@threads_option()
+@repeats_option(15, "Timed runs in each process.")
+@warmup_option()
+@seed_option("Seeds the sampled architectures' draws (generator, size, width, staging...).")
 @click.option(
     "--min-nodes", type=int, default=6, show_default=True, help="Fewest vertices sampled."
 )
@@ -127,12 +98,11 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     show_default=True,
     help="Most vertices of a sampled spec (staging's vertices included).",
 )
+@processes_option("Fresh processes each row is timed in (medians over them).")
 @click.option(
-    "--processes",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Fresh processes each row is timed in (0: this process, for quick looks).",
+    "--in-process",
+    is_flag=True,
+    help="Time in this process instead, one round, no fresh processes (quick looks).",
 )
 @click.option(
     "--interleave",
@@ -141,13 +111,7 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     show_default=True,
     help="Jobs whose fresh-process rounds are interleaved (rows are stored per batch).",
 )
-@click.option(
-    "--dilation",
-    default="1",
-    show_default=True,
-    help="With --emulate: run the emulation F times slower and divide the times by F, or "
-    "auto (F from this machine and its load; docs/runtime.md, time dilation).",
-)
+@dilation_option()
 @click.option(
     "--noise-threshold",
     type=click.FloatRange(min=0, min_open=True),
@@ -155,8 +119,8 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     show_default=True,
     help="Flag a row noisy when its processes' medians differ by more than this share.",
 )
-@click.option("--generators", default="", help="Comma-separated generators (default: all).")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
+@generators_option("", "Comma-separated generators (default: every registered one).")
+@timeout_option("Seconds any wait of a measurement on several devices may last.", default=120.0)
 @click.option(
     "--max-minutes",
     type=click.FloatRange(min=0, min_open=True),
@@ -172,49 +136,22 @@ def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
 )
 def collect_cmd(
     out: str,
-    samples: int,
-    devices: str,
-    emulate: str | None,
-    threads: int,
-    repeats: int,
-    warmup: int,
-    seed: int,
-    min_nodes: int,
-    max_nodes: int,
+    devices: int,
     generators: str,
-    timeout: float,
-    max_minutes: float | None,
-    clock: str,
     processes: int,
-    interleave: int,
-    dilation: str,
-    noise_threshold: float,
+    in_process: bool,
+    max_minutes: float | None,
+    **settings: Any,
 ) -> None:
     """Measure sampled architectures into OUT; resumable (rerun to continue)."""
     from parawire.latency.collect import CollectConfig, collect
     from parawire.latency.store import LatencyStore
 
-    if emulate is not None:
-        from parawire.analysis.profiles import create_profile
-
-        create_profile(emulate)  # an unknown profile fails before anything is measured
     config = CollectConfig(
-        samples=samples,
-        devices=_devices(devices),
-        seed=seed,
-        threads=threads,
-        repeats=repeats,
-        warmup=warmup,
-        emulate=emulate,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        timeout=timeout,
+        devices=(devices,),
         generators=tuple(g.strip() for g in generators.split(",") if g.strip()),
-        clock=clock,
-        processes=processes,
-        interleave=interleave,
-        dilation=dilation,
-        noise_threshold=noise_threshold,
+        processes=0 if in_process else processes,
+        **settings,  # the other options, named as CollectConfig's fields
     )
     config.check()
     store = LatencyStore(out)
@@ -234,11 +171,9 @@ def collect_cmd(
 @click.command("noise")
 @click.argument("first")
 @click.argument("second")
-@click.option(
-    "--k", "devices", type=click.IntRange(min=1), default=None, help="Only rows of this k."
-)
-@click.option("--measured-on", "profile", default=None, help="Only rows of this label.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@k_option()
+@measured_on_option("Only rows of this measurement label (a profile name, or local-cputime).")
+@json_option()
 def noise_cmd(
     first: str, second: str, devices: int | None, profile: str | None, as_json: bool
 ) -> None:

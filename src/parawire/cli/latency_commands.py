@@ -1,6 +1,7 @@
 """`parawire latency`: measured latency data sets and learned latency predictors.
 
-parawire latency collect --samples 300 --devices 1,2 --out latency.db
+parawire latency collect --samples 300 --devices 1 --out latency.db
+parawire latency collect --samples 300 --devices 2 --out latency.db   # k = 2, same architectures
 parawire latency collect --samples 40 --devices 4 --emulate rpi4-ethernet --out latency.db
 parawire latency fit latency.db -o predictor.pt --model hybrid
 parawire latency predict arch.json --devices 2 --predictor predictor.pt
@@ -17,21 +18,32 @@ from typing import TYPE_CHECKING
 import click
 
 from parawire._io import dumps_strict
-from parawire.cli.deployment_options import devices_option
+from parawire.cli.deployment_options import wire_dtype_option
 from parawire.cli.latency_collect import collect_cmd, noise_cmd
+from parawire.cli.latency_options import k_option, measured_on_option
+from parawire.cli.options import (
+    LazyChoice,
+    devices_option,
+    epochs_option,
+    json_option,
+    out_option,
+    predictor_option,
+    seed_option,
+    threads_option,
+)
 from parawire.errors import ConfigError
 
 if TYPE_CHECKING:
     from parawire.latency import Predictor, Sample
     from parawire.latency.evaluate import Errors
 
-_predictor_option = click.option(
-    "--predictor",
-    "predictor_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A predictor file from `parawire latency fit`.",
-)
+_predictor = predictor_option("A predictor file from `parawire latency fit`.", required=True)
+
+
+def _predictor_names() -> list[str]:
+    from parawire.latency import list_predictors
+
+    return list_predictors()
 
 
 @click.group("latency")
@@ -61,49 +73,26 @@ def _error_table(title: str, rows: list[tuple[str, object, float]]):  # -> rich 
 
 @latency_group.command("fit")
 @click.argument("db")
-@click.option(
-    "-o",
-    "--out",
-    "out",
+@out_option(
+    "The predictor file to write (safetensors weights with JSON metadata).",
+    file=True,
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The predictor file to write (safetensors weights with JSON metadata).",
-)
-@click.option("--model", default="hybrid", show_default=True, help="A registered predictor.")
-@click.option(
-    "--k",
-    "devices",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Only rows measured on this many devices.",
 )
 @click.option(
-    "--measured-on",
-    "profile",
-    default=None,
-    help="Only rows of this measurement label (a profile name, or local-cputime).",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Learned models: the most epochs (validation stops sooner; default 300).",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
+    "--model",
+    type=LazyChoice(_predictor_names),
+    default="hybrid",
     show_default=True,
-    help="Seeds the validation split (architectures held out for early stopping) and the "
-    "learned models' initial weights and batch order.",
+    help="A registered predictor (docs/latency.md).",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Torch threads while fitting (more only on a machine nothing else uses).",
+@k_option()
+@measured_on_option("Only rows of this measurement label (a profile name, or local-cputime).")
+@epochs_option(None, "Learned models: the most epochs (validation stops sooner; default 300).")
+@seed_option(
+    "Seeds the validation split (architectures held out for early stopping) and the "
+    "learned models' initial weights and batch order."
 )
+@threads_option("torch threads while fitting (more only on a machine nothing else uses).")
 @click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy.")
 @click.option(
     "--adapt",
@@ -205,24 +194,14 @@ def _fit_summary(predictor: Predictor, samples: list[Sample], out: Path) -> str:
 @latency_group.command("predict")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @devices_option(default=1, note=" (the recommended deployment is predicted)")
-@_predictor_option
-@click.option(
-    "--measured-on",
-    "profile",
-    default=None,
-    help="Measurement label to predict for (default: the predictor's).",
-)
-@click.option(
-    "--wire-dtype",
-    default="float32",
-    show_default=True,
-    help="Dtype of tensors sent between devices.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_predictor
+@measured_on_option("Measurement label to predict for (default: the predictor's).")
+@wire_dtype_option
+@json_option()
 def predict_cmd(
     spec: Path,
     devices: int,
-    predictor_file: Path,
+    predictor: Path,
     profile: str | None,
     wire_dtype: str,
     as_json: bool,
@@ -231,9 +210,8 @@ def predict_cmd(
     from parawire.arch import load_spec
     from parawire.latency import load_predictor, predict_spec
 
-    predictor = load_predictor(predictor_file)
     result = predict_spec(
-        predictor, load_spec(spec), devices, profile=profile, wire_dtype=wire_dtype
+        load_predictor(predictor), load_spec(spec), devices, profile=profile, wire_dtype=wire_dtype
     )
     if as_json:
         click.echo(dumps_strict(result))
@@ -247,14 +225,8 @@ def predict_cmd(
 
 @latency_group.command("report")
 @click.argument("db")
-@_predictor_option
-@click.option(
-    "--k",
-    "devices",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Only rows measured on this many devices.",
-)
+@_predictor
+@k_option()
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the predicted-vs-measured plot here (PNG).")  # fmt: skip
 @click.option(
@@ -262,10 +234,10 @@ def predict_cmd(
     is_flag=True,
     help="Keep rows of architectures the predictor was fitted on (left out by default).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option()
 def report_cmd(
     db: str,
-    predictor_file: Path,
+    predictor: Path,
     devices: int | None,
     plot: Path | None,
     include_trained: bool,
@@ -279,34 +251,34 @@ def report_cmd(
     from parawire.latency.plot import plot_predicted_vs_measured
     from parawire.latency.store import LatencyStore
 
-    predictor = load_predictor(predictor_file)
+    fitted = load_predictor(predictor)
     store = LatencyStore(db, create=False)
-    samples = [s for s in load_samples(store, devices=devices) if s.profile in predictor.profiles]
+    samples = [s for s in load_samples(store, devices=devices) if s.profile in fitted.profiles]
     store.close()
-    trained = set(predictor.trained)
+    trained = set(fitted.trained)
     left_out = 0 if include_trained else sum(s.digest in trained for s in samples)
     if not include_trained:
         samples = [s for s in samples if s.digest not in trained]
     if not samples:
         raise ConfigError(
-            f"{db} has no measurements of {', '.join(predictor.profiles)} to score the predictor "
+            f"{db} has no measurements of {', '.join(fitted.profiles)} to score the predictor "
             f"on ({left_out} rows of architectures it was fitted on left out: --include-trained "
             "keeps them)"
         )
-    rows = _report_rows(predictor, samples)
+    rows = _report_rows(fitted, samples)
     if plot is not None:
         plot_predicted_vs_measured(
-            predictor.predict(samples),
+            fitted.predict(samples),
             [s.latency_s for s in samples],
             plot,
-            f"{predictor.name} on {db} ({len(samples)} measurements)",
+            f"{fitted.name} on {db} ({len(samples)} measurements)",
         )
     if as_json:
         doc = {label: {**e.to_dict(), "per_s": rate} for label, e, rate in rows}
-        click.echo(dumps_strict({"predictor": predictor.name, "groups": doc,
+        click.echo(dumps_strict({"predictor": fitted.name, "groups": doc,
                                  "trained_rows_left_out": left_out}))  # fmt: skip
         return
-    Console().print(_error_table(f"{predictor.name} on {db}", rows))
+    Console().print(_error_table(f"{fitted.name} on {db}", rows))
     if left_out:
         click.echo(
             f"left out {left_out} rows of architectures the predictor was fitted on "

@@ -15,7 +15,7 @@ Choices come from the registries when a command module is imported, never for ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ RUN_PROFILE = "local-cpu"
 VARYING_DEFAULTS: dict[str, str] = {
     "--out": "a file for some commands, a folder for others; required where nothing is printed",
     "--devices": "a spec needs it (plan, run, export: required or taken from the plan); "
-    "analyze, study and search assume 4",
+    "analyze, study and search assume 4; latency collect and predict one device (k = 1)",
     "--profile": "`run` measures this machine (local-cpu); the others place for DEFAULT_PROFILE",
     "--epochs": "train uses the recipe's; a study, a proxy search and the finalists of the "
     "differentiable search train for their own lengths",
@@ -41,10 +41,18 @@ VARYING_DEFAULTS: dict[str, str] = {
     "--batch-size": "the recipe's, except the differentiable search's supernet (no recipe)",
     "--channels": "a generated network's stem (32) vs the supernet's first stage (16)",
     "--stem-stride": "chosen from the image size for a generated network; the supernet's is 2",
-    "--merge": "generate gives the library's default (pooled: less data to the merge); study "
-    "reproduces the paper (maps)",
     "--master": "a worker joins a rendezvous; serve and predict start local ranks without one",
     "--runs": "`worker` without --runs serves a driver instead of benchmarking",
+    "--timeout": "latency collect (120 s) runs unattended for hours on a loaded machine, where "
+    "a row that times out is lost until a rerun; the interactive commands give up sooner (60 s)",
+    "--repeats": "calibrate times short micro-benchmarks (30 runs each); latency collect times "
+    "whole networks, in each of --processes fresh processes (15 each)",
+    "--samples": "a study trains every sample (3 per generator); latency collect only times "
+    "them (100 in all)",
+    "--generators": "a study compares the paper's generator groups (GENERATOR:STAGING "
+    "included); latency collect samples every registered generator unless told",
+    "--predictor": "latency predict and report apply a predictor (required); analyze and "
+    "search add a prediction only when given one",
     "--check": "run compares 100 real test images (its accuracy), export 2 random images "
     "(ONNX Runtime against PyTorch)",
     "--weights": "eval needs trained weights; plan and export fall back to seeded untrained ones",
@@ -73,6 +81,20 @@ class Choice(click.Choice):
             if hint:
                 exc.message = f"{exc.message.rstrip('.')}{hint}"
             raise
+
+
+class LazyChoice(Choice):
+    """``Choice`` whose choices are read when first needed (this command's ``--help`` or its
+    parse), not when its module is imported: a registry that loads torch to list its names
+    stays unloaded for the other commands of the group."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:  # no super(): no choices yet
+        self._names = names
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self._names())
 
 
 class ProfileParam(click.ParamType):
@@ -134,14 +156,29 @@ def link_option() -> Decorator:
     )
 
 
-def emulate_option() -> Decorator:
-    """``--emulate``: emulate a profile's devices (and link) on this machine."""
+def emulate_option(link: str = " (unless --link)") -> Decorator:
+    """``--emulate``: emulate a profile's devices (and link) on this machine; ``link`` says
+    when the profile's link is not the one emulated (`run`, `worker`: unless --link)."""
     return shared_option(
         "--emulate",
         type=ProfileParam(),
         default=None,
         help="Emulate devices of this profile: every vertex runs for real, then waits until the "
-        "profile's time for it has passed; the profile's link is emulated too (unless --link).",
+        f"profile's time for it has passed; the profile's link is emulated too{link}.",
+    )
+
+
+def dilation_option() -> Decorator:
+    """``--dilation F|auto``: run an emulation F times slower, then divide its times by F."""
+    return shared_option(
+        "--dilation",
+        default="1",
+        show_default=True,
+        metavar="F|auto",
+        help="With --emulate: run the emulation F times slower (every compute and transfer time "
+        "x F) so that ranks sharing few cores still compute within their emulated times; auto "
+        "picks F from this machine (docs/runtime.md, time dilation). The times printed and "
+        "stored are the emulated device's (the dilated times divided by F).",
     )
 
 
@@ -153,13 +190,20 @@ def seed_option(what: str) -> Decorator:
 
 
 def out_option(
-    help_text: str, *, file: bool = False, required: bool = False, default: Path | None = None
+    help_text: str,
+    *,
+    file: bool = False,
+    required: bool = False,
+    default: Path | None = None,
+    url: bool = False,
 ) -> Decorator:
-    """``-o/--out``: where the command writes (a file or a folder, checked before any work)."""
+    """``-o/--out``: where the command writes (a file or a folder, checked before any work);
+    with ``url`` a file or a database URL, kept as the text given (``latency collect``)."""
     return shared_option(
         "-o",
         "--out",
-        type=click.Path(dir_okay=not file, path_type=Path),  # checked by checks_out_first
+        # checked by checks_out_first; a URL stays text (Path would fold sqlite:/// to sqlite:/)
+        type=click.Path(dir_okay=not file, path_type=str if url else Path),
         default=default,
         show_default=default is not None,
         required=required,
@@ -185,12 +229,13 @@ def weights_option(*, required: bool = False, help_text: str | None = None) -> D
     )
 
 
-def predictor_option(help_text: str) -> Decorator:
+def predictor_option(help_text: str, *, required: bool = False) -> Decorator:
     """``--predictor``: a latency predictor file written by `parawire latency fit`."""
     return shared_option(
         "--predictor",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
+        required=required,
         help=help_text,
     )
 
@@ -203,12 +248,14 @@ def threads_option(help_text: str = "torch threads of each rank (process).") -> 
     )
 
 
-def timeout_option(help_text: str = "Seconds any wait may last.") -> Decorator:
-    """``--timeout``: the longest wait, in seconds."""
+def timeout_option(
+    help_text: str = "Seconds any wait may last.", default: float = 60.0
+) -> Decorator:
+    """``--timeout``: the longest wait, in seconds (60 unless VARYING_DEFAULTS says why)."""
     return shared_option(
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
-        default=60.0,
+        default=default,
         show_default=True,
         help=help_text,
     )
@@ -222,6 +269,13 @@ def runs_option(default: int | None = 20, help_text: str = "Measured runs.") -> 
         default=default,
         show_default=default is not None,
         help=help_text,
+    )
+
+
+def repeats_option(default: int, help_text: str) -> Decorator:
+    """``--repeats``: timed runs of each measurement."""
+    return shared_option(
+        "--repeats", type=click.IntRange(min=1), default=default, show_default=True, help=help_text
     )
 
 
@@ -376,19 +430,43 @@ def stem_stride_option(default: int | None, help_text: str) -> Decorator:
     )
 
 
-def merge_option(default: str, why: str) -> Decorator:
-    """``--merge``: how the output vertex combines the sinks; ``why`` says why this command's
-    default is ``default`` (VARYING_DEFAULTS)."""
+def choice_option(name: str, choices: Sequence[str], default: str, help_text: str) -> Decorator:
+    """An option taking one of ``choices`` (listed in ``--help``), ``default`` shown."""
+    return shared_option(
+        name, type=click.Choice(choices), default=default, show_default=True, help=help_text
+    )
+
+
+def merge_option(note: str = "") -> Decorator:
+    """``--merge``: how the output vertex combines the sinks; the default is the library's
+    (``parawire.generate``'s, read from its signature so that the two cannot drift apart) in
+    every command; ``note`` adds what it means there (the paper used maps)."""
+    import inspect
+
+    from parawire.arch.generate import generate
     from parawire.arch.spec import MERGES
 
-    return shared_option(
+    return choice_option(
         "--merge",
-        type=click.Choice(MERGES),
-        default=default,
-        show_default=True,
-        help="How the output vertex combines the sinks: maps (EDGE'23, the paper's: feature "
+        MERGES,
+        inspect.signature(generate).parameters["merge"].default,
+        "How the output vertex combines the sinks: maps (EDGE'23, the paper's: feature "
         "maps averaged) or pooled (each sink pooled and projected on its own device: far "
-        f"less data to the merge); {why}.",
+        f"less data to the merge; parawire.generate's default){note}.",
+    )
+
+
+def samples_option(default: int, help_text: str) -> Decorator:
+    """``--samples``: how many architectures are sampled (seeds 0..N-1)."""
+    return shared_option(
+        "--samples", type=click.IntRange(min=0), default=default, show_default=True, help=help_text
+    )
+
+
+def generators_option(default: str, help_text: str) -> Decorator:
+    """``--generators``: the generators sampled, comma-separated."""
+    return shared_option(
+        "--generators", default=default, show_default=bool(default), help=help_text
     )
 
 
@@ -402,27 +480,3 @@ def check_option(default: int, help_text: str) -> Decorator:
     return shared_option(
         "--check", type=click.IntRange(min=0), default=default, show_default=True, help=help_text
     )
-
-
-# ----------------------------------------------------------------------------- arguments
-WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")  # files of weights, never a spec
-
-
-def not_weights(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Callback of a SPEC / PLAN argument: a weights file there is a mistake with a known fix."""
-    if value is not None and str(value).lower().endswith(WEIGHTS_SUFFIXES):
-        from parawire.errors import ConfigError
-
-        command = ctx.command.name or "plan"
-        takes_weights = any(p.name == "weights" for p in ctx.command.params)
-        use = (
-            f"--weights (parawire {command} arch.json --weights {value})"
-            if takes_weights
-            else f"--weights of eval, plan or export (parawire plan arch.json -n 2 --weights "
-            f"{value})"
-        )
-        raise ConfigError(
-            f"{value} holds weights, not an architecture: give the spec or model it was trained "
-            f"as, and the weights as {use}"
-        )
-    return value

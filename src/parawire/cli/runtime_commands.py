@@ -9,16 +9,16 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from parawire._io import dumps_strict
 from parawire.cli._basis import profile_note, say, weights_note
+from parawire.cli.arguments import network_argument
 from parawire.cli.deployment_options import (
     PLAN_SEED_HELP,
     announce_profile,
-    choice_kwargs,
     deployment_options,
 )
 from parawire.cli.options import (
@@ -27,11 +27,11 @@ from parawire.cli.options import (
     bind_option,
     check_option,
     devices_option,
+    dilation_option,
     emulate_option,
     json_option,
     link_option,
     master_option,
-    not_weights,
     out_option,
     processes_option,
     profile_option,
@@ -49,16 +49,6 @@ if TYPE_CHECKING:
     from parawire.runtime.rank import RankRecord
     from parawire.runtime.run_report import RunReport
 
-_dilation = click.option(
-    "--dilation",
-    default="1",
-    show_default=True,
-    metavar="F|auto",
-    help="With --emulate: run the emulation F times slower (every compute and transfer time "
-    "x F) so that ranks sharing few cores still compute within their emulated times; auto "
-    "picks F from this machine (docs/runtime.md, time dilation). The times printed are the "
-    "emulated device's (the dilated times divided by F); ratios are unaffected.",
-)
 _threads = threads_option("torch threads of each rank.")
 
 
@@ -123,9 +113,7 @@ def _describe(plan: Plan) -> str:
 
 
 @click.command("plan")
-@click.argument(
-    "spec_path", metavar="SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("spec_path", "SPEC_OR_MODEL")
 @devices_option(default=None, required=True)
 @profile_option(DEFAULT_PROFILE, "the placement is chosen for (the devices it will run on)")
 @deployment_options
@@ -136,11 +124,7 @@ def plan_cmd(
     spec_path: Path,
     devices: int,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     weights: Path | None,
     seed: int,
     out: Path,
@@ -151,8 +135,7 @@ def plan_cmd(
     from parawire.runtime.planner import load_network, make_plan
 
     network = load_network(spec_path)
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
-    plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **kw)
+    plan = make_plan(network, devices, profile=profile, weights=weights, seed=seed, **deployment)
     plan.save(out)
     announce_profile("plan", profile)
     say("plan", profile_note(profile), weights_note(plan, f"the plan in {out}"))
@@ -161,9 +144,7 @@ def plan_cmd(
 
 
 @click.command("run")
-@click.argument(
-    "path", metavar="PLAN_SPEC_OR_MODEL", type=click.Path(path_type=Path), callback=not_weights
-)
+@network_argument("path", "PLAN_SPEC_OR_MODEL")
 @devices_option(default=None, note=" (needed for a spec or model; a plan runs on its own ranks)")
 @profile_option(None, "of the placement of a spec and of the simulated makespan")
 @deployment_options
@@ -173,7 +154,7 @@ def plan_cmd(
 @batch_option()
 @link_option()
 @emulate_option()
-@_dilation
+@dilation_option()
 @timeout_option()
 @check_option(
     100, "Real test images run split at the end and compared with the float32 model (0: off)."
@@ -198,11 +179,7 @@ def run_cmd(
     path: Path,
     devices: int | None,
     profile: str | None,
-    partitioner: str | None,
-    select: str,
-    eps: str,
-    wire_dtype: str,
-    scatter: str,
+    deployment: dict[str, Any],
     threads: int,
     runs: int,
     warmup: int,
@@ -239,9 +216,8 @@ def run_cmd(
     options = dataclasses.replace(
         options, check=check, check_data=check_data, processes=processes, pin=pin
     )
-    kw = choice_kwargs(partitioner, select, eps, wire_dtype, scatter)
     predicted = run_profile(profile, link, emulate)
-    plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **kw)
+    plan = load_plan_or_spec(path, devices, profile=predicted, seed=seed, **deployment)
     with tempfile.TemporaryDirectory(prefix="parawire-dilation-") as tmp:
         factor, options = _dilated(plan, options, dilation, tmp)
         with progress_on_stderr("run") as progress:

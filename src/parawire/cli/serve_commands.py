@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from parawire.cli.option_groups import grouped
 from parawire.cli.options import (
     bind_option,
     json_option,
@@ -31,30 +33,33 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
-def _start(
-    plan: Path,
-    master: str | None,
-    bind: str | None,
-    timeout: float,
-    threads: int,
-    window: int,
-    wait: float,
-) -> Deployment:
-    """The deployment: local ranks, or remote workers joining ``master``."""
-    from parawire.runtime.lifeline import quiet_torch_logs
+@dataclass(frozen=True)
+class Ranks:
+    """How `serve` and `predict` start a plan's ranks: their shared options."""
 
-    quiet_torch_logs()  # before torch loads: no pages of C++ frames from the rendezvous
-    from parawire.runtime.deploy import Deployment
-    from parawire.runtime.serving import ServeOptions
+    master: str | None  # HOST:PORT that remote `parawire worker`s join; None: local ranks
+    bind: str | None  # the address the rendezvous listens on (default: master's host)
+    timeout: float  # seconds any wait may last
+    threads: int  # torch threads of each rank
+    window: int  # requests in flight at once
+    wait: float  # seconds to wait for every rank before answering on one device
 
-    options = ServeOptions(timeout=timeout, threads=threads, window=window)
-    workers = "local" if master is None else "remote"
-    net = Deployment(plan, workers=workers, master=master, bind=bind, options=options)
-    _first_line(net, plan)
-    if not net.wait_ready(wait):
-        why = net.fatal or f"not every rank joined within {wait:g}s"
-        click.echo(f"parawire: warning: {why}; answering on one device until they do", err=True)
-    return net
+    def start(self, plan: Path) -> Deployment:
+        """The deployment: local ranks, or remote workers joining ``master``."""
+        from parawire.runtime.lifeline import quiet_torch_logs
+
+        quiet_torch_logs()  # before torch loads: no pages of C++ frames from the rendezvous
+        from parawire.runtime.deploy import Deployment
+        from parawire.runtime.serving import ServeOptions
+
+        options = ServeOptions(timeout=self.timeout, threads=self.threads, window=self.window)
+        workers = "local" if self.master is None else "remote"
+        net = Deployment(plan, workers=workers, master=self.master, bind=self.bind, options=options)
+        _first_line(net, plan)
+        if not net.wait_ready(self.wait):
+            why = net.fatal or f"not every rank joined within {self.wait:g}s"
+            click.echo(f"parawire: warning: {why}; answering on one device until they do", err=True)
+        return net
 
 
 def _first_line(net: Deployment, plan: Path) -> None:
@@ -68,26 +73,33 @@ def _first_line(net: Deployment, plan: Path) -> None:
     )
 
 
-_master = master_option(
-    help_text="Wait for `parawire worker` processes that connect to HOST:PORT (this machine's "
-    "address on the devices' network); default: start the ranks on this machine."
-)
-_bind = bind_option()
-_timeout = timeout_option()
-_threads = threads_option("torch threads of each rank.")
-_window = shared_option(
-    "--window",
-    type=click.IntRange(1, 8),
-    default=4,
-    show_default=True,
-    help="Requests in flight on the devices at once (pipelining).",
-)
-_wait = shared_option(
-    "--wait",
-    type=float,
-    default=120.0,
-    show_default=True,
-    help="Seconds to wait for every rank before answering on one device meanwhile.",
+_ranks = grouped(
+    "ranks",
+    [
+        master_option(
+            help_text="Wait for `parawire worker` processes that connect to HOST:PORT (this "
+            "machine's address on the devices' network); default: start the ranks on this "
+            "machine."
+        ),
+        bind_option(),
+        timeout_option(),
+        threads_option("torch threads of each rank."),
+        shared_option(
+            "--window",
+            type=click.IntRange(1, 8),
+            default=4,
+            show_default=True,
+            help="Requests in flight on the devices at once (pipelining).",
+        ),
+        shared_option(
+            "--wait",
+            type=float,
+            default=120.0,
+            show_default=True,
+            help="Seconds to wait for every rank before answering on one device meanwhile.",
+        ),
+    ],
+    Ranks,
 )
 _top = shared_option(
     "--top-k",
@@ -104,25 +116,9 @@ _top = shared_option(
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP port."
 )
-@_master
-@_bind
-@_timeout
-@_threads
-@_window
-@_wait
+@_ranks
 @_top
-def serve_cmd(
-    plan: Path,
-    host: str,
-    port: int,
-    master: str | None,
-    bind: str | None,
-    timeout: float,
-    threads: int,
-    window: int,
-    wait: float,
-    top_k: int,
-) -> None:
+def serve_cmd(plan: Path, host: str, port: int, ranks: Ranks, top_k: int) -> None:
     """Serve PLAN over HTTP: POST /predict (an image) -> top-k classes; GET /health."""
     from parawire.runtime.lifeline import quiet_torch_logs
 
@@ -135,7 +131,7 @@ def serve_cmd(
 
     if (line := wide_bind_warning(host)) is not None:
         click.echo(f"parawire: warning: HTTP {line.replace('--bind', '--host', 1)}", err=True)
-    net = _start(plan, master, bind, timeout, threads, window, wait)
+    net = ranks.start(plan)
     try:
         pre = preprocess_of(net.plan)
         click.echo(
@@ -162,25 +158,11 @@ def image_files(paths: tuple[Path, ...]) -> list[Path]:
 @click.command("predict")
 @click.argument("plan", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_master
-@_bind
-@_timeout
-@_threads
-@_window
-@_wait
+@_ranks
 @_top
 @json_option("One JSON object per image.")
 def predict_cmd(
-    plan: Path,
-    images: tuple[Path, ...],
-    master: str | None,
-    bind: str | None,
-    timeout: float,
-    threads: int,
-    window: int,
-    wait: float,
-    top_k: int,
-    as_json: bool,
+    plan: Path, images: tuple[Path, ...], ranks: Ranks, top_k: int, as_json: bool
 ) -> None:
     """Classify IMAGES (files or folders of images) with PLAN split over its devices.
 
@@ -195,7 +177,7 @@ def predict_cmd(
     from parawire.runtime.preprocess import top_k as best
 
     files = image_files(images)
-    net = _start(plan, master, bind, timeout, threads, window, wait)
+    net = ranks.start(plan)
     failed = 0
     try:
         pre = preprocess_of(net.plan)

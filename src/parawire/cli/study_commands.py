@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,11 +21,13 @@ from parawire.cli.options import (
     device_option,
     devices_option,
     epochs_option,
+    generators_option,
     lr_option,
     merge_option,
     out_option,
     profile_option,
     recipe_option,
+    samples_option,
     seed_option,
     stem_stride_option,
 )
@@ -56,14 +59,12 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
 @dataset_option("Data set every network trains on (docs/training.md).")
 @data_option()
 @dataset_options_option
-@click.option("--samples", type=int, default=3, show_default=True, help="Architectures/generator.")
+@samples_option(3, "Architectures per generator.")
 @epochs_option(10, "Epochs of every network.")
 @out_option("Study folder (a rerun into it trains only what is missing).", required=True)
-@click.option(
-    "--generators",
-    default=",".join(GENERATOR_GROUPS),
-    show_default=True,
-    help="Generator groups, comma-separated: a generator (probabilistic staging) or "
+@generators_option(
+    ",".join(GENERATOR_GROUPS),
+    "Generator groups, comma-separated: a generator (probabilistic staging) or "
     "GENERATOR:STAGING (ws:fb = ws with RandWire's fixed stages).",
 )
 @click.option(
@@ -74,7 +75,10 @@ def _report(outcome: StudyOutcome, out: Path) -> None:
     "64 px, resnet50 above).",
 )
 @click.option("--staging-generators", default="dp", show_default=True, help="Greedy vs prob.")
-@merge_option("maps", "maps as in the paper, which the study reproduces (`generate`: pooled)")
+@merge_option(
+    "; the paper's tables (and this project's studies of them) used maps: pass "
+    "--merge maps to reproduce them"
+)
 @click.option(
     "--merge-generators",
     default="",
@@ -129,7 +133,8 @@ def study_cmd(
     staging_generators: str,
     merge_generators: str,
     data: Path | None,
-    **kw,
+    deployment: dict[str, Any],
+    **kw: Any,
 ) -> None:
     """Sample, train, evaluate and analyse architectures per generator; write the tables."""
     cfg = StudyConfig(
@@ -138,6 +143,7 @@ def study_cmd(
         staging_generators=_names(staging_generators),
         merge_generators=_names(merge_generators),
         data=None if data is None else str(data),
+        **deployment,
         **kw,
     )
     outcome = run_study(cfg, out, log=click.echo)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from parawire.cli.arguments import network_argument
 from parawire.cli.options import (
     batch_size_option,
     data_option,
@@ -13,7 +14,6 @@ from parawire.cli.options import (
     device_option,
     epochs_option,
     lr_option,
-    not_weights,
     out_option,
     recipe_option,
     seed_option,
@@ -37,7 +37,7 @@ from parawire.train.checkpoint import CHECKPOINT_FILE
 
 
 @click.command("train")
-@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("model", "SPEC_OR_MODEL", path=False)
 @dataset_option()
 @data_option()
 @dataset_options_option
@@ -95,7 +95,7 @@ def train_cmd(
 
 
 @click.command("eval")
-@click.argument("model", metavar="SPEC_OR_MODEL", callback=not_weights)
+@network_argument("model", "SPEC_OR_MODEL", path=False)
 @weights_option(
     required=True,
     help_text="weights.safetensors or checkpoint.safetensors (or the run folder holding one).",
