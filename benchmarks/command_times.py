@@ -51,7 +51,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "study cifar10",
         "study --dataset cifar10 --data {cifar10} --samples 3 --epochs 40 --out runs/study",
     ),
-    ("latency collect", "latency collect --samples 200 --devices 1,2 --out runs/lat.db"),
+    ("latency collect", "latency collect --samples 200 --devices 1 --out runs/lat.db"),
     ("latency fit", "latency fit runs/lat.db -o runs/predictor.pt"),
     (
         "search",

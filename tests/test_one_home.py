@@ -2,10 +2,10 @@
 
 Each concept is one definition: depth levels, the longest path, placement check, parameter
 count, model names, the weights format, atomic writes, the in-send-order helper, the progress
-type. Beyond names: no function body is a copy of another (parameters renamed), no module
-computes the longest path by itself, every file is written through ``parawire._io``'s atomic
-writer, every file name is a constant of ``parawire.filenames``, and the wire dtypes, staging
-modes and samplers are read from their registries, not copied.
+type and its display. Beyond names: no function body is a copy of another (parameters
+renamed), no module computes the longest path by itself, every file is written through
+``parawire._io``'s atomic writer, every file name is a constant of ``parawire.filenames``, and
+the wire dtypes, staging modes and samplers are read from their registries, not copied.
 """
 
 from __future__ import annotations
@@ -76,6 +76,18 @@ def test_one_progress_type() -> None:
         and any(isinstance(t, ast.Name) and t.id == "ProgressFn" for t in node.targets)
     ]
     assert homes == ["progress.py"]
+
+
+def test_one_progress_display() -> None:
+    """Only ``parawire/progress.py`` draws progress (rich's bars): training, a search, eval and
+    the commands report through a ``ProgressFn`` instead of drawing bars of their own."""
+    drawing = sorted(
+        rel
+        for rel, tree in _trees()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "rich.progress"
+    )
+    assert drawing == ["progress.py"]
 
 
 class _Params(ast.NodeTransformer):

@@ -293,6 +293,17 @@ def test_study_command_parses_back_to_the_config(tmp_path: Path) -> None:
             assert value == getattr(cfg, key), key
 
 
+@pytest.mark.parametrize("merge", ["maps", "pooled"])
+def test_study_command_keeps_the_merge(tmp_path: Path, merge: str) -> None:
+    """The library's StudyConfig defaults to maps, the command line to pooled: the rebuild
+    command names the merge either way, so it reruns the study that was run."""
+    from parawire.cli.study_commands import study_cmd
+    from parawire.study.config import StudyConfig
+
+    line = reporting.study_command(StudyConfig(samples=2, merge=merge).to_dict(), str(tmp_path))
+    assert _parse(study_cmd, line)["merge"] == merge
+
+
 def test_analysis_and_run_commands_parse(analysed) -> None:
     from parawire.cli.analysis_commands import analyze_cmd
     from parawire.cli.runtime_commands import run_cmd

@@ -175,7 +175,7 @@ def _predicted(predictor_file: Path, target: str, best: AnalysisResult) -> dict:
 
     spec = load_network(target)
     if isinstance(spec, str):
-        raise ConfigError("--predictor needs a spec file (latency predictors encode specs)")
+        raise ConfigError("--predictor needs a spec file (latency predictors featurize specs)")
     from parawire.latency import load_predictor, predict_spec
 
     predictor = load_predictor(predictor_file)

@@ -10,9 +10,6 @@ The library (torch, SQLAlchemy) is imported when a command runs, not for ``--hel
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -34,45 +31,7 @@ from parawire.cli.options import (
     timeout_option,
     warmup_option,
 )
-
-
-@contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A progress callback: a rich bar on a terminal, a line every 10% otherwise."""
-    if not sys.stderr.isatty():
-        shown = [-1]
-
-        def line(done: int, total: int, label: str) -> None:
-            tenth = 10 * done // max(total, 1)
-            if tenth != shown[0]:
-                shown[0] = tenth
-                click.echo(f"{what}: {done}/{total} ({label})", err=True)
-
-        yield line
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int, label: str) -> None:
-            bar.update(task, description=f"{what} {label}", completed=done, total=total)
-
-        yield update
+from parawire.progress import progress_on_stderr
 
 
 @click.command("collect")
@@ -155,7 +114,7 @@ def collect_cmd(
     )
     config.check()
     store = LatencyStore(out)
-    with _progress("collect") as progress:
+    with progress_on_stderr("latency collect") as progress:
         budget = None if max_minutes is None else 60.0 * max_minutes
         summary = collect(store, config, progress, budget_s=budget)
     click.echo(

@@ -1,6 +1,7 @@
 """Collect measured latencies of randomly sampled architectures into a ``LatencyStore``.
 
-    parawire latency collect --samples 300 --devices 1,2 --out latency.db
+    parawire latency collect --samples 300 --devices 1 --out latency.db
+    parawire latency collect --samples 300 --devices 2 --out latency.db  # k = 2, same specs
     parawire latency collect --samples 50 --devices 4 --emulate rpi4-ethernet --out latency.db
 
 The job list is a pure function of the seed: sample ``i`` draws its generator, size, width,
@@ -28,7 +29,7 @@ profile's time and every transfer to its link's, time-dilated by ``dilation``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,9 +48,11 @@ from parawire.latency.store import (
     machine_fingerprint,
     placement_text,
 )
+from parawire.progress import ProgressFn
 
 CHANNELS = (8, 16, 32, 48)  # stem widths sampled
 PLACEMENT_KINDS = ("recommended", "random")
+PHASE = "architectures timed"  # the progress phase of a collection
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class CollectSummary:
 def collect(
     store: LatencyStore,
     config: CollectConfig,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     *,
     limit: int | None = None,
     budget_s: float | None = None,
@@ -252,9 +255,10 @@ def collect(
     """Measure every job of ``config`` not yet in ``store``, ``config.interleave`` at a time
     (each batch's rows committed when it ends, each row in its own transaction).
 
-    ``progress(done, total, label)`` is called after each job; ``limit`` stops after that many
-    new measurements, ``budget_s`` before the first batch that would start after that many
-    seconds. A job whose run fails is reported in ``failed`` and left for a rerun.
+    ``progress(PHASE, done, total)`` is called after each job (``parawire.progress``);
+    ``limit`` stops after that many new measurements, ``budget_s`` before the first batch that
+    would start after that many seconds. A job whose run fails is reported in ``failed`` and
+    left for a rerun.
     """
     total = config.samples * len(config.devices)
     summary = CollectSummary(jobs=total)
@@ -272,7 +276,7 @@ def collect(
             summary.skipped += 1
             done += 1
             if progress is not None:
-                progress(done, total, _label(job))
+                progress(PHASE, done, total)
             continue
         batch.append((job, key))
         if len(batch) >= room:
@@ -297,7 +301,7 @@ def _store_batch(
     config: CollectConfig,
     batch: list[tuple[Job, MeasurementKey]],
     summary: CollectSummary,
-    progress: Callable[[int, int, str], None] | None,
+    progress: ProgressFn | None,
     done: int,
 ) -> int:
     """Measure ``batch`` (interleaved rounds) and store its rows; a failing batch is measured
@@ -313,7 +317,7 @@ def _store_batch(
             return done
         summary.failed.append(f"{_label(batch[0][0])}: {' '.join(str(exc).split())}")
         if progress is not None:
-            progress(done + 1, summary.jobs, _label(batch[0][0]))
+            progress(PHASE, done + 1, summary.jobs)
         return done + 1
     for (job, key), rounds in zip(batch, measured, strict=True):
         added = store.add(job.spec, key, rounds, job.placement_kind, config.noise_threshold)
@@ -321,5 +325,5 @@ def _store_batch(
         summary.skipped += int(not added)
         done += 1
         if progress is not None:
-            progress(done, summary.jobs, _label(job))
+            progress(PHASE, done, summary.jobs)
     return done

@@ -164,7 +164,8 @@ def study_command(config: Mapping[str, Any], out: str) -> str:
     words: list[Any] = ["parawire", "study"]
     for field, option in STUDY_OPTIONS.items():
         value = cfg.get(field, default[field])
-        if value != default[field]:
+        # --merge always: the command line's default (pooled) is not the library's (maps)
+        if value != default[field] or field == "merge":
             words += [option, ",".join(value) if isinstance(value, list) else value]
     if cfg.get("large_baseline", True) is False:
         words.append("--no-large-baseline")
