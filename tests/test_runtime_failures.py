@@ -19,6 +19,7 @@ from parawire.errors import ConfigError, RuntimeTimeoutError
 from parawire.runtime import Plan, RunOptions
 from parawire.runtime.group import StoreHost, connect_store, join_group
 from parawire.runtime.launch import SpawnJob, spawn_ranks
+from parawire.runtime.secret import SECRET_ENV, new_secret
 
 TIMEOUT = 3.0
 
@@ -402,17 +403,23 @@ def test_worker_cli_ranks_with_different_plans_both_refuse(tmp_path: Path) -> No
     Plan(spec, placement, 2).save(tmp_path / "a")
     Plan(spec, placement, 2, seed=7).save(tmp_path / "b")  # other weights
     exe = str(Path(sys.executable).with_name("parawire"))
-    common = ["--world", "2", "--master", f"127.0.0.1:{_free_port()}", "--timeout", "30"]
+    # --runs on every rank: a worker of rank >= 1 without it serves a driver, not a benchmark;
+    # one secret for both (each plan folder has its own token, which would refuse rank 1 first)
+    common = ["--world", "2", "--master", f"127.0.0.1:{_free_port()}", "--timeout", "30",
+              "--runs", "5"]  # fmt: skip
+    env = {**os.environ, SECRET_ENV: new_secret()}
     rank0 = subprocess.Popen(
         [exe, "worker", str(tmp_path / "a"), "--rank", "0", *common],
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     rank1 = subprocess.run(
         [exe, "worker", str(tmp_path / "b"), "--rank", "1", *common],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
     _, err0 = rank0.communicate(timeout=120)
     for rank, code, err in ((0, rank0.returncode, err0), (1, rank1.returncode, rank1.stderr)):
