@@ -226,7 +226,9 @@ def progress(phase, done, total):
     if phase not in seen:
         seen.add(phase)
         print(phase, flush=True)
-run_local(plan, RunOptions(runs=100_000, warmup=0, timeout=float(sys.argv[2])), progress=progress)
+# no one-process reference: it would run its 100,000 inferences before the split starts
+options = RunOptions(runs=100_000, warmup=0, timeout=float(sys.argv[2]))
+run_local(plan, options, baseline=False, progress=progress)
 """
 
 
@@ -246,13 +248,18 @@ def _start_launcher(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int], P
         text=True,
         env={**os.environ, "TMPDIR": str(tmp)},
     )
-    for _ in range(10):  # phases: starting ranks, then measuring
-        line = launcher.stdout.readline()  # type: ignore[union-attr]
-        if not line or line.strip() == "measuring":
-            break
-    assert line.strip() == "measuring", "the run did not start"
-    workers = [pid for pid in _children_of(launcher.pid)]
-    assert len(workers) == 2 and list(tmp.glob("parawire-run-*"))
+    try:
+        for _ in range(10):  # phases: starting ranks, then measuring
+            line = launcher.stdout.readline()  # type: ignore[union-attr]
+            if not line or line.strip() == "measuring":
+                break
+        assert line.strip() == "measuring", "the run did not start"
+        workers = [pid for pid in _children_of(launcher.pid)]
+        assert len(workers) == 2 and list(tmp.glob("parawire-run-*"))
+    except BaseException:  # a failed start (or the test's timeout) leaves no launcher behind
+        launcher.kill()
+        launcher.wait(timeout=10)
+        raise
     return launcher, workers, tmp
 
 
