@@ -6,16 +6,20 @@ default call (``parawire.analyze(graph, k, profile)``: latency choice and refine
 holds when today's chosen placement simulates within ``--tolerance`` (1%) of the reference's
 makespan, or faster, in every case. Each revision runs in its own processes (``--jobs`` each,
 side by side), importing parawire from its own ``src/`` (the reference's from ``git archive``).
-Prints a summary and the worst cases; exit status 1 when some case breaks the tolerance.
+Prints a summary and the worst cases; exit status 1 when some case breaks the tolerance. With
+``--effort fast`` today's code analyses with ``effort="fast"`` (the reference with its default):
+``--reference HEAD --effort fast`` measures what the fast effort costs in choices.
 
     .venv/bin/python benchmarks/choice_check.py --seeds 50 --jobs 1
     .venv/bin/python benchmarks/choice_check.py --seeds 5 --reference e529c3b --out rows.json
+    .venv/bin/python benchmarks/choice_check.py --seeds 10 --reference HEAD --effort fast
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +61,8 @@ def worker() -> None:
         case = json.loads(line)
         graph = spec_costs(parawire.generate(case["generator"], seed=case["seed"], n=40))
         t0 = time.perf_counter()
-        result = parawire.analyze(graph, case["devices"], profile=case["profile"])
+        options = {"effort": case["effort"]} if "effort" in case else {}
+        result = parawire.analyze(graph, case["devices"], profile=case["profile"], **options)
         seconds = time.perf_counter() - t0  # kept in --out; timing: score_throughput.py
         row = {**case, "makespan_s": result.makespan_s, "devices_used": result.devices_used,
                "partitioner": result.partitioner, "seconds": seconds}  # fmt: skip
@@ -87,6 +92,7 @@ def main() -> None:
     parser.add_argument("--reference", default=BEFORE_FAST_SIMULATOR, help="git revision")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes per revision")
     parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--effort", default="full", help="today's effort (full, fast)")
     parser.add_argument("--out", type=Path, help="write every pair of rows here (JSON)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -96,7 +102,10 @@ def main() -> None:
     todo = cases(args.seeds, args.first_seed)
     t0 = time.perf_counter()
     with reference_source(args.reference) as ref_src, ThreadPoolExecutor(2) as pool:
-        new_rows = pool.submit(run_all, current_source(), todo, args.jobs)
+        effort = {} if args.effort == "full" else {"effort": args.effort}
+        new_rows = pool.submit(
+            run_all, current_source(), [{**c, **effort} for c in todo], args.jobs
+        )
         old_rows = pool.submit(run_all, ref_src, todo, args.jobs)
         new = {key(r): r for r in new_rows.result()}
         old = {key(r): r for r in old_rows.result()}
@@ -106,12 +115,16 @@ def main() -> None:
     broken = [(r, o, n) for r, (o, n) in zip(ratios, pairs, strict=True)
               if r > 1 + args.tolerance]  # fmt: skip
     print(f"{len(pairs)} cases ({args.seeds} seeds x {len(GENERATORS)} generators x k "
-          f"{DEVICES} x {PROFILES}), reference {args.reference}, "
+          f"{DEVICES} x {PROFILES}), effort {args.effort} against reference {args.reference}, "
           f"{time.perf_counter() - t0:.0f} s wall")  # fmt: skip
     print(f"new / reference makespan: worst {max(ratios):.4f}, best {min(ratios):.4f}; "
           f"identical {sum(r == 1.0 for r in ratios)}, faster {sum(r < 1.0 for r in ratios)}, "
           f"slower within {args.tolerance:.0%} {len(slower) - len(broken)}, "
           f"beyond {len(broken)}")  # fmt: skip
+    cuts = statistics.quantiles(ratios, n=100)
+    mean = statistics.geometric_mean(ratios)
+    print(f"ratio quantiles: median {statistics.median(ratios):.4f}, 90% {cuts[89]:.4f}, "
+          f"99% {cuts[98]:.4f}; geometric mean {mean:.4f}")  # fmt: skip
     for r, o, n in sorted(broken, key=lambda t: -t[0])[:10]:
         print(f"  {r:.4f}: {key(o)} {o['partitioner']} on {o['devices_used']} -> "
               f"{n['partitioner']} on {n['devices_used']}")  # fmt: skip

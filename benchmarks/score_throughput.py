@@ -10,9 +10,11 @@ the ratio of the medians is the speed-up of this code over REV's. Each call's CP
 process's, which another job on a shared machine inflates far less than the wall-clock time) is
 reported beside its wall-clock time, and so is the CPU time spent inside Mt-KaHyPar
 (``kahypar_partition``: its partition and V-cycle calls): the part of a call no simulation
-speed-up can shorten.
+speed-up can shorten. ``--efforts full fast`` times this code's ``effort="fast"`` too, in the
+same process, taking turns with the default call architecture by architecture.
 
     .venv/bin/python benchmarks/score_throughput.py --samples 200 --devices 4 8
+    .venv/bin/python benchmarks/score_throughput.py --samples 50 --devices 4 8 --efforts full fast
     .venv/bin/python benchmarks/score_throughput.py --samples 50 --devices 4 8 --reference e529c3b
 """
 
@@ -33,8 +35,9 @@ WARM_UP_SEED = 10**6  # the first analysis of a process pays for imports and Mt-
 
 
 def worker() -> None:
-    """Answer each ``seed devices generator profile`` line with the milliseconds of one analyze
-    (wall clock, then CPU) and the CPU time of the Mt-KaHyPar calls within it."""
+    """Answer each ``seed devices generator profile [effort]`` line with the milliseconds of one
+    analyze (wall clock, then CPU) and the CPU time of the Mt-KaHyPar calls within it (no
+    effort: the default call, which an older revision without the option also understands)."""
     import time
 
     import torch
@@ -56,11 +59,12 @@ def worker() -> None:
     kahypar.kahypar_partition = timed_solver  # type: ignore[assignment]
     torch.set_num_threads(1)
     for line in sys.stdin:
-        seed, devices, generator, profile = line.split()
+        seed, devices, generator, profile, *effort = line.split()
+        options = {"effort": effort[0]} if effort else {}
         graph = spec_costs(parawire.generate(generator, seed=int(seed), n=40))
         inside[0] = 0.0
         t0, c0 = time.perf_counter(), time.process_time()
-        parawire.analyze(graph, int(devices), profile=profile)
+        parawire.analyze(graph, int(devices), profile=profile, **options)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(wall * 1e3, cpu * 1e3, inside[0] * 1e3, flush=True)
 
@@ -78,11 +82,12 @@ class Worker:
         )
 
     def time(
-        self, seed: int, devices: int, generator: str, profile: str
+        self, seed: int, devices: int, generator: str, profile: str, effort: str = "full"
     ) -> tuple[float, float, float]:
         """Milliseconds of one analysis (wall clock, CPU), and Mt-KaHyPar's CPU within it."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{seed} {devices} {generator} {profile}\n")
+        tail = "" if effort == "full" else f" {effort}"
+        self.process.stdin.write(f"{seed} {devices} {generator} {profile}{tail}\n")
         self.process.stdin.flush()
         total, cpu, solver = self.process.stdout.readline().split()
         return float(total), float(cpu), float(solver)
@@ -104,6 +109,11 @@ def summary(times: list[float]) -> dict[str, float]:
 Series = dict[tuple[str, int], list[float]]  # (code, k) -> milliseconds, one per architecture
 
 
+def _efforts(worker: Worker, efforts: list[str]) -> list[tuple[str, Worker, str]]:
+    """This code's calls with another ``effort`` than the default, each its own series."""
+    return [(f"this code, effort {e}", worker, e) for e in efforts if e != "full"]
+
+
 def measure(args: argparse.Namespace) -> tuple[Series, Series, Series]:
     """(wall clock, CPU, Mt-KaHyPar's CPU) milliseconds of every architecture, per code and k."""
     times: Series = {}
@@ -117,10 +127,14 @@ def measure(args: argparse.Namespace) -> tuple[Series, Series, Series]:
         for w in workers.values():
             stack.callback(w.close)
             w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
+        calls = [(name, w, "full") for name, w in workers.items()]
+        calls = [*calls[:1], *_efforts(workers["this code"], args.efforts), *calls[1:]]
+        if "full" not in args.efforts:
+            calls = [c for c in calls if c[0] != "this code"]
         for seed in range(args.samples):
             for k in args.devices:
-                for name, w in workers.items():  # taking turns: the same load for both
-                    total, used, inside = w.time(seed, k, args.generator, args.profile)
+                for name, w, effort in calls:  # taking turns: the same load for each
+                    total, used, inside = w.time(seed, k, args.generator, args.profile, effort)
                     times.setdefault((name, k), []).append(total)
                     cpu.setdefault((name, k), []).append(used)
                     solver.setdefault((name, k), []).append(inside)
@@ -143,6 +157,18 @@ def report(args: argparse.Namespace, times: Series, cpu: Series, solver: Series)
             f"{row['cpu_median_ms']:.1f} ms, Mt-KaHyPar's {row['mtkahypar_cpu_median_ms']:.1f} "
             "ms of it (medians)"
         )
+    for k in args.devices:
+        for name, _ in [key for key in times if key[1] == k and key[0].startswith("this code, ")]:
+            if ("this code", k) in times:
+                ratios = [
+                    statistics.median(series[("this code", k)])
+                    / statistics.median(series[(name, k)])
+                    for series in (times, cpu)
+                ]
+                print(
+                    f"k={k}: {name} {ratios[0]:.2f}x faster than the default (ratio of medians; "
+                    f"CPU time {ratios[1]:.2f}x)"
+                )
     if args.reference:
         for k in args.devices:
             ratios = [
@@ -165,6 +191,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, nargs="+", default=[4])
     parser.add_argument("--profile", default="rpi4-wifi")
     parser.add_argument("--reference", help="git revision to time beside this code")
+    parser.add_argument(
+        "--efforts", nargs="+", default=["full"], help="this code's efforts to time (full, fast)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -42,6 +42,18 @@ def test_json_is_one_object_with_the_documented_fields(
     assert data["select"] == "cs" and data["verdict"]["text"]
 
 
+def test_effort_fast_is_in_the_json_and_a_typo_is_one_line(
+    arch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analyze", str(arch), "-n", "3", "--effort", "fast", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["effort"] == "fast" and data["paper"]["partitioner"] == "kahypar"
+    assert main(["analyze", str(arch), "-n", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["effort"] == "full"
+    assert main(["analyze", str(arch), "-n", "3", "--effort", "quick"]) != 0
+    assert "quick" in capsys.readouterr().err
+
+
 def test_compare_json_and_out_folder(
     arch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

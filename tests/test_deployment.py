@@ -256,10 +256,35 @@ def test_bad_choices_are_one_line_errors() -> None:
         (lambda: analyze(spec, 2, select="fastest"), "unknown select"),
         (lambda: analyze(spec, 2, wire_dtype="int4"), "unknown wire dtype"),
         (lambda: analyze(spec, 2, scatter="pixels"), "unknown scatter"),
+        (lambda: analyze(spec, 2, effort="quick"), "unknown effort"),
     ]:
         with pytest.raises(ConfigError, match=words) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("select", ["latency", "cs"])
+def test_fast_effort_drops_only_kahypars_from_scratch_start(monkeypatch, select: str) -> None:
+    from parawire.analysis.partitioners import kahypar
+
+    starts: list[str] = []
+    solver = kahypar.kahypar_partition
+
+    def counted(*args, initial=None, **kwargs):
+        starts.append("scratch" if initial is None else "groups")
+        return solver(*args, initial=initial, **kwargs)
+
+    monkeypatch.setattr(kahypar, "kahypar_partition", counted)
+    spec = small_spec("dp", seed=4)
+    full = analyze(spec, 4, "rpi4-wifi", select=select)
+    assert full.effort == "full" and "scratch" in starts and "groups" in starts
+    starts.clear()
+    fast = analyze(spec, 4, "rpi4-wifi", select=select, effort="fast")
+    assert fast.effort == "fast" and fast.to_dict()["effort"] == "fast"
+    assert "scratch" not in starts and "groups" in starts  # every other start is kept
+    assert fast.paper["partitioner"] == "kahypar" and fast.paper["devices_used"] >= 1
+    if select == "latency":  # still never slower (simulated) than one device
+        assert fast.speedup >= 1.0 - 1e-12 and len({*fast.placement}) == len(full.placement)
 
 
 # --- a fair concurrency score ---------------------------------------------------------------

@@ -111,6 +111,28 @@ def test_other_settings_on_the_same_storage_are_refused(tiny_search) -> None:
         run_search(dataclasses.replace(TINY, epochs=2), out)
 
 
+def test_the_fast_effort_scores_trials_and_is_part_of_the_settings(
+    tiny_search, monkeypatch
+) -> None:
+    from parawire.analysis import api
+    from parawire.search.evaluate import latency
+
+    out, _ = tiny_search
+    fast = dataclasses.replace(TINY, effort="fast")
+    assert "effort" not in TINY.settings() and fast.settings()["effort"] == "fast"
+    with pytest.raises(DataError, match=r"other settings.*effort"):
+        run_search(fast, out)
+    with pytest.raises(ConfigError, match="unknown effort 'quick'"):
+        dataclasses.replace(TINY, effort="quick").check()
+    seen: list[str] = []
+    analyze = api.analyze
+    monkeypatch.setattr(
+        api, "analyze", lambda *a, **kw: seen.append(kw["effort"]) or analyze(*a, **kw)
+    )
+    spec = parawire.generate("dp", seed=0, n=12)
+    assert latency(spec, fast, "float32").seconds > 0 and seen == ["fast"]
+
+
 def test_infeasible_budget_is_one_line_before_any_training(tmp_path, capsys) -> None:
     out = tmp_path / "s"
     assert main(search_args(out, 6, "--max-params", "50")) == 1

@@ -188,6 +188,7 @@ def test_cli_study_good_and_bad(tmp_path: Path, capsys) -> None:
         ({"generators": ("ws:nope",)}, "unknown staging 'nope'"),
         ({"merge_generators": ("xyz",)}, "unknown generator 'xyz'"),
         ({"device": "bogus"}, "unknown device 'bogus'"),
+        ({"effort": "quick"}, "unknown effort 'quick'"),
         pytest.param(
             {"device": "cuda"},
             "no CUDA GPU",

@@ -23,12 +23,14 @@ from typing import Any
 
 from parawire.analysis.costs import DEFAULT_SCATTER, check_scatter, deploy, dtype_size, spec_costs
 from parawire.analysis.deployment import (
+    DEFAULT_EFFORT,
     DEFAULT_SELECTION,
     PAPER_PARTITIONER,
     SELECTIONS,
     Candidate,
     Verdict,
     candidates,
+    check_effort,
     check_selection,
     choose,
     cs_choice,
@@ -65,6 +67,7 @@ class AnalysisResult:
     profile: str  # device/link profile name
     partitioner: str  # registry name of the partitioner of the chosen placement
     select: str  # how the placement was chosen (latency, cs, makespan)
+    effort: str  # how hard the candidates were searched (full, fast)
     wire_dtype: str  # dtype of the tensors sent between devices
     scatter: str  # "image": devices run the stem from the image; "stem": they get its output
     vertices: int  # |V|, input and output vertices included
@@ -100,6 +103,7 @@ class AnalysisResult:
             "profile": self.profile,
             "partitioner": self.partitioner,
             "select": self.select,
+            "effort": self.effort,
             "wire_dtype": self.wire_dtype,
             "scatter": self.scatter,
             "vertices": self.vertices,
@@ -208,6 +212,7 @@ def analyze(
     partitioner_options: Mapping[str, Any] | None = None,
     batch: int = 1,
     refine_moves: bool = True,
+    effort: str = DEFAULT_EFFORT,
 ) -> AnalysisResult:
     """Choose and simulate a deployment of ``target`` on up to ``devices``; see the module doc.
 
@@ -217,10 +222,14 @@ def analyze(
     (``refine_moves``); ``cs`` the paper's choice (lowest concurrency score of
     ``partitioner``, default kahypar, at exactly k); ``makespan`` the fastest option of
     ``partitioner`` at exactly k. ``wire_dtype`` and ``scatter`` set what crosses the network
-    (default float32, image).
+    (default float32, image). ``effort``: ``full`` (default) searches every partitioner start;
+    ``fast`` skips kahypar's from-scratch start (its V-cycles from the component groups stay),
+    about 4x cheaper, for scoring many candidates (search), and its choices may differ (the
+    paper's choice too: it is then made from the same cheaper kahypar).
     """
     check_devices(devices)
     check_selection(select)
+    check_effort(effort)
     prof = create_profile(profile)
     graph = resolve_graph(
         target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
@@ -232,7 +241,7 @@ def analyze(
         names = list_partitioners()
     else:
         names = [PAPER_PARTITIONER]
-    common = {"eps": eps, "seed": seed, "weights": weights}
+    common = {"eps": eps, "seed": seed, "weights": weights, "effort": effort}
     options = partitioner_options if partitioner is not None else None
     if select == "latency":
         pool = candidates(graph, devices, prof, names, partitioner_options=options, **common)
@@ -250,7 +259,7 @@ def analyze(
         and c.placement.devices == devices
     ] or partition_options(graph, devices, PAPER_PARTITIONER, prof, **common)  # fmt: skip
     paper = cs_choice(paper_pool)
-    return _result(graph, devices, prof, select, pool, base, chosen, paper)
+    return _result(graph, devices, prof, select, effort, pool, base, chosen, paper)
 
 
 def analyze_many(
@@ -277,6 +286,7 @@ def _result(
     devices: int,
     prof: Profile,
     select: str,
+    effort: str,
     pool: Sequence[Candidate],
     base: Candidate,
     chosen: Candidate,
@@ -296,6 +306,7 @@ def _result(
         profile=prof.name,
         partitioner=chosen.placement.partitioner,
         select=select,
+        effort=effort,
         wire_dtype=graph.wire_dtype,
         scatter="image" if graph.replicate_source else "stem",
         vertices=len(graph.vertices),
@@ -337,6 +348,7 @@ def compare(
     seed: int = 0,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     batch: int = 1,
+    effort: str = DEFAULT_EFFORT,
 ) -> list[AnalysisResult]:
     """``analyze`` with each partitioner (all registered by default) on the same graph.
 
@@ -353,6 +365,16 @@ def compare(
         target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
     )
     return [
-        analyze(graph, devices, prof, name, select=row_select, eps=eps, seed=seed, weights=weights)
+        analyze(
+            graph,
+            devices,
+            prof,
+            name,
+            select=row_select,
+            eps=eps,
+            seed=seed,
+            weights=weights,
+            effort=effort,
+        )
         for name in names
     ]

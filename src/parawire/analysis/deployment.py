@@ -36,6 +36,15 @@ from parawire.errors import ConfigError
 SELECTIONS = ("latency", "cs", "makespan")  # how a deployment is chosen among the candidates
 DEFAULT_SELECTION = "latency"
 PAPER_PARTITIONER = "kahypar"  # the paper's method: hypergraph partitioning, eps sweep, CS
+# how hard the candidates are searched: "full" runs every partitioner start (the choices issue
+# 19 checked on 7,200 held-out cases); "fast" drops kahypar's from-scratch Mt-KaHyPar start and
+# keeps its V-cycles from the component groups, about 4x less CPU per analysis, at the price of
+# some choices (BENCHMARKS.md, "The fast effort level")
+EFFORTS: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {},
+    "fast": {"kahypar": {"scratch": False}},
+}
+DEFAULT_EFFORT = "full"
 CS_DECIMALS = 3  # select="cs": scores equal to this many decimals count as a tie
 NEAR_IDLE_SHARE = 0.25  # a unit below this share of the average load counts as near idle
 
@@ -100,6 +109,13 @@ def check_selection(select: str) -> str:
     return select
 
 
+def check_effort(effort: str) -> str:
+    """``effort`` itself, or ``ConfigError`` naming the levels."""
+    if effort not in EFFORTS:
+        raise ConfigError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
+    return effort
+
+
 def partition_options(
     graph: CostGraph,
     n: int,
@@ -110,9 +126,12 @@ def partition_options(
     seed: int = 0,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     partitioner_options: dict[str, Any] | None = None,
+    effort: str = DEFAULT_EFFORT,
 ) -> list[Candidate]:
-    """Every eps option of one partitioner at n devices, scored and simulated."""
-    part = create_partitioner(partitioner, **dict(partitioner_options or {}))
+    """Every eps option of one partitioner at n devices, scored and simulated (the
+    partitioner made with ``effort``'s options, then ``partitioner_options``)."""
+    settings = {**EFFORTS[check_effort(effort)].get(partitioner, {}), **(partitioner_options or {})}
+    part = create_partitioner(partitioner, **settings)
     options = sweep_eps(part, graph, n, eps_values=eps, profile=profile, seed=seed, weights=weights)
     sim = Simulator.of(graph, profile)
     return [
@@ -132,6 +151,7 @@ def candidates(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     device_counts: Sequence[int] | None = None,
     partitioner_options: dict[str, Any] | None = None,
+    effort: str = DEFAULT_EFFORT,
 ) -> list[Candidate]:
     """Options of every named partitioner at each device count (default 1..k).
 
@@ -156,6 +176,7 @@ def candidates(
                     seed=seed,
                     weights=weights,
                     partitioner_options=partitioner_options if name != "single" else None,
+                    effort=effort,
                 )
             )
     return out

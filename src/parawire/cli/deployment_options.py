@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from parawire.analysis.costs import DEFAULT_SCATTER, SCATTERS, WIRE_DTYPES
-from parawire.analysis.deployment import DEFAULT_SELECTION, SELECTIONS
+from parawire.analysis.deployment import DEFAULT_EFFORT, DEFAULT_SELECTION, EFFORTS, SELECTIONS
 from parawire.analysis.partitioners import EPS_SWEEP, list_partitioners
 from parawire.cli.option_groups import grouped
 from parawire.cli.options import (  # noqa: F401  (re-exported: the deployment's options)
@@ -69,6 +69,16 @@ wire_dtype_option = choice_option(
 )
 
 
+effort_option = choice_option(
+    "--effort",
+    tuple(EFFORTS),
+    DEFAULT_EFFORT,
+    "How hard the placement is searched. full: every partitioner start; fast: without "
+    "kahypar's from-scratch start, about 4x cheaper, some choices differ (for scoring many "
+    "networks).",
+)
+
+
 def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool = True) -> Any:
     """Decorate a command with --partitioner, --select, --eps (unless ``eps=False``),
     --wire-dtype and --scatter, handed to it as one argument ``deployment``: the keyword
@@ -91,6 +101,7 @@ def deployment_options(command: Callable[..., Any] | None = None, *, eps: bool =
             "makespan: the fastest placement of one partitioner on exactly --devices.",
         ),
         *([_eps_option()] if eps else []),
+        effort_option,
         wire_dtype_option,
         choice_option(
             "--scatter",
@@ -114,13 +125,19 @@ def _eps_option() -> Decorator:
 
 
 def deployment_kwargs(
-    partitioner: str | None, select: str, wire_dtype: str, scatter: str, eps: str | None = None
+    partitioner: str | None,
+    select: str,
+    effort: str,
+    wire_dtype: str,
+    scatter: str,
+    eps: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``analyze`` / ``make_plan`` (and ``StudyConfig``'s fields,
     without ``eps``) for the deployment options."""
     kwargs = {
         "partitioner": partitioner,
         "select": select,
+        "effort": effort,
         "wire_dtype": wire_dtype,
         "scatter": scatter,
     }

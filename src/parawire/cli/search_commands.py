@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from parawire.cli.deployment_options import announce_profile, wire_dtype_option
+from parawire.cli.deployment_options import announce_profile, effort_option, wire_dtype_option
 from parawire.cli.options import (
     DEFAULT_PROFILE,
     batch_size_option,
@@ -87,6 +87,7 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @predictor_option(
     "Latency from this learned predictor (parawire latency fit) instead of the simulation."
 )
+@effort_option
 @click.option(
     "--space",
     default="cpu",

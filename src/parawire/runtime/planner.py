@@ -88,6 +88,7 @@ def make_plan(
     eps: Any = None,
     weights: str | Path | None = None,
     seed: int = 0,
+    effort: str = "full",
 ) -> Plan:
     """Choose a deployment of ``network`` on up to ``devices`` ranks (``parawire.analyze`` with
     the same options) and wrap it as a plan; ``profile`` defaults to ``local-cpu``.
@@ -120,6 +121,7 @@ def make_plan(
         scatter=scatter,
         eps=eps if eps is not None else EPS_SWEEP,
         seed=seed,
+        effort=effort,
     )
     return plan_from_analysis(network, result, profile=prof, weights=weights, seed=seed)
 

@@ -29,6 +29,7 @@ class SearchConfig:
     seed: int = 0  # sampler seed and training seed
     max_params: int | None = None  # parameter budget (None: no constraint)
     predictor: str | None = None  # learned latency predictor file (None: schedule simulation)
+    effort: str = "full"  # how hard each trial's deployment is searched (full, fast)
     recipe: str = "modern"  # training recipe name
     batch_size: int | None = None  # override of the recipe's batch size
     lr: float | None = None  # override of the recipe's peak learning rate
@@ -42,6 +43,7 @@ class SearchConfig:
 
     def check(self) -> SearchConfig:
         """Raise ``ConfigError`` on a bad name or number; returns self."""
+        from parawire.analysis.deployment import check_effort
         from parawire.analysis.profiles import create_profile
         from parawire.data import list_datasets
         from parawire.search.samplers import list_samplers
@@ -66,6 +68,7 @@ class SearchConfig:
                 f"unknown sampler {self.sampler!r}; choose one of {', '.join(list_samplers())}"
             )
         create_profile(self.profile)
+        check_effort(self.effort)
         create_recipe(self.recipe, batch_size=self.batch_size, lr=self.lr)
         self.space.check()
         return self
@@ -75,7 +78,9 @@ class SearchConfig:
 
         ``trials`` is left out (a rerun may extend a search), as are the process's own knobs.
         """
+        effort = {} if self.effort == "full" else {"effort": self.effort}  # older searches match
         return {
+            **effort,
             "dataset": self.dataset,
             "data": self.data,
             "dataset_options": [list(kv) for kv in self.dataset_options],

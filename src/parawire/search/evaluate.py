@@ -66,7 +66,7 @@ def latency(spec: ArchSpec, cfg: SearchConfig, wire_dtype: str) -> Latency:
 
     # up to k devices: a network of fewer vertices cannot use more than it has
     k = min(cfg.devices, len(spec.nodes))
-    result = analyze(spec, devices=k, profile=cfg.profile, wire_dtype=wire_dtype)
+    result = analyze(spec, devices=k, profile=cfg.profile, wire_dtype=wire_dtype, effort=cfg.effort)
     seconds, source = float(result.makespan_s), "simulation"
     if cfg.predictor is not None:
         from parawire.search.predictor import predict_latency

@@ -25,6 +25,7 @@ def analyses_for_study(specs: Sequence[ArchSpec], cfg: StudyConfig) -> list[dict
         profile=cfg.profile,
         partitioner=cfg.partitioner,
         select=cfg.select,
+        effort=cfg.effort,
         wire_dtype=cfg.wire_dtype,
         scatter=cfg.scatter,
     )

@@ -84,6 +84,7 @@ class StudyConfig:
     profile: str = "rpi4-wifi"  # device/link profile of the analysis
     partitioner: str | None = None  # restrict the analysis to one partitioner (None: all)
     select: str = "latency"  # how the analysis chooses the deployment (latency, cs, makespan)
+    effort: str = "full"  # how hard the analysis searches placements (full, fast)
     wire_dtype: str = "float32"  # dtype on the wire in the analysis
     scatter: str = "image"  # what the analysis sends first: the image or the stem's output
     recipe: str = "modern"  # training recipe name
@@ -168,7 +169,7 @@ class StudyConfig:
     def _check_analysis(self) -> None:
         """The k-device analysis options, as ``parawire.analysis.analyze`` will check them."""
         from parawire.analysis.costs import SCATTERS, WIRE_DTYPES
-        from parawire.analysis.deployment import SELECTIONS
+        from parawire.analysis.deployment import EFFORTS, SELECTIONS
         from parawire.analysis.partitioners import list_partitioners
         from parawire.analysis.profiles import create_profile
 
@@ -187,6 +188,7 @@ class StudyConfig:
             )
         for option, value, choices in (
             ("select", self.select, SELECTIONS),
+            ("effort", self.effort, tuple(EFFORTS)),
             ("wire dtype", self.wire_dtype, WIRE_DTYPES),
             ("scatter", self.scatter, SCATTERS),
         ):
@@ -201,6 +203,8 @@ class StudyConfig:
             "wire_dtype", "scatter", "merge",
         )  # fmt: skip
         key = {k: getattr(self, k) for k in keep}
+        if self.effort != "full":  # only when set: folders made before the option stay valid
+            key["effort"] = self.effort
         if self.dataset_options:  # only when set: folders of the whole data set stay valid
             key["dataset_options"] = [list(kv) for kv in self.dataset_options]
         return key
