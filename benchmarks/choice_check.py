@@ -125,6 +125,9 @@ def main() -> None:
     mean = statistics.geometric_mean(ratios)
     print(f"ratio quantiles: median {statistics.median(ratios):.4f}, 90% {cuts[89]:.4f}, "
           f"99% {cuts[98]:.4f}; geometric mean {mean:.4f}")  # fmt: skip
+    for field, names in (("generator", GENERATORS), ("profile", PROFILES)):
+        counts = {x: sum(o[field] == x for _, o, _ in broken) for x in names}
+        print(f"beyond by {field}: " + ", ".join(f"{x} {c}" for x, c in counts.items()))
     for r, o, n in sorted(broken, key=lambda t: -t[0])[:10]:
         print(f"  {r:.4f}: {key(o)} {o['partitioner']} on {o['devices_used']} -> "
               f"{n['partitioner']} on {n['devices_used']}")  # fmt: skip
