@@ -285,6 +285,9 @@ def test_fast_effort_drops_only_kahypars_from_scratch_start(monkeypatch, select:
     assert fast.paper["partitioner"] == "kahypar" and fast.paper["devices_used"] >= 1
     if select == "latency":  # still never slower (simulated) than one device
         assert fast.speedup >= 1.0 - 1e-12 and len({*fast.placement}) == len(full.placement)
+        from parawire.runtime.planner import make_plan
+
+        assert make_plan(spec, 2, select=select, effort="fast").info["effort"] == "fast"
 
 
 # --- a fair concurrency score ---------------------------------------------------------------

@@ -65,6 +65,7 @@ def plan_from_analysis(
             "partitioner": result.partitioner,
             "eps": result.eps,
             "select": result.select,
+            "effort": result.effort,
             "profile": result.profile,
             "devices_offered": result.devices,
             "simulated_makespan_s": result.makespan_s,

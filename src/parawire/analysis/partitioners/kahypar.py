@@ -163,9 +163,8 @@ class KaHyPar(Partitioner):
     uses_eps = True
     refine: str = "none"  # "none", "acyclic", or "best" (the faster of both; needs a profile)
     seed_groups: bool = True  # also start from the component groups (see the class docstring)
-    # also partition from scratch (the costly start). Off below k in the latency choice, it cut
-    # Mt-KaHyPar's time at k = 4 by a third but changed 9 of 1,080 held-out choices (up to 2.3x
-    # slower on t2micro; BENCHMARKS.md, issue 19), so every default keeps it
+    # also partition from scratch (the costly start): off only in analyze(effort="fast"), which
+    # is about 5x cheaper but changes some choices (BENCHMARKS.md, "The fast effort level")
     scratch: bool = True
 
     def __post_init__(self) -> None:
