@@ -235,20 +235,8 @@ def analyze(
         target, example_input=example_input, batch=batch, wire_dtype=wire_dtype, scatter=scatter
     )
     check_devices(devices, graph)
-    if partitioner is not None:
-        names = [partitioner]
-    elif select == "latency":
-        names = list_partitioners()
-    else:
-        names = [PAPER_PARTITIONER]
     common = {"eps": eps, "seed": seed, "weights": weights, "effort": effort}
-    options = partitioner_options if partitioner is not None else None
-    if select == "latency":
-        pool = candidates(graph, devices, prof, names, partitioner_options=options, **common)
-    else:
-        pool = partition_options(
-            graph, devices, names[0], prof, partitioner_options=options, **common
-        )
+    pool = _pool(graph, devices, prof, partitioner, select, partitioner_options, common)
     base = chosen = choose(pool, select, devices)
     if select == "latency" and refine_moves and chosen.devices_used > 1:
         chosen = refine(graph, chosen, prof, devices, weights=weights)
@@ -260,6 +248,25 @@ def analyze(
     ] or partition_options(graph, devices, PAPER_PARTITIONER, prof, **common)  # fmt: skip
     paper = cs_choice(paper_pool)
     return _result(graph, devices, prof, select, effort, pool, base, chosen, paper)
+
+
+def _pool(
+    graph: CostGraph,
+    devices: int,
+    prof: Profile,
+    partitioner: str | None,
+    select: str,
+    partitioner_options: Mapping[str, Any] | None,
+    common: dict[str, Any],
+) -> list[Candidate]:
+    """The candidates ``select`` chooses among: every partitioner (or ``partitioner``) on
+    1..k devices for ``latency``, else ``partitioner`` (default kahypar) at exactly k."""
+    options = dict(partitioner_options or {}) if partitioner is not None else None
+    if select == "latency":
+        names = [partitioner] if partitioner is not None else list_partitioners()
+        return candidates(graph, devices, prof, names, partitioner_options=options, **common)
+    name = partitioner or PAPER_PARTITIONER
+    return partition_options(graph, devices, name, prof, partitioner_options=options, **common)
 
 
 def analyze_many(
