@@ -257,3 +257,19 @@ def test_a_bad_data_path_or_ungeneratable_network_stores_nothing(tmp_path: Path)
         run_study(tiny(generators=("ws:fb",)), tmp_path / "b")
     assert not (tmp_path / "b").exists()
     run_study(tiny(), tmp_path / "b")  # the corrected command is not refused
+
+
+def test_the_studys_analyses_use_its_effort_and_a_fast_folder_is_its_own(monkeypatch) -> None:
+    import parawire
+    from parawire.analysis import api
+    from parawire.study.analysis_step import analyses_for_study
+
+    seen: list[str] = []
+    many = api.analyze_many
+    monkeypatch.setattr(
+        api, "analyze_many", lambda *a, **kw: seen.append(kw["effort"]) or many(*a, **kw)
+    )
+    fast = tiny(effort="fast")
+    rows = analyses_for_study([parawire.generate("dp", seed=0, n=12)], fast)
+    assert seen == ["fast"] and rows[0]["full"]["effort"] == "fast"
+    assert "effort" not in tiny().training_key() and fast.training_key()["effort"] == "fast"
