@@ -10,8 +10,8 @@ the ratio of the medians is the speed-up of this code over REV's. Each call's CP
 process's, which another job on a shared machine inflates far less than the wall-clock time) is
 reported beside its wall-clock time, and so is the CPU time spent inside Mt-KaHyPar
 (``kahypar_partition``: its partition and V-cycle calls): the part of a call no simulation
-speed-up can shorten. ``--efforts full fast`` times this code's ``effort="fast"`` too, in the
-same process, taking turns with the default call architecture by architecture.
+speed-up can shorten. ``--efforts full fast`` times this code's ``effort="fast"`` too, in a
+process of its own, taking turns with the default call architecture by architecture.
 
     .venv/bin/python benchmarks/score_throughput.py --samples 200 --devices 4 8
     .venv/bin/python benchmarks/score_throughput.py --samples 50 --devices 4 8 --efforts full fast
@@ -109,9 +109,9 @@ def summary(times: list[float]) -> dict[str, float]:
 Series = dict[tuple[str, int], list[float]]  # (code, k) -> milliseconds, one per architecture
 
 
-def _efforts(worker: Worker, efforts: list[str]) -> list[tuple[str, Worker, str]]:
-    """This code's calls with another ``effort`` than the default, each its own series."""
-    return [(f"this code, effort {e}", worker, e) for e in efforts if e != "full"]
+def _series(effort: str) -> str:
+    """The name of this code's series with ``effort`` ("this code" for the default)."""
+    return "this code" if effort == "full" else f"this code, effort {effort}"
 
 
 def measure(args: argparse.Namespace) -> tuple[Series, Series, Series]:
@@ -120,20 +120,20 @@ def measure(args: argparse.Namespace) -> tuple[Series, Series, Series]:
     cpu: Series = {}
     solver: Series = {}
     with ExitStack() as stack:
-        sources = {"this code": current_source()}
+        # one process per series: a process keeps the Mt-KaHyPar solutions of every hypergraph
+        # it has seen, so a second call on the same architecture would reuse the first's
+        calls = [(_series(e), current_source(), e) for e in args.efforts]
         if args.reference:
-            sources[args.reference] = stack.enter_context(reference_source(args.reference))
-        workers = {name: Worker(src) for name, src in sources.items()}
-        for w in workers.values():
+            ref_src = stack.enter_context(reference_source(args.reference))
+            calls.append((args.reference, ref_src, "full"))
+        workers = {name: Worker(src) for name, src, _ in calls}
+        for (_, _, effort), w in zip(calls, workers.values(), strict=True):
             stack.callback(w.close)
-            w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile)
-        calls = [(name, w, "full") for name, w in workers.items()]
-        calls = [*calls[:1], *_efforts(workers["this code"], args.efforts), *calls[1:]]
-        if "full" not in args.efforts:
-            calls = [c for c in calls if c[0] != "this code"]
+            w.time(WARM_UP_SEED, max(args.devices), args.generator, args.profile, effort)
         for seed in range(args.samples):
             for k in args.devices:
-                for name, w, effort in calls:  # taking turns: the same load for each
+                for name, _, effort in calls:  # taking turns: the same load for each
+                    w = workers[name]
                     total, used, inside = w.time(seed, k, args.generator, args.profile, effort)
                     times.setdefault((name, k), []).append(total)
                     cpu.setdefault((name, k), []).append(used)
@@ -157,27 +157,26 @@ def report(args: argparse.Namespace, times: Series, cpu: Series, solver: Series)
             f"{row['cpu_median_ms']:.1f} ms, Mt-KaHyPar's {row['mtkahypar_cpu_median_ms']:.1f} "
             "ms of it (medians)"
         )
-    for k in args.devices:
-        for name, _ in [key for key in times if key[1] == k and key[0].startswith("this code, ")]:
-            if ("this code", k) in times:
-                ratios = [
-                    statistics.median(series[("this code", k)])
-                    / statistics.median(series[(name, k)])
-                    for series in (times, cpu)
-                ]
-                print(
-                    f"k={k}: {name} {ratios[0]:.2f}x faster than the default (ratio of medians; "
-                    f"CPU time {ratios[1]:.2f}x)"
-                )
-    if args.reference:
+    others = [_series(e) for e in args.efforts if e != "full"]
+    for name in others if "full" in args.efforts else []:
         for k in args.devices:
             ratios = [
-                statistics.median(series[(args.reference, k)])
-                / statistics.median(series[("this code", k)])
+                statistics.median(series[("this code", k)]) / statistics.median(series[(name, k)])
                 for series in (times, cpu)
             ]
             print(
-                f"k={k}: {ratios[0]:.2f}x faster than {args.reference} (ratio of medians; "
+                f"k={k}: {name} {ratios[0]:.2f}x faster than the default (ratio of medians; "
+                f"CPU time {ratios[1]:.2f}x)"
+            )
+    for name in [_series(e) for e in args.efforts] if args.reference else []:
+        for k in args.devices:
+            ratios = [
+                statistics.median(series[(args.reference, k)])
+                / statistics.median(series[(name, k)])
+                for series in (times, cpu)
+            ]
+            print(
+                f"k={k}: {name} {ratios[0]:.2f}x faster than {args.reference} (ratio of medians; "
                 f"CPU time {ratios[1]:.2f}x)"
             )
     print(json.dumps(rows))

@@ -224,7 +224,7 @@ def analyze(
     ``partitioner`` at exactly k. ``wire_dtype`` and ``scatter`` set what crosses the network
     (default float32, image). ``effort``: ``full`` (default) searches every partitioner start;
     ``fast`` skips kahypar's from-scratch start (its V-cycles from the component groups stay),
-    about 4x cheaper, for scoring many candidates (search), and its choices may differ (the
+    about 3.5x cheaper, for scoring many candidates (search), and its choices may differ (the
     paper's choice too: it is then made from the same cheaper kahypar).
     """
     check_devices(devices)

@@ -38,7 +38,7 @@ DEFAULT_SELECTION = "latency"
 PAPER_PARTITIONER = "kahypar"  # the paper's method: hypergraph partitioning, eps sweep, CS
 # how hard the candidates are searched: "full" runs every partitioner start (the choices issue
 # 19 checked on 7,200 held-out cases); "fast" drops kahypar's from-scratch Mt-KaHyPar start and
-# keeps its V-cycles from the component groups, about 4x less CPU per analysis, at the price of
+# keeps its V-cycles from the component groups, about 3.5x less CPU per analysis, at the price of
 # some choices (BENCHMARKS.md, "The fast effort level")
 EFFORTS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {},

@@ -74,7 +74,7 @@ effort_option = choice_option(
     tuple(EFFORTS),
     DEFAULT_EFFORT,
     "How hard the placement is searched. full: every partitioner start; fast: without "
-    "kahypar's from-scratch start, about 4x cheaper, some choices differ (for scoring many "
+    "kahypar's from-scratch start, about 3.5x cheaper, some choices differ (for scoring many "
     "networks).",
 )
 

@@ -164,7 +164,7 @@ class KaHyPar(Partitioner):
     refine: str = "none"  # "none", "acyclic", or "best" (the faster of both; needs a profile)
     seed_groups: bool = True  # also start from the component groups (see the class docstring)
     # also partition from scratch (the costly start): off only in analyze(effort="fast"), which
-    # is about 5x cheaper but changes some choices (BENCHMARKS.md, "The fast effort level")
+    # is about 3.5x cheaper but changes some choices (BENCHMARKS.md, "The fast effort level")
     scratch: bool = True
 
     def __post_init__(self) -> None:
